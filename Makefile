@@ -1,0 +1,51 @@
+# TradAI Serverless. `make demo` runs the main job on the local stack; `make test` runs every check.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+STAND_INS := tests/stand-ins/stand-ins
+VENV := .stand-ins/venv
+
+# Local runs never reach AWS: dummy credentials, a fixed region, no instance-metadata lookups.
+export AWS_EC2_METADATA_DISABLED := true
+export AWS_REGION := us-east-1
+export AWS_ACCESS_KEY_ID := testing
+export AWS_SECRET_ACCESS_KEY := testing
+export CARGO_TERM_COLOR := never
+
+.PHONY: help demo test stand-ins stand-ins-up stand-ins-down build lint fmt clippy cfn-lint unit-and-integration bench
+
+help:
+	@echo "make demo        submit a backtest and follow it through the handlers on the local stack"
+	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
+	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
+	@echo "make bench       cold-start benchmark (release builds; see bench/RESULTS.md)"
+
+stand-ins:
+	@$(STAND_INS) install
+
+stand-ins-up: stand-ins
+	@$(STAND_INS) start >/dev/null
+
+stand-ins-down:
+	@$(STAND_INS) stop
+
+demo: stand-ins-up
+	@trap '$(STAND_INS) stop' EXIT; \
+	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) cargo run --quiet -p tradai-tests --bin tradai-demo
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+cfn-lint: stand-ins
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit-and-integration: stand-ins-up
+	@trap '$(STAND_INS) stop' EXIT; \
+	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) cargo test --workspace
+
+test: fmt cfn-lint clippy unit-and-integration
+
+bench:
+	bench/cold-start

@@ -1,0 +1,25 @@
+//! `get-backtest-status` — GET /backtest/{run_id}/status (API Gateway HTTP API, payload 2.0).
+//! Input: the run id path parameter. Output: 200 `{run_id, status, strategy_name, strategy_version,
+//! experiment_name, created_at, updated_at, result?, mlflow_url?, error?, failed_step?}`; 400 for a malformed
+//! run id; 404 for an unknown one; 503 when DynamoDB is unavailable.
+//! Environment: WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI (links), AWS_ENDPOINT_URL (local stand-ins only).
+//! IAM: dynamodb:GetItem on the table.
+
+use get_backtest_status::{Deps, handle};
+use tradai::settings::Settings;
+use tradai::store::DynamoDbStore;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tradai::telemetry::init();
+    let settings = Settings::from_env()?;
+    let aws = tradai::aws::sdk_config(&settings).await;
+    let deps = Deps {
+        store: DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            &settings.workflow_table,
+        ),
+        mlflow_ui: settings.mlflow_tracking_uri,
+    };
+    lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
+}

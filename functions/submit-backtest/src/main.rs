@@ -1,0 +1,33 @@
+//! `submit-backtest` — POST /backtest (API Gateway HTTP API, payload 2.0).
+//! Input: JSON `{strategy_name, strategy_version, experiment_name?, config: {timeframe, symbols, start_date,
+//! end_date, config_overrides?}}`. Output: 202 `{run_id, status, status_url}`; 400 naming the field; 503 when
+//! DynamoDB or the executor is unavailable (a job the executor refused is recorded FAILED, never left QUEUED).
+//! Environment: WORKFLOW_STATE_TABLE, EXECUTOR_MODE (unset → PENDING, `sqs`), BACKTEST_QUEUE_URL (sqs),
+//! AWS_ENDPOINT_URL (local stand-ins only).
+//! IAM: dynamodb:PutItem and dynamodb:UpdateItem on the table; sqs:SendMessage on the queue (sqs mode).
+
+use submit_backtest::{Deps, handle};
+use tradai::executor::{Executor, NoExecutor, SqsQueue};
+use tradai::settings::{ExecutorMode, Settings};
+use tradai::store::DynamoDbStore;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tradai::telemetry::init();
+    let settings = Settings::from_env()?;
+    let aws = tradai::aws::sdk_config(&settings).await;
+    let launcher = match &settings.executor {
+        ExecutorMode::None => Executor::None(NoExecutor),
+        ExecutorMode::Sqs { queue_url } => {
+            Executor::Sqs(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url))
+        }
+    };
+    let deps = Deps {
+        store: DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            &settings.workflow_table,
+        ),
+        launcher,
+    };
+    lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
+}

@@ -1,0 +1,14 @@
+//! The backtest domain: run ids, statuses and their transitions, the request a user submits, and the job record.
+
+mod record;
+mod request;
+mod run_id;
+mod status;
+
+pub use record::{BacktestJob, WorkflowRecord};
+pub use request::{
+    BacktestConfig, BacktestRequest, FieldError, MAX_OVERRIDES_BYTES, StrategyVersion, Symbol,
+    Timeframe, ValidationErrors,
+};
+pub use run_id::{InvalidRunId, RunId};
+pub use status::Status;

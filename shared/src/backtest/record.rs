@@ -1,0 +1,84 @@
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{BacktestConfig, BacktestRequest, RunId, Status, StrategyVersion};
+use crate::time::Timestamp;
+
+/// The kind of workflow every record of this table describes today.
+const WORKFLOW_TYPE: &str = "backtest";
+
+/// One job as the workflow store keeps it: the request, where the job is, and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    pub run_id: RunId,
+    pub workflow_type: String,
+    pub status: Status,
+    pub strategy_name: String,
+    pub strategy_version: StrategyVersion,
+    pub experiment_name: String,
+    pub config: BacktestConfig,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// One line saying why the job failed (FAILED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The workflow step that failed (FAILED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    /// The backtest summary (COMPLETED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow_experiment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow_run_id: Option<String>,
+}
+
+impl WorkflowRecord {
+    /// A new job for `request`, created now in `status`.
+    pub fn new(run_id: RunId, request: BacktestRequest, status: Status, now: Timestamp) -> Self {
+        let BacktestRequest {
+            strategy_name,
+            strategy_version,
+            experiment_name,
+            config,
+        } = request;
+        Self {
+            run_id,
+            workflow_type: WORKFLOW_TYPE.to_owned(),
+            status,
+            strategy_name,
+            strategy_version,
+            experiment_name,
+            config,
+            created_at: now,
+            updated_at: now,
+            error: None,
+            failed_step: None,
+            result: None,
+            mlflow_experiment_id: None,
+            mlflow_run_id: None,
+        }
+    }
+
+    /// The job as it is handed to an executor.
+    pub fn job(&self) -> BacktestJob {
+        BacktestJob {
+            run_id: self.run_id,
+            request: BacktestRequest {
+                strategy_name: self.strategy_name.clone(),
+                strategy_version: self.strategy_version.clone(),
+                experiment_name: self.experiment_name.clone(),
+                config: self.config.clone(),
+            },
+        }
+    }
+}
+
+/// The message an executor receives: the run id and the validated request, flat, as the workflow's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestJob {
+    pub run_id: RunId,
+    #[serde(flatten)]
+    pub request: BacktestRequest,
+}

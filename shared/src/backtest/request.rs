@@ -1,0 +1,631 @@
+use std::collections::HashSet;
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The largest `config_overrides` accepted, measured as compact JSON.
+pub const MAX_OVERRIDES_BYTES: usize = 16 * 1024;
+const MAX_SYMBOLS: usize = 200;
+const MAX_NAME_CHARS: usize = 128;
+const MAX_EXPERIMENT_CHARS: usize = 256;
+
+/// A validated request to backtest one registered strategy version over a date range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestRequest {
+    pub strategy_name: String,
+    pub strategy_version: StrategyVersion,
+    pub experiment_name: String,
+    pub config: BacktestConfig,
+}
+
+/// What to backtest: candle size, pairs, the date range (whole UTC days, end exclusive as in Freqtrade's
+/// timerange) and engine config overrides merged over the strategy's base config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestConfig {
+    pub timeframe: Timeframe,
+    pub symbols: Vec<Symbol>,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub config_overrides: Map<String, Value>,
+}
+
+impl BacktestConfig {
+    /// The range in Freqtrade's `--timerange` form, `YYYYMMDD-YYYYMMDD`.
+    pub fn timerange(&self) -> String {
+        format!(
+            "{}-{}",
+            self.start_date.format("%Y%m%d"),
+            self.end_date.format("%Y%m%d")
+        )
+    }
+}
+
+/// A registered model version: a fixed number, or an alias (`production`, `staging`) resolved when the job starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StrategyVersion {
+    Number(u32),
+    Alias(String),
+}
+
+impl fmt::Display for StrategyVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StrategyVersion::Number(number) => number.fmt(f),
+            StrategyVersion::Alias(alias) => f.write_str(alias),
+        }
+    }
+}
+
+macro_rules! timeframes {
+    ($($variant:ident = $text:literal),+ $(,)?) => {
+        /// A candle size the engine knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub enum Timeframe { $($variant),+ }
+
+        impl Timeframe {
+            /// Every timeframe, shortest first.
+            pub const ALL: &[Timeframe] = &[$(Timeframe::$variant),+];
+
+            /// The engine's spelling, such as `5m` or `1d`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Timeframe::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+timeframes! {
+    M1 = "1m", M3 = "3m", M5 = "5m", M15 = "15m", M30 = "30m",
+    H1 = "1h", H2 = "2h", H4 = "4h", H6 = "6h", H8 = "8h", H12 = "12h",
+    D1 = "1d", D3 = "3d", W1 = "1w", Mo1 = "1M",
+}
+
+impl TryFrom<String> for Timeframe {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Timeframe::ALL
+            .iter()
+            .copied()
+            .find(|tf| tf.as_str() == text)
+            .ok_or_else(|| {
+                let known: Vec<_> = Timeframe::ALL.iter().map(|tf| tf.as_str()).collect();
+                format!(
+                    "unknown timeframe {:?}; expected one of {}",
+                    clip(&text),
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl From<Timeframe> for String {
+    fn from(tf: Timeframe) -> Self {
+        tf.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A trading pair in the engine's notation: `BASE/QUOTE`, or `BASE/QUOTE:SETTLE` for futures.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Symbol(String);
+
+impl Symbol {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Symbol {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let asset = |part: &str| {
+            (1..=20).contains(&part.len())
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        let (pair, settle) = match text.split_once(':') {
+            Some((pair, settle)) => (pair, Some(settle)),
+            None => (text.as_str(), None),
+        };
+        let valid = match pair.split_once('/') {
+            Some((base, quote)) => asset(base) && asset(quote) && settle.is_none_or(asset),
+            None => false,
+        };
+        if valid {
+            Ok(Symbol(text))
+        } else {
+            Err(format!(
+                "malformed symbol {:?}; expected upper-case BASE/QUOTE such as BTC/USDT (futures: BTC/USDT:USDT)",
+                clip(&text)
+            ))
+        }
+    }
+}
+
+impl From<Symbol> for String {
+    fn from(symbol: Symbol) -> Self {
+        symbol.0
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One thing wrong with a request: the field (a path such as `config.symbols[1]`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything wrong with a request, in field order; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(Vec<FieldError>);
+
+impl ValidationErrors {
+    /// The errors, at least one.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.0
+    }
+
+    fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, message)])
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        f.write_str(&text.join("; "))
+    }
+}
+
+/// The body exactly as a client may send it; anything else is rejected by name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    strategy_name: Option<String>,
+    strategy_version: Option<Value>,
+    experiment_name: Option<String>,
+    config: Option<RawConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    timeframe: Option<String>,
+    symbols: Option<Vec<String>>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    config_overrides: Option<Map<String, Value>>,
+}
+
+impl BacktestRequest {
+    /// Parses and validates a JSON body. `today` (UTC) bounds the date range: a backtest cannot reach the future.
+    pub fn from_json(body: &[u8], today: NaiveDate) -> Result<Self, ValidationErrors> {
+        let raw: RawRequest =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+                .map_err(|error| {
+                    let path = error.path().to_string();
+                    let message = without_location(&error.into_inner());
+                    if matches!(path.as_str(), "." | "?" | "") || path.starts_with('[') {
+                        ValidationErrors::one("body", format!("not a valid request: {message}"))
+                    } else {
+                        ValidationErrors::one(path, message)
+                    }
+                })?;
+        raw.validate(today)
+    }
+}
+
+/// serde_json's message without its " at line 1 column 7" suffix, which means nothing to an API client.
+fn without_location(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(index) => text[..index].to_owned(),
+        None => text,
+    }
+}
+
+impl RawRequest {
+    fn validate(self, today: NaiveDate) -> Result<BacktestRequest, ValidationErrors> {
+        let mut errors = Vec::new();
+        let strategy_name = required(&mut errors, "strategy_name", self.strategy_name)
+            .and_then(|name| check(&mut errors, "strategy_name", strategy_name(name)));
+        let strategy_version = required(&mut errors, "strategy_version", self.strategy_version)
+            .and_then(|version| check(&mut errors, "strategy_version", strategy_version(version)));
+        let experiment_name = self
+            .experiment_name
+            .map(|name| check(&mut errors, "experiment_name", experiment_name(name)))
+            .unwrap_or_else(|| {
+                strategy_name
+                    .as_ref()
+                    .map(|name| format!("backtests/{name}"))
+            });
+        let config = required(&mut errors, "config", self.config)
+            .and_then(|raw| raw.validate(&mut errors, today));
+
+        match (strategy_name, strategy_version, experiment_name, config) {
+            (Some(strategy_name), Some(strategy_version), Some(experiment_name), Some(config))
+                if errors.is_empty() =>
+            {
+                Ok(BacktestRequest {
+                    strategy_name,
+                    strategy_version,
+                    experiment_name,
+                    config,
+                })
+            }
+            _ => Err(ValidationErrors(errors)),
+        }
+    }
+}
+
+impl RawConfig {
+    fn validate(self, errors: &mut Vec<FieldError>, today: NaiveDate) -> Option<BacktestConfig> {
+        let timeframe = required(errors, "config.timeframe", self.timeframe)
+            .and_then(|text| check(errors, "config.timeframe", Timeframe::try_from(text)));
+        let symbols =
+            required(errors, "config.symbols", self.symbols).and_then(|list| symbols(errors, list));
+        let start_date = required(errors, "config.start_date", self.start_date)
+            .and_then(|text| check(errors, "config.start_date", date(&text, today)));
+        let end_date = required(errors, "config.end_date", self.end_date)
+            .and_then(|text| check(errors, "config.end_date", date(&text, today)));
+        if let (Some(start), Some(end)) = (start_date, end_date)
+            && end <= start
+        {
+            errors.push(FieldError::new(
+                "config.end_date",
+                format!("end_date {end} must be after start_date {start}"),
+            ));
+        }
+        let config_overrides = self.config_overrides.unwrap_or_default();
+        let size = serde_json::to_vec(&config_overrides).map_or(usize::MAX, |json| json.len());
+        if size > MAX_OVERRIDES_BYTES {
+            errors.push(FieldError::new(
+                "config.config_overrides",
+                format!(
+                    "config_overrides is {size} bytes of JSON; the limit is {MAX_OVERRIDES_BYTES}"
+                ),
+            ));
+        }
+        Some(BacktestConfig {
+            timeframe: timeframe?,
+            symbols: symbols?,
+            start_date: start_date?,
+            end_date: end_date?,
+            config_overrides,
+        })
+    }
+}
+
+fn required<T>(errors: &mut Vec<FieldError>, field: &str, value: Option<T>) -> Option<T> {
+    if value.is_none() {
+        errors.push(FieldError::new(field, format!("{field} is required")));
+    }
+    value
+}
+
+fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, String>) -> Option<T> {
+    result
+        .map_err(|message| errors.push(FieldError::new(field, message)))
+        .ok()
+}
+
+fn strategy_name(name: String) -> Result<String, String> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.len() <= MAX_NAME_CHARS;
+    if valid {
+        Ok(name)
+    } else {
+        Err(format!(
+            "strategy_name {:?} must start with a letter and hold only letters, digits, '_' and '-', \
+             at most {MAX_NAME_CHARS} characters",
+            clip(&name)
+        ))
+    }
+}
+
+fn strategy_version(value: Value) -> Result<StrategyVersion, String> {
+    let alias_hint =
+        "strategy_version must be a version number (1, 2, ...) or an alias such as \"production\"";
+    match value {
+        Value::Number(number) => number
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .map(StrategyVersion::Number)
+            .ok_or_else(|| format!("{alias_hint}, got {number}")),
+        Value::String(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(StrategyVersion::Number)
+            .ok_or_else(|| format!("{alias_hint}, got {:?}", clip(&text))),
+        Value::String(text) => {
+            let mut chars = text.chars();
+            let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && text.len() <= MAX_NAME_CHARS;
+            if valid {
+                Ok(StrategyVersion::Alias(text))
+            } else {
+                Err(format!("{alias_hint}, got {:?}", clip(&text)))
+            }
+        }
+        other => Err(format!("{alias_hint}, got {}", json_kind(&other))),
+    }
+}
+
+fn experiment_name(name: String) -> Result<String, String> {
+    if name.trim().is_empty()
+        || name.chars().count() > MAX_EXPERIMENT_CHARS
+        || name.chars().any(char::is_control)
+    {
+        Err(format!(
+            "experiment_name must be 1 to {MAX_EXPERIMENT_CHARS} printable characters, got {:?}",
+            clip(&name)
+        ))
+    } else {
+        Ok(name)
+    }
+}
+
+fn symbols(errors: &mut Vec<FieldError>, list: Vec<String>) -> Option<Vec<Symbol>> {
+    if list.is_empty() {
+        errors.push(FieldError::new(
+            "config.symbols",
+            "config.symbols must name at least one pair",
+        ));
+        return None;
+    }
+    if list.len() > MAX_SYMBOLS {
+        errors.push(FieldError::new(
+            "config.symbols",
+            format!(
+                "config.symbols has {} pairs; the limit is {MAX_SYMBOLS}",
+                list.len()
+            ),
+        ));
+        return None;
+    }
+    let before = errors.len();
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::with_capacity(list.len());
+    for (index, text) in list.into_iter().enumerate() {
+        let field = format!("config.symbols[{index}]");
+        if !seen.insert(text.clone()) {
+            errors.push(FieldError::new(
+                field,
+                format!("{:?} is listed twice", clip(&text)),
+            ));
+        } else if let Some(symbol) = check(errors, &field, Symbol::try_from(text)) {
+            parsed.push(symbol);
+        }
+    }
+    (errors.len() == before).then_some(parsed)
+}
+
+fn date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| format!("{:?} is not a date in YYYY-MM-DD form", clip(text)))?;
+    if date > today {
+        return Err(format!("{date} is in the future (today is {today} UTC)"));
+    }
+    Ok(date)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Echoing client input back is useful, but never at any length.
+fn clip(text: &str) -> String {
+    const LIMIT: usize = 64;
+    if text.chars().count() <= LIMIT {
+        text.to_owned()
+    } else {
+        let mut clipped: String = text.chars().take(LIMIT).collect();
+        clipped.push('…');
+        clipped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid date")
+    }
+
+    fn valid() -> Value {
+        json!({
+            "strategy_name": "EmaCross",
+            "strategy_version": 3,
+            "config": {
+                "timeframe": "5m",
+                "symbols": ["BTC/USDT", "ETH/USDT"],
+                "start_date": "2026-01-01",
+                "end_date": "2026-03-01"
+            }
+        })
+    }
+
+    fn parse(body: &Value) -> Result<BacktestRequest, ValidationErrors> {
+        BacktestRequest::from_json(body.to_string().as_bytes(), today())
+    }
+
+    fn rejected_fields(body: &Value) -> Vec<String> {
+        match parse(body) {
+            Ok(request) => panic!("accepted {request:?}"),
+            Err(errors) => errors.errors().iter().map(|e| e.field.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn accepts_a_valid_request_and_defaults_the_experiment() {
+        let request = parse(&valid()).expect("valid");
+        assert_eq!(request.strategy_name, "EmaCross");
+        assert_eq!(request.strategy_version, StrategyVersion::Number(3));
+        assert_eq!(request.experiment_name, "backtests/EmaCross");
+        assert_eq!(request.config.timeframe, Timeframe::M5);
+        assert_eq!(request.config.timerange(), "20260101-20260301");
+    }
+
+    #[test]
+    fn accepts_an_alias_or_a_numeric_string_as_version() {
+        let mut body = valid();
+        body["strategy_version"] = json!("production");
+        assert_eq!(
+            parse(&body).expect("alias").strategy_version,
+            StrategyVersion::Alias("production".into())
+        );
+        body["strategy_version"] = json!("7");
+        assert_eq!(
+            parse(&body).expect("number").strategy_version,
+            StrategyVersion::Number(7)
+        );
+    }
+
+    #[test]
+    fn rejects_request_with_end_before_start() {
+        let mut body = valid();
+        body["config"]["end_date"] = json!("2025-12-31");
+        assert_eq!(rejected_fields(&body), ["config.end_date"]);
+    }
+
+    #[test]
+    fn rejects_dates_in_the_future() {
+        let mut body = valid();
+        body["config"]["end_date"] = json!("2026-06-02");
+        assert_eq!(rejected_fields(&body), ["config.end_date"]);
+    }
+
+    #[test]
+    fn rejects_unknown_timeframe() {
+        let mut body = valid();
+        body["config"]["timeframe"] = json!("7m");
+        assert_eq!(rejected_fields(&body), ["config.timeframe"]);
+    }
+
+    #[test]
+    fn rejects_empty_duplicate_and_malformed_symbols() {
+        let mut body = valid();
+        body["config"]["symbols"] = json!([]);
+        assert_eq!(rejected_fields(&body), ["config.symbols"]);
+        body["config"]["symbols"] = json!(["BTC/USDT", "btc-usdt", "BTC/USDT"]);
+        assert_eq!(
+            rejected_fields(&body),
+            ["config.symbols[1]", "config.symbols[2]"]
+        );
+        body["config"]["symbols"] = json!(["BTC/USDT:USDT"]);
+        assert!(parse(&body).is_ok());
+    }
+
+    #[test]
+    fn rejects_unknown_fields_by_name() {
+        let mut body = valid();
+        body["priority"] = json!(1);
+        assert_eq!(rejected_fields(&body), ["priority"]);
+        let mut body = valid();
+        body["config"]["leverage"] = json!(3);
+        assert_eq!(rejected_fields(&body), ["config.leverage"]);
+    }
+
+    #[test]
+    fn rejects_oversized_overrides() {
+        let mut body = valid();
+        body["config"]["config_overrides"] = json!({"note": "x".repeat(MAX_OVERRIDES_BYTES)});
+        assert_eq!(rejected_fields(&body), ["config.config_overrides"]);
+    }
+
+    #[test]
+    fn names_every_missing_field() {
+        assert_eq!(
+            rejected_fields(&json!({})),
+            ["strategy_name", "strategy_version", "config"]
+        );
+        let body = json!({"strategy_name": "S", "strategy_version": 1, "config": {}});
+        assert_eq!(
+            rejected_fields(&body),
+            [
+                "config.timeframe",
+                "config.symbols",
+                "config.start_date",
+                "config.end_date"
+            ]
+        );
+    }
+
+    #[test]
+    fn names_fields_of_the_wrong_type() {
+        let mut body = valid();
+        body["config"]["symbols"] = json!("BTC/USDT");
+        assert_eq!(rejected_fields(&body), ["config.symbols"]);
+        let mut body = valid();
+        body["strategy_version"] = json!(0);
+        assert_eq!(rejected_fields(&body), ["strategy_version"]);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_named_body() {
+        let errors = BacktestRequest::from_json(b"{not json", today()).expect_err("rejected");
+        assert_eq!(errors.errors()[0].field, "body");
+        let errors = BacktestRequest::from_json(b"[1]", today()).expect_err("rejected");
+        assert_eq!(errors.errors()[0].field, "body");
+    }
+
+    #[test]
+    fn a_validated_request_survives_a_round_trip_through_json() {
+        let mut body = valid();
+        body["config"]["config_overrides"] = json!({"max_open_trades": 3});
+        let request = parse(&body).expect("valid");
+        let text = serde_json::to_string(&request).expect("serializes");
+        let back: BacktestRequest = serde_json::from_str(&text).expect("deserializes");
+        assert_eq!(back, request);
+    }
+}

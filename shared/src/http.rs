@@ -1,0 +1,219 @@
+//! What every HTTP function shares: JSON error bodies, security headers, the request id, body and path checks.
+
+use std::error::Error as StdError;
+use std::future::Future;
+
+use lambda_http::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use lambda_http::http::{StatusCode, response::Builder};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::backtest::ValidationErrors;
+use crate::report::chain;
+
+/// The largest request body any route accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The header that carries the request id back to the client.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Headers on every response: an API answers JSON that must never be sniffed, framed or cached.
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "strict-transport-security",
+        "max-age=63072000; includeSubDomains",
+    ),
+    ("cache-control", "no-store"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+];
+
+/// An error answer: status, a stable code, a message the client can act on, and optional details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// 400: the request broke these rules; each detail names its field.
+    pub fn validation(errors: &ValidationErrors) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            errors.to_string(),
+        );
+        error.details = Some(json!(errors.errors()));
+        error
+    }
+
+    /// 400: `field` is wrong.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            format!("{field}: {message}"),
+        );
+        error.details = Some(json!([{ "field": field, "message": message }]));
+        error
+    }
+
+    /// 404: there is no such thing.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    /// 503: a dependency did not answer; the details go to the log, the client is told to retry.
+    pub fn unavailable(what: &str, error: &dyn StdError) -> Self {
+        tracing::error!(error = %chain(error), "{what} unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            format!("{what} is unavailable; retry later"),
+        )
+    }
+
+    /// 500: a fault of ours; the details go to the log.
+    pub fn internal(error: &dyn StdError) -> Self {
+        tracing::error!(error = %chain(error), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "internal error; the request id identifies it",
+        )
+    }
+
+    /// The response carrying this error as `{"error": {"code", "message", "details"}}`.
+    pub fn into_response(self) -> Response<Body> {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        json_response(self.status, &json!({ "error": error }))
+    }
+}
+
+/// A JSON response with `status`.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned());
+    let response = Builder::new()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::Text(text));
+    // The builder fails only on invalid header names or values; ours are constants.
+    response.unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// Runs `handler` for `request` inside a span carrying the request id, turns its error into a JSON error
+/// response, and puts the security headers and the request id on whatever comes out.
+pub async fn respond(
+    request: &Request,
+    handler: impl Future<Output = Result<Response<Body>, ApiError>>,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let request_id = request_id(request);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, run_id = tracing::field::Empty);
+    let mut response = handler
+        .instrument(span)
+        .await
+        .unwrap_or_else(ApiError::into_response);
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(response)
+}
+
+/// The id API Gateway gave this request, else the Lambda invocation's, else a fresh one.
+pub fn request_id(request: &Request) -> String {
+    let from_gateway = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    from_gateway
+        .filter(|id| !id.is_empty())
+        .or_else(|| {
+            request
+                .lambda_context_ref()
+                .map(|context| context.request_id.clone())
+        })
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// The request body, if it is JSON (or untyped) and within the size limit.
+pub fn json_body(request: &Request) -> Result<&[u8], ApiError> {
+    if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+        let media = content_type
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim();
+        if !media.eq_ignore_ascii_case("application/json") {
+            let mut error = ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                format!("content-type: expected application/json, got {media:?}"),
+            );
+            error.details =
+                Some(json!([{ "field": "content-type", "message": "expected application/json" }]));
+            return Err(error);
+        }
+    }
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        let mut error = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
+            format!("body: {} bytes; the limit is {MAX_BODY_BYTES}", body.len()),
+        );
+        error.details = Some(json!([{ "field": "body", "message": "too large" }]));
+        return Err(error);
+    }
+    Ok(body)
+}
+
+/// The path parameter `name`, or a 400 naming it.
+pub fn path_parameter(request: &Request, name: &str) -> Result<String, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(name))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::invalid_field(name, format!("the path parameter {name} is missing"))
+        })
+}
+
+/// Tags the current request's log lines with the job they concern.
+pub fn log_run_id(run_id: crate::backtest::RunId) {
+    tracing::Span::current().record("run_id", tracing::field::display(run_id));
+}

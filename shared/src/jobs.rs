@@ -1,0 +1,233 @@
+//! The service functions behind the job routes: submit a backtest, report on one.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, WorkflowRecord};
+use crate::executor::{LaunchError, Launcher};
+use crate::report::chain;
+use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
+use crate::time::Timestamp;
+
+/// The step name recorded when a job fails before any workflow step ran.
+pub const SUBMIT_STEP: &str = "Submit";
+
+/// A job that was recorded and handed off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submitted {
+    pub run_id: RunId,
+    pub status: Status,
+}
+
+/// Why a submission did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the job could not be recorded")]
+    Store(#[from] StoreError),
+    #[error("job {run_id} could not be handed to the executor; it is recorded as FAILED")]
+    Handoff {
+        run_id: RunId,
+        #[source]
+        source: LaunchError,
+    },
+}
+
+/// Records a new job for `request` and hands it to `launcher`. A job the launcher refused is never left waiting:
+/// it is moved to FAILED with the reason, so nothing sits QUEUED without a message behind it.
+pub async fn submit(
+    store: &impl WorkflowStore,
+    launcher: &impl Launcher,
+    request: BacktestRequest,
+    now: Timestamp,
+) -> Result<Submitted, SubmitError> {
+    let record = WorkflowRecord::new(RunId::new(), request, launcher.handoff_status(), now);
+    store.create(&record).await?;
+    let run_id = record.run_id;
+    match launcher.launch(&record.job()).await {
+        Ok(()) => {
+            tracing::info!(%run_id, status = %record.status, strategy = %record.strategy_name, "job submitted");
+            Ok(Submitted {
+                run_id,
+                status: record.status,
+            })
+        }
+        Err(source) => {
+            let reason = format!("hand-off to the executor failed: {}", chain(&source));
+            tracing::error!(%run_id, error = %reason, "job not handed off");
+            let failed = Transition::new(record.status, Status::Failed, Timestamp::now())
+                .with(RecordUpdate::failure(reason, SUBMIT_STEP));
+            match store.transition(run_id, &failed).await {
+                Ok(TransitionOutcome::Moved(_)) => {}
+                Ok(other) => {
+                    tracing::warn!(%run_id, outcome = ?other, "failed job was moved by someone else")
+                }
+                Err(error) => {
+                    tracing::error!(%run_id, error = %chain(&error), "could not record the failed hand-off");
+                }
+            }
+            Err(SubmitError::Handoff { run_id, source })
+        }
+    }
+}
+
+/// What a client is told about one job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    pub run_id: RunId,
+    pub status: Status,
+    pub strategy_name: String,
+    pub strategy_version: StrategyVersion,
+    pub experiment_name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlflow_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+}
+
+impl StatusReport {
+    /// The report for `record`; `mlflow_ui` is the MLflow address the link points into.
+    pub fn new(record: WorkflowRecord, mlflow_ui: Option<&str>) -> Self {
+        let completed = record.status == Status::Completed;
+        let failed = record.status == Status::Failed;
+        let mlflow_url = match (
+            completed,
+            mlflow_ui,
+            &record.mlflow_experiment_id,
+            &record.mlflow_run_id,
+        ) {
+            (true, Some(base), Some(experiment), Some(run)) => Some(format!(
+                "{}/#/experiments/{experiment}/runs/{run}",
+                base.trim_end_matches('/')
+            )),
+            _ => None,
+        };
+        Self {
+            run_id: record.run_id,
+            status: record.status,
+            strategy_name: record.strategy_name,
+            strategy_version: record.strategy_version,
+            experiment_name: record.experiment_name,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            result: record.result.filter(|_| completed),
+            mlflow_url,
+            error: record.error.filter(|_| failed),
+            failed_step: record.failed_step.filter(|_| failed),
+        }
+    }
+}
+
+/// The report on job `run_id`, if it exists.
+pub async fn status(
+    store: &impl WorkflowStore,
+    run_id: RunId,
+    mlflow_ui: Option<&str>,
+) -> Result<Option<StatusReport>, StoreError> {
+    Ok(store
+        .get(run_id)
+        .await?
+        .map(|record| StatusReport::new(record, mlflow_ui)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::backtest::BacktestJob;
+    use crate::executor::NoExecutor;
+    use crate::store::MemoryStore;
+
+    fn request() -> BacktestRequest {
+        let body = json!({"strategy_name": "EmaCross", "strategy_version": "production", "config": {
+            "timeframe": "1h", "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01"}});
+        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
+            .expect("valid")
+    }
+
+    struct RefusingQueue;
+
+    impl Launcher for RefusingQueue {
+        fn handoff_status(&self) -> Status {
+            Status::Queued
+        }
+
+        async fn launch(&self, _job: &BacktestJob) -> Result<(), LaunchError> {
+            Err(LaunchError::Unavailable("queue does not exist".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn without_an_executor_the_job_stays_pending() {
+        let store = MemoryStore::new();
+        let submitted = submit(&store, &NoExecutor, request(), Timestamp::now())
+            .await
+            .expect("submitted");
+        assert_eq!(submitted.status, Status::Pending);
+        let stored = store
+            .get(submitted.run_id)
+            .await
+            .expect("readable")
+            .expect("stored");
+        assert_eq!(stored.status, Status::Pending);
+        assert_eq!(stored.experiment_name, "backtests/EmaCross");
+    }
+
+    #[tokio::test]
+    async fn a_refused_handoff_leaves_the_job_failed_with_the_reason() {
+        let store = MemoryStore::new();
+        let error = submit(&store, &RefusingQueue, request(), Timestamp::now())
+            .await
+            .expect_err("refused");
+        let SubmitError::Handoff { run_id, .. } = error else {
+            panic!("wrong error {error:?}")
+        };
+        let stored = store.get(run_id).await.expect("readable").expect("stored");
+        assert_eq!(stored.status, Status::Failed);
+        assert_eq!(stored.failed_step.as_deref(), Some(SUBMIT_STEP));
+        assert!(
+            stored
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("queue does not exist")),
+            "{stored:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_report_shows_results_only_when_completed_and_errors_only_when_failed() {
+        let mut record =
+            WorkflowRecord::new(RunId::new(), request(), Status::Running, Timestamp::now());
+        record.result = Some(json!({"total_trades": 3}));
+        record.error = Some("stale".into());
+        record.mlflow_experiment_id = Some("7".into());
+        record.mlflow_run_id = Some("abc".into());
+        let running = StatusReport::new(record.clone(), Some("http://mlflow:5000/"));
+        assert_eq!(
+            (running.result, running.error, running.mlflow_url),
+            (None, None, None)
+        );
+
+        record.status = Status::Completed;
+        let done = StatusReport::new(record.clone(), Some("http://mlflow:5000/"));
+        assert_eq!(done.result, Some(json!({"total_trades": 3})));
+        assert_eq!(
+            done.mlflow_url.as_deref(),
+            Some("http://mlflow:5000/#/experiments/7/runs/abc")
+        );
+        assert_eq!(done.error, None);
+
+        record.status = Status::Failed;
+        let failed = StatusReport::new(record, None);
+        assert_eq!(
+            (failed.error.as_deref(), failed.result),
+            (Some("stale"), None)
+        );
+    }
+}

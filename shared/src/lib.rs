@@ -1,0 +1,14 @@
+//! `tradai`: the domain of TradAI Serverless (backtest requests, jobs and their statuses), the ports the
+//! functions use (workflow store, executors) with their AWS adapters, and what every function shares
+//! (settings, HTTP helpers, logs).
+
+pub mod aws;
+pub mod backtest;
+pub mod executor;
+pub mod http;
+pub mod jobs;
+pub mod report;
+pub mod settings;
+pub mod store;
+pub mod telemetry;
+pub mod time;

@@ -1,0 +1,217 @@
+//! Configuration, read once per cold start from the environment. A missing or malformed variable stops the
+//! cold start with a message that names it.
+
+/// Default table name, as in the original design.
+pub const DEFAULT_WORKFLOW_TABLE: &str = "tradai-workflow-state";
+
+/// Everything the functions read from their environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `WORKFLOW_STATE_TABLE`: the job table.
+    pub workflow_table: String,
+    /// `EXECUTOR_MODE` and what that mode needs.
+    pub executor: ExecutorMode,
+    /// `MLFLOW_TRACKING_URI`: MLflow's address, also the base of links shown to users.
+    pub mlflow_tracking_uri: Option<String>,
+    /// `AWS_ENDPOINT_URL`: one endpoint for every AWS service (the local stand-ins); unset on AWS.
+    pub aws_endpoint_url: Option<String>,
+}
+
+/// Where submitted jobs go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutorMode {
+    /// `EXECUTOR_MODE` unset: jobs are recorded and stay PENDING.
+    None,
+    /// `EXECUTOR_MODE=sqs`: the FIFO queue at `BACKTEST_QUEUE_URL`.
+    Sqs { queue_url: String },
+}
+
+/// A variable that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl SettingsError {
+    fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            name,
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+
+        let workflow_table = match get("WORKFLOW_STATE_TABLE") {
+            Some(table) => table_name("WORKFLOW_STATE_TABLE", table)?,
+            None => DEFAULT_WORKFLOW_TABLE.to_owned(),
+        };
+        let executor = match get("EXECUTOR_MODE").as_deref() {
+            None => ExecutorMode::None,
+            Some("sqs") => {
+                let queue_url = get("BACKTEST_QUEUE_URL").ok_or_else(|| {
+                    SettingsError::new("BACKTEST_QUEUE_URL", "required when EXECUTOR_MODE=sqs")
+                })?;
+                let queue_url = http_url("BACKTEST_QUEUE_URL", queue_url)?;
+                if !queue_url.ends_with(".fifo") {
+                    return Err(SettingsError::new(
+                        "BACKTEST_QUEUE_URL",
+                        format!("{queue_url:?} is not a FIFO queue (its name must end in .fifo)"),
+                    ));
+                }
+                ExecutorMode::Sqs { queue_url }
+            }
+            Some(mode @ ("ecs" | "stepfunctions" | "local")) => {
+                return Err(SettingsError::new(
+                    "EXECUTOR_MODE",
+                    format!(
+                        "mode {mode:?} is not available in this release; use sqs or leave it unset"
+                    ),
+                ));
+            }
+            Some(other) => {
+                return Err(SettingsError::new(
+                    "EXECUTOR_MODE",
+                    format!(
+                        "unknown mode {other:?}; expected sqs, stepfunctions, ecs, local or unset"
+                    ),
+                ));
+            }
+        };
+        let mlflow_tracking_uri = get("MLFLOW_TRACKING_URI")
+            .map(|uri| http_url("MLFLOW_TRACKING_URI", uri))
+            .transpose()?;
+        let aws_endpoint_url = get("AWS_ENDPOINT_URL")
+            .map(|url| http_url("AWS_ENDPOINT_URL", url))
+            .transpose()?;
+        Ok(Self {
+            workflow_table,
+            executor,
+            mlflow_tracking_uri,
+            aws_endpoint_url,
+        })
+    }
+}
+
+/// DynamoDB's rule for table names: 3 to 255 of letters, digits, `_`, `-` and `.`.
+fn table_name(name: &'static str, value: String) -> Result<String, SettingsError> {
+    let valid = (3..=255).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(value)
+    } else {
+        Err(SettingsError::new(
+            name,
+            format!("{value:?} is not a valid DynamoDB table name"),
+        ))
+    }
+}
+
+/// An absolute http(s) URL with a host, without a trailing slash.
+fn http_url(name: &'static str, value: String) -> Result<String, SettingsError> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    let host = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    match host {
+        Some(host) if !host.is_empty() && !value.contains(char::is_whitespace) => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(SettingsError::new(
+            name,
+            format!("{value:?} is not an http(s) URL"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let settings = settings(&[]).expect("valid");
+        assert_eq!(settings.workflow_table, DEFAULT_WORKFLOW_TABLE);
+        assert_eq!(settings.executor, ExecutorMode::None);
+        assert_eq!(settings.mlflow_tracking_uri, None);
+    }
+
+    #[test]
+    fn sqs_mode_reads_its_queue() {
+        let url = "http://127.0.0.1:4566/000000000000/tradai-backtest.fifo";
+        let settings =
+            settings(&[("EXECUTOR_MODE", "sqs"), ("BACKTEST_QUEUE_URL", url)]).expect("valid");
+        assert_eq!(
+            settings.executor,
+            ExecutorMode::Sqs {
+                queue_url: url.into()
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("EXECUTOR_MODE", "sqs")], "BACKTEST_QUEUE_URL"),
+            (
+                &[
+                    ("EXECUTOR_MODE", "sqs"),
+                    ("BACKTEST_QUEUE_URL", "http://h/q"),
+                ],
+                "BACKTEST_QUEUE_URL",
+            ),
+            (&[("EXECUTOR_MODE", "kubernetes")], "EXECUTOR_MODE"),
+            (
+                &[("WORKFLOW_STATE_TABLE", "no spaces allowed")],
+                "WORKFLOW_STATE_TABLE",
+            ),
+            (
+                &[("MLFLOW_TRACKING_URI", "mlflow:5000")],
+                "MLFLOW_TRACKING_URI",
+            ),
+            (&[("AWS_ENDPOINT_URL", "http://")], "AWS_ENDPOINT_URL"),
+        ];
+        for (vars, name) in cases {
+            let error = settings(vars).expect_err("rejected");
+            assert_eq!(error.name, *name);
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_their_trailing_slash() {
+        let settings = settings(&[("MLFLOW_TRACKING_URI", "http://mlflow.tradai.local:5000/")])
+            .expect("valid");
+        assert_eq!(
+            settings.mlflow_tracking_uri.as_deref(),
+            Some("http://mlflow.tradai.local:5000")
+        );
+    }
+}

@@ -1,0 +1,305 @@
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::cursor::Position;
+use super::{
+    Cursor, KEY_ATTRIBUTE, Page, STATUS_INDEX, StoreError, Transition, TransitionOutcome,
+    WorkflowStore,
+};
+use crate::backtest::{RunId, Status, WorkflowRecord};
+use crate::time::Timestamp;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Records in one DynamoDB table: partition key `run_id`, GSI `status-created_at-index` (ALL projected).
+#[derive(Debug, Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    scan_page_size: i32,
+}
+
+impl DynamoDbStore {
+    /// A store over `table`, reached with `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            scan_page_size: 200,
+        }
+    }
+
+    /// How many index entries one query page of a full scan (such as the stale-RUNNING query) reads.
+    pub fn with_scan_page_size(mut self, size: u16) -> Self {
+        self.scan_page_size = i32::from(size.max(1));
+        self
+    }
+
+    /// The table this store writes to.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+fn to_item(record: &WorkflowRecord) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(record).map_err(|source| StoreError::Corrupt {
+        key: record.run_id.to_string(),
+        source: Box::new(source),
+    })
+}
+
+fn from_item(item: Item) -> Result<WorkflowRecord, StoreError> {
+    let key = match item.get(KEY_ATTRIBUTE) {
+        Some(AttributeValue::S(key)) => key.clone(),
+        _ => "(no run_id)".to_owned(),
+    };
+    serde_dynamo::from_item(item).map_err(|source| StoreError::Corrupt {
+        key,
+        source: Box::new(source),
+    })
+}
+
+fn key(run_id: RunId) -> (String, AttributeValue) {
+    (
+        KEY_ATTRIBUTE.to_owned(),
+        AttributeValue::S(run_id.to_string()),
+    )
+}
+
+fn status_of(item: &Item) -> Option<Status> {
+    match item.get("status") {
+        Some(AttributeValue::S(text)) => text.parse().ok(),
+        _ => None,
+    }
+}
+
+fn start_key(position: Position) -> Item {
+    HashMap::from([
+        (
+            KEY_ATTRIBUTE.to_owned(),
+            AttributeValue::S(position.run_id.to_string()),
+        ),
+        (
+            "status".to_owned(),
+            AttributeValue::S(position.status.to_string()),
+        ),
+        (
+            "created_at".to_owned(),
+            AttributeValue::S(position.created_at.to_string()),
+        ),
+    ])
+}
+
+impl WorkflowStore for DynamoDbStore {
+    async fn create(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)?))
+            .condition_expression("attribute_not_exists(#key)")
+            .expression_attribute_names("#key", KEY_ATTRIBUTE)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match error.into_service_error() {
+                error if error.is_conditional_check_failed_exception() => {
+                    Err(StoreError::AlreadyExists(record.run_id))
+                }
+                error => Err(unavailable(error)),
+            },
+        }
+    }
+
+    async fn get(&self, run_id: RunId) -> Result<Option<WorkflowRecord>, StoreError> {
+        let (name, value) = key(run_id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(name, value)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| unavailable(error.into_service_error()))?;
+        output.item.map(from_item).transpose()
+    }
+
+    async fn transition(
+        &self,
+        run_id: RunId,
+        transition: &Transition,
+    ) -> Result<TransitionOutcome, StoreError> {
+        transition.check()?;
+        let fields = serde_dynamo::to_item::<_, Item>(&transition.set).map_err(|source| {
+            StoreError::Corrupt {
+                key: run_id.to_string(),
+                source: Box::new(source),
+            }
+        })?;
+
+        let mut assignments = vec!["#status = :to".to_owned(), "#updated_at = :at".to_owned()];
+        let mut names = HashMap::from([
+            ("#key".to_owned(), KEY_ATTRIBUTE.to_owned()),
+            ("#status".to_owned(), "status".to_owned()),
+            ("#updated_at".to_owned(), "updated_at".to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":from".to_owned(),
+                AttributeValue::S(transition.from.to_string()),
+            ),
+            (
+                ":to".to_owned(),
+                AttributeValue::S(transition.to.to_string()),
+            ),
+            (
+                ":at".to_owned(),
+                AttributeValue::S(transition.at.to_string()),
+            ),
+        ]);
+        for (index, (field, value)) in fields.into_iter().enumerate() {
+            assignments.push(format!("#f{index} = :f{index}"));
+            names.insert(format!("#f{index}"), field);
+            values.insert(format!(":f{index}"), value);
+        }
+
+        let (key_name, key_value) = key(run_id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(key_name, key_value)
+            .update_expression(format!("SET {}", assignments.join(", ")))
+            .condition_expression("attribute_exists(#key) AND #status = :from")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+
+        match result {
+            Ok(output) => match output.attributes {
+                Some(item) => Ok(TransitionOutcome::Moved(Box::new(from_item(item)?))),
+                None => Err(StoreError::Corrupt {
+                    key: run_id.to_string(),
+                    source: "the update returned no attributes".into(),
+                }),
+            },
+            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(lost) => {
+                    // The losing write's view of the item tells who won; emulators that omit it get a read.
+                    let current = match lost.item.as_ref().and_then(status_of) {
+                        Some(status) => Some(status),
+                        None => self.get(run_id).await?.map(|record| record.status),
+                    };
+                    Ok(match current {
+                        Some(current) => TransitionOutcome::LostRace { current },
+                        None => TransitionOutcome::NotFound,
+                    })
+                }
+                other => Err(unavailable(other)),
+            },
+            Err(other) => Err(unavailable(other)),
+        }
+    }
+
+    async fn list_by_status(
+        &self,
+        status: Status,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let mut start = cursor
+            .map(|cursor| cursor.position(status))
+            .transpose()?
+            .map(start_key);
+        // One record more than asked for says whether a next page exists, so the last page never ends in an
+        // empty one; DynamoDB may stop early (1 MB pages), hence the loop.
+        let mut records = Vec::with_capacity(limit + 1);
+        loop {
+            let wanted = i32::try_from(limit + 1 - records.len()).unwrap_or(i32::MAX);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(STATUS_INDEX)
+                .key_condition_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", AttributeValue::S(status.to_string()))
+                .scan_index_forward(false)
+                .limit(wanted)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|error| unavailable(error.into_service_error()))?;
+            for item in output.items.unwrap_or_default() {
+                records.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if records.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page { records, next })
+    }
+
+    async fn stale_running(
+        &self,
+        updated_before: Timestamp,
+    ) -> Result<Vec<WorkflowRecord>, StoreError> {
+        let mut stale = Vec::new();
+        let mut start = None;
+        loop {
+            // A job's updated_at is never before its created_at, so only jobs created before the cut-off can be
+            // stale: the key condition bounds the read, the filter decides.
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(STATUS_INDEX)
+                .key_condition_expression("#status = :running AND #created_at < :cutoff")
+                .filter_expression("#updated_at < :cutoff")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_names("#created_at", "created_at")
+                .expression_attribute_names("#updated_at", "updated_at")
+                .expression_attribute_values(
+                    ":running",
+                    AttributeValue::S(Status::Running.to_string()),
+                )
+                .expression_attribute_values(
+                    ":cutoff",
+                    AttributeValue::S(updated_before.to_string()),
+                )
+                .limit(self.scan_page_size)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| unavailable(error.into_service_error()))?;
+            for item in output.items.unwrap_or_default() {
+                stale.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(stale);
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use super::{Cursor, Page, StoreError, Transition, TransitionOutcome, WorkflowStore};
+use crate::backtest::{RunId, Status, WorkflowRecord};
+use crate::time::Timestamp;
+
+/// An in-memory workflow store with the DynamoDB adapter's promises, for fast tests of the logic above it.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<RunId, WorkflowRecord>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many jobs are stored.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no job is stored.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<RunId, WorkflowRecord>> {
+        // A panic while holding the lock cannot leave a half-written record: every write is one insert.
+        self.records
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Newest first, as the status index orders (created_at descending, then run id descending).
+fn newest_first(a: &WorkflowRecord, b: &WorkflowRecord) -> std::cmp::Ordering {
+    (b.created_at, b.run_id.to_string()).cmp(&(a.created_at, a.run_id.to_string()))
+}
+
+impl WorkflowStore for MemoryStore {
+    async fn create(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
+        let mut records = self.lock();
+        if records.contains_key(&record.run_id) {
+            return Err(StoreError::AlreadyExists(record.run_id));
+        }
+        records.insert(record.run_id, record.clone());
+        Ok(())
+    }
+
+    async fn get(&self, run_id: RunId) -> Result<Option<WorkflowRecord>, StoreError> {
+        Ok(self.lock().get(&run_id).cloned())
+    }
+
+    async fn transition(
+        &self,
+        run_id: RunId,
+        transition: &Transition,
+    ) -> Result<TransitionOutcome, StoreError> {
+        transition.check()?;
+        let mut records = self.lock();
+        let Some(record) = records.get_mut(&run_id) else {
+            return Ok(TransitionOutcome::NotFound);
+        };
+        if record.status != transition.from {
+            return Ok(TransitionOutcome::LostRace {
+                current: record.status,
+            });
+        }
+        record.status = transition.to;
+        record.updated_at = transition.at;
+        transition.set.apply(record);
+        Ok(TransitionOutcome::Moved(Box::new(record.clone())))
+    }
+
+    async fn list_by_status(
+        &self,
+        status: Status,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        let after = cursor.map(|cursor| cursor.position(status)).transpose()?;
+        let mut matching: Vec<WorkflowRecord> = self
+            .lock()
+            .values()
+            .filter(|record| record.status == status)
+            .cloned()
+            .collect();
+        matching.sort_by(newest_first);
+        let start = match after {
+            Some(position) => matching
+                .iter()
+                .position(|r| (r.created_at, r.run_id) == (position.created_at, position.run_id))
+                .map_or(0, |index| index + 1),
+            None => 0,
+        };
+        let mut records: Vec<WorkflowRecord> =
+            matching.into_iter().skip(start).take(limit + 1).collect();
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page { records, next })
+    }
+
+    async fn stale_running(
+        &self,
+        updated_before: Timestamp,
+    ) -> Result<Vec<WorkflowRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .values()
+            .filter(|record| record.status == Status::Running && record.updated_at < updated_before)
+            .cloned()
+            .collect())
+    }
+}

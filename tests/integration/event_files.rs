@@ -1,0 +1,271 @@
+//! Every file in `events/` goes through its handler against the stand-in; the response and the stored item are
+//! checked. Invalid events get a 400 naming the field and write nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
+use tradai::executor::SqsQueue;
+use tradai::store::WorkflowStore;
+use tradai::time::Timestamp;
+use tradai_tests::events;
+use tradai_tests::stack::Stack;
+
+use crate::answer::{Answer, request_id_of};
+
+/// What each sample event must produce: a status, and for a 400 the field it names.
+enum Expect {
+    Accepted,
+    Ok,
+    NotFound,
+    Invalid(&'static str),
+}
+
+fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
+    use Expect::*;
+    let list: Vec<(&'static str, Expect)> = match function {
+        "submit-backtest" => vec![
+            ("valid.json", Accepted),
+            ("valid-alias-with-overrides.json", Accepted),
+            ("invalid-end-before-start.json", Invalid("config.end_date")),
+            ("invalid-future-end-date.json", Invalid("config.end_date")),
+            (
+                "invalid-malformed-symbol.json",
+                Invalid("config.symbols[1]"),
+            ),
+            (
+                "invalid-missing-strategy-name.json",
+                Invalid("strategy_name"),
+            ),
+            ("invalid-not-json.json", Invalid("body")),
+            ("invalid-unknown-field.json", Invalid("priority")),
+            (
+                "invalid-unknown-timeframe.json",
+                Invalid("config.timeframe"),
+            ),
+        ],
+        "get-backtest-status" => vec![
+            ("valid.json", Ok),
+            ("unknown-run-id.json", NotFound),
+            ("invalid-malformed-run-id.json", Invalid("run_id")),
+            ("invalid-not-version-4.json", Invalid("run_id")),
+        ],
+        "health" => vec![("valid.json", Ok)],
+        other => panic!("events/{other}/ has no expectations here: add them"),
+    };
+    list.into_iter().collect()
+}
+
+fn files_with_expectations(function: &str) -> Vec<(PathBuf, Expect)> {
+    let mut expected = expectations(function);
+    let mut cases = Vec::new();
+    for path in events::files(function) {
+        let name = events::name(&path);
+        let expect = expected
+            .remove(name.as_str())
+            .unwrap_or_else(|| panic!("events/{function}/{name} is untested"));
+        cases.push((path, expect));
+    }
+    assert!(
+        expected.is_empty(),
+        "expected event files missing in events/{function}/: {:?}",
+        expected.keys()
+    );
+    cases
+}
+
+fn event_json(path: &PathBuf) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file"))
+        .expect("event is JSON")
+}
+
+#[tokio::test]
+async fn every_folder_of_events_is_covered() {
+    for function in events::functions() {
+        assert!(!files_with_expectations(&function).is_empty());
+    }
+}
+
+#[tokio::test]
+async fn submit_backtest_events() {
+    for (path, expect) in files_with_expectations("submit-backtest") {
+        // A fresh stack per event, so "writes nothing" is checked on an empty table and queue.
+        let stack = Stack::fresh().await;
+        let deps = submit_backtest::Deps {
+            store: stack.store(),
+            launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
+        };
+        let event = event_json(&path);
+        let response = submit_backtest::handle(&deps, events::request(&path))
+            .await
+            .expect("handler answers");
+        let answer = Answer::read(response);
+        answer.assert_well_formed(&request_id_of(&event));
+        let items = stack.items().await;
+        let messages = stack.messages(&stack.queue_url).await;
+        match expect {
+            Expect::Accepted => {
+                assert_eq!(answer.status, 202, "{}: {}", path.display(), answer.json);
+                let run_id = answer.json["run_id"].as_str().expect("run_id");
+                run_id.parse::<RunId>().expect("run_id is a UUID v4");
+                assert_eq!(answer.json["status"], "QUEUED");
+                assert_eq!(
+                    answer.json["status_url"],
+                    format!("/backtest/{run_id}/status")
+                );
+
+                let body: Value =
+                    serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
+                assert_eq!(items.len(), 1);
+                let item = &items[0];
+                assert_eq!(item["run_id"], AttributeValue::S(run_id.to_owned()));
+                assert_eq!(item["status"], AttributeValue::S("QUEUED".into()));
+                assert_eq!(item["workflow_type"], AttributeValue::S("backtest".into()));
+                assert_eq!(
+                    item["strategy_name"],
+                    AttributeValue::S(body["strategy_name"].as_str().expect("name").into())
+                );
+                assert_eq!(item["created_at"], item["updated_at"]);
+                let record = stack
+                    .store()
+                    .get(run_id.parse().expect("id"))
+                    .await
+                    .expect("get")
+                    .expect("stored");
+                let sent = BacktestRequest::from_json(
+                    body.to_string().as_bytes(),
+                    Timestamp::now().date(),
+                )
+                .expect("valid");
+                assert_eq!(record.config, sent.config);
+                assert_eq!(record.experiment_name, sent.experiment_name);
+
+                assert_eq!(messages.len(), 1, "one message per accepted job");
+                let message = &messages[0];
+                let job: Value =
+                    serde_json::from_str(message.body().expect("body")).expect("JSON message");
+                assert_eq!(job["run_id"], run_id);
+                assert_eq!(job["config"]["symbols"], body["config"]["symbols"]);
+                let attributes = message.attributes().expect("system attributes");
+                let attribute = |name: &str| {
+                    attributes
+                        .get(&aws_sdk_sqs::types::MessageSystemAttributeName::from(name))
+                        .cloned()
+                };
+                assert_eq!(
+                    attribute("MessageGroupId").as_deref(),
+                    body["strategy_name"].as_str()
+                );
+                assert_eq!(attribute("MessageDeduplicationId").as_deref(), Some(run_id));
+            }
+            Expect::Invalid(field) => {
+                answer.assert_names_field(field);
+                assert!(
+                    items.is_empty(),
+                    "{} wrote {} items",
+                    path.display(),
+                    items.len()
+                );
+                assert!(
+                    messages.is_empty(),
+                    "{} queued {} messages",
+                    path.display(),
+                    messages.len()
+                );
+            }
+            Expect::Ok | Expect::NotFound => panic!("no such expectation for submit-backtest"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn get_backtest_status_events() {
+    let stack = Stack::fresh().await;
+    let store = stack.store();
+    // The job the valid event asks about, completed with a result and its MLflow run.
+    let valid = event_json(
+        &events::files("get-backtest-status")
+            .into_iter()
+            .find(|p| events::name(p) == "valid.json")
+            .expect("valid.json"),
+    );
+    let run_id: RunId = valid["pathParameters"]["run_id"]
+        .as_str()
+        .expect("run id")
+        .parse()
+        .expect("valid id");
+    let body = std::fs::read_to_string(
+        tradai_tests::project_root().join("events/submit-backtest/valid.json"),
+    )
+    .expect("event");
+    let submitted: Value = serde_json::from_str(&body).expect("event JSON");
+    let request = BacktestRequest::from_json(
+        submitted["body"].as_str().expect("body").as_bytes(),
+        Timestamp::now().date(),
+    )
+    .expect("valid");
+    let mut record = WorkflowRecord::new(run_id, request, Status::Completed, Timestamp::now());
+    record.result = Some(serde_json::json!({"total_trades": 42, "profit_total_pct": 3.5}));
+    record.mlflow_experiment_id = Some("12".into());
+    record.mlflow_run_id = Some("f00dfeed".into());
+    store.create(&record).await.expect("created");
+    let before = stack.items().await;
+
+    let deps = get_backtest_status::Deps {
+        store,
+        mlflow_ui: Some("http://mlflow.tradai.local:5000".into()),
+    };
+    for (path, expect) in files_with_expectations("get-backtest-status") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            get_backtest_status::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                assert_eq!(answer.json["run_id"], run_id.to_string());
+                assert_eq!(answer.json["status"], "COMPLETED");
+                assert_eq!(answer.json["result"]["total_trades"], 42);
+                assert_eq!(
+                    answer.json["mlflow_url"],
+                    "http://mlflow.tradai.local:5000/#/experiments/12/runs/f00dfeed"
+                );
+                assert_eq!(answer.json["strategy_version"], 3);
+                assert!(answer.json.get("error").is_none());
+            }
+            Expect::NotFound => {
+                assert_eq!(answer.status, 404, "{}", answer.json);
+                assert_eq!(answer.json["error"]["code"], "NotFound");
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted => panic!("no such expectation for get-backtest-status"),
+        }
+    }
+    assert_eq!(
+        stack.items().await,
+        before,
+        "reading a status writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn health_events() {
+    for (path, expect) in files_with_expectations("health") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            health::handle(events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        assert!(matches!(expect, Expect::Ok));
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.json["status"], "healthy");
+        assert_eq!(answer.json["service"], health::SERVICE);
+    }
+}

@@ -1,0 +1,156 @@
+//! The files kept in step: every function crate has its template entry (same name, cargo-lambda build of the
+//! same binary), its events folder and its route; the template's table is the one the store expects.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tradai::store::{KEY_ATTRIBUTE, STATUS_INDEX};
+use tradai_tests::project_root;
+use tradai_tests::template::{properties, template};
+
+/// `submit-backtest` → `SubmitBacktestFunction`.
+fn logical_id(crate_name: &str) -> String {
+    let words: String = crate_name
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{words}Function")
+}
+
+fn function_crates() -> BTreeSet<String> {
+    std::fs::read_dir(project_root().join("functions"))
+        .expect("functions/")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+fn template_functions() -> BTreeSet<String> {
+    template()["Resources"]
+        .as_object()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function")
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+#[test]
+fn every_function_crate_has_its_template_entry_events_and_nothing_else() {
+    let crates = function_crates();
+    let expected: BTreeSet<String> = crates.iter().map(|name| logical_id(name)).collect();
+    assert_eq!(
+        template_functions(),
+        expected,
+        "functions/ and template.yaml disagree"
+    );
+    let events: BTreeSet<String> = tradai_tests::events::functions().into_iter().collect();
+    assert_eq!(events, crates, "functions/ and events/ disagree");
+
+    for name in &crates {
+        let resource = &template()["Resources"][logical_id(name)];
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{name}"
+        );
+        assert_eq!(
+            resource["Metadata"]["BuildProperties"]["Binary"],
+            name.as_str(),
+            "{name}"
+        );
+        assert_eq!(
+            resource["Properties"]["CodeUri"], ".",
+            "{name}: cargo-lambda builds from the workspace root"
+        );
+        let manifest = std::fs::read_to_string(
+            project_root()
+                .join("functions")
+                .join(name)
+                .join("Cargo.toml"),
+        )
+        .expect("Cargo.toml");
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "{name}: the crate and binary carry its name"
+        );
+    }
+}
+
+#[test]
+fn every_route_event_matches_its_function_route() {
+    for name in function_crates() {
+        let resource = &template()["Resources"][logical_id(&name)];
+        let routes: Vec<String> = resource["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|events| events.values())
+            .filter(|event| event["Type"] == "HttpApi")
+            .map(|event| {
+                format!(
+                    "{} {}",
+                    event["Properties"]["Method"].as_str().expect("Method"),
+                    event["Properties"]["Path"].as_str().expect("Path")
+                )
+            })
+            .collect();
+        assert_eq!(routes.len(), 1, "{name} serves one route");
+        for path in tradai_tests::events::files(&name) {
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("event"))
+                    .expect("JSON");
+            assert_eq!(event["routeKey"], routes[0].as_str(), "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_table_has_the_key_and_index_the_store_uses() {
+    let table = properties("WorkflowStateTable");
+    assert_eq!(
+        table["KeySchema"],
+        serde_json::json!([{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}])
+    );
+    let index = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .and_then(|indexes| {
+            indexes
+                .iter()
+                .find(|index| index["IndexName"] == STATUS_INDEX)
+        })
+        .expect("the status index");
+    assert_eq!(
+        index["KeySchema"],
+        serde_json::json!([{"AttributeName": "status", "KeyType": "HASH"},
+                           {"AttributeName": "created_at", "KeyType": "RANGE"}])
+    );
+    assert_eq!(index["Projection"]["ProjectionType"], "ALL");
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+}
+
+#[test]
+fn the_queue_is_fifo_with_a_dead_letter_queue_after_five_receives() {
+    let queue = properties("BacktestQueue");
+    assert_eq!(queue["FifoQueue"], true);
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"], 5);
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0],
+        "BacktestDeadLetterQueue"
+    );
+    assert_eq!(properties("BacktestDeadLetterQueue")["FifoQueue"], true);
+}

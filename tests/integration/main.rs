@@ -1,0 +1,8 @@
+//! The workspace's integration tests, in one binary: the handlers and adapters against the local AWS stand-in,
+//! and the checks that keep template, functions, events and code in step.
+
+mod answer;
+mod event_files;
+mod in_step;
+mod store;
+mod submit;

@@ -1,0 +1,232 @@
+//! Fresh resources for one test, made from the definitions in `template.yaml`: a workflow table with the
+//! template's keys and index, and the backtest FIFO queue with its dead-letter queue and redrive policy.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::Value;
+use tradai::store::DynamoDbStore;
+
+use crate::emulator;
+use crate::template::properties;
+
+/// One test's own resources; names are unique, so tests run in parallel.
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+}
+
+impl Stack {
+    /// Creates the table and the queues.
+    pub async fn fresh() -> Stack {
+        let sdk = emulator::sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let table = format!("tradai-workflow-state-{suffix}");
+        create_table(&dynamodb, &table).await;
+        let dead_letter_queue_url = create_queue(
+            &sqs,
+            "BacktestDeadLetterQueue",
+            &format!("tradai-backtest-dlq-{suffix}.fifo"),
+            None,
+        )
+        .await;
+        let dead_letter_arn = queue_arn(&sqs, &dead_letter_queue_url).await;
+        let queue_url = create_queue(
+            &sqs,
+            "BacktestQueue",
+            &format!("tradai-backtest-{suffix}.fifo"),
+            Some(&dead_letter_arn),
+        )
+        .await;
+        Stack {
+            sdk,
+            dynamodb,
+            sqs,
+            table,
+            queue_url,
+            dead_letter_queue_url,
+        }
+    }
+
+    /// The workflow store over this stack's table.
+    pub fn store(&self) -> DynamoDbStore {
+        DynamoDbStore::new(self.dynamodb.clone(), &self.table)
+    }
+
+    /// Every item in the table, read with a consistent scan.
+    pub async fn items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Every message waiting in `queue_url` (received, not deleted), as JSON bodies with their attributes.
+    pub async fn messages(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut messages = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .visibility_timeout(60)
+                .send()
+                .await
+                .expect("receive");
+            let batch = received.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return messages;
+            }
+            messages.extend(batch);
+        }
+    }
+}
+
+fn text(value: &Value, what: &str) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("template: {what} is not a string: {value}"))
+        .to_owned()
+}
+
+fn key_schema(value: &Value) -> Vec<KeySchemaElement> {
+    value
+        .as_array()
+        .expect("template: KeySchema is a list")
+        .iter()
+        .map(|key| {
+            KeySchemaElement::builder()
+                .attribute_name(text(&key["AttributeName"], "AttributeName"))
+                .key_type(KeyType::from(text(&key["KeyType"], "KeyType").as_str()))
+                .build()
+                .expect("key schema element")
+        })
+        .collect()
+}
+
+async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let definition = properties("WorkflowStateTable");
+    let attributes = definition["AttributeDefinitions"]
+        .as_array()
+        .expect("template: AttributeDefinitions is a list")
+        .iter()
+        .map(|attribute| {
+            AttributeDefinition::builder()
+                .attribute_name(text(&attribute["AttributeName"], "AttributeName"))
+                .attribute_type(ScalarAttributeType::from(
+                    text(&attribute["AttributeType"], "AttributeType").as_str(),
+                ))
+                .build()
+                .expect("attribute definition")
+        })
+        .collect();
+    let indexes = definition["GlobalSecondaryIndexes"]
+        .as_array()
+        .map(|indexes| {
+            indexes
+                .iter()
+                .map(|index| {
+                    GlobalSecondaryIndex::builder()
+                        .index_name(text(&index["IndexName"], "IndexName"))
+                        .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::from(
+                                    text(&index["Projection"]["ProjectionType"], "ProjectionType")
+                                        .as_str(),
+                                ))
+                                .build(),
+                        )
+                        .build()
+                        .expect("index")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    client
+        .create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(key_schema(&definition["KeySchema"])))
+        .set_global_secondary_indexes(Some(indexes))
+        .billing_mode(BillingMode::from(
+            text(&definition["BillingMode"], "BillingMode").as_str(),
+        ))
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// Creates queue `name` with the attributes of template resource `logical_id`; the redrive policy's target is
+/// replaced by `dead_letter_arn`.
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    logical_id: &str,
+    name: &str,
+    dead_letter_arn: Option<&str>,
+) -> String {
+    let definition = properties(logical_id)
+        .as_object()
+        .expect("template: queue properties");
+    let mut request = client.create_queue().queue_name(name);
+    for (property, value) in definition {
+        let value = match (property.as_str(), value) {
+            ("QueueName" | "Tags", _) => continue,
+            ("RedrivePolicy", policy) => {
+                let mut policy = policy.clone();
+                policy["deadLetterTargetArn"] =
+                    Value::from(dead_letter_arn.expect("the dead-letter queue's ARN"));
+                policy.to_string()
+            }
+            (_, Value::String(text)) => text.clone(),
+            (_, other) => other.to_string(),
+        };
+        request = request.attributes(QueueAttributeName::from(property.as_str()), value);
+    }
+    request
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url")
+}
+
+async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+        .expect("queue arn")
+}
