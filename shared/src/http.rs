@@ -217,3 +217,56 @@ pub fn path_parameter(request: &Request, name: &str) -> Result<String, ApiError>
 pub fn log_run_id(run_id: crate::backtest::RunId) {
     tracing::Span::current().record("run_id", tracing::field::display(run_id));
 }
+
+/// The query string as single values, refusing parameters not in `allowed` and parameters given twice.
+pub fn query_parameters(
+    request: &Request,
+    allowed: &[&str],
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    let mut parameters = std::collections::BTreeMap::new();
+    let Some(query) = request.query_string_parameters_ref() else {
+        return Ok(parameters);
+    };
+    for (name, _) in query.iter() {
+        if parameters.contains_key(name) {
+            continue;
+        }
+        if !allowed.contains(&name) {
+            let known = if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            return Err(ApiError::invalid_field(
+                name,
+                format!("unknown query parameter; known: {known}"),
+            ));
+        }
+        let values = query.all(name).unwrap_or_default();
+        if values.len() > 1 {
+            return Err(ApiError::invalid_field(name, "given more than once"));
+        }
+        parameters.insert(
+            name.to_owned(),
+            values
+                .first()
+                .map(|value| value.to_string())
+                .unwrap_or_default(),
+        );
+    }
+    Ok(parameters)
+}
+
+/// The run id path parameter, or a 400 naming `run_id`.
+pub fn run_id_parameter(request: &Request) -> Result<crate::backtest::RunId, ApiError> {
+    let run_id = path_parameter(request, "run_id")?.parse().map_err(
+        |error: crate::backtest::InvalidRunId| ApiError::invalid_field("run_id", error.to_string()),
+    )?;
+    log_run_id(run_id);
+    Ok(run_id)
+}
+
+/// 409: the request conflicts with the resource's state.
+pub fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "Conflict", message)
+}

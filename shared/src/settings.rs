@@ -15,6 +15,8 @@ pub struct Settings {
     pub mlflow_tracking_uri: Option<String>,
     /// `AWS_ENDPOINT_URL`: one endpoint for every AWS service (the local stand-ins); unset on AWS.
     pub aws_endpoint_url: Option<String>,
+    /// `ECS_CLUSTER`: the cluster strategy containers run in.
+    pub ecs_cluster: Option<String>,
 }
 
 /// Where submitted jobs go.
@@ -99,11 +101,13 @@ impl Settings {
         let aws_endpoint_url = get("AWS_ENDPOINT_URL")
             .map(|url| http_url("AWS_ENDPOINT_URL", url))
             .transpose()?;
+        let ecs_cluster = get("ECS_CLUSTER");
         Ok(Self {
             workflow_table,
             executor,
             mlflow_tracking_uri,
             aws_endpoint_url,
+            ecs_cluster,
         })
     }
 }

@@ -53,6 +53,20 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-not-version-4.json", Invalid("run_id")),
         ],
         "health" => vec![("valid.json", Ok)],
+        "list-backtests" => vec![
+            ("valid.json", Ok),
+            ("valid-by-status.json", Ok),
+            ("invalid-cursor.json", Invalid("cursor")),
+            ("invalid-limit-too-large.json", Invalid("limit")),
+            ("invalid-unknown-parameter.json", Invalid("page")),
+            ("invalid-unknown-status.json", Invalid("status")),
+        ],
+        "cancel-backtest" => vec![
+            ("valid.json", Ok),
+            ("unknown-run-id.json", NotFound),
+            ("invalid-malformed-run-id.json", Invalid("run_id")),
+            ("invalid-not-version-4.json", Invalid("run_id")),
+        ],
         other => panic!("events/{other}/ has no expectations here: add them"),
     };
     list.into_iter().collect()
@@ -267,5 +281,229 @@ async fn health_events() {
         assert_eq!(answer.status, 200);
         assert_eq!(answer.json["status"], "healthy");
         assert_eq!(answer.json["service"], health::SERVICE);
+    }
+}
+
+fn sample_request() -> BacktestRequest {
+    let text = std::fs::read_to_string(
+        tradai_tests::project_root().join("events/submit-backtest/valid.json"),
+    )
+    .expect("event");
+    let event: Value = serde_json::from_str(&text).expect("event JSON");
+    let body = event["body"].as_str().expect("body");
+    BacktestRequest::from_json(body.as_bytes(), Timestamp::now().date()).expect("valid")
+}
+
+#[tokio::test]
+async fn list_backtests_events() {
+    let stack = Stack::fresh().await;
+    let store = stack.store();
+    let now = Timestamp::now();
+    let statuses = [
+        (Status::Queued, 5),
+        (Status::Running, 3),
+        (Status::Completed, 2),
+    ];
+    let mut age = 0;
+    for (status, count) in statuses {
+        for _ in 0..count {
+            age += 1;
+            let created = now.minus(chrono::TimeDelta::minutes(age));
+            store
+                .create(&WorkflowRecord::new(
+                    RunId::new(),
+                    sample_request(),
+                    status,
+                    created,
+                ))
+                .await
+                .expect("created");
+        }
+    }
+    let before = stack.items().await;
+    let deps = list_backtests::Deps {
+        store,
+        mlflow_ui: None,
+    };
+    for (path, expect) in files_with_expectations("list-backtests") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            list_backtests::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                let listed = answer.json["backtests"].as_array().expect("backtests");
+                let created: Vec<&str> = listed
+                    .iter()
+                    .map(|b| b["created_at"].as_str().expect("created_at"))
+                    .collect();
+                assert!(
+                    created.windows(2).all(|pair| pair[0] > pair[1]),
+                    "newest first"
+                );
+                match event["queryStringParameters"]["status"].as_str() {
+                    None => {
+                        assert_eq!(listed.len(), 10);
+                        assert_eq!(answer.json["next_cursor"], Value::Null);
+                    }
+                    Some(status) => {
+                        assert_eq!(listed.len(), 2);
+                        assert!(listed.iter().all(|b| b["status"] == status));
+                        // Following next_cursor with the same query reaches every job of that status once.
+                        let mut seen: Vec<Value> =
+                            listed.iter().map(|b| b["run_id"].clone()).collect();
+                        let mut cursor = answer.json["next_cursor"]
+                            .as_str()
+                            .expect("a next page")
+                            .to_owned();
+                        for _ in 0..10 {
+                            let mut next = event.clone();
+                            next["queryStringParameters"]["cursor"] = Value::from(cursor.clone());
+                            let raw = format!(
+                                "{}&cursor={cursor}",
+                                event["rawQueryString"].as_str().expect("query")
+                            );
+                            next["rawQueryString"] = Value::from(raw);
+                            let request = events::request_from_json(&next.to_string());
+                            let page = Answer::read(
+                                list_backtests::handle(&deps, request)
+                                    .await
+                                    .expect("answers"),
+                            );
+                            assert_eq!(page.status, 200, "{}", page.json);
+                            seen.extend(
+                                page.json["backtests"]
+                                    .as_array()
+                                    .expect("list")
+                                    .iter()
+                                    .map(|b| b["run_id"].clone()),
+                            );
+                            match page.json["next_cursor"].as_str() {
+                                Some(text) => cursor = text.to_owned(),
+                                None => break,
+                            }
+                        }
+                        assert_eq!(seen.len(), 5);
+                        assert_eq!(
+                            seen.iter().collect::<std::collections::HashSet<_>>().len(),
+                            5
+                        );
+                    }
+                }
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for list-backtests"),
+        }
+    }
+    assert_eq!(stack.items().await, before, "listing writes nothing");
+}
+
+#[tokio::test]
+async fn cancel_backtest_events() {
+    let stack = Stack::fresh().await;
+    let store = stack.store();
+    let valid = event_json(&tradai_tests::project_root().join("events/cancel-backtest/valid.json"));
+    let run_id: RunId = valid["pathParameters"]["run_id"]
+        .as_str()
+        .expect("run id")
+        .parse()
+        .expect("valid");
+    // The job the valid event cancels runs in a real (emulated) execution and task, which must be stopped.
+    let mut record =
+        WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
+    record.execution_arn = Some(stack.running_execution().await);
+    record.task_arn = Some(stack.running_task().await);
+    store.create(&record).await.expect("created");
+
+    let stopper = tradai::executor::AwsStopper::new(
+        aws_sdk_sfn::Client::new(&stack.sdk),
+        aws_sdk_ecs::Client::new(&stack.sdk),
+        None,
+    );
+    let deps = cancel_backtest::Deps {
+        store: stack.store(),
+        stopper,
+    };
+    for (path, expect) in files_with_expectations("cancel-backtest") {
+        let event = event_json(&path);
+        let before = stack.items().await;
+        let answer = Answer::read(
+            cancel_backtest::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                assert_eq!(answer.json["status"], "CANCELLED");
+                assert_eq!(answer.json["previous_status"], "RUNNING");
+                assert_eq!(answer.json["stop_requested"], true);
+                let stored = stack
+                    .store()
+                    .get(run_id)
+                    .await
+                    .expect("read")
+                    .expect("stored");
+                assert_eq!(stored.status, Status::Cancelled);
+                let execution = aws_sdk_sfn::Client::new(&stack.sdk)
+                    .describe_execution()
+                    .execution_arn(record.execution_arn.clone().expect("arn"))
+                    .send()
+                    .await
+                    .expect("execution");
+                assert_eq!(
+                    execution.status,
+                    aws_sdk_sfn::types::ExecutionStatus::Aborted
+                );
+                let task_arn = record.task_arn.clone().expect("arn");
+                let cluster = task_arn
+                    .split('/')
+                    .nth(1)
+                    .expect("cluster in the ARN")
+                    .to_owned();
+                let tasks = aws_sdk_ecs::Client::new(&stack.sdk)
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .tasks(task_arn)
+                    .send()
+                    .await
+                    .expect("tasks");
+                assert_eq!(tasks.tasks()[0].desired_status(), Some("STOPPED"));
+
+                // Once finished, a job cannot be cancelled: 409.
+                let mut finished = WorkflowRecord::new(
+                    RunId::new(),
+                    sample_request(),
+                    Status::Completed,
+                    Timestamp::now(),
+                );
+                finished.result = Some(serde_json::json!({"total_trades": 1}));
+                stack.store().create(&finished).await.expect("created");
+                let text = event
+                    .to_string()
+                    .replace(&run_id.to_string(), &finished.run_id.to_string());
+                let conflict = Answer::read(
+                    cancel_backtest::handle(&deps, events::request_from_json(&text))
+                        .await
+                        .expect("answers"),
+                );
+                assert_eq!(conflict.status, 409, "{}", conflict.json);
+                assert_eq!(conflict.json["error"]["code"], "Conflict");
+            }
+            Expect::NotFound => {
+                assert_eq!(answer.status, 404, "{}", answer.json);
+                assert_eq!(stack.items().await, before, "nothing written");
+            }
+            Expect::Invalid(field) => {
+                answer.assert_names_field(field);
+                assert_eq!(stack.items().await, before, "nothing written");
+            }
+            Expect::Accepted => panic!("no such expectation for cancel-backtest"),
+        }
     }
 }

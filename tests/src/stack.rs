@@ -64,6 +64,69 @@ impl Stack {
         DynamoDbStore::new(self.dynamodb.clone(), &self.table)
     }
 
+    /// A Step Functions execution that keeps running (a long Wait) until stopped: its ARN.
+    pub async fn running_execution(&self) -> String {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let definition =
+            r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
+        let machine = sfn
+            .create_state_machine()
+            .name(format!("tradai-backtest-{}", uuid::Uuid::new_v4().simple()))
+            .definition(definition)
+            .role_arn("arn:aws:iam::123456789012:role/tradai-tests")
+            .send()
+            .await
+            .expect("state machine")
+            .state_machine_arn;
+        sfn.start_execution()
+            .state_machine_arn(machine)
+            .name(uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .expect("execution")
+            .execution_arn
+    }
+
+    /// An ECS task that keeps running until stopped: its ARN.
+    pub async fn running_task(&self) -> String {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk);
+        let cluster = format!(
+            "tradai-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        ecs.create_cluster()
+            .cluster_name(&cluster)
+            .send()
+            .await
+            .expect("cluster");
+        let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+            .name("strategy")
+            .image("strategy:latest")
+            .memory(512)
+            .essential(true)
+            .build();
+        ecs.register_task_definition()
+            .family("strategy-tests")
+            .container_definitions(container)
+            .send()
+            .await
+            .expect("task definition");
+        let tasks = ecs
+            .run_task()
+            .cluster(&cluster)
+            .task_definition("strategy-tests")
+            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            .send()
+            .await
+            .expect("task")
+            .tasks
+            .unwrap_or_default();
+        tasks
+            .first()
+            .and_then(|task| task.task_arn.clone())
+            .expect("a task ARN")
+    }
+
     /// Every item in the table, read with a consistent scan.
     pub async fn items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let mut items = Vec::new();

@@ -2,8 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use tradai::backtest::RunId;
-use tradai::http::{ApiError, json_response, log_run_id, path_parameter, respond};
+use tradai::http::{ApiError, json_response, respond, run_id_parameter};
 use tradai::jobs;
 use tradai::store::WorkflowStore;
 
@@ -19,12 +18,7 @@ pub async fn handle<S: WorkflowStore>(
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
-        let run_id: RunId = path_parameter(&request, "run_id")?.parse().map_err(
-            |error: tradai::backtest::InvalidRunId| {
-                ApiError::invalid_field("run_id", error.to_string())
-            },
-        )?;
-        log_run_id(run_id);
+        let run_id = run_id_parameter(&request)?;
         match jobs::status(&deps.store, run_id, deps.mlflow_ui.as_deref()).await {
             Ok(Some(report)) => Ok(json_response(StatusCode::OK, &report)),
             Ok(None) => Err(ApiError::not_found(format!(

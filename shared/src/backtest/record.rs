@@ -32,6 +32,12 @@ pub struct WorkflowRecord {
     pub mlflow_experiment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mlflow_run_id: Option<String>,
+    /// The Step Functions execution running the job, once one was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    /// The ECS task running the strategy container, once one was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
 }
 
 impl WorkflowRecord {
@@ -58,6 +64,8 @@ impl WorkflowRecord {
             result: None,
             mlflow_experiment_id: None,
             mlflow_run_id: None,
+            execution_arn: None,
+            task_arn: None,
         }
     }
 

@@ -1,10 +1,12 @@
 //! Executors: where a submitted job is handed off, chosen by `EXECUTOR_MODE`. One port, one adapter per mode.
 
 mod sqs;
+mod stop;
 
 use std::future::Future;
 
 pub use sqs::SqsQueue;
+pub use stop::{AwsStopper, StopError, Stopper};
 
 use crate::backtest::{BacktestJob, Status};
 

@@ -30,7 +30,8 @@ impl Cursor {
         &self.0
     }
 
-    pub(super) fn after(record: &WorkflowRecord) -> Self {
+    /// The cursor that continues a listing after `record`.
+    pub fn after(record: &WorkflowRecord) -> Self {
         let position = Position {
             run_id: record.run_id,
             status: record.status,

@@ -34,11 +34,6 @@ impl MemoryStore {
     }
 }
 
-/// Newest first, as the status index orders (created_at descending, then run id descending).
-fn newest_first(a: &WorkflowRecord, b: &WorkflowRecord) -> std::cmp::Ordering {
-    (b.created_at, b.run_id.to_string()).cmp(&(a.created_at, a.run_id.to_string()))
-}
-
 impl WorkflowStore for MemoryStore {
     async fn create(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
         let mut records = self.lock();
@@ -88,7 +83,8 @@ impl WorkflowStore for MemoryStore {
             .filter(|record| record.status == status)
             .cloned()
             .collect();
-        matching.sort_by(newest_first);
+        // Newest first, as the status index orders; ties by run id, descending.
+        matching.sort_by_key(|record| std::cmp::Reverse((record.created_at, record.run_id)));
         let start = match after {
             Some(position) => matching
                 .iter()

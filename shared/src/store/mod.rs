@@ -110,6 +110,10 @@ pub struct RecordUpdate {
     pub mlflow_experiment_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mlflow_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
 }
 
 impl RecordUpdate {
@@ -131,6 +135,8 @@ impl RecordUpdate {
             .mlflow_experiment_id
             .or(record.mlflow_experiment_id.take());
         record.mlflow_run_id = update.mlflow_run_id.or(record.mlflow_run_id.take());
+        record.execution_arn = update.execution_arn.or(record.execution_arn.take());
+        record.task_arn = update.task_arn.or(record.task_arn.take());
     }
 }
 

@@ -1,4 +1,10 @@
-//! The service functions behind the job routes: submit a backtest, report on one.
+//! The service functions behind the job routes: submit a backtest, report on one, list them, cancel one.
+
+mod cancel;
+mod listing;
+
+pub use cancel::{CancelError, Cancelled, cancel};
+pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, Listing, list};
 
 use serde::Serialize;
 use serde_json::Value;

@@ -1,0 +1,39 @@
+//! POST /backtest/{run_id}/cancel: PENDING, QUEUED or RUNNING → CANCELLED, stopping what runs the job.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use tradai::executor::Stopper;
+use tradai::http::{ApiError, conflict, json_response, respond, run_id_parameter};
+use tradai::jobs::{self, CancelError};
+use tradai::store::WorkflowStore;
+
+/// What the handler needs: the store and what stops executions and tasks.
+pub struct Deps<S, T> {
+    pub store: S,
+    pub stopper: T,
+}
+
+/// 200 `{run_id, status, previous_status, stop_requested}`; 400 malformed id; 404 unknown; 409 finished;
+/// 503 when the store, or the service running the job, is unavailable.
+pub async fn handle<S: WorkflowStore, T: Stopper>(
+    deps: &Deps<S, T>,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    respond(&request, async {
+        let run_id = run_id_parameter(&request)?;
+        match jobs::cancel(&deps.store, &deps.stopper, run_id).await {
+            Ok(cancelled) => Ok(json_response(StatusCode::OK, &cancelled)),
+            Err(error @ CancelError::NotFound(_)) => Err(ApiError::not_found(error.to_string())),
+            Err(error @ (CancelError::Finished { .. } | CancelError::Contended(_))) => {
+                Err(conflict(error.to_string()))
+            }
+            Err(error @ CancelError::Store(_)) => {
+                Err(ApiError::unavailable("the workflow store", &error))
+            }
+            Err(error @ CancelError::Stop { .. }) => {
+                Err(ApiError::unavailable("stopping the backtest", &error))
+            }
+        }
+    })
+    .await
+}
