@@ -270,3 +270,15 @@ pub fn run_id_parameter(request: &Request) -> Result<crate::backtest::RunId, Api
 pub fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "Conflict", message)
 }
+
+/// 422: `field` is well-formed but cannot be honoured.
+pub fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
+    let message = message.into();
+    let mut error = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Unprocessable",
+        message.clone(),
+    );
+    error.details = Some(json!([{ "field": field, "message": message }]));
+    error
+}

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod backtest;
 pub mod executor;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod report;
 pub mod settings;

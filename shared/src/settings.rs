@@ -3,12 +3,16 @@
 
 /// Default table name, as in the original design.
 pub const DEFAULT_WORKFLOW_TABLE: &str = "tradai-workflow-state";
+/// Default idempotency table name.
+pub const DEFAULT_IDEMPOTENCY_TABLE: &str = "tradai-idempotency";
 
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `WORKFLOW_STATE_TABLE`: the job table.
     pub workflow_table: String,
+    /// `IDEMPOTENCY_TABLE`: where `Idempotency-Key` claims are kept.
+    pub idempotency_table: String,
     /// `EXECUTOR_MODE` and what that mode needs.
     pub executor: ExecutorMode,
     /// `MLFLOW_TRACKING_URI`: MLflow's address, also the base of links shown to users.
@@ -63,6 +67,10 @@ impl Settings {
             Some(table) => table_name("WORKFLOW_STATE_TABLE", table)?,
             None => DEFAULT_WORKFLOW_TABLE.to_owned(),
         };
+        let idempotency_table = match get("IDEMPOTENCY_TABLE") {
+            Some(table) => table_name("IDEMPOTENCY_TABLE", table)?,
+            None => DEFAULT_IDEMPOTENCY_TABLE.to_owned(),
+        };
         let executor = match get("EXECUTOR_MODE").as_deref() {
             None => ExecutorMode::None,
             Some("sqs") => {
@@ -104,6 +112,7 @@ impl Settings {
         let ecs_cluster = get("ECS_CLUSTER");
         Ok(Self {
             workflow_table,
+            idempotency_table,
             executor,
             mlflow_tracking_uri,
             aws_endpoint_url,

@@ -22,6 +22,16 @@ impl Timestamp {
         self.0.date_naive()
     }
 
+    /// This instant moved forward by `delta`.
+    pub fn plus(self, delta: TimeDelta) -> Self {
+        Self::from(self.0 + delta)
+    }
+
+    /// Whole seconds since the Unix epoch (what DynamoDB's time-to-live reads).
+    pub fn epoch_seconds(self) -> i64 {
+        self.0.timestamp()
+    }
+
     /// This instant moved back by `delta`.
     pub fn minus(self, delta: TimeDelta) -> Self {
         Self::from(self.0 - delta)

@@ -29,6 +29,8 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
         "submit-backtest" => vec![
             ("valid.json", Accepted),
             ("valid-alias-with-overrides.json", Accepted),
+            ("valid-with-idempotency-key.json", Accepted),
+            ("invalid-idempotency-key.json", Invalid("Idempotency-Key")),
             ("invalid-end-before-start.json", Invalid("config.end_date")),
             ("invalid-future-end-date.json", Invalid("config.end_date")),
             (
@@ -110,6 +112,7 @@ async fn submit_backtest_events() {
         let deps = submit_backtest::Deps {
             store: stack.store(),
             launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
+            keys: stack.keys(),
         };
         let event = event_json(&path);
         let response = submit_backtest::handle(&deps, events::request(&path))

@@ -3,6 +3,7 @@
 
 mod answer;
 mod event_files;
+mod idempotency;
 mod in_step;
 mod store;
 mod submit;

@@ -23,6 +23,7 @@ async fn a_failed_handoff_answers_503_and_leaves_no_job_queued() {
     let deps = submit_backtest::Deps {
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), missing_queue),
+        keys: stack.keys(),
     };
     let answer = Answer::read(
         submit_backtest::handle(&deps, valid_event())
@@ -67,6 +68,7 @@ async fn without_an_executor_jobs_are_recorded_pending() {
     let deps = submit_backtest::Deps {
         store: stack.store(),
         launcher: NoExecutor,
+        keys: stack.keys(),
     };
     let answer = Answer::read(
         submit_backtest::handle(&deps, valid_event())
@@ -96,6 +98,7 @@ async fn two_submissions_of_one_body_are_two_jobs() {
     let deps = submit_backtest::Deps {
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
+        keys: stack.keys(),
     };
     let first = Answer::read(
         submit_backtest::handle(&deps, valid_event())

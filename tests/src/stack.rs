@@ -21,6 +21,7 @@ pub struct Stack {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
+    pub idempotency_table: String,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
 }
@@ -33,7 +34,9 @@ impl Stack {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let table = format!("tradai-workflow-state-{suffix}");
-        create_table(&dynamodb, &table).await;
+        create_table(&dynamodb, "WorkflowStateTable", &table).await;
+        let idempotency_table = format!("tradai-idempotency-{suffix}");
+        create_table(&dynamodb, "IdempotencyTable", &idempotency_table).await;
         let dead_letter_queue_url = create_queue(
             &sqs,
             "BacktestDeadLetterQueue",
@@ -54,9 +57,15 @@ impl Stack {
             dynamodb,
             sqs,
             table,
+            idempotency_table,
             queue_url,
             dead_letter_queue_url,
         }
+    }
+
+    /// The idempotency keys over this stack's idempotency table.
+    pub fn keys(&self) -> tradai::idempotency::DynamoDbKeys {
+        tradai::idempotency::DynamoDbKeys::new(self.dynamodb.clone(), &self.idempotency_table)
     }
 
     /// The workflow store over this stack's table.
@@ -194,8 +203,9 @@ fn key_schema(value: &Value) -> Vec<KeySchemaElement> {
         .collect()
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let definition = properties("WorkflowStateTable");
+/// Creates table `name` with the keys, indexes and billing of template resource `logical_id`.
+async fn create_table(client: &aws_sdk_dynamodb::Client, logical_id: &str, name: &str) {
+    let definition = properties(logical_id);
     let attributes = definition["AttributeDefinitions"]
         .as_array()
         .expect("template: AttributeDefinitions is a list")
@@ -231,14 +241,13 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
                         .expect("index")
                 })
                 .collect()
-        })
-        .unwrap_or_default();
+        });
     client
         .create_table()
         .table_name(name)
         .set_attribute_definitions(Some(attributes))
         .set_key_schema(Some(key_schema(&definition["KeySchema"])))
-        .set_global_secondary_indexes(Some(indexes))
+        .set_global_secondary_indexes(indexes)
         .billing_mode(BillingMode::from(
             text(&definition["BillingMode"], "BillingMode").as_str(),
         ))

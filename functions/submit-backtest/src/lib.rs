@@ -1,41 +1,75 @@
 //! POST /backtest: validates the request, records the job (conditional put) and hands it to the executor.
+//! With an `Idempotency-Key` header, a repeated request answers with the job it made the first time.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tradai::backtest::BacktestRequest;
 use tradai::executor::Launcher;
-use tradai::http::{ApiError, json_body, json_response, log_run_id, respond};
+use tradai::http::{ApiError, json_body, json_response, log_run_id, respond, unprocessable};
+use tradai::idempotency::{IdempotencyKey, IdempotencyKeys};
 use tradai::jobs::{self, SubmitError};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 
-/// What the handler needs: where jobs are recorded and where they are handed off.
-pub struct Deps<S, L> {
+/// The request header that makes a submission idempotent.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// The response header that marks an answer replayed for a repeated idempotent request.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// What the handler needs: where jobs are recorded, where they are handed off, where idempotency keys are kept.
+pub struct Deps<S, L, K> {
     pub store: S,
     pub launcher: L,
+    pub keys: K,
 }
 
-/// 202 `{run_id, status, status_url}`; 400 naming the field; 503 when the store or the executor is down.
-pub async fn handle<S: WorkflowStore, L: Launcher>(
-    deps: &Deps<S, L>,
+/// 202 `{run_id, status, status_url}`; 400 naming the field; 422 for a reused key with another body; 503 when
+/// the store or the executor is down.
+pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
+    deps: &Deps<S, L, K>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
+        let key = match request.headers().get(IDEMPOTENCY_HEADER) {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| "must be visible ASCII".to_owned())
+                    .and_then(IdempotencyKey::parse)
+                    .map_err(|message| ApiError::invalid_field("Idempotency-Key", message))?,
+            ),
+        };
         let now = Timestamp::now();
         let backtest = BacktestRequest::from_json(json_body(&request)?, now.date())
             .map_err(|errors| ApiError::validation(&errors))?;
-        match jobs::submit(&deps.store, &deps.launcher, backtest, now).await {
+        let submitted = match &key {
+            Some(key) => {
+                jobs::submit_once(&deps.store, &deps.launcher, &deps.keys, key, backtest, now).await
+            }
+            None => jobs::submit(&deps.store, &deps.launcher, backtest, now).await,
+        };
+        match submitted {
             Ok(submitted) => {
                 log_run_id(submitted.run_id);
-                Ok(json_response(
+                let mut response = json_response(
                     StatusCode::ACCEPTED,
                     &json!({
                         "run_id": submitted.run_id,
                         "status": submitted.status,
                         "status_url": format!("/backtest/{}/status", submitted.run_id),
                     }),
-                ))
+                );
+                if submitted.replayed {
+                    response
+                        .headers_mut()
+                        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+                }
+                Ok(response)
+            }
+            Err(error @ SubmitError::KeyReused(_)) => {
+                Err(unprocessable("Idempotency-Key", error.to_string()))
             }
             Err(error @ SubmitError::Handoff { .. }) => {
                 Err(ApiError::unavailable("the executor", &error))

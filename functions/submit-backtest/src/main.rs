@@ -2,12 +2,16 @@
 //! Input: JSON `{strategy_name, strategy_version, experiment_name?, config: {timeframe, symbols, start_date,
 //! end_date, config_overrides?}}`. Output: 202 `{run_id, status, status_url}`; 400 naming the field; 503 when
 //! DynamoDB or the executor is unavailable (a job the executor refused is recorded FAILED, never left QUEUED).
-//! Environment: WORKFLOW_STATE_TABLE, EXECUTOR_MODE (unset → PENDING, `sqs`), BACKTEST_QUEUE_URL (sqs),
+//! Header `Idempotency-Key` (optional): the same key and body within 24 h answer with the first job
+//! (header `idempotent-replayed: true`); the same key with another body gets 422.
+//! Environment: WORKFLOW_STATE_TABLE, IDEMPOTENCY_TABLE, EXECUTOR_MODE (unset → PENDING, `sqs`), BACKTEST_QUEUE_URL (sqs),
 //! AWS_ENDPOINT_URL (local stand-ins only).
-//! IAM: dynamodb:PutItem and dynamodb:UpdateItem on the table; sqs:SendMessage on the queue (sqs mode).
+//! IAM: dynamodb:PutItem, dynamodb:GetItem and dynamodb:UpdateItem on the job table; dynamodb:PutItem,
+//! dynamodb:GetItem and dynamodb:DeleteItem on the idempotency table; sqs:SendMessage on the queue (sqs mode).
 
 use submit_backtest::{Deps, handle};
 use tradai::executor::{Executor, NoExecutor, SqsQueue};
+use tradai::idempotency::DynamoDbKeys;
 use tradai::settings::{ExecutorMode, Settings};
 use tradai::store::DynamoDbStore;
 
@@ -22,12 +26,11 @@ async fn main() -> Result<(), lambda_http::Error> {
             Executor::Sqs(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url))
         }
     };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
-        store: DynamoDbStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            &settings.workflow_table,
-        ),
+        store: DynamoDbStore::new(dynamodb.clone(), &settings.workflow_table),
         launcher,
+        keys: DynamoDbKeys::new(dynamodb, &settings.idempotency_table),
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

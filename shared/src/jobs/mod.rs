@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, WorkflowRecord};
 use crate::executor::{LaunchError, Launcher};
+use crate::idempotency::{Claim, IdempotencyKey, IdempotencyKeys, fingerprint};
 use crate::report::chain;
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
@@ -18,11 +19,14 @@ use crate::time::Timestamp;
 /// The step name recorded when a job fails before any workflow step ran.
 pub const SUBMIT_STEP: &str = "Submit";
 
-/// A job that was recorded and handed off.
+/// A job that was recorded and handed off, or, for a repeated idempotent request, the job it made first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Submitted {
     pub run_id: RunId,
     pub status: Status,
+    /// True when an `Idempotency-Key` matched an earlier request and this is its job.
+    #[serde(skip)]
+    pub replayed: bool,
 }
 
 /// Why a submission did not go through.
@@ -36,6 +40,8 @@ pub enum SubmitError {
         #[source]
         source: LaunchError,
     },
+    #[error("Idempotency-Key {0} was already used with a different request body")]
+    KeyReused(IdempotencyKey),
 }
 
 /// Records a new job for `request` and hands it to `launcher`. A job the launcher refused is never left waiting:
@@ -46,15 +52,77 @@ pub async fn submit(
     request: BacktestRequest,
     now: Timestamp,
 ) -> Result<Submitted, SubmitError> {
-    let record = WorkflowRecord::new(RunId::new(), request, launcher.handoff_status(), now);
+    submit_as(store, launcher, RunId::new(), request, now).await
+}
+
+/// [`submit`], once per `key`: the same key with the same request answers with the first job (`replayed`), with
+/// another request it is refused. A submission that fails gives the key up, so the client's retry starts afresh.
+pub async fn submit_once(
+    store: &impl WorkflowStore,
+    launcher: &impl Launcher,
+    keys: &impl IdempotencyKeys,
+    key: &IdempotencyKey,
+    request: BacktestRequest,
+    now: Timestamp,
+) -> Result<Submitted, SubmitError> {
+    let ours = fingerprint(&request);
+    let run_id = RunId::new();
+    match keys.claim(key, &ours, run_id, now).await? {
+        Claim::Claimed => {
+            let result = submit_as(store, launcher, run_id, request, now).await;
+            if result.is_err()
+                && let Err(error) = keys.release(key, run_id).await
+            {
+                tracing::error!(%run_id, error = %chain(&error), "could not give up the idempotency key");
+            }
+            result
+        }
+        Claim::Existing { fingerprint, .. } if fingerprint != ours => {
+            Err(SubmitError::KeyReused(key.clone()))
+        }
+        Claim::Existing { run_id, .. } => {
+            if let Some(record) = store.get(run_id).await? {
+                return Ok(Submitted {
+                    run_id,
+                    status: record.status,
+                    replayed: true,
+                });
+            }
+            // The first request claimed the key but has not recorded its job (it is in flight, or it died).
+            // Recording it here is safe: the conditional create lets exactly one of us make it.
+            match submit_as(store, launcher, run_id, request, now).await {
+                Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
+                    let record = store.get(run_id).await?.ok_or(StoreError::Unavailable(
+                        "the job vanished while its idempotency key was replayed".into(),
+                    ))?;
+                    Ok(Submitted {
+                        run_id,
+                        status: record.status,
+                        replayed: true,
+                    })
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+async fn submit_as(
+    store: &impl WorkflowStore,
+    launcher: &impl Launcher,
+    run_id: RunId,
+    request: BacktestRequest,
+    now: Timestamp,
+) -> Result<Submitted, SubmitError> {
+    let record = WorkflowRecord::new(run_id, request, launcher.handoff_status(), now);
     store.create(&record).await?;
-    let run_id = record.run_id;
     match launcher.launch(&record.job()).await {
         Ok(()) => {
             tracing::info!(%run_id, status = %record.status, strategy = %record.strategy_name, "job submitted");
             Ok(Submitted {
                 run_id,
                 status: record.status,
+                replayed: false,
             })
         }
         Err(source) => {
@@ -148,6 +216,7 @@ mod tests {
     use super::*;
     use crate::backtest::BacktestJob;
     use crate::executor::NoExecutor;
+    use crate::idempotency::IdempotencyKeys;
     use crate::store::MemoryStore;
 
     fn request() -> BacktestRequest {
@@ -204,6 +273,106 @@ mod tests {
                 .is_some_and(|e| e.contains("queue does not exist")),
             "{stored:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn one_key_gives_one_job_and_refuses_another_body() {
+        let (store, keys) = (
+            MemoryStore::new(),
+            crate::idempotency::MemoryKeys::default(),
+        );
+        let key = IdempotencyKey::parse("k-1").expect("valid key");
+        let first = submit_once(
+            &store,
+            &NoExecutor,
+            &keys,
+            &key,
+            request(),
+            Timestamp::now(),
+        )
+        .await
+        .expect("first");
+        let again = submit_once(
+            &store,
+            &NoExecutor,
+            &keys,
+            &key,
+            request(),
+            Timestamp::now(),
+        )
+        .await
+        .expect("again");
+        assert_eq!(
+            (again.run_id, again.replayed, first.replayed),
+            (first.run_id, true, false)
+        );
+        assert_eq!(store.len(), 1);
+
+        let mut other = request();
+        other.strategy_name = "Other".into();
+        let refused = submit_once(&store, &NoExecutor, &keys, &key, other, Timestamp::now()).await;
+        assert!(matches!(refused, Err(SubmitError::KeyReused(_))));
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_submission_gives_its_key_up() {
+        let (store, keys) = (
+            MemoryStore::new(),
+            crate::idempotency::MemoryKeys::default(),
+        );
+        let key = IdempotencyKey::parse("k-2").expect("valid key");
+        let refused = submit_once(
+            &store,
+            &RefusingQueue,
+            &keys,
+            &key,
+            request(),
+            Timestamp::now(),
+        )
+        .await;
+        assert!(matches!(refused, Err(SubmitError::Handoff { .. })));
+        let retried = submit_once(
+            &store,
+            &NoExecutor,
+            &keys,
+            &key,
+            request(),
+            Timestamp::now(),
+        )
+        .await
+        .expect("retry");
+        assert!(!retried.replayed);
+        assert_eq!(
+            store.len(),
+            2,
+            "the failed job stays on record; the retry is a new job"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_whose_job_was_never_recorded_is_finished_by_the_retry() {
+        let (store, keys) = (
+            MemoryStore::new(),
+            crate::idempotency::MemoryKeys::default(),
+        );
+        let key = IdempotencyKey::parse("k-3").expect("valid key");
+        let orphan = RunId::new();
+        keys.claim(&key, &fingerprint(&request()), orphan, Timestamp::now())
+            .await
+            .expect("claimed");
+        let retried = submit_once(
+            &store,
+            &NoExecutor,
+            &keys,
+            &key,
+            request(),
+            Timestamp::now(),
+        )
+        .await
+        .expect("retry");
+        assert_eq!(retried.run_id, orphan);
+        assert!(store.get(orphan).await.expect("read").is_some());
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let submit = submit_backtest::Deps {
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
+        keys: stack.keys(),
     };
     let status = get_backtest_status::Deps {
         store: stack.store(),
