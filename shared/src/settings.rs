@@ -1,6 +1,8 @@
 //! Configuration, read once per cold start from the environment. A missing or malformed variable stops the
 //! cold start with a message that names it.
 
+use crate::executor::TaskPlacement;
+
 /// Default table name, as in the original design.
 pub const DEFAULT_WORKFLOW_TABLE: &str = "tradai-workflow-state";
 /// Default idempotency table name.
@@ -21,6 +23,8 @@ pub struct Settings {
     pub aws_endpoint_url: Option<String>,
     /// `ECS_CLUSTER`: the cluster strategy containers run in.
     pub ecs_cluster: Option<String>,
+    /// `S3_RESULTS_BUCKET`: where strategy containers put raw results.
+    pub results_bucket: Option<String>,
 }
 
 /// Where submitted jobs go.
@@ -30,6 +34,11 @@ pub enum ExecutorMode {
     None,
     /// `EXECUTOR_MODE=sqs`: the FIFO queue at `BACKTEST_QUEUE_URL`.
     Sqs { queue_url: String },
+    /// `EXECUTOR_MODE=stepfunctions`: the backtest workflow at `BACKTEST_WORKFLOW_ARN`.
+    StepFunctions { state_machine_arn: String },
+    /// `EXECUTOR_MODE=ecs`: tasks in `ECS_CLUSTER`, family `ECS_TASK_PREFIX` + strategy, on `ECS_SUBNETS` with
+    /// `ECS_SECURITY_GROUPS`, overriding container `ECS_CONTAINER_NAME`.
+    Ecs(TaskPlacement),
 }
 
 /// A variable that is missing or malformed.
@@ -86,12 +95,53 @@ impl Settings {
                 }
                 ExecutorMode::Sqs { queue_url }
             }
-            Some(mode @ ("ecs" | "stepfunctions" | "local")) => {
+            Some("stepfunctions") => {
+                let arn = get("BACKTEST_WORKFLOW_ARN").ok_or_else(|| {
+                    SettingsError::new(
+                        "BACKTEST_WORKFLOW_ARN",
+                        "required when EXECUTOR_MODE=stepfunctions",
+                    )
+                })?;
+                if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
+                    return Err(SettingsError::new(
+                        "BACKTEST_WORKFLOW_ARN",
+                        format!("{arn:?} is not a state machine ARN"),
+                    ));
+                }
+                ExecutorMode::StepFunctions {
+                    state_machine_arn: arn,
+                }
+            }
+            Some("ecs") => {
+                let required = |name: &'static str| {
+                    get(name)
+                        .ok_or_else(|| SettingsError::new(name, "required when EXECUTOR_MODE=ecs"))
+                };
+                let list = |text: Option<String>| -> Vec<String> {
+                    text.unwrap_or_default()
+                        .split(',')
+                        .map(|item| item.trim().to_owned())
+                        .filter(|item| !item.is_empty())
+                        .collect()
+                };
+                let subnets = list(Some(required("ECS_SUBNETS")?));
+                if subnets.is_empty() {
+                    return Err(SettingsError::new("ECS_SUBNETS", "names no subnet"));
+                }
+                ExecutorMode::Ecs(TaskPlacement {
+                    cluster: required("ECS_CLUSTER")?,
+                    task_prefix: get("ECS_TASK_PREFIX").unwrap_or_else(|| "strategy-".to_owned()),
+                    subnets,
+                    security_groups: list(get("ECS_SECURITY_GROUPS")),
+                    container_name: get("ECS_CONTAINER_NAME")
+                        .unwrap_or_else(|| "strategy".to_owned()),
+                })
+            }
+            Some("local") => {
                 return Err(SettingsError::new(
                     "EXECUTOR_MODE",
-                    format!(
-                        "mode {mode:?} is not available in this release; use sqs or leave it unset"
-                    ),
+                    "mode \"local\" needs the local runner, which this release does not have yet; \
+                     use sqs, stepfunctions, ecs or leave it unset",
                 ));
             }
             Some(other) => {
@@ -110,6 +160,7 @@ impl Settings {
             .map(|url| http_url("AWS_ENDPOINT_URL", url))
             .transpose()?;
         let ecs_cluster = get("ECS_CLUSTER");
+        let results_bucket = get("S3_RESULTS_BUCKET");
         Ok(Self {
             workflow_table,
             idempotency_table,
@@ -117,6 +168,7 @@ impl Settings {
             mlflow_tracking_uri,
             aws_endpoint_url,
             ecs_cluster,
+            results_bucket,
         })
     }
 }
@@ -216,6 +268,50 @@ mod tests {
             assert_eq!(error.name, *name);
             assert!(error.to_string().contains(name), "{error}");
         }
+    }
+
+    #[test]
+    fn each_executor_mode_reads_what_it_needs() {
+        let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:tradai-backtest-dev";
+        let workflow = settings(&[
+            ("EXECUTOR_MODE", "stepfunctions"),
+            ("BACKTEST_WORKFLOW_ARN", arn),
+        ])
+        .expect("ok");
+        assert_eq!(
+            workflow.executor,
+            ExecutorMode::StepFunctions {
+                state_machine_arn: arn.into()
+            }
+        );
+
+        let ecs = settings(&[
+            ("EXECUTOR_MODE", "ecs"),
+            ("ECS_CLUSTER", "tradai-dev"),
+            ("ECS_SUBNETS", "subnet-a, subnet-b,"),
+            ("ECS_SECURITY_GROUPS", "sg-1"),
+        ])
+        .expect("ok");
+        let ExecutorMode::Ecs(placement) = ecs.executor else {
+            panic!("not ecs")
+        };
+        assert_eq!(placement.subnets, ["subnet-a", "subnet-b"]);
+        assert_eq!(
+            (
+                placement.task_prefix.as_str(),
+                placement.container_name.as_str()
+            ),
+            ("strategy-", "strategy")
+        );
+
+        let missing =
+            settings(&[("EXECUTOR_MODE", "ecs"), ("ECS_CLUSTER", "c")]).expect_err("no subnets");
+        assert_eq!(missing.name, "ECS_SUBNETS");
+        let wrong = settings(&[
+            ("EXECUTOR_MODE", "stepfunctions"),
+            ("BACKTEST_WORKFLOW_ARN", "tradai"),
+        ]);
+        assert_eq!(wrong.expect_err("not an ARN").name, "BACKTEST_WORKFLOW_ARN");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod answer;
 mod event_files;
+mod executors;
 mod idempotency;
 mod in_step;
 mod store;

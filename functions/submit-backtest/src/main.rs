@@ -4,15 +4,17 @@
 //! DynamoDB or the executor is unavailable (a job the executor refused is recorded FAILED, never left QUEUED).
 //! Header `Idempotency-Key` (optional): the same key and body within 24 h answer with the first job
 //! (header `idempotent-replayed: true`); the same key with another body gets 422.
-//! Environment: WORKFLOW_STATE_TABLE, IDEMPOTENCY_TABLE, EXECUTOR_MODE (unset → PENDING, `sqs`), BACKTEST_QUEUE_URL (sqs),
+//! Environment: WORKFLOW_STATE_TABLE, IDEMPOTENCY_TABLE, EXECUTOR_MODE (unset → PENDING, `sqs`, `stepfunctions`,
+//! `ecs`), BACKTEST_QUEUE_URL (sqs), BACKTEST_WORKFLOW_ARN (stepfunctions), ECS_CLUSTER, ECS_TASK_PREFIX,
+//! ECS_SUBNETS, ECS_SECURITY_GROUPS, ECS_CONTAINER_NAME, MLFLOW_TRACKING_URI, S3_RESULTS_BUCKET (ecs),
 //! AWS_ENDPOINT_URL (local stand-ins only).
 //! IAM: dynamodb:PutItem, dynamodb:GetItem and dynamodb:UpdateItem on the job table; dynamodb:PutItem,
 //! dynamodb:GetItem and dynamodb:DeleteItem on the idempotency table; sqs:SendMessage on the queue (sqs mode).
 
 use submit_backtest::{Deps, handle};
-use tradai::executor::{Executor, NoExecutor, SqsQueue};
+use tradai::executor::Executor;
 use tradai::idempotency::DynamoDbKeys;
-use tradai::settings::{ExecutorMode, Settings};
+use tradai::settings::Settings;
 use tradai::store::DynamoDbStore;
 
 #[tokio::main]
@@ -20,12 +22,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     tradai::telemetry::init();
     let settings = Settings::from_env()?;
     let aws = tradai::aws::sdk_config(&settings).await;
-    let launcher = match &settings.executor {
-        ExecutorMode::None => Executor::None(NoExecutor),
-        ExecutorMode::Sqs { queue_url } => {
-            Executor::Sqs(SqsQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url))
-        }
-    };
+    let launcher = Executor::from_settings(&settings, &aws);
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let deps = Deps {
         store: DynamoDbStore::new(dynamodb.clone(), &settings.workflow_table),

@@ -1,14 +1,41 @@
 //! Executors: where a submitted job is handed off, chosen by `EXECUTOR_MODE`. One port, one adapter per mode.
 
+mod ecs;
 mod sqs;
+mod stepfunctions;
 mod stop;
 
 use std::future::Future;
 
+pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
 pub use sqs::SqsQueue;
+pub use stepfunctions::StepFunctions;
 pub use stop::{AwsStopper, StopError, Stopper};
 
 use crate::backtest::{BacktestJob, Status};
+use crate::settings::{ExecutorMode, Settings};
+use crate::store::RecordUpdate;
+
+/// What a launcher started for a job, recorded on it so that a cancel can stop it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handoff {
+    pub execution_arn: Option<String>,
+    pub task_arn: Option<String>,
+}
+
+impl Handoff {
+    /// The fields to record on the job; `None` when nothing was started yet (a queued message).
+    pub fn record_update(&self) -> Option<RecordUpdate> {
+        if self.execution_arn.is_none() && self.task_arn.is_none() {
+            return None;
+        }
+        Some(RecordUpdate {
+            execution_arn: self.execution_arn.clone(),
+            task_arn: self.task_arn.clone(),
+            ..RecordUpdate::default()
+        })
+    }
+}
 
 /// Hands jobs to whatever will run them.
 pub trait Launcher: Send + Sync {
@@ -16,7 +43,10 @@ pub trait Launcher: Send + Sync {
     fn handoff_status(&self) -> Status;
 
     /// Hands `job` off. On `Ok` the job will run (or wait its turn); on `Err` nothing was handed off.
-    fn launch(&self, job: &BacktestJob) -> impl Future<Output = Result<(), LaunchError>> + Send;
+    fn launch(
+        &self,
+        job: &BacktestJob,
+    ) -> impl Future<Output = Result<Handoff, LaunchError>> + Send;
 }
 
 /// No executor configured: jobs are recorded and stay PENDING until someone hands them off.
@@ -28,8 +58,8 @@ impl Launcher for NoExecutor {
         Status::Pending
     }
 
-    async fn launch(&self, _job: &BacktestJob) -> Result<(), LaunchError> {
-        Ok(())
+    async fn launch(&self, _job: &BacktestJob) -> Result<Handoff, LaunchError> {
+        Ok(Handoff::default())
     }
 }
 
@@ -38,6 +68,8 @@ impl Launcher for NoExecutor {
 pub enum Executor {
     None(NoExecutor),
     Sqs(SqsQueue),
+    StepFunctions(StepFunctions),
+    Ecs(EcsTasks),
 }
 
 impl Launcher for Executor {
@@ -45,13 +77,41 @@ impl Launcher for Executor {
         match self {
             Executor::None(none) => none.handoff_status(),
             Executor::Sqs(queue) => queue.handoff_status(),
+            Executor::StepFunctions(workflow) => workflow.handoff_status(),
+            Executor::Ecs(tasks) => tasks.handoff_status(),
         }
     }
 
-    async fn launch(&self, job: &BacktestJob) -> Result<(), LaunchError> {
+    async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {
         match self {
             Executor::None(none) => none.launch(job).await,
             Executor::Sqs(queue) => queue.launch(job).await,
+            Executor::StepFunctions(workflow) => workflow.launch(job).await,
+            Executor::Ecs(tasks) => tasks.launch(job).await,
+        }
+    }
+}
+
+impl Executor {
+    /// The executor `settings` select, with its clients made from `aws`.
+    pub fn from_settings(settings: &Settings, aws: &aws_config::SdkConfig) -> Self {
+        match &settings.executor {
+            ExecutorMode::None => Executor::None(NoExecutor),
+            ExecutorMode::Sqs { queue_url } => {
+                Executor::Sqs(SqsQueue::new(aws_sdk_sqs::Client::new(aws), queue_url))
+            }
+            ExecutorMode::StepFunctions { state_machine_arn } => Executor::StepFunctions(
+                StepFunctions::new(aws_sdk_sfn::Client::new(aws), state_machine_arn),
+            ),
+            ExecutorMode::Ecs(placement) => Executor::Ecs(EcsTasks::new(
+                aws_sdk_ecs::Client::new(aws),
+                placement.clone(),
+                ContainerContext {
+                    workflow_table: settings.workflow_table.clone(),
+                    mlflow_tracking_uri: settings.mlflow_tracking_uri.clone(),
+                    results_bucket: settings.results_bucket.clone(),
+                },
+            )),
         }
     }
 }
@@ -61,4 +121,12 @@ impl Launcher for Executor {
 pub enum LaunchError {
     #[error("the executor did not accept the job")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the executor refused the job: {0}")]
+    Refused(String),
+}
+
+impl LaunchError {
+    fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> Self {
+        LaunchError::Unavailable(Box::new(error))
+    }
 }

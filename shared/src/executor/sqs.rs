@@ -1,6 +1,6 @@
 use aws_sdk_sqs::Client;
 
-use super::{LaunchError, Launcher};
+use super::{Handoff, LaunchError, Launcher};
 use crate::backtest::{BacktestJob, Status};
 
 /// `EXECUTOR_MODE=sqs`: a FIFO queue, one message group per strategy, deduplicated by run id, so that a retried
@@ -25,7 +25,7 @@ impl Launcher for SqsQueue {
         Status::Queued
     }
 
-    async fn launch(&self, job: &BacktestJob) -> Result<(), LaunchError> {
+    async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {
         let body = serde_json::to_string(job)
             .map_err(|error| LaunchError::Unavailable(Box::new(error)))?;
         self.client
@@ -36,7 +36,7 @@ impl Launcher for SqsQueue {
             .message_deduplication_id(job.run_id.to_string())
             .send()
             .await
-            .map_err(|error| LaunchError::Unavailable(Box::new(error.into_service_error())))?;
-        Ok(())
+            .map_err(|error| LaunchError::unavailable(error.into_service_error()))?;
+        Ok(Handoff::default())
     }
 }

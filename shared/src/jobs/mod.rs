@@ -117,7 +117,14 @@ async fn submit_as(
     let record = WorkflowRecord::new(run_id, request, launcher.handoff_status(), now);
     store.create(&record).await?;
     match launcher.launch(&record.job()).await {
-        Ok(()) => {
+        Ok(handoff) => {
+            if let Some(update) = handoff.record_update() {
+                // The job runs either way; without the reference a cancel can still mark it, and the container
+                // stops when its heartbeat finds the job no longer RUNNING.
+                if let Err(error) = store.annotate(run_id, &update).await {
+                    tracing::error!(%run_id, error = %chain(&error), "could not record what runs the job");
+                }
+            }
             tracing::info!(%run_id, status = %record.status, strategy = %record.strategy_name, "job submitted");
             Ok(Submitted {
                 run_id,
@@ -233,7 +240,10 @@ mod tests {
             Status::Queued
         }
 
-        async fn launch(&self, _job: &BacktestJob) -> Result<(), LaunchError> {
+        async fn launch(
+            &self,
+            _job: &BacktestJob,
+        ) -> Result<crate::executor::Handoff, LaunchError> {
             Err(LaunchError::Unavailable("queue does not exist".into()))
         }
     }

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::cursor::Position;
 use super::{
-    Cursor, KEY_ATTRIBUTE, Page, STATUS_INDEX, StoreError, Transition, TransitionOutcome,
-    WorkflowStore,
+    Cursor, KEY_ATTRIBUTE, Page, RecordUpdate, STATUS_INDEX, StoreError, Transition,
+    TransitionOutcome, WorkflowStore,
 };
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::time::Timestamp;
@@ -98,6 +98,55 @@ fn start_key(position: Position) -> Item {
     ])
 }
 
+/// An update expression's `SET` clause with its names and values; `#key` always names the partition key.
+struct Assignments {
+    assignments: Vec<String>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Assignments {
+    /// The assignments of every field `set` writes.
+    fn new(run_id: RunId, set: &RecordUpdate) -> Result<Self, StoreError> {
+        let fields =
+            serde_dynamo::to_item::<_, Item>(set).map_err(|source| StoreError::Corrupt {
+                key: run_id.to_string(),
+                source: Box::new(source),
+            })?;
+        let mut update = Self {
+            assignments: Vec::new(),
+            names: HashMap::from([("#key".to_owned(), KEY_ATTRIBUTE.to_owned())]),
+            values: HashMap::new(),
+        };
+        for (field, value) in fields {
+            update.set(&field, value);
+        }
+        Ok(update)
+    }
+
+    fn set(&mut self, field: &str, value: AttributeValue) {
+        let index = self.assignments.len();
+        self.assignments.push(format!("#f{index} = :f{index}"));
+        self.names.insert(format!("#f{index}"), field.to_owned());
+        self.values.insert(format!(":f{index}"), value);
+        if field == "status" {
+            self.names.insert("#status".to_owned(), "status".to_owned());
+        }
+    }
+
+    fn value(&mut self, name: &str, value: AttributeValue) {
+        self.values.insert(name.to_owned(), value);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.assignments.is_empty()
+    }
+
+    fn expression(&self) -> String {
+        format!("SET {}", self.assignments.join(", "))
+    }
+}
+
 impl WorkflowStore for DynamoDbStore {
     async fn create(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
         let result = self
@@ -140,38 +189,11 @@ impl WorkflowStore for DynamoDbStore {
         transition: &Transition,
     ) -> Result<TransitionOutcome, StoreError> {
         transition.check()?;
-        let fields = serde_dynamo::to_item::<_, Item>(&transition.set).map_err(|source| {
-            StoreError::Corrupt {
-                key: run_id.to_string(),
-                source: Box::new(source),
-            }
-        })?;
-
-        let mut assignments = vec!["#status = :to".to_owned(), "#updated_at = :at".to_owned()];
-        let mut names = HashMap::from([
-            ("#key".to_owned(), KEY_ATTRIBUTE.to_owned()),
-            ("#status".to_owned(), "status".to_owned()),
-            ("#updated_at".to_owned(), "updated_at".to_owned()),
-        ]);
-        let mut values = HashMap::from([
-            (
-                ":from".to_owned(),
-                AttributeValue::S(transition.from.to_string()),
-            ),
-            (
-                ":to".to_owned(),
-                AttributeValue::S(transition.to.to_string()),
-            ),
-            (
-                ":at".to_owned(),
-                AttributeValue::S(transition.at.to_string()),
-            ),
-        ]);
-        for (index, (field, value)) in fields.into_iter().enumerate() {
-            assignments.push(format!("#f{index} = :f{index}"));
-            names.insert(format!("#f{index}"), field);
-            values.insert(format!(":f{index}"), value);
-        }
+        let mut update = Assignments::new(run_id, &transition.set)?;
+        update.set("status", AttributeValue::S(transition.to.to_string()));
+        update.set("updated_at", AttributeValue::S(transition.at.to_string()));
+        update.value(":from", AttributeValue::S(transition.from.to_string()));
+        let (assignments, names, values) = (update.expression(), update.names, update.values);
 
         let (key_name, key_value) = key(run_id);
         let result = self
@@ -179,7 +201,7 @@ impl WorkflowStore for DynamoDbStore {
             .update_item()
             .table_name(&self.table)
             .key(key_name, key_value)
-            .update_expression(format!("SET {}", assignments.join(", ")))
+            .update_expression(assignments)
             .condition_expression("attribute_exists(#key) AND #status = :from")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -211,6 +233,32 @@ impl WorkflowStore for DynamoDbStore {
                 other => Err(unavailable(other)),
             },
             Err(other) => Err(unavailable(other)),
+        }
+    }
+
+    async fn annotate(&self, run_id: RunId, set: &RecordUpdate) -> Result<bool, StoreError> {
+        let update = Assignments::new(run_id, set)?;
+        if update.is_empty() {
+            return Ok(self.get(run_id).await?.is_some());
+        }
+        let (key_name, key_value) = key(run_id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(key_name, key_value)
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#key)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => match error.into_service_error() {
+                error if error.is_conditional_check_failed_exception() => Ok(false),
+                error => Err(unavailable(error)),
+            },
         }
     }
 

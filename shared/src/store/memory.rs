@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{Cursor, Page, StoreError, Transition, TransitionOutcome, WorkflowStore};
+use super::{Cursor, Page, RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::time::Timestamp;
 
@@ -67,6 +67,15 @@ impl WorkflowStore for MemoryStore {
         record.updated_at = transition.at;
         transition.set.apply(record);
         Ok(TransitionOutcome::Moved(Box::new(record.clone())))
+    }
+
+    async fn annotate(&self, run_id: RunId, set: &RecordUpdate) -> Result<bool, StoreError> {
+        let mut records = self.lock();
+        let Some(record) = records.get_mut(&run_id) else {
+            return Ok(false);
+        };
+        set.apply(record);
+        Ok(true)
     }
 
     async fn list_by_status(

@@ -44,6 +44,14 @@ pub trait WorkflowStore: Send + Sync {
         transition: &Transition,
     ) -> impl Future<Output = Result<TransitionOutcome, StoreError>> + Send;
 
+    /// Writes the fields of `set` on job `run_id`, whatever its status (they describe it, they do not move it).
+    /// Answers whether the job exists.
+    fn annotate(
+        &self,
+        run_id: RunId,
+        set: &RecordUpdate,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Up to `limit` jobs in `status`, newest first, continuing after `cursor`.
     fn list_by_status(
         &self,
