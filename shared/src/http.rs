@@ -282,3 +282,26 @@ pub fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
     error.details = Some(json!([{ "field": field, "message": message }]));
     error
 }
+
+/// The answer for a model-registry failure: 400 naming `rejected_field` when MLflow refused what the client sent
+/// (a stale cursor), 503 when MLflow is down or its circuit is open, 502 when it answered nonsense.
+pub fn registry_error(
+    error: &crate::mlflow::RegistryError,
+    rejected_field: Option<&str>,
+) -> ApiError {
+    use crate::mlflow::RegistryError;
+    match (error, rejected_field) {
+        (RegistryError::Rejected(message), Some(field)) => {
+            ApiError::invalid_field(field, message.clone())
+        }
+        (RegistryError::Rejected(_) | RegistryError::Malformed(_), _) => {
+            tracing::error!(error = %chain(error), "MLflow answered unexpectedly");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "BadGateway",
+                "MLflow answered unexpectedly",
+            )
+        }
+        _ => ApiError::unavailable("MLflow", error),
+    }
+}

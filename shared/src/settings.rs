@@ -19,6 +19,8 @@ pub struct Settings {
     pub executor: ExecutorMode,
     /// `MLFLOW_TRACKING_URI`: MLflow's address, also the base of links shown to users.
     pub mlflow_tracking_uri: Option<String>,
+    /// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`: MLflow's basic-auth credentials, both or neither.
+    pub mlflow_credentials: Option<(String, String)>,
     /// `AWS_ENDPOINT_URL`: one endpoint for every AWS service (the local stand-ins); unset on AWS.
     pub aws_endpoint_url: Option<String>,
     /// `ECS_CLUSTER`: the cluster strategy containers run in.
@@ -59,6 +61,16 @@ impl SettingsError {
 }
 
 impl Settings {
+    /// How to reach MLflow, for functions that cannot work without it.
+    pub fn mlflow(&self) -> Result<crate::mlflow::MlflowOptions, SettingsError> {
+        let uri = self.mlflow_tracking_uri.clone().ok_or_else(|| {
+            SettingsError::new("MLFLOW_TRACKING_URI", "required by this function")
+        })?;
+        let mut options = crate::mlflow::MlflowOptions::new(uri);
+        options.credentials = self.mlflow_credentials.clone();
+        Ok(options)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, SettingsError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -156,6 +168,25 @@ impl Settings {
         let mlflow_tracking_uri = get("MLFLOW_TRACKING_URI")
             .map(|uri| http_url("MLFLOW_TRACKING_URI", uri))
             .transpose()?;
+        let mlflow_credentials = match (
+            get("MLFLOW_TRACKING_USERNAME"),
+            get("MLFLOW_TRACKING_PASSWORD"),
+        ) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(SettingsError::new(
+                    "MLFLOW_TRACKING_PASSWORD",
+                    "required with MLFLOW_TRACKING_USERNAME",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::new(
+                    "MLFLOW_TRACKING_USERNAME",
+                    "required with MLFLOW_TRACKING_PASSWORD",
+                ));
+            }
+        };
         let aws_endpoint_url = get("AWS_ENDPOINT_URL")
             .map(|url| http_url("AWS_ENDPOINT_URL", url))
             .transpose()?;
@@ -166,6 +197,7 @@ impl Settings {
             idempotency_table,
             executor,
             mlflow_tracking_uri,
+            mlflow_credentials,
             aws_endpoint_url,
             ecs_cluster,
             results_bucket,

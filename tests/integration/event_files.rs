@@ -63,6 +63,17 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-unknown-parameter.json", Invalid("page")),
             ("invalid-unknown-status.json", Invalid("status")),
         ],
+        "list-strategies" => vec![
+            ("valid.json", Ok),
+            ("invalid-limit-zero.json", Invalid("limit")),
+            ("invalid-unknown-parameter.json", Invalid("sort")),
+        ],
+        "get-strategy" => vec![
+            ("valid.json", Ok),
+            ("unknown-strategy.json", NotFound),
+            ("invalid-malformed-name.json", Invalid("name")),
+            ("invalid-too-long-name.json", Invalid("name")),
+        ],
         "cancel-backtest" => vec![
             ("valid.json", Ok),
             ("unknown-run-id.json", NotFound),
@@ -509,4 +520,143 @@ async fn cancel_backtest_events() {
             Expect::Accepted => panic!("no such expectation for cancel-backtest"),
         }
     }
+}
+
+fn registry() -> tradai::mlflow::MlflowClient {
+    tradai::mlflow::MlflowClient::new(tradai::mlflow::MlflowOptions::new(
+        tradai_tests::mlflow::endpoint(),
+    ))
+    .expect("client")
+}
+
+/// The strategy the sample events name, registered with two versions and a production alias.
+async fn register_ema_cross() -> Vec<u32> {
+    tradai_tests::mlflow::register(
+        "EmaCross",
+        &[
+            &[
+                (
+                    "ecr_url",
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:1",
+                ),
+                ("config_path", "s3://tradai-configs/EmaCross/base.yaml"),
+                ("timeframe", "5m"),
+            ],
+            &[
+                (
+                    "ecr_url",
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:2",
+                ),
+                ("config_path", "s3://tradai-configs/EmaCross/base.yaml"),
+                ("timeframe", "5m"),
+            ],
+        ],
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn list_strategies_events() {
+    register_ema_cross().await;
+    let deps = list_strategies::Deps {
+        registry: registry(),
+    };
+    for (path, expect) in files_with_expectations("list-strategies") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            list_strategies::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                let strategies = answer.json["strategies"].as_array().expect("strategies");
+                assert!(!strategies.is_empty() && strategies.len() <= 10);
+                let names: Vec<&str> = strategies
+                    .iter()
+                    .filter_map(|s| s["name"].as_str())
+                    .collect();
+                assert!(
+                    names.windows(2).all(|pair| pair[0] <= pair[1]),
+                    "by name: {names:?}"
+                );
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted | Expect::NotFound => {
+                panic!("no such expectation for list-strategies")
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn get_strategy_events() {
+    let numbers = register_ema_cross().await;
+    let production = *numbers.last().expect("a version");
+    tradai_tests::mlflow::register("EmaCross", &[], &[("production", production)]).await;
+    let deps = get_strategy::Deps {
+        registry: registry(),
+    };
+    for (path, expect) in files_with_expectations("get-strategy") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            get_strategy::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                assert_eq!(answer.json["name"], "EmaCross");
+                assert_eq!(answer.json["aliases"]["production"], production);
+                let versions = answer.json["versions"].as_array().expect("versions");
+                assert_eq!(versions[0]["version"], production, "newest first");
+                assert_eq!(versions[0]["aliases"], serde_json::json!(["production"]));
+                assert!(
+                    versions[0]["tags"]["ecr_url"]
+                        .as_str()
+                        .is_some_and(|url| url.ends_with(":2"))
+                );
+            }
+            Expect::NotFound => assert_eq!(answer.status, 404, "{}", answer.json),
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted => panic!("no such expectation for get-strategy"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn strategy_routes_answer_503_quickly_when_mlflow_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let mut options = tradai::mlflow::MlflowOptions::new(format!("http://127.0.0.1:{port}"));
+    options.connect_timeout = std::time::Duration::from_millis(300);
+    let deps = get_strategy::Deps {
+        registry: tradai::mlflow::MlflowClient::new(options).expect("client"),
+    };
+    let path = tradai_tests::project_root().join("events/get-strategy/valid.json");
+    let started = std::time::Instant::now();
+    let answer = Answer::read(
+        get_strategy::handle(&deps, events::request(&path))
+            .await
+            .expect("answers"),
+    );
+    assert_eq!(answer.status, 503, "{}", answer.json);
+    assert!(
+        answer.json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("MLflow"))
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "no hang: {:?}",
+        started.elapsed()
+    );
 }

@@ -6,5 +6,6 @@ mod event_files;
 mod executors;
 mod idempotency;
 mod in_step;
+mod mlflow_registry;
 mod store;
 mod submit;

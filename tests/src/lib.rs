@@ -3,6 +3,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod mlflow;
 pub mod network;
 pub mod stack;
 pub mod template;

@@ -342,6 +342,11 @@ fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, String>
         .ok()
 }
 
+/// Checks a strategy name: a letter, then letters, digits, `_` and `-`, at most 128 characters.
+pub fn validate_strategy_name(name: &str) -> Result<(), String> {
+    strategy_name(name.to_owned()).map(|_| ())
+}
+
 fn strategy_name(name: String) -> Result<String, String> {
     let mut chars = name.chars();
     let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())

@@ -1,0 +1,221 @@
+//! The MLflow adapter against a real `mlflow server`, and against loopback sockets that misbehave on purpose
+//! (silent, refusing), for timeouts, basic auth and the circuit breaker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tradai::mlflow::breaker::State;
+use tradai::mlflow::{MlflowClient, MlflowOptions, ModelRegistry, RegistryError};
+use tradai_tests::mlflow::{endpoint, register, unique_name};
+
+fn client() -> MlflowClient {
+    MlflowClient::new(MlflowOptions::new(endpoint())).expect("client")
+}
+
+fn fast(uri: String) -> MlflowOptions {
+    let mut options = MlflowOptions::new(uri);
+    options.request_timeout = Duration::from_millis(300);
+    options.connect_timeout = Duration::from_millis(300);
+    options.attempts = 1;
+    options.breaker_threshold = 3;
+    options.breaker_recovery = Duration::from_secs(60);
+    options
+}
+
+#[tokio::test]
+async fn reads_a_strategy_its_versions_tags_and_aliases() {
+    let name = unique_name("Registry");
+    let numbers = register(
+        &name,
+        &[
+            &[
+                ("ecr_url", "123.dkr.ecr.us-east-1.amazonaws.com/strategy:1"),
+                ("config_path", "s3://c/one.yaml"),
+            ],
+            &[
+                ("ecr_url", "123.dkr.ecr.us-east-1.amazonaws.com/strategy:2"),
+                ("archived", "true"),
+            ],
+            &[
+                ("ecr_url", "123.dkr.ecr.us-east-1.amazonaws.com/strategy:3"),
+                ("timeframe", "5m"),
+            ],
+        ],
+        &[("production", 1), ("staging", 3)],
+    )
+    .await;
+    let registry = client();
+
+    let strategy = registry
+        .strategy(&name)
+        .await
+        .expect("answers")
+        .expect("registered");
+    assert_eq!(strategy.latest_version, Some(numbers[2]));
+    assert_eq!(strategy.aliases.get("production"), Some(&numbers[0]));
+    assert_eq!(
+        strategy.description.as_deref(),
+        Some(format!("{name} strategy").as_str())
+    );
+
+    let versions = registry.versions(&name).await.expect("answers");
+    let order: Vec<u32> = versions.iter().map(|v| v.version).collect();
+    assert_eq!(order, [numbers[2], numbers[1], numbers[0]], "newest first");
+    assert!(versions[1].is_archived() && !versions[0].is_archived());
+
+    let one = registry
+        .version(&name, numbers[0])
+        .await
+        .expect("answers")
+        .expect("exists");
+    assert_eq!(one.tags["config_path"], "s3://c/one.yaml");
+    let staging = registry
+        .resolve_alias(&name, "staging")
+        .await
+        .expect("answers")
+        .expect("alias");
+    assert_eq!(staging.version, numbers[2]);
+    assert_eq!(staging.tags["timeframe"], "5m");
+
+    assert_eq!(
+        registry
+            .resolve_alias(&name, "canary")
+            .await
+            .expect("answers"),
+        None
+    );
+    assert_eq!(registry.version(&name, 99).await.expect("answers"), None);
+    assert_eq!(
+        registry
+            .strategy(&unique_name("Missing"))
+            .await
+            .expect("answers"),
+        None
+    );
+    registry.health().await.expect("healthy");
+}
+
+#[tokio::test]
+async fn listing_pages_through_every_strategy_once() {
+    let prefix = unique_name("Paging");
+    let mut names = Vec::new();
+    for index in 0..7 {
+        let name = format!("{prefix}-{index}");
+        register(&name, &[&[("ecr_url", "x")]], &[]).await;
+        names.push(name);
+    }
+    let registry = client();
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..1000 {
+        let page = registry
+            .list_strategies(3, token.as_deref())
+            .await
+            .expect("page");
+        assert!(page.strategies.len() <= 3);
+        seen.extend(page.strategies.into_iter().map(|s| s.name));
+        token = page.next_page_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    let ours: Vec<&String> = seen
+        .iter()
+        .filter(|name| name.starts_with(&prefix))
+        .collect();
+    assert_eq!(ours, names.iter().collect::<Vec<_>>(), "each once, by name");
+}
+
+/// A loopback server that accepts connections and never answers; counts connections.
+async fn silent_server() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (format!("http://{address}"), connections)
+}
+
+#[tokio::test]
+async fn a_silent_mlflow_times_out_then_the_circuit_opens_and_answers_at_once() {
+    let (uri, connections) = silent_server().await;
+    let registry = MlflowClient::new(fast(uri)).expect("client");
+    for _ in 0..3 {
+        let started = Instant::now();
+        let error = registry.strategy("EmaCross").await.expect_err("times out");
+        assert!(matches!(error, RegistryError::Timeout(_)), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "bounded by the request timeout"
+        );
+    }
+    assert!(matches!(registry.breaker().state(), State::Open { .. }));
+    let before = connections.load(Ordering::SeqCst);
+    let error = registry.strategy("EmaCross").await.expect_err("refused");
+    assert!(matches!(error, RegistryError::CircuitOpen(_)), "{error:?}");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        before,
+        "an open circuit does not call MLflow"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_mlflow_is_reported_as_such() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let registry = MlflowClient::new(fast(format!("http://127.0.0.1:{port}"))).expect("client");
+    let error = registry
+        .list_strategies(10, None)
+        .await
+        .expect_err("refused");
+    assert!(matches!(error, RegistryError::Unreachable(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn credentials_are_sent_as_basic_auth() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a request");
+        let mut request = vec![0; 4096];
+        let read = socket.read(&mut request).await.expect("read");
+        let body = r#"{"registered_model":{"name":"EmaCross","creation_timestamp":1,"last_updated_timestamp":2}}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(answer.as_bytes()).await.expect("write");
+        String::from_utf8_lossy(&request[..read]).into_owned()
+    });
+    let mut options = fast(format!("http://{address}"));
+    options.credentials = Some(("quant".into(), "s3cret".into()));
+    let strategy = MlflowClient::new(options)
+        .expect("client")
+        .strategy("EmaCross")
+        .await
+        .expect("answers");
+    assert_eq!(strategy.expect("found").name, "EmaCross");
+    let request = server.await.expect("server").to_ascii_lowercase();
+    // base64("quant:s3cret")
+    assert!(
+        request.contains("authorization: basic cxvhbnq6cznjcmv0"),
+        "{request}"
+    );
+    assert!(
+        request.starts_with("get /api/2.0/mlflow/registered-models/get?name=emacross"),
+        "{request}"
+    );
+}

@@ -1,0 +1,157 @@
+//! The real MLflow server the tests use: the one named by `MLFLOW_TRACKING_URI` (as `make test` starts it), or
+//! else one started here, once per test process, that stops with the process. Plus registry helpers over REST.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::project_root;
+
+/// How long MLflow may take to answer its health check (its first start migrates the store).
+const STARTUP: Duration = Duration::from_secs(240);
+
+/// The address of a running MLflow server that answers its health check.
+pub fn endpoint() -> &'static str {
+    static MLFLOW: OnceLock<(String, Option<Child>)> = OnceLock::new();
+    let (url, _process) = MLFLOW.get_or_init(|| {
+        let (url, process) = match std::env::var("MLFLOW_TRACKING_URI") {
+            Ok(url) if !url.trim().is_empty() => {
+                (url.trim().trim_end_matches('/').to_owned(), None)
+            }
+            _ => {
+                let (url, process) = start();
+                (url, Some(process))
+            }
+        };
+        wait_until_healthy(&url);
+        (url, process)
+    });
+    url
+}
+
+fn start() -> (String, Child) {
+    let root = project_root();
+    let python = root.join(".stand-ins/venv/bin/python");
+    assert!(
+        python.exists(),
+        "the stand-ins are not installed: run `make stand-ins` (or `make test`)"
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port");
+    let state = root.join(format!(".stand-ins/mlflow-tests-{port}"));
+    let log = std::fs::File::create(root.join(".stand-ins/mlflow-tests.log")).expect("log file");
+    let process = Command::new(python)
+        .arg(root.join("tests/stand-ins/mlflow_server.py"))
+        .arg(port.to_string())
+        .arg(state)
+        .env("STAND_IN_PARENT_PID", std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("MLflow starts");
+    (format!("http://127.0.0.1:{port}"), process)
+}
+
+fn wait_until_healthy(url: &str) {
+    let address = url.trim_start_matches("http://").to_owned();
+    let start = Instant::now();
+    loop {
+        let healthy = TcpStream::connect(&address).ok().and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+            write!(stream, "GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).ok()?;
+            Some(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"))
+        });
+        if healthy == Some(true) {
+            return;
+        }
+        assert!(
+            start.elapsed() < STARTUP,
+            "MLflow at {url} did not become healthy within {STARTUP:?}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A unique name for a registered model, so tests sharing one server never meet.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+async fn post(path: &str, body: Value) -> Value {
+    let url = format!("{}/api/2.0/mlflow/{path}", endpoint());
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .expect("MLflow answers");
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "POST {path} {body}: {status} {answer}");
+    answer
+}
+
+/// Registers model `name` (if new), then one version per entry of `versions` with those tags, and sets `aliases`
+/// (alias → version number). Answers the version numbers created.
+pub async fn register(
+    name: &str,
+    versions: &[&[(&str, &str)]],
+    aliases: &[(&str, u32)],
+) -> Vec<u32> {
+    let exists = reqwest::Client::new()
+        .get(format!(
+            "{}/api/2.0/mlflow/registered-models/get",
+            endpoint()
+        ))
+        .query(&[("name", name)])
+        .send()
+        .await
+        .expect("MLflow answers")
+        .status()
+        .is_success();
+    if !exists {
+        post(
+            "registered-models/create",
+            json!({"name": name, "description": format!("{name} strategy")}),
+        )
+        .await;
+    }
+    let mut numbers = Vec::new();
+    for tags in versions {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(key, value)| json!({"key": key, "value": value}))
+            .collect();
+        let answer = post(
+            "model-versions/create",
+            json!({"name": name, "source": format!("s3://tradai-models/{name}"), "tags": tags}),
+        )
+        .await;
+        let number = answer["model_version"]["version"]
+            .as_str()
+            .expect("version")
+            .parse()
+            .expect("a number");
+        numbers.push(number);
+    }
+    for (alias, version) in aliases {
+        post(
+            "registered-models/alias",
+            json!({"name": name, "alias": alias, "version": version.to_string()}),
+        )
+        .await;
+    }
+    numbers
+}
