@@ -12,3 +12,14 @@ pub async fn sdk_config(settings: &Settings) -> SdkConfig {
     }
     loader.load().await
 }
+
+/// An S3 client; path-style addressing when an endpoint override (the local stand-in) is set, since it cannot
+/// serve bucket subdomains.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = config.endpoint_url().is_some();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(path_style)
+            .build(),
+    )
+}

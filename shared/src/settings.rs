@@ -2,6 +2,7 @@
 //! cold start with a message that names it.
 
 use crate::executor::TaskPlacement;
+use crate::market_data::DataLocation;
 
 /// Default table name, as in the original design.
 pub const DEFAULT_WORKFLOW_TABLE: &str = "tradai-workflow-state";
@@ -27,6 +28,10 @@ pub struct Settings {
     pub ecs_cluster: Option<String>,
     /// `S3_RESULTS_BUCKET`: where strategy containers put raw results.
     pub results_bucket: Option<String>,
+    /// `MARKET_DATA_S3_URI`: where candles are kept, in Freqtrade's layout.
+    pub market_data: Option<DataLocation>,
+    /// `S3_CONFIG_BUCKET`: strategies' base configs and merged run configs.
+    pub config_bucket: Option<String>,
 }
 
 /// Where submitted jobs go.
@@ -69,6 +74,13 @@ impl Settings {
         let mut options = crate::mlflow::MlflowOptions::new(uri);
         options.credentials = self.mlflow_credentials.clone();
         Ok(options)
+    }
+
+    /// Where market data is, for functions that cannot work without it.
+    pub fn market_data(&self) -> Result<DataLocation, SettingsError> {
+        self.market_data
+            .clone()
+            .ok_or_else(|| SettingsError::new("MARKET_DATA_S3_URI", "required by this function"))
     }
 
     /// Reads the process environment.
@@ -192,6 +204,13 @@ impl Settings {
             .transpose()?;
         let ecs_cluster = get("ECS_CLUSTER");
         let results_bucket = get("S3_RESULTS_BUCKET");
+        let config_bucket = get("S3_CONFIG_BUCKET");
+        let market_data = get("MARKET_DATA_S3_URI")
+            .map(|uri| {
+                DataLocation::parse(&uri)
+                    .map_err(|problem| SettingsError::new("MARKET_DATA_S3_URI", problem))
+            })
+            .transpose()?;
         Ok(Self {
             workflow_table,
             idempotency_table,
@@ -201,6 +220,8 @@ impl Settings {
             aws_endpoint_url,
             ecs_cluster,
             results_bucket,
+            market_data,
+            config_bucket,
         })
     }
 }

@@ -27,6 +27,16 @@ impl Timestamp {
         Self::from(self.0 + delta)
     }
 
+    /// The instant `millis` milliseconds after the Unix epoch, if representable.
+    pub fn from_epoch_millis(millis: i64) -> Option<Self> {
+        DateTime::from_timestamp_millis(millis).map(Self::from)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn epoch_millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
     /// Whole seconds since the Unix epoch (what DynamoDB's time-to-live reads).
     pub fn epoch_seconds(self) -> i64 {
         self.0.timestamp()

@@ -74,6 +74,19 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-malformed-name.json", Invalid("name")),
             ("invalid-too-long-name.json", Invalid("name")),
         ],
+        "data-freshness" => vec![
+            ("valid.json", Ok),
+            ("invalid-empty-symbols.json", Invalid("symbols")),
+            ("invalid-negative-max-age.json", Invalid("max_age_hours")),
+            ("invalid-unknown-field.json", Invalid("pairs")),
+            ("invalid-unknown-timeframe.json", Invalid("timeframe")),
+        ],
+        "list-datasets" => vec![
+            ("valid.json", Ok),
+            ("valid-one-exchange.json", Ok),
+            ("invalid-repeated-parameter.json", Invalid("exchange")),
+            ("invalid-unknown-parameter.json", Invalid("symbol")),
+        ],
         "cancel-backtest" => vec![
             ("valid.json", Ok),
             ("unknown-run-id.json", NotFound),
@@ -659,4 +672,99 @@ async fn strategy_routes_answer_503_quickly_when_mlflow_is_down() {
         "no hang: {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn data_freshness_events() {
+    use tradai::backtest::Timeframe;
+    use tradai_tests::candles::CandleFile;
+    let stack = Stack::fresh().await;
+    let now = Timestamp::now();
+    for (pair, age) in [("BTC/USDT", 1), ("ETH/USDT", 48)] {
+        let symbol = tradai::backtest::Symbol::try_from(pair.to_owned()).expect("valid");
+        let key =
+            tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
+        let file = CandleFile::ending_at(
+            now.minus(chrono::TimeDelta::hours(age)),
+            chrono::TimeDelta::minutes(5),
+            500,
+        );
+        stack.put_market_data(&key, file.to_parquet()).await;
+    }
+    let deps = data_freshness::Deps {
+        objects: stack.market_objects(),
+        location: stack.market_data.clone(),
+    };
+    for (path, expect) in files_with_expectations("data-freshness") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            data_freshness::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                assert_eq!(answer.json["all_fresh"], false);
+                assert_eq!(answer.json["symbols"]["BTC/USDT"]["is_fresh"], true);
+                assert_eq!(answer.json["symbols"]["BTC/USDT"]["row_count"], 500);
+                assert_eq!(answer.json["symbols"]["ETH/USDT"]["is_fresh"], false);
+                assert_eq!(answer.json["symbols"]["ETH/USDT"]["age_hours"], 48.0);
+                assert_eq!(answer.json["symbols"]["SOL/USDT"]["is_fresh"], false);
+                assert!(
+                    answer.json["symbols"]["SOL/USDT"]["error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("no 5m data"))
+                );
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for data-freshness"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn list_datasets_events() {
+    let stack = Stack::fresh().await;
+    let small = tradai_tests::candles::CandleFile::ending_at(
+        Timestamp::now(),
+        chrono::TimeDelta::hours(1),
+        5,
+    );
+    for key in [
+        "ohlcv/binance/BTC_USDT-1h.parquet",
+        "ohlcv/kraken/ETH_EUR-1h.parquet",
+    ] {
+        stack.put_market_data(key, small.to_parquet()).await;
+    }
+    let deps = list_datasets::Deps {
+        objects: stack.market_objects(),
+        location: stack.market_data.clone(),
+    };
+    for (path, expect) in files_with_expectations("list-datasets") {
+        let event = event_json(&path);
+        let answer = Answer::read(
+            list_datasets::handle(&deps, events::request(&path))
+                .await
+                .expect("answers"),
+        );
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                let datasets = answer.json["datasets"].as_array().expect("datasets");
+                let exchanges: Vec<&str> = datasets
+                    .iter()
+                    .filter_map(|d| d["exchange"].as_str())
+                    .collect();
+                match event["queryStringParameters"]["exchange"].as_str() {
+                    Some(only) => assert_eq!(exchanges, [only]),
+                    None => assert_eq!(exchanges, ["binance", "kraken"]),
+                }
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for list-datasets"),
+        }
+    }
 }

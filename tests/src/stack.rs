@@ -24,6 +24,10 @@ pub struct Stack {
     pub idempotency_table: String,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
+    pub s3: aws_sdk_s3::Client,
+    /// The market-data bucket, and `MARKET_DATA_S3_URI` as the template sets it (prefix `ohlcv`).
+    pub market_data_bucket: String,
+    pub market_data: tradai::market_data::DataLocation,
 }
 
 impl Stack {
@@ -52,7 +56,20 @@ impl Stack {
             Some(&dead_letter_arn),
         )
         .await;
+        let s3 = tradai::aws::s3_client(&sdk);
+        let market_data_bucket = format!("tradai-market-data-{suffix}");
+        s3.create_bucket()
+            .bucket(&market_data_bucket)
+            .send()
+            .await
+            .expect("market-data bucket");
+        let market_data =
+            tradai::market_data::DataLocation::parse(&format!("s3://{market_data_bucket}/ohlcv"))
+                .expect("a valid location");
         Stack {
+            s3,
+            market_data_bucket,
+            market_data,
             sdk,
             dynamodb,
             sqs,
@@ -66,6 +83,23 @@ impl Stack {
     /// The idempotency keys over this stack's idempotency table.
     pub fn keys(&self) -> tradai::idempotency::DynamoDbKeys {
         tradai::idempotency::DynamoDbKeys::new(self.dynamodb.clone(), &self.idempotency_table)
+    }
+
+    /// Puts `bytes` at `key` in the market-data bucket.
+    pub async fn put_market_data(&self, key: &str, bytes: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.market_data_bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .expect("object written");
+    }
+
+    /// The market-data bucket as an object store.
+    pub fn market_objects(&self) -> tradai::market_data::S3Objects {
+        tradai::market_data::S3Objects::new(self.s3.clone(), &self.market_data_bucket)
     }
 
     /// The workflow store over this stack's table.

@@ -1,13 +1,14 @@
-use std::collections::HashSet;
 use std::fmt;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::validation::{FieldError, ValidationErrors};
+use crate::validation::{check, clip, json_kind, parse_json, required, symbols};
+
 /// The largest `config_overrides` accepted, measured as compact JSON.
 pub const MAX_OVERRIDES_BYTES: usize = 16 * 1024;
-const MAX_SYMBOLS: usize = 200;
 const MAX_NAME_CHARS: usize = 128;
 const MAX_EXPERIMENT_CHARS: usize = 256;
 
@@ -168,48 +169,6 @@ impl fmt::Display for Symbol {
     }
 }
 
-/// One thing wrong with a request: the field (a path such as `config.symbols[1]`) and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// Everything wrong with a request, in field order; never empty.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ValidationErrors(Vec<FieldError>);
-
-impl ValidationErrors {
-    /// The errors, at least one.
-    pub fn errors(&self) -> &[FieldError] {
-        &self.0
-    }
-
-    fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self(vec![FieldError::new(field, message)])
-    }
-}
-
-impl fmt::Display for ValidationErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
-        f.write_str(&text.join("; "))
-    }
-}
-
 /// The body exactly as a client may send it; anything else is rejected by name.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -233,27 +192,8 @@ struct RawConfig {
 impl BacktestRequest {
     /// Parses and validates a JSON body. `today` (UTC) bounds the date range: a backtest cannot reach the future.
     pub fn from_json(body: &[u8], today: NaiveDate) -> Result<Self, ValidationErrors> {
-        let raw: RawRequest =
-            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
-                .map_err(|error| {
-                    let path = error.path().to_string();
-                    let message = without_location(&error.into_inner());
-                    if matches!(path.as_str(), "." | "?" | "") || path.starts_with('[') {
-                        ValidationErrors::one("body", format!("not a valid request: {message}"))
-                    } else {
-                        ValidationErrors::one(path, message)
-                    }
-                })?;
+        let raw: RawRequest = parse_json(body)?;
         raw.validate(today)
-    }
-}
-
-/// serde_json's message without its " at line 1 column 7" suffix, which means nothing to an API client.
-fn without_location(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.rfind(" at line ") {
-        Some(index) => text[..index].to_owned(),
-        None => text,
     }
 }
 
@@ -295,8 +235,8 @@ impl RawConfig {
     fn validate(self, errors: &mut Vec<FieldError>, today: NaiveDate) -> Option<BacktestConfig> {
         let timeframe = required(errors, "config.timeframe", self.timeframe)
             .and_then(|text| check(errors, "config.timeframe", Timeframe::try_from(text)));
-        let symbols =
-            required(errors, "config.symbols", self.symbols).and_then(|list| symbols(errors, list));
+        let symbols = required(errors, "config.symbols", self.symbols)
+            .and_then(|list| symbols(errors, "config.symbols", list));
         let start_date = required(errors, "config.start_date", self.start_date)
             .and_then(|text| check(errors, "config.start_date", date(&text, today)));
         let end_date = required(errors, "config.end_date", self.end_date)
@@ -327,19 +267,6 @@ impl RawConfig {
             config_overrides,
         })
     }
-}
-
-fn required<T>(errors: &mut Vec<FieldError>, field: &str, value: Option<T>) -> Option<T> {
-    if value.is_none() {
-        errors.push(FieldError::new(field, format!("{field} is required")));
-    }
-    value
-}
-
-fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, String>) -> Option<T> {
-    result
-        .map_err(|message| errors.push(FieldError::new(field, message)))
-        .ok()
 }
 
 /// Checks a strategy name: a letter, then letters, digits, `_` and `-`, at most 128 characters.
@@ -408,41 +335,6 @@ fn experiment_name(name: String) -> Result<String, String> {
     }
 }
 
-fn symbols(errors: &mut Vec<FieldError>, list: Vec<String>) -> Option<Vec<Symbol>> {
-    if list.is_empty() {
-        errors.push(FieldError::new(
-            "config.symbols",
-            "config.symbols must name at least one pair",
-        ));
-        return None;
-    }
-    if list.len() > MAX_SYMBOLS {
-        errors.push(FieldError::new(
-            "config.symbols",
-            format!(
-                "config.symbols has {} pairs; the limit is {MAX_SYMBOLS}",
-                list.len()
-            ),
-        ));
-        return None;
-    }
-    let before = errors.len();
-    let mut seen = HashSet::new();
-    let mut parsed = Vec::with_capacity(list.len());
-    for (index, text) in list.into_iter().enumerate() {
-        let field = format!("config.symbols[{index}]");
-        if !seen.insert(text.clone()) {
-            errors.push(FieldError::new(
-                field,
-                format!("{:?} is listed twice", clip(&text)),
-            ));
-        } else if let Some(symbol) = check(errors, &field, Symbol::try_from(text)) {
-            parsed.push(symbol);
-        }
-    }
-    (errors.len() == before).then_some(parsed)
-}
-
 fn date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
@@ -452,29 +344,6 @@ fn date(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
         return Err(format!("{date} is in the future (today is {today} UTC)"));
     }
     Ok(date)
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Echoing client input back is useful, but never at any length.
-fn clip(text: &str) -> String {
-    const LIMIT: usize = 64;
-    if text.chars().count() <= LIMIT {
-        text.to_owned()
-    } else {
-        let mut clipped: String = text.chars().take(LIMIT).collect();
-        clipped.push('…');
-        clipped
-    }
 }
 
 #[cfg(test)]

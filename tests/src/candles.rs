@@ -1,0 +1,91 @@
+//! Candle files as Freqtrade reads them, made here: Parquet with `date` (timestamp, UTC) and float64 `open`,
+//! `high`, `low`, `close`, `volume`, rows sorted by date, with column statistics.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use parquet::data_type::{DoubleType, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+use tradai::time::Timestamp;
+
+/// How a test wants its file.
+#[derive(Debug, Clone)]
+pub struct CandleFile {
+    /// The first candle's open time.
+    pub start: Timestamp,
+    /// Time between candles.
+    pub interval: TimeDelta,
+    pub rows: usize,
+    /// Rows per row group (each adds footer metadata).
+    pub rows_per_group: usize,
+    /// False writes a timestamp without time zone, which Freqtrade cannot load.
+    pub utc: bool,
+}
+
+impl CandleFile {
+    /// `rows` candles `interval` apart, ending with one that opened at `last` (to the millisecond, as stored).
+    pub fn ending_at(last: Timestamp, interval: TimeDelta, rows: usize) -> Self {
+        let last = Timestamp::from_epoch_millis(last.epoch_millis()).expect("a representable time");
+        let span = interval * i32::try_from(rows.saturating_sub(1)).expect("a test-sized file");
+        Self {
+            start: last.minus(span),
+            interval,
+            rows,
+            rows_per_group: 100_000,
+            utc: true,
+        }
+    }
+
+    /// The open time of the last candle.
+    pub fn last(&self) -> Timestamp {
+        self.start.plus(
+            self.interval * i32::try_from(self.rows.saturating_sub(1)).expect("a test-sized file"),
+        )
+    }
+
+    /// The file's bytes.
+    pub fn to_parquet(&self) -> Vec<u8> {
+        let schema = format!(
+            "message schema {{ REQUIRED INT64 date (TIMESTAMP(MILLIS,{})); REQUIRED DOUBLE open; \
+             REQUIRED DOUBLE high; REQUIRED DOUBLE low; REQUIRED DOUBLE close; REQUIRED DOUBLE volume; }}",
+            self.utc
+        );
+        let schema = Arc::new(parse_message_type(&schema).expect("a valid schema"));
+        let properties = Arc::new(WriterProperties::builder().build());
+        let mut writer = SerializedFileWriter::new(Vec::new(), schema, properties).expect("writer");
+        let step = self.interval.num_milliseconds();
+        let first = self.start.epoch_millis();
+        let mut row = 0;
+        while row < self.rows {
+            let end = (row + self.rows_per_group.max(1)).min(self.rows);
+            let dates: Vec<i64> = (row..end).map(|i| first + step * i as i64).collect();
+            let close: Vec<f64> = (row..end)
+                .map(|i| 100.0 + ((i as f64) / 10.0).sin() * 5.0)
+                .collect();
+            let open: Vec<f64> = close.iter().map(|c| c - 0.2).collect();
+            let high: Vec<f64> = close.iter().map(|c| c + 0.5).collect();
+            let low: Vec<f64> = close.iter().map(|c| c - 0.7).collect();
+            let volume: Vec<f64> = (row..end).map(|i| 10.0 + (i % 7) as f64).collect();
+            let mut group = writer.next_row_group().expect("row group");
+            let mut column = group.next_column().expect("column").expect("date");
+            column
+                .typed::<Int64Type>()
+                .write_batch(&dates, None, None)
+                .expect("dates");
+            column.close().expect("closed");
+            for values in [&open, &high, &low, &close, &volume] {
+                let mut column = group.next_column().expect("column").expect("price column");
+                column
+                    .typed::<DoubleType>()
+                    .write_batch(values, None, None)
+                    .expect("values");
+                column.close().expect("closed");
+            }
+            group.close().expect("row group closed");
+            row = end;
+        }
+        writer.into_inner().expect("file")
+    }
+}
