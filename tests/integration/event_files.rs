@@ -626,11 +626,23 @@ async fn get_strategy_events() {
                 assert_eq!(answer.status, 200, "{}", answer.json);
                 assert_eq!(answer.json["name"], "EmaCross");
                 assert_eq!(answer.json["aliases"]["production"], production);
+                // Other tests register EmaCross versions too: find ours rather than assume it is the newest.
                 let versions = answer.json["versions"].as_array().expect("versions");
-                assert_eq!(versions[0]["version"], production, "newest first");
-                assert_eq!(versions[0]["aliases"], serde_json::json!(["production"]));
+                let numbers: Vec<u64> = versions
+                    .iter()
+                    .filter_map(|v| v["version"].as_u64())
+                    .collect();
                 assert!(
-                    versions[0]["tags"]["ecr_url"]
+                    numbers.windows(2).all(|pair| pair[0] > pair[1]),
+                    "newest first: {numbers:?}"
+                );
+                let ours = versions
+                    .iter()
+                    .find(|v| v["version"] == production)
+                    .expect("the production version");
+                assert_eq!(ours["aliases"], serde_json::json!(["production"]));
+                assert!(
+                    ours["tags"]["ecr_url"]
                         .as_str()
                         .is_some_and(|url| url.ends_with(":2"))
                 );
