@@ -24,15 +24,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
-    (
-        "strict-transport-security",
-        "max-age=63072000; includeSubDomains",
-    ),
+    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
     ("cache-control", "no-store"),
-    (
-        "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'",
-    ),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
     ("referrer-policy", "no-referrer"),
 ];
 
@@ -57,11 +51,7 @@ impl ApiError {
 
     /// 400: the request broke these rules; each detail names its field.
     pub fn validation(errors: &ValidationErrors) -> Self {
-        let mut error = Self::new(
-            StatusCode::BAD_REQUEST,
-            "ValidationError",
-            errors.to_string(),
-        );
+        let mut error = Self::new(StatusCode::BAD_REQUEST, "ValidationError", errors.to_string());
         error.details = Some(json!(errors.errors()));
         error
     }
@@ -131,18 +121,11 @@ pub async fn respond(
     handler: impl Future<Output = Result<Response<Body>, ApiError>>,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let request_id = request_id(request);
-    let span =
-        tracing::info_span!("request", request_id = %request_id, run_id = tracing::field::Empty);
-    let mut response = handler
-        .instrument(span)
-        .await
-        .unwrap_or_else(ApiError::into_response);
+    let span = tracing::info_span!("request", request_id = %request_id, run_id = tracing::field::Empty);
+    let mut response = handler.instrument(span).await.unwrap_or_else(ApiError::into_response);
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
-        headers.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
@@ -159,11 +142,7 @@ pub fn request_id(request: &Request) -> String {
     };
     from_gateway
         .filter(|id| !id.is_empty())
-        .or_else(|| {
-            request
-                .lambda_context_ref()
-                .map(|context| context.request_id.clone())
-        })
+        .or_else(|| request.lambda_context_ref().map(|context| context.request_id.clone()))
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
@@ -184,8 +163,7 @@ pub fn json_body(request: &Request) -> Result<&[u8], ApiError> {
                 "UnsupportedMediaType",
                 format!("content-type: expected application/json, got {media:?}"),
             );
-            error.details =
-                Some(json!([{ "field": "content-type", "message": "expected application/json" }]));
+            error.details = Some(json!([{ "field": "content-type", "message": "expected application/json" }]));
             return Err(error);
         }
     }
@@ -208,9 +186,7 @@ pub fn path_parameter(request: &Request, name: &str) -> Result<String, ApiError>
         .path_parameters_ref()
         .and_then(|parameters| parameters.first(name))
         .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::invalid_field(name, format!("the path parameter {name} is missing"))
-        })
+        .ok_or_else(|| ApiError::invalid_field(name, format!("the path parameter {name} is missing")))
 }
 
 /// Tags the current request's log lines with the job they concern.
@@ -248,10 +224,7 @@ pub fn query_parameters(
         }
         parameters.insert(
             name.to_owned(),
-            values
-                .first()
-                .map(|value| value.to_string())
-                .unwrap_or_default(),
+            values.first().map(|value| value.to_string()).unwrap_or_default(),
         );
     }
     Ok(parameters)
@@ -259,9 +232,9 @@ pub fn query_parameters(
 
 /// The run id path parameter, or a 400 naming `run_id`.
 pub fn run_id_parameter(request: &Request) -> Result<crate::backtest::RunId, ApiError> {
-    let run_id = path_parameter(request, "run_id")?.parse().map_err(
-        |error: crate::backtest::InvalidRunId| ApiError::invalid_field("run_id", error.to_string()),
-    )?;
+    let run_id = path_parameter(request, "run_id")?
+        .parse()
+        .map_err(|error: crate::backtest::InvalidRunId| ApiError::invalid_field("run_id", error.to_string()))?;
     log_run_id(run_id);
     Ok(run_id)
 }
@@ -274,33 +247,20 @@ pub fn conflict(message: impl Into<String>) -> ApiError {
 /// 422: `field` is well-formed but cannot be honoured.
 pub fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
     let message = message.into();
-    let mut error = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "Unprocessable",
-        message.clone(),
-    );
+    let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable", message.clone());
     error.details = Some(json!([{ "field": field, "message": message }]));
     error
 }
 
 /// The answer for a model-registry failure: 400 naming `rejected_field` when MLflow refused what the client sent
 /// (a stale cursor), 503 when MLflow is down or its circuit is open, 502 when it answered nonsense.
-pub fn registry_error(
-    error: &crate::mlflow::RegistryError,
-    rejected_field: Option<&str>,
-) -> ApiError {
+pub fn registry_error(error: &crate::mlflow::RegistryError, rejected_field: Option<&str>) -> ApiError {
     use crate::mlflow::RegistryError;
     match (error, rejected_field) {
-        (RegistryError::Rejected(message), Some(field)) => {
-            ApiError::invalid_field(field, message.clone())
-        }
+        (RegistryError::Rejected(message), Some(field)) => ApiError::invalid_field(field, message.clone()),
         (RegistryError::Rejected(_) | RegistryError::Malformed(_), _) => {
             tracing::error!(error = %chain(error), "MLflow answered unexpectedly");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "BadGateway",
-                "MLflow answered unexpectedly",
-            )
+            ApiError::new(StatusCode::BAD_GATEWAY, "BadGateway", "MLflow answered unexpectedly")
         }
         _ => ApiError::unavailable("MLflow", error),
     }

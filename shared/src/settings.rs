@@ -68,9 +68,10 @@ impl SettingsError {
 impl Settings {
     /// How to reach MLflow, for functions that cannot work without it.
     pub fn mlflow(&self) -> Result<crate::mlflow::MlflowOptions, SettingsError> {
-        let uri = self.mlflow_tracking_uri.clone().ok_or_else(|| {
-            SettingsError::new("MLFLOW_TRACKING_URI", "required by this function")
-        })?;
+        let uri = self
+            .mlflow_tracking_uri
+            .clone()
+            .ok_or_else(|| SettingsError::new("MLFLOW_TRACKING_URI", "required by this function"))?;
         let mut options = crate::mlflow::MlflowOptions::new(uri);
         options.credentials = self.mlflow_credentials.clone();
         Ok(options)
@@ -107,9 +108,8 @@ impl Settings {
         let executor = match get("EXECUTOR_MODE").as_deref() {
             None => ExecutorMode::None,
             Some("sqs") => {
-                let queue_url = get("BACKTEST_QUEUE_URL").ok_or_else(|| {
-                    SettingsError::new("BACKTEST_QUEUE_URL", "required when EXECUTOR_MODE=sqs")
-                })?;
+                let queue_url = get("BACKTEST_QUEUE_URL")
+                    .ok_or_else(|| SettingsError::new("BACKTEST_QUEUE_URL", "required when EXECUTOR_MODE=sqs"))?;
                 let queue_url = http_url("BACKTEST_QUEUE_URL", queue_url)?;
                 if !queue_url.ends_with(".fifo") {
                     return Err(SettingsError::new(
@@ -121,10 +121,7 @@ impl Settings {
             }
             Some("stepfunctions") => {
                 let arn = get("BACKTEST_WORKFLOW_ARN").ok_or_else(|| {
-                    SettingsError::new(
-                        "BACKTEST_WORKFLOW_ARN",
-                        "required when EXECUTOR_MODE=stepfunctions",
-                    )
+                    SettingsError::new("BACKTEST_WORKFLOW_ARN", "required when EXECUTOR_MODE=stepfunctions")
                 })?;
                 if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
                     return Err(SettingsError::new(
@@ -132,14 +129,11 @@ impl Settings {
                         format!("{arn:?} is not a state machine ARN"),
                     ));
                 }
-                ExecutorMode::StepFunctions {
-                    state_machine_arn: arn,
-                }
+                ExecutorMode::StepFunctions { state_machine_arn: arn }
             }
             Some("ecs") => {
                 let required = |name: &'static str| {
-                    get(name)
-                        .ok_or_else(|| SettingsError::new(name, "required when EXECUTOR_MODE=ecs"))
+                    get(name).ok_or_else(|| SettingsError::new(name, "required when EXECUTOR_MODE=ecs"))
                 };
                 let list = |text: Option<String>| -> Vec<String> {
                     text.unwrap_or_default()
@@ -157,8 +151,7 @@ impl Settings {
                     task_prefix: get("ECS_TASK_PREFIX").unwrap_or_else(|| "strategy-".to_owned()),
                     subnets,
                     security_groups: list(get("ECS_SECURITY_GROUPS")),
-                    container_name: get("ECS_CONTAINER_NAME")
-                        .unwrap_or_else(|| "strategy".to_owned()),
+                    container_name: get("ECS_CONTAINER_NAME").unwrap_or_else(|| "strategy".to_owned()),
                 })
             }
             Some("local") => {
@@ -171,19 +164,14 @@ impl Settings {
             Some(other) => {
                 return Err(SettingsError::new(
                     "EXECUTOR_MODE",
-                    format!(
-                        "unknown mode {other:?}; expected sqs, stepfunctions, ecs, local or unset"
-                    ),
+                    format!("unknown mode {other:?}; expected sqs, stepfunctions, ecs, local or unset"),
                 ));
             }
         };
         let mlflow_tracking_uri = get("MLFLOW_TRACKING_URI")
             .map(|uri| http_url("MLFLOW_TRACKING_URI", uri))
             .transpose()?;
-        let mlflow_credentials = match (
-            get("MLFLOW_TRACKING_USERNAME"),
-            get("MLFLOW_TRACKING_PASSWORD"),
-        ) {
+        let mlflow_credentials = match (get("MLFLOW_TRACKING_USERNAME"), get("MLFLOW_TRACKING_PASSWORD")) {
             (Some(user), Some(password)) => Some((user, password)),
             (None, None) => None,
             (Some(_), None) => {
@@ -206,10 +194,7 @@ impl Settings {
         let results_bucket = get("S3_RESULTS_BUCKET");
         let config_bucket = get("S3_CONFIG_BUCKET");
         let market_data = get("MARKET_DATA_S3_URI")
-            .map(|uri| {
-                DataLocation::parse(&uri)
-                    .map_err(|problem| SettingsError::new("MARKET_DATA_S3_URI", problem))
-            })
+            .map(|uri| DataLocation::parse(&uri).map_err(|problem| SettingsError::new("MARKET_DATA_S3_URI", problem)))
             .transpose()?;
         Ok(Self {
             workflow_table,
@@ -244,18 +229,13 @@ fn table_name(name: &'static str, value: String) -> Result<String, SettingsError
 
 /// An absolute http(s) URL with a host, without a trailing slash.
 fn http_url(name: &'static str, value: String) -> Result<String, SettingsError> {
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"));
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
     let host = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
     match host {
         Some(host) if !host.is_empty() && !value.contains(char::is_whitespace) => {
             Ok(value.trim_end_matches('/').to_owned())
         }
-        _ => Err(SettingsError::new(
-            name,
-            format!("{value:?} is not an http(s) URL"),
-        )),
+        _ => Err(SettingsError::new(name, format!("{value:?} is not an http(s) URL"))),
     }
 }
 
@@ -266,10 +246,7 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -284,14 +261,8 @@ mod tests {
     #[test]
     fn sqs_mode_reads_its_queue() {
         let url = "http://127.0.0.1:4566/000000000000/tradai-backtest.fifo";
-        let settings =
-            settings(&[("EXECUTOR_MODE", "sqs"), ("BACKTEST_QUEUE_URL", url)]).expect("valid");
-        assert_eq!(
-            settings.executor,
-            ExecutorMode::Sqs {
-                queue_url: url.into()
-            }
-        );
+        let settings = settings(&[("EXECUTOR_MODE", "sqs"), ("BACKTEST_QUEUE_URL", url)]).expect("valid");
+        assert_eq!(settings.executor, ExecutorMode::Sqs { queue_url: url.into() });
     }
 
     #[test]
@@ -299,21 +270,12 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("EXECUTOR_MODE", "sqs")], "BACKTEST_QUEUE_URL"),
             (
-                &[
-                    ("EXECUTOR_MODE", "sqs"),
-                    ("BACKTEST_QUEUE_URL", "http://h/q"),
-                ],
+                &[("EXECUTOR_MODE", "sqs"), ("BACKTEST_QUEUE_URL", "http://h/q")],
                 "BACKTEST_QUEUE_URL",
             ),
             (&[("EXECUTOR_MODE", "kubernetes")], "EXECUTOR_MODE"),
-            (
-                &[("WORKFLOW_STATE_TABLE", "no spaces allowed")],
-                "WORKFLOW_STATE_TABLE",
-            ),
-            (
-                &[("MLFLOW_TRACKING_URI", "mlflow:5000")],
-                "MLFLOW_TRACKING_URI",
-            ),
+            (&[("WORKFLOW_STATE_TABLE", "no spaces allowed")], "WORKFLOW_STATE_TABLE"),
+            (&[("MLFLOW_TRACKING_URI", "mlflow:5000")], "MLFLOW_TRACKING_URI"),
             (&[("AWS_ENDPOINT_URL", "http://")], "AWS_ENDPOINT_URL"),
         ];
         for (vars, name) in cases {
@@ -326,11 +288,7 @@ mod tests {
     #[test]
     fn each_executor_mode_reads_what_it_needs() {
         let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:tradai-backtest-dev";
-        let workflow = settings(&[
-            ("EXECUTOR_MODE", "stepfunctions"),
-            ("BACKTEST_WORKFLOW_ARN", arn),
-        ])
-        .expect("ok");
+        let workflow = settings(&[("EXECUTOR_MODE", "stepfunctions"), ("BACKTEST_WORKFLOW_ARN", arn)]).expect("ok");
         assert_eq!(
             workflow.executor,
             ExecutorMode::StepFunctions {
@@ -350,27 +308,19 @@ mod tests {
         };
         assert_eq!(placement.subnets, ["subnet-a", "subnet-b"]);
         assert_eq!(
-            (
-                placement.task_prefix.as_str(),
-                placement.container_name.as_str()
-            ),
+            (placement.task_prefix.as_str(), placement.container_name.as_str()),
             ("strategy-", "strategy")
         );
 
-        let missing =
-            settings(&[("EXECUTOR_MODE", "ecs"), ("ECS_CLUSTER", "c")]).expect_err("no subnets");
+        let missing = settings(&[("EXECUTOR_MODE", "ecs"), ("ECS_CLUSTER", "c")]).expect_err("no subnets");
         assert_eq!(missing.name, "ECS_SUBNETS");
-        let wrong = settings(&[
-            ("EXECUTOR_MODE", "stepfunctions"),
-            ("BACKTEST_WORKFLOW_ARN", "tradai"),
-        ]);
+        let wrong = settings(&[("EXECUTOR_MODE", "stepfunctions"), ("BACKTEST_WORKFLOW_ARN", "tradai")]);
         assert_eq!(wrong.expect_err("not an ARN").name, "BACKTEST_WORKFLOW_ARN");
     }
 
     #[test]
     fn urls_lose_their_trailing_slash() {
-        let settings = settings(&[("MLFLOW_TRACKING_URI", "http://mlflow.tradai.local:5000/")])
-            .expect("valid");
+        let settings = settings(&[("MLFLOW_TRACKING_URI", "http://mlflow.tradai.local:5000/")]).expect("valid");
         assert_eq!(
             settings.mlflow_tracking_uri.as_deref(),
             Some("http://mlflow.tradai.local:5000")

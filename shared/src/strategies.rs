@@ -42,10 +42,7 @@ pub async fn list(
 }
 
 /// Strategy `name` with its versions, each carrying the aliases that point at it.
-pub async fn detail(
-    registry: &impl ModelRegistry,
-    name: &str,
-) -> Result<Option<StrategyDetail>, RegistryError> {
+pub async fn detail(registry: &impl ModelRegistry, name: &str) -> Result<Option<StrategyDetail>, RegistryError> {
     let Some(strategy) = registry.strategy(name).await? else {
         return Ok(None);
     };

@@ -46,11 +46,7 @@ impl ValidationErrors {
 
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
+        let text: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         f.write_str(&text.join("; "))
     }
 }
@@ -58,17 +54,15 @@ impl fmt::Display for ValidationErrors {
 /// Parses a JSON body into `T`; a body that is not JSON, or not an object, is reported as field `body`, anything
 /// else (a wrong type, an unknown field) at its path, such as `config.symbols[1]`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationErrors> {
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(
-        |error| {
-            let path = error.path().to_string();
-            let message = without_location(&error.into_inner());
-            if matches!(path.as_str(), "." | "?" | "") || path.starts_with('[') {
-                ValidationErrors::one("body", format!("not a valid request: {message}"))
-            } else {
-                ValidationErrors::one(path, message)
-            }
-        },
-    )
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(|error| {
+        let path = error.path().to_string();
+        let message = without_location(&error.into_inner());
+        if matches!(path.as_str(), "." | "?" | "") || path.starts_with('[') {
+            ValidationErrors::one("body", format!("not a valid request: {message}"))
+        } else {
+            ValidationErrors::one(path, message)
+        }
+    })
 }
 
 /// serde_json's message without its " at line 1 column 7" suffix, which means nothing to an API client.
@@ -80,47 +74,29 @@ fn without_location(error: &serde_json::Error) -> String {
     }
 }
 
-pub(crate) fn required<T>(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<T>,
-) -> Option<T> {
+pub(crate) fn required<T>(errors: &mut Vec<FieldError>, field: &str, value: Option<T>) -> Option<T> {
     if value.is_none() {
         errors.push(FieldError::new(field, format!("{field} is required")));
     }
     value
 }
 
-pub(crate) fn check<T>(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    result: Result<T, String>,
-) -> Option<T> {
+pub(crate) fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, String>) -> Option<T> {
     result
         .map_err(|message| errors.push(FieldError::new(field, message)))
         .ok()
 }
 
 /// A non-empty list of distinct, well-formed pairs at `field` (at most 200); each bad entry is named by index.
-pub(crate) fn symbols(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    list: Vec<String>,
-) -> Option<Vec<Symbol>> {
+pub(crate) fn symbols(errors: &mut Vec<FieldError>, field: &str, list: Vec<String>) -> Option<Vec<Symbol>> {
     if list.is_empty() {
-        errors.push(FieldError::new(
-            field,
-            format!("{field} must name at least one pair"),
-        ));
+        errors.push(FieldError::new(field, format!("{field} must name at least one pair")));
         return None;
     }
     if list.len() > MAX_SYMBOLS {
         errors.push(FieldError::new(
             field,
-            format!(
-                "{field} has {} pairs; the limit is {MAX_SYMBOLS}",
-                list.len()
-            ),
+            format!("{field} has {} pairs; the limit is {MAX_SYMBOLS}", list.len()),
         ));
         return None;
     }
@@ -130,10 +106,7 @@ pub(crate) fn symbols(
     for (index, text) in list.into_iter().enumerate() {
         let field = format!("{field}[{index}]");
         if !seen.insert(text.clone()) {
-            errors.push(FieldError::new(
-                field,
-                format!("{:?} is listed twice", clip(&text)),
-            ));
+            errors.push(FieldError::new(field, format!("{:?} is listed twice", clip(&text))));
         } else if let Some(symbol) = check(errors, &field, Symbol::try_from(text)) {
             parsed.push(symbol);
         }

@@ -15,17 +15,12 @@ impl Answer {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let json = match response.body() {
-            Body::Text(text) => serde_json::from_str(text)
-                .unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}")),
+            Body::Text(text) => serde_json::from_str(text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}")),
             Body::Binary(bytes) => serde_json::from_slice(bytes).expect("body is JSON"),
             Body::Empty => panic!("empty body with status {status}"),
             _ => panic!("unexpected body kind"),
         };
-        Answer {
-            status,
-            headers,
-            json,
-        }
+        Answer { status, headers, json }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -73,11 +68,7 @@ impl Answer {
             .flatten()
             .filter_map(|d| d["field"].as_str())
             .collect();
-        assert!(
-            fields.contains(&field),
-            "{field} not among {fields:?}: {}",
-            self.json
-        );
+        assert!(fields.contains(&field), "{field} not among {fields:?}: {}", self.json);
         assert!(
             error["message"].as_str().is_some_and(|m| m.contains(field)),
             "message does not name {field}"

@@ -33,20 +33,11 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-idempotency-key.json", Invalid("Idempotency-Key")),
             ("invalid-end-before-start.json", Invalid("config.end_date")),
             ("invalid-future-end-date.json", Invalid("config.end_date")),
-            (
-                "invalid-malformed-symbol.json",
-                Invalid("config.symbols[1]"),
-            ),
-            (
-                "invalid-missing-strategy-name.json",
-                Invalid("strategy_name"),
-            ),
+            ("invalid-malformed-symbol.json", Invalid("config.symbols[1]")),
+            ("invalid-missing-strategy-name.json", Invalid("strategy_name")),
             ("invalid-not-json.json", Invalid("body")),
             ("invalid-unknown-field.json", Invalid("priority")),
-            (
-                "invalid-unknown-timeframe.json",
-                Invalid("config.timeframe"),
-            ),
+            ("invalid-unknown-timeframe.json", Invalid("config.timeframe")),
         ],
         "get-backtest-status" => vec![
             ("valid.json", Ok),
@@ -117,8 +108,7 @@ fn files_with_expectations(function: &str) -> Vec<(PathBuf, Expect)> {
 }
 
 fn event_json(path: &PathBuf) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("event file"))
-        .expect("event is JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("event is JSON")
 }
 
 #[tokio::test]
@@ -152,13 +142,9 @@ async fn submit_backtest_events() {
                 let run_id = answer.json["run_id"].as_str().expect("run_id");
                 run_id.parse::<RunId>().expect("run_id is a UUID v4");
                 assert_eq!(answer.json["status"], "QUEUED");
-                assert_eq!(
-                    answer.json["status_url"],
-                    format!("/backtest/{run_id}/status")
-                );
+                assert_eq!(answer.json["status_url"], format!("/backtest/{run_id}/status"));
 
-                let body: Value =
-                    serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
+                let body: Value = serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
                 assert_eq!(items.len(), 1);
                 let item = &items[0];
                 assert_eq!(item["run_id"], AttributeValue::S(run_id.to_owned()));
@@ -175,18 +161,14 @@ async fn submit_backtest_events() {
                     .await
                     .expect("get")
                     .expect("stored");
-                let sent = BacktestRequest::from_json(
-                    body.to_string().as_bytes(),
-                    Timestamp::now().date(),
-                )
-                .expect("valid");
+                let sent =
+                    BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
                 assert_eq!(record.config, sent.config);
                 assert_eq!(record.experiment_name, sent.experiment_name);
 
                 assert_eq!(messages.len(), 1, "one message per accepted job");
                 let message = &messages[0];
-                let job: Value =
-                    serde_json::from_str(message.body().expect("body")).expect("JSON message");
+                let job: Value = serde_json::from_str(message.body().expect("body")).expect("JSON message");
                 assert_eq!(job["run_id"], run_id);
                 assert_eq!(job["config"]["symbols"], body["config"]["symbols"]);
                 let attributes = message.attributes().expect("system attributes");
@@ -195,20 +177,12 @@ async fn submit_backtest_events() {
                         .get(&aws_sdk_sqs::types::MessageSystemAttributeName::from(name))
                         .cloned()
                 };
-                assert_eq!(
-                    attribute("MessageGroupId").as_deref(),
-                    body["strategy_name"].as_str()
-                );
+                assert_eq!(attribute("MessageGroupId").as_deref(), body["strategy_name"].as_str());
                 assert_eq!(attribute("MessageDeduplicationId").as_deref(), Some(run_id));
             }
             Expect::Invalid(field) => {
                 answer.assert_names_field(field);
-                assert!(
-                    items.is_empty(),
-                    "{} wrote {} items",
-                    path.display(),
-                    items.len()
-                );
+                assert!(items.is_empty(), "{} wrote {} items", path.display(), items.len());
                 assert!(
                     messages.is_empty(),
                     "{} queued {} messages",
@@ -237,10 +211,8 @@ async fn get_backtest_status_events() {
         .expect("run id")
         .parse()
         .expect("valid id");
-    let body = std::fs::read_to_string(
-        tradai_tests::project_root().join("events/submit-backtest/valid.json"),
-    )
-    .expect("event");
+    let body =
+        std::fs::read_to_string(tradai_tests::project_root().join("events/submit-backtest/valid.json")).expect("event");
     let submitted: Value = serde_json::from_str(&body).expect("event JSON");
     let request = BacktestRequest::from_json(
         submitted["body"].as_str().expect("body").as_bytes(),
@@ -287,22 +259,14 @@ async fn get_backtest_status_events() {
             Expect::Accepted => panic!("no such expectation for get-backtest-status"),
         }
     }
-    assert_eq!(
-        stack.items().await,
-        before,
-        "reading a status writes nothing"
-    );
+    assert_eq!(stack.items().await, before, "reading a status writes nothing");
 }
 
 #[tokio::test]
 async fn health_events() {
     for (path, expect) in files_with_expectations("health") {
         let event = event_json(&path);
-        let answer = Answer::read(
-            health::handle(events::request(&path))
-                .await
-                .expect("answers"),
-        );
+        let answer = Answer::read(health::handle(events::request(&path)).await.expect("answers"));
         answer.assert_well_formed(&request_id_of(&event));
         assert!(matches!(expect, Expect::Ok));
         assert_eq!(answer.status, 200);
@@ -312,10 +276,8 @@ async fn health_events() {
 }
 
 fn sample_request() -> BacktestRequest {
-    let text = std::fs::read_to_string(
-        tradai_tests::project_root().join("events/submit-backtest/valid.json"),
-    )
-    .expect("event");
+    let text =
+        std::fs::read_to_string(tradai_tests::project_root().join("events/submit-backtest/valid.json")).expect("event");
     let event: Value = serde_json::from_str(&text).expect("event JSON");
     let body = event["body"].as_str().expect("body");
     BacktestRequest::from_json(body.as_bytes(), Timestamp::now().date()).expect("valid")
@@ -326,32 +288,20 @@ async fn list_backtests_events() {
     let stack = Stack::fresh().await;
     let store = stack.store();
     let now = Timestamp::now();
-    let statuses = [
-        (Status::Queued, 5),
-        (Status::Running, 3),
-        (Status::Completed, 2),
-    ];
+    let statuses = [(Status::Queued, 5), (Status::Running, 3), (Status::Completed, 2)];
     let mut age = 0;
     for (status, count) in statuses {
         for _ in 0..count {
             age += 1;
             let created = now.minus(chrono::TimeDelta::minutes(age));
             store
-                .create(&WorkflowRecord::new(
-                    RunId::new(),
-                    sample_request(),
-                    status,
-                    created,
-                ))
+                .create(&WorkflowRecord::new(RunId::new(), sample_request(), status, created))
                 .await
                 .expect("created");
         }
     }
     let before = stack.items().await;
-    let deps = list_backtests::Deps {
-        store,
-        mlflow_ui: None,
-    };
+    let deps = list_backtests::Deps { store, mlflow_ui: None };
     for (path, expect) in files_with_expectations("list-backtests") {
         let event = event_json(&path);
         let answer = Answer::read(
@@ -368,10 +318,7 @@ async fn list_backtests_events() {
                     .iter()
                     .map(|b| b["created_at"].as_str().expect("created_at"))
                     .collect();
-                assert!(
-                    created.windows(2).all(|pair| pair[0] > pair[1]),
-                    "newest first"
-                );
+                assert!(created.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
                 match event["queryStringParameters"]["status"].as_str() {
                     None => {
                         assert_eq!(listed.len(), 10);
@@ -381,26 +328,15 @@ async fn list_backtests_events() {
                         assert_eq!(listed.len(), 2);
                         assert!(listed.iter().all(|b| b["status"] == status));
                         // Following next_cursor with the same query reaches every job of that status once.
-                        let mut seen: Vec<Value> =
-                            listed.iter().map(|b| b["run_id"].clone()).collect();
-                        let mut cursor = answer.json["next_cursor"]
-                            .as_str()
-                            .expect("a next page")
-                            .to_owned();
+                        let mut seen: Vec<Value> = listed.iter().map(|b| b["run_id"].clone()).collect();
+                        let mut cursor = answer.json["next_cursor"].as_str().expect("a next page").to_owned();
                         for _ in 0..10 {
                             let mut next = event.clone();
                             next["queryStringParameters"]["cursor"] = Value::from(cursor.clone());
-                            let raw = format!(
-                                "{}&cursor={cursor}",
-                                event["rawQueryString"].as_str().expect("query")
-                            );
+                            let raw = format!("{}&cursor={cursor}", event["rawQueryString"].as_str().expect("query"));
                             next["rawQueryString"] = Value::from(raw);
                             let request = events::request_from_json(&next.to_string());
-                            let page = Answer::read(
-                                list_backtests::handle(&deps, request)
-                                    .await
-                                    .expect("answers"),
-                            );
+                            let page = Answer::read(list_backtests::handle(&deps, request).await.expect("answers"));
                             assert_eq!(page.status, 200, "{}", page.json);
                             seen.extend(
                                 page.json["backtests"]
@@ -415,10 +351,7 @@ async fn list_backtests_events() {
                             }
                         }
                         assert_eq!(seen.len(), 5);
-                        assert_eq!(
-                            seen.iter().collect::<std::collections::HashSet<_>>().len(),
-                            5
-                        );
+                        assert_eq!(seen.iter().collect::<std::collections::HashSet<_>>().len(), 5);
                     }
                 }
             }
@@ -440,8 +373,7 @@ async fn cancel_backtest_events() {
         .parse()
         .expect("valid");
     // The job the valid event cancels runs in a real (emulated) execution and task, which must be stopped.
-    let mut record =
-        WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
+    let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
     record.execution_arn = Some(stack.running_execution().await);
     record.task_arn = Some(stack.running_task().await);
     store.create(&record).await.expect("created");
@@ -470,12 +402,7 @@ async fn cancel_backtest_events() {
                 assert_eq!(answer.json["status"], "CANCELLED");
                 assert_eq!(answer.json["previous_status"], "RUNNING");
                 assert_eq!(answer.json["stop_requested"], true);
-                let stored = stack
-                    .store()
-                    .get(run_id)
-                    .await
-                    .expect("read")
-                    .expect("stored");
+                let stored = stack.store().get(run_id).await.expect("read").expect("stored");
                 assert_eq!(stored.status, Status::Cancelled);
                 let execution = aws_sdk_sfn::Client::new(&stack.sdk)
                     .describe_execution()
@@ -483,16 +410,9 @@ async fn cancel_backtest_events() {
                     .send()
                     .await
                     .expect("execution");
-                assert_eq!(
-                    execution.status,
-                    aws_sdk_sfn::types::ExecutionStatus::Aborted
-                );
+                assert_eq!(execution.status, aws_sdk_sfn::types::ExecutionStatus::Aborted);
                 let task_arn = record.task_arn.clone().expect("arn");
-                let cluster = task_arn
-                    .split('/')
-                    .nth(1)
-                    .expect("cluster in the ARN")
-                    .to_owned();
+                let cluster = task_arn.split('/').nth(1).expect("cluster in the ARN").to_owned();
                 let tasks = aws_sdk_ecs::Client::new(&stack.sdk)
                     .describe_tasks()
                     .cluster(cluster)
@@ -503,12 +423,8 @@ async fn cancel_backtest_events() {
                 assert_eq!(tasks.tasks()[0].desired_status(), Some("STOPPED"));
 
                 // Once finished, a job cannot be cancelled: 409.
-                let mut finished = WorkflowRecord::new(
-                    RunId::new(),
-                    sample_request(),
-                    Status::Completed,
-                    Timestamp::now(),
-                );
+                let mut finished =
+                    WorkflowRecord::new(RunId::new(), sample_request(), Status::Completed, Timestamp::now());
                 finished.result = Some(serde_json::json!({"total_trades": 1}));
                 stack.store().create(&finished).await.expect("created");
                 let text = event
@@ -536,10 +452,8 @@ async fn cancel_backtest_events() {
 }
 
 fn registry() -> tradai::mlflow::MlflowClient {
-    tradai::mlflow::MlflowClient::new(tradai::mlflow::MlflowOptions::new(
-        tradai_tests::mlflow::endpoint(),
-    ))
-    .expect("client")
+    tradai::mlflow::MlflowClient::new(tradai::mlflow::MlflowOptions::new(tradai_tests::mlflow::endpoint()))
+        .expect("client")
 }
 
 /// The strategy the sample events name, registered with two versions and a production alias.
@@ -572,9 +486,7 @@ async fn register_ema_cross() -> Vec<u32> {
 #[tokio::test]
 async fn list_strategies_events() {
     register_ema_cross().await;
-    let deps = list_strategies::Deps {
-        registry: registry(),
-    };
+    let deps = list_strategies::Deps { registry: registry() };
     for (path, expect) in files_with_expectations("list-strategies") {
         let event = event_json(&path);
         let answer = Answer::read(
@@ -588,14 +500,8 @@ async fn list_strategies_events() {
                 assert_eq!(answer.status, 200, "{}", answer.json);
                 let strategies = answer.json["strategies"].as_array().expect("strategies");
                 assert!(!strategies.is_empty() && strategies.len() <= 10);
-                let names: Vec<&str> = strategies
-                    .iter()
-                    .filter_map(|s| s["name"].as_str())
-                    .collect();
-                assert!(
-                    names.windows(2).all(|pair| pair[0] <= pair[1]),
-                    "by name: {names:?}"
-                );
+                let names: Vec<&str> = strategies.iter().filter_map(|s| s["name"].as_str()).collect();
+                assert!(names.windows(2).all(|pair| pair[0] <= pair[1]), "by name: {names:?}");
             }
             Expect::Invalid(field) => answer.assert_names_field(field),
             Expect::Accepted | Expect::NotFound => {
@@ -610,9 +516,7 @@ async fn get_strategy_events() {
     let numbers = register_ema_cross().await;
     let production = *numbers.last().expect("a version");
     tradai_tests::mlflow::register("EmaCross", &[], &[("production", production)]).await;
-    let deps = get_strategy::Deps {
-        registry: registry(),
-    };
+    let deps = get_strategy::Deps { registry: registry() };
     for (path, expect) in files_with_expectations("get-strategy") {
         let event = event_json(&path);
         let answer = Answer::read(
@@ -628,10 +532,7 @@ async fn get_strategy_events() {
                 assert_eq!(answer.json["aliases"]["production"], production);
                 // Other tests register EmaCross versions too: find ours rather than assume it is the newest.
                 let versions = answer.json["versions"].as_array().expect("versions");
-                let numbers: Vec<u64> = versions
-                    .iter()
-                    .filter_map(|v| v["version"].as_u64())
-                    .collect();
+                let numbers: Vec<u64> = versions.iter().filter_map(|v| v["version"].as_u64()).collect();
                 assert!(
                     numbers.windows(2).all(|pair| pair[0] > pair[1]),
                     "newest first: {numbers:?}"
@@ -641,11 +542,7 @@ async fn get_strategy_events() {
                     .find(|v| v["version"] == production)
                     .expect("the production version");
                 assert_eq!(ours["aliases"], serde_json::json!(["production"]));
-                assert!(
-                    ours["tags"]["ecr_url"]
-                        .as_str()
-                        .is_some_and(|url| url.ends_with(":2"))
-                );
+                assert!(ours["tags"]["ecr_url"].as_str().is_some_and(|url| url.ends_with(":2")));
             }
             Expect::NotFound => assert_eq!(answer.status, 404, "{}", answer.json),
             Expect::Invalid(field) => answer.assert_names_field(field),
@@ -694,8 +591,7 @@ async fn data_freshness_events() {
     let now = Timestamp::now();
     for (pair, age) in [("BTC/USDT", 1), ("ETH/USDT", 48)] {
         let symbol = tradai::backtest::Symbol::try_from(pair.to_owned()).expect("valid");
-        let key =
-            tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
+        let key = tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
         let file = CandleFile::ending_at(
             now.minus(chrono::TimeDelta::hours(age)),
             chrono::TimeDelta::minutes(5),
@@ -739,15 +635,8 @@ async fn data_freshness_events() {
 #[tokio::test]
 async fn list_datasets_events() {
     let stack = Stack::fresh().await;
-    let small = tradai_tests::candles::CandleFile::ending_at(
-        Timestamp::now(),
-        chrono::TimeDelta::hours(1),
-        5,
-    );
-    for key in [
-        "ohlcv/binance/BTC_USDT-1h.parquet",
-        "ohlcv/kraken/ETH_EUR-1h.parquet",
-    ] {
+    let small = tradai_tests::candles::CandleFile::ending_at(Timestamp::now(), chrono::TimeDelta::hours(1), 5);
+    for key in ["ohlcv/binance/BTC_USDT-1h.parquet", "ohlcv/kraken/ETH_EUR-1h.parquet"] {
         stack.put_market_data(key, small.to_parquet()).await;
     }
     let deps = list_datasets::Deps {
@@ -766,10 +655,7 @@ async fn list_datasets_events() {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
                 let datasets = answer.json["datasets"].as_array().expect("datasets");
-                let exchanges: Vec<&str> = datasets
-                    .iter()
-                    .filter_map(|d| d["exchange"].as_str())
-                    .collect();
+                let exchanges: Vec<&str> = datasets.iter().filter_map(|d| d["exchange"].as_str()).collect();
                 match event["queryStringParameters"]["exchange"].as_str() {
                     Some(only) => assert_eq!(exchanges, [only]),
                     None => assert_eq!(exchanges, ["binance", "kraken"]),

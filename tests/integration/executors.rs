@@ -13,10 +13,8 @@ use tradai_tests::stack::Stack;
 use crate::answer::Answer;
 
 fn job() -> BacktestJob {
-    let text = std::fs::read_to_string(
-        project_root().join("events/submit-backtest/valid-alias-with-overrides.json"),
-    )
-    .expect("event");
+    let text = std::fs::read_to_string(project_root().join("events/submit-backtest/valid-alias-with-overrides.json"))
+        .expect("event");
     let event: Value = serde_json::from_str(&text).expect("JSON");
     let request = BacktestRequest::from_json(
         event["body"].as_str().expect("body").as_bytes(),
@@ -33,9 +31,7 @@ async fn state_machine(stack: &Stack) -> String {
     aws_sdk_sfn::Client::new(&stack.sdk)
         .create_state_machine()
         .name(format!("tradai-backtest-{}", uuid::Uuid::new_v4().simple()))
-        .definition(
-            r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#,
-        )
+        .definition(r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#)
         .role_arn("arn:aws:iam::123456789012:role/tradai-tests")
         .send()
         .await
@@ -52,10 +48,7 @@ async fn step_functions_starts_one_execution_named_by_the_run_id() {
     let job = job();
 
     let first = workflow.launch(&job).await.expect("started");
-    let again = workflow
-        .launch(&job)
-        .await
-        .expect("a retried hand-off succeeds");
+    let again = workflow.launch(&job).await.expect("a retried hand-off succeeds");
     assert_eq!(first, again, "the retry names the same execution");
     let arn = first.execution_arn.expect("an execution");
     assert!(arn.ends_with(&format!(":{}", job.run_id)), "{arn}");
@@ -90,26 +83,12 @@ async fn submitting_through_step_functions_records_the_execution_on_the_job() {
         launcher: StepFunctions::new(aws_sdk_sfn::Client::new(&stack.sdk), &machine),
         keys: stack.keys(),
     };
-    let request =
-        tradai_tests::events::request(&project_root().join("events/submit-backtest/valid.json"));
-    let answer = Answer::read(
-        submit_backtest::handle(&deps, request)
-            .await
-            .expect("answers"),
-    );
+    let request = tradai_tests::events::request(&project_root().join("events/submit-backtest/valid.json"));
+    let answer = Answer::read(submit_backtest::handle(&deps, request).await.expect("answers"));
     assert_eq!(answer.status, 202, "{}", answer.json);
     assert_eq!(answer.json["status"], "QUEUED");
-    let run_id: RunId = answer.json["run_id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("valid");
-    let record = stack
-        .store()
-        .get(run_id)
-        .await
-        .expect("read")
-        .expect("stored");
+    let run_id: RunId = answer.json["run_id"].as_str().expect("id").parse().expect("valid");
+    let record = stack.store().get(run_id).await.expect("read").expect("stored");
     let arn = record.execution_arn.expect("the execution is recorded");
     let execution = aws_sdk_sfn::Client::new(&stack.sdk)
         .describe_execution()

@@ -15,12 +15,10 @@ use crate::answer::Answer;
 /// The valid sample event with `key` as its Idempotency-Key and, if given, another strategy name.
 fn event(key: &str, strategy: Option<&str>) -> lambda_http::Request {
     let path = project_root().join("events/submit-backtest/valid.json");
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("JSON");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("JSON");
     event["headers"]["idempotency-key"] = Value::from(key);
     if let Some(name) = strategy {
-        let mut body: Value =
-            serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
+        let mut body: Value = serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
         body["strategy_name"] = Value::from(name);
         event["body"] = Value::from(body.to_string());
     }
@@ -29,8 +27,7 @@ fn event(key: &str, strategy: Option<&str>) -> lambda_http::Request {
 
 fn queue_deps(
     stack: &Stack,
-) -> submit_backtest::Deps<tradai::store::DynamoDbStore, SqsQueue, tradai::idempotency::DynamoDbKeys>
-{
+) -> submit_backtest::Deps<tradai::store::DynamoDbStore, SqsQueue, tradai::idempotency::DynamoDbKeys> {
     submit_backtest::Deps {
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
@@ -62,10 +59,7 @@ async fn the_same_key_and_body_answer_with_the_first_job() {
     );
     assert_eq!(first.json["run_id"], second.json["run_id"]);
     assert_eq!(first.header(submit_backtest::REPLAYED_HEADER), None);
-    assert_eq!(
-        second.header(submit_backtest::REPLAYED_HEADER),
-        Some("true")
-    );
+    assert_eq!(second.header(submit_backtest::REPLAYED_HEADER), Some("true"));
     assert_eq!(stack.items().await.len(), 1);
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1);
 }
@@ -87,15 +81,8 @@ async fn the_same_key_with_another_body_is_refused() {
             .expect("answers"),
     );
     assert_eq!(other.status, 422, "{}", other.json);
-    assert_eq!(
-        other.json["error"]["details"][0]["field"],
-        "Idempotency-Key"
-    );
-    assert_eq!(
-        stack.items().await.len(),
-        1,
-        "nothing written for the refused request"
-    );
+    assert_eq!(other.json["error"]["details"][0]["field"], "Idempotency-Key");
+    assert_eq!(stack.items().await.len(), 1, "nothing written for the refused request");
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1);
 }
 
@@ -107,13 +94,7 @@ async fn concurrent_requests_with_one_key_make_one_job() {
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (deps, request) = (deps.clone(), event(&key, None));
-        requests.spawn(async move {
-            Answer::read(
-                submit_backtest::handle(&deps, request)
-                    .await
-                    .expect("answers"),
-            )
-        });
+        requests.spawn(async move { Answer::read(submit_backtest::handle(&deps, request).await.expect("answers")) });
     }
     let mut run_ids = std::collections::HashSet::new();
     while let Some(answer) = requests.join_next().await {
@@ -151,19 +132,9 @@ async fn a_failed_handoff_frees_the_key_for_the_retry() {
     );
     assert_eq!(retried.status, 202, "{}", retried.json);
     assert_eq!(retried.header(submit_backtest::REPLAYED_HEADER), None);
-    let run_id: RunId = retried.json["run_id"]
-        .as_str()
-        .expect("run id")
-        .parse()
-        .expect("valid");
+    let run_id: RunId = retried.json["run_id"].as_str().expect("run id").parse().expect("valid");
     assert_eq!(
-        stack
-            .store()
-            .get(run_id)
-            .await
-            .expect("read")
-            .expect("stored")
-            .status,
+        stack.store().get(run_id).await.expect("read").expect("stored").status,
         Status::Queued
     );
     assert_eq!(
@@ -189,12 +160,7 @@ async fn an_expired_key_starts_afresh() {
         .item("created_at", AttributeValue::S(yesterday.to_string()))
         .item(
             "expires_at",
-            AttributeValue::N(
-                yesterday
-                    .plus(chrono::TimeDelta::hours(24))
-                    .epoch_seconds()
-                    .to_string(),
-            ),
+            AttributeValue::N(yesterday.plus(chrono::TimeDelta::hours(24)).epoch_seconds().to_string()),
         )
         .send()
         .await

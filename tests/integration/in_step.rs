@@ -26,13 +26,7 @@ fn logical_id(crate_name: &str) -> String {
 fn function_crates() -> BTreeSet<String> {
     std::fs::read_dir(project_root().join("functions"))
         .expect("functions/")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
         .collect()
 }
 
@@ -50,20 +44,13 @@ fn template_functions() -> BTreeSet<String> {
 fn every_function_crate_has_its_template_entry_events_and_nothing_else() {
     let crates = function_crates();
     let expected: BTreeSet<String> = crates.iter().map(|name| logical_id(name)).collect();
-    assert_eq!(
-        template_functions(),
-        expected,
-        "functions/ and template.yaml disagree"
-    );
+    assert_eq!(template_functions(), expected, "functions/ and template.yaml disagree");
     let events: BTreeSet<String> = tradai_tests::events::functions().into_iter().collect();
     assert_eq!(events, crates, "functions/ and events/ disagree");
 
     for name in &crates {
         let resource = &template()["Resources"][logical_id(name)];
-        assert_eq!(
-            resource["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{name}"
-        );
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
         assert_eq!(
             resource["Metadata"]["BuildProperties"]["Binary"],
             name.as_str(),
@@ -73,13 +60,8 @@ fn every_function_crate_has_its_template_entry_events_and_nothing_else() {
             resource["Properties"]["CodeUri"], ".",
             "{name}: cargo-lambda builds from the workspace root"
         );
-        let manifest = std::fs::read_to_string(
-            project_root()
-                .join("functions")
-                .join(name)
-                .join("Cargo.toml"),
-        )
-        .expect("Cargo.toml");
+        let manifest = std::fs::read_to_string(project_root().join("functions").join(name).join("Cargo.toml"))
+            .expect("Cargo.toml");
         assert!(
             manifest.contains(&format!("name = \"{name}\"")),
             "{name}: the crate and binary carry its name"
@@ -106,9 +88,7 @@ fn every_route_event_matches_its_function_route() {
             .collect();
         assert_eq!(routes.len(), 1, "{name} serves one route");
         for path in tradai_tests::events::files(&name) {
-            let event: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).expect("event"))
-                    .expect("JSON");
+            let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("event")).expect("JSON");
             assert_eq!(event["routeKey"], routes[0].as_str(), "{}", path.display());
         }
     }
@@ -123,11 +103,7 @@ fn the_table_has_the_key_and_index_the_store_uses() {
     );
     let index = table["GlobalSecondaryIndexes"]
         .as_array()
-        .and_then(|indexes| {
-            indexes
-                .iter()
-                .find(|index| index["IndexName"] == STATUS_INDEX)
-        })
+        .and_then(|indexes| indexes.iter().find(|index| index["IndexName"] == STATUS_INDEX))
         .expect("the status index");
     assert_eq!(
         index["KeySchema"],

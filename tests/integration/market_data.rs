@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::TimeDelta;
 use tradai::backtest::{Symbol, Timeframe};
 use tradai::market_data::{
-    FreshnessRequest, ObjectError, ObjectInfo, ObjectStore, SymbolFreshness, Tail, check_freshness,
-    dataset_key, list_datasets, read_footer,
+    FreshnessRequest, ObjectError, ObjectInfo, ObjectStore, SymbolFreshness, Tail, check_freshness, dataset_key,
+    list_datasets, read_footer,
 };
 use tradai::time::Timestamp;
 use tradai_tests::candles::CandleFile;
@@ -24,8 +24,7 @@ impl<S: ObjectStore> ObjectStore for Counting<S> {
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {
         let tail = self.inner.tail(key, length).await?;
         if let Some(tail) = &tail {
-            self.bytes
-                .fetch_add(tail.bytes.len() as u64, Ordering::SeqCst);
+            self.bytes.fetch_add(tail.bytes.len() as u64, Ordering::SeqCst);
         }
         Ok(tail)
     }
@@ -56,12 +55,7 @@ async fn a_large_file_is_described_from_its_footer_alone() {
     let bytes = file.to_parquet();
     let size = bytes.len() as u64;
     assert!(size > 15_000_000, "a large file: {size} bytes");
-    let key = dataset_key(
-        &stack.market_data,
-        "binance",
-        &symbol("BTC/USDT"),
-        Timeframe::M1,
-    );
+    let key = dataset_key(&stack.market_data, "binance", &symbol("BTC/USDT"), Timeframe::M1);
     stack.put_market_data(&key, bytes).await;
 
     let counter = Arc::new(AtomicU64::new(0));
@@ -69,10 +63,7 @@ async fn a_large_file_is_described_from_its_footer_alone() {
         inner: stack.market_objects(),
         bytes: counter.clone(),
     };
-    let footer = read_footer(&store, &key)
-        .await
-        .expect("readable")
-        .expect("exists");
+    let footer = read_footer(&store, &key).await.expect("readable").expect("exists");
     assert_eq!(footer.row_count, 400_000);
     assert_eq!(footer.first_candle, Some(file.start));
     assert_eq!(footer.last_candle, Some(file.last()));
@@ -91,12 +82,7 @@ async fn a_footer_longer_than_the_first_read_takes_a_second_ranged_read() {
         rows_per_group: 4,
         ..CandleFile::ending_at(last, TimeDelta::hours(1), 6_000)
     };
-    let key = dataset_key(
-        &stack.market_data,
-        "binance",
-        &symbol("ETH/USDT:USDT"),
-        Timeframe::H1,
-    );
+    let key = dataset_key(&stack.market_data, "binance", &symbol("ETH/USDT:USDT"), Timeframe::H1);
     stack.put_market_data(&key, file.to_parquet()).await;
 
     let counter = Arc::new(AtomicU64::new(0));
@@ -104,10 +90,7 @@ async fn a_footer_longer_than_the_first_read_takes_a_second_ranged_read() {
         inner: stack.market_objects(),
         bytes: counter.clone(),
     };
-    let footer = read_footer(&store, &key)
-        .await
-        .expect("readable")
-        .expect("exists");
+    let footer = read_footer(&store, &key).await.expect("readable").expect("exists");
     assert_eq!(
         (footer.row_count, footer.first_candle, footer.last_candle),
         (6_000, Some(file.start), Some(file.last()))
@@ -117,10 +100,7 @@ async fn a_footer_longer_than_the_first_read_takes_a_second_ranged_read() {
         "needed more than the first read: {}",
         footer.bytes_read
     );
-    assert!(
-        footer.bytes_read < footer.object.size,
-        "still not the whole file"
-    );
+    assert!(footer.bytes_read < footer.object.size, "still not the whole file");
     assert_eq!(counter.load(Ordering::SeqCst), footer.bytes_read);
 }
 
@@ -135,17 +115,11 @@ async fn freshness_reports_fresh_stale_missing_and_unreadable_pairs() {
     let files = [
         put(
             "BTC/USDT",
-            CandleFile::ending_at(now.minus(TimeDelta::hours(1)), TimeDelta::minutes(5), 2_000)
-                .to_parquet(),
+            CandleFile::ending_at(now.minus(TimeDelta::hours(1)), TimeDelta::minutes(5), 2_000).to_parquet(),
         ),
         put(
             "ETH/USDT",
-            CandleFile::ending_at(
-                now.minus(TimeDelta::hours(72)),
-                TimeDelta::minutes(5),
-                2_000,
-            )
-            .to_parquet(),
+            CandleFile::ending_at(now.minus(TimeDelta::hours(72)), TimeDelta::minutes(5), 2_000).to_parquet(),
         ),
         put(
             "XRP/USDT",
@@ -160,8 +134,7 @@ async fn freshness_reports_fresh_stale_missing_and_unreadable_pairs() {
     for (key, bytes) in files {
         stack.put_market_data(&key, bytes).await;
     }
-    let body =
-        br#"{"symbols":["BTC/USDT","ETH/USDT","SOL/USDT","XRP/USDT","ADA/USDT"],"timeframe":"5m"}"#;
+    let body = br#"{"symbols":["BTC/USDT","ETH/USDT","SOL/USDT","XRP/USDT","ADA/USDT"],"timeframe":"5m"}"#;
     let request = FreshnessRequest::from_json(body).expect("valid");
     let report = check_freshness(&stack.market_objects(), &stack.market_data, &request, now)
         .await
@@ -179,9 +152,7 @@ async fn freshness_reports_fresh_stale_missing_and_unreadable_pairs() {
     assert!(*is_fresh);
     assert_eq!((*age_hours, *row_count), (Some(1.0), 2_000));
     let SymbolFreshness::Known {
-        is_fresh,
-        age_hours,
-        ..
+        is_fresh, age_hours, ..
     } = &report.symbols["ETH/USDT"]
     else {
         panic!("ETH")
@@ -194,9 +165,7 @@ async fn freshness_reports_fresh_stale_missing_and_unreadable_pairs() {
     ] {
         match &report.symbols[pair] {
             SymbolFreshness::Unknown {
-                error,
-                is_fresh: false,
-                ..
+                error, is_fresh: false, ..
             } => {
                 assert!(error.contains(reason), "{pair}: {error}");
             }
@@ -204,16 +173,10 @@ async fn freshness_reports_fresh_stale_missing_and_unreadable_pairs() {
         }
     }
 
-    let fresh_only = FreshnessRequest::from_json(br#"{"symbols":["BTC/USDT"],"timeframe":"5m"}"#)
-        .expect("valid");
-    let report = check_freshness(
-        &stack.market_objects(),
-        &stack.market_data,
-        &fresh_only,
-        now,
-    )
-    .await
-    .expect("ok");
+    let fresh_only = FreshnessRequest::from_json(br#"{"symbols":["BTC/USDT"],"timeframe":"5m"}"#).expect("valid");
+    let report = check_freshness(&stack.market_objects(), &stack.market_data, &fresh_only, now)
+        .await
+        .expect("ok");
     assert!(report.all_fresh);
 }
 

@@ -49,11 +49,7 @@ async fn reads_a_strategy_its_versions_tags_and_aliases() {
     .await;
     let registry = client();
 
-    let strategy = registry
-        .strategy(&name)
-        .await
-        .expect("answers")
-        .expect("registered");
+    let strategy = registry.strategy(&name).await.expect("answers").expect("registered");
     assert_eq!(strategy.latest_version, Some(numbers[2]));
     assert_eq!(strategy.aliases.get("production"), Some(&numbers[0]));
     assert_eq!(
@@ -80,21 +76,9 @@ async fn reads_a_strategy_its_versions_tags_and_aliases() {
     assert_eq!(staging.version, numbers[2]);
     assert_eq!(staging.tags["timeframe"], "5m");
 
-    assert_eq!(
-        registry
-            .resolve_alias(&name, "canary")
-            .await
-            .expect("answers"),
-        None
-    );
+    assert_eq!(registry.resolve_alias(&name, "canary").await.expect("answers"), None);
     assert_eq!(registry.version(&name, 99).await.expect("answers"), None);
-    assert_eq!(
-        registry
-            .strategy(&unique_name("Missing"))
-            .await
-            .expect("answers"),
-        None
-    );
+    assert_eq!(registry.strategy(&unique_name("Missing")).await.expect("answers"), None);
     registry.health().await.expect("healthy");
 }
 
@@ -111,10 +95,7 @@ async fn listing_pages_through_every_strategy_once() {
     let mut seen = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..1000 {
-        let page = registry
-            .list_strategies(3, token.as_deref())
-            .await
-            .expect("page");
+        let page = registry.list_strategies(3, token.as_deref()).await.expect("page");
         assert!(page.strategies.len() <= 3);
         seen.extend(page.strategies.into_iter().map(|s| s.name));
         token = page.next_page_token;
@@ -122,10 +103,7 @@ async fn listing_pages_through_every_strategy_once() {
             break;
         }
     }
-    let ours: Vec<&String> = seen
-        .iter()
-        .filter(|name| name.starts_with(&prefix))
-        .collect();
+    let ours: Vec<&String> = seen.iter().filter(|name| name.starts_with(&prefix)).collect();
     assert_eq!(ours, names.iter().collect::<Vec<_>>(), "each once, by name");
 }
 
@@ -177,10 +155,7 @@ async fn an_unreachable_mlflow_is_reported_as_such() {
         .expect("address")
         .port();
     let registry = MlflowClient::new(fast(format!("http://127.0.0.1:{port}"))).expect("client");
-    let error = registry
-        .list_strategies(10, None)
-        .await
-        .expect_err("refused");
+    let error = registry.list_strategies(10, None).await.expect_err("refused");
     assert!(matches!(error, RegistryError::Unreachable(_)), "{error:?}");
 }
 
@@ -210,10 +185,7 @@ async fn credentials_are_sent_as_basic_auth() {
     assert_eq!(strategy.expect("found").name, "EmaCross");
     let request = server.await.expect("server").to_ascii_lowercase();
     // base64("quant:s3cret")
-    assert!(
-        request.contains("authorization: basic cxvhbnq6cznjcmv0"),
-        "{request}"
-    );
+    assert!(request.contains("authorization: basic cxvhbnq6cznjcmv0"), "{request}");
     assert!(
         request.starts_with("get /api/2.0/mlflow/registered-models/get?name=emacross"),
         "{request}"

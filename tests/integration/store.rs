@@ -5,9 +5,7 @@ use std::collections::HashSet;
 use chrono::TimeDelta;
 use serde_json::json;
 use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
-use tradai::store::{
-    Cursor, RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore,
-};
+use tradai::store::{Cursor, RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
@@ -15,8 +13,7 @@ fn request() -> BacktestRequest {
     let body = json!({"strategy_name": "EmaCross", "strategy_version": 2, "config": {"timeframe": "15m",
         "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-06-01",
         "config_overrides": {"max_open_trades": 3, "stoploss": -0.1, "minimal_roi": {"0": 0.04}}}});
-    BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
-        .expect("valid request")
+    BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid request")
 }
 
 fn record(status: Status, created_at: Timestamp) -> WorkflowRecord {
@@ -29,16 +26,11 @@ async fn a_created_job_reads_back_equal_and_is_never_overwritten() {
     let store = stack.store();
     let job = record(Status::Queued, Timestamp::now());
     store.create(&job).await.expect("created");
-    assert_eq!(
-        store.get(job.run_id).await.expect("read"),
-        Some(job.clone())
-    );
+    assert_eq!(store.get(job.run_id).await.expect("read"), Some(job.clone()));
 
     let mut impostor = job.clone();
     impostor.status = Status::Completed;
-    assert!(
-        matches!(store.create(&impostor).await, Err(StoreError::AlreadyExists(id)) if id == job.run_id)
-    );
+    assert!(matches!(store.create(&impostor).await, Err(StoreError::AlreadyExists(id)) if id == job.run_id));
     assert_eq!(store.get(job.run_id).await.expect("read"), Some(job));
     assert_eq!(store.get(RunId::new()).await.expect("read"), None);
 }
@@ -51,21 +43,14 @@ async fn a_transition_writes_its_fields_and_reports_who_won() {
     store.create(&job).await.expect("created");
 
     let at = Timestamp::now();
-    let failed = Transition::new(Status::Running, Status::Failed, at).with(RecordUpdate::failure(
-        "engine exited 1: No data found",
-        "RunBacktest",
-    ));
-    let TransitionOutcome::Moved(moved) =
-        store.transition(job.run_id, &failed).await.expect("answer")
-    else {
+    let failed = Transition::new(Status::Running, Status::Failed, at)
+        .with(RecordUpdate::failure("engine exited 1: No data found", "RunBacktest"));
+    let TransitionOutcome::Moved(moved) = store.transition(job.run_id, &failed).await.expect("answer") else {
         panic!("the first transition must win");
     };
     assert_eq!(moved.status, Status::Failed);
     assert_eq!(moved.updated_at, at);
-    assert_eq!(
-        moved.error.as_deref(),
-        Some("engine exited 1: No data found")
-    );
+    assert_eq!(moved.error.as_deref(), Some("engine exited 1: No data found"));
     assert_eq!(moved.failed_step.as_deref(), Some("RunBacktest"));
     assert_eq!(moved.created_at, job.created_at);
     assert_eq!(store.get(job.run_id).await.expect("read"), Some(*moved));
@@ -114,12 +99,7 @@ async fn of_two_concurrent_transitions_exactly_one_wins_every_time() {
             })
             .collect();
         assert_eq!(winners.len(), 1, "attempt {attempt}: {outcomes:?}");
-        let final_status = store
-            .get(job.run_id)
-            .await
-            .expect("read")
-            .expect("stored")
-            .status;
+        let final_status = store.get(job.run_id).await.expect("read").expect("stored").status;
         assert_eq!(final_status, winners[0], "attempt {attempt}");
         let loser = outcomes
             .iter()
@@ -127,9 +107,7 @@ async fn of_two_concurrent_transitions_exactly_one_wins_every_time() {
             .expect("a loser");
         assert_eq!(
             loser,
-            &TransitionOutcome::LostRace {
-                current: final_status
-            },
+            &TransitionOutcome::LostRace { current: final_status },
             "attempt {attempt}"
         );
     }
@@ -143,11 +121,7 @@ async fn listing_250_jobs_pages_by_100_newest_first() {
     let mut created = Vec::new();
     let mut writers = tokio::task::JoinSet::new();
     for index in 0..270 {
-        let status = if index < 250 {
-            Status::Queued
-        } else {
-            Status::Running
-        };
+        let status = if index < 250 { Status::Queued } else { Status::Running };
         let job = record(status, now.minus(TimeDelta::seconds(index)));
         if status == Status::Queued {
             created.push(job.run_id);
@@ -177,9 +151,7 @@ async fn listing_250_jobs_pages_by_100_newest_first() {
     let listed: Vec<WorkflowRecord> = pages.into_iter().flatten().collect();
     assert!(listed.iter().all(|r| r.status == Status::Queued));
     assert!(
-        listed
-            .windows(2)
-            .all(|pair| pair[0].created_at > pair[1].created_at),
+        listed.windows(2).all(|pair| pair[0].created_at > pair[1].created_at),
         "not newest first"
     );
     let ids: Vec<RunId> = listed.iter().map(|r| r.run_id).collect();
@@ -190,16 +162,12 @@ async fn listing_250_jobs_pages_by_100_newest_first() {
 
     let cursor = cursor.expect("a cursor was handed out");
     assert!(matches!(
-        store
-            .list_by_status(Status::Running, 10, Some(&cursor))
-            .await,
+        store.list_by_status(Status::Running, 10, Some(&cursor)).await,
         Err(StoreError::InvalidCursor)
     ));
     let forged = Cursor::from_client("eyJydW5faWQiOiJ4In0");
     assert!(matches!(
-        store
-            .list_by_status(Status::Queued, 10, Some(&forged))
-            .await,
+        store.list_by_status(Status::Queued, 10, Some(&forged)).await,
         Err(StoreError::InvalidCursor)
     ));
 }
@@ -211,26 +179,17 @@ async fn exactly_200_jobs_end_without_an_empty_page() {
     let now = Timestamp::now();
     for index in 0..200 {
         store
-            .create(&record(
-                Status::Pending,
-                now.minus(TimeDelta::milliseconds(index)),
-            ))
+            .create(&record(Status::Pending, now.minus(TimeDelta::milliseconds(index))))
             .await
             .expect("created");
     }
-    let first = store
-        .list_by_status(Status::Pending, 100, None)
-        .await
-        .expect("page");
+    let first = store.list_by_status(Status::Pending, 100, None).await.expect("page");
     let second = store
         .list_by_status(Status::Pending, 100, first.next.as_ref())
         .await
         .expect("page");
     assert_eq!((first.records.len(), second.records.len()), (100, 100));
-    assert_eq!(
-        second.next, None,
-        "the last full page says there is no next one"
-    );
+    assert_eq!(second.next, None, "the last full page says there is no next one");
 }
 
 #[tokio::test]

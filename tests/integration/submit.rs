@@ -17,19 +17,13 @@ fn valid_event() -> lambda_http::Request {
 #[tokio::test]
 async fn a_failed_handoff_answers_503_and_leaves_no_job_queued() {
     let stack = Stack::fresh().await;
-    let missing_queue = stack
-        .queue_url
-        .replace("tradai-backtest-", "no-such-queue-");
+    let missing_queue = stack.queue_url.replace("tradai-backtest-", "no-such-queue-");
     let deps = submit_backtest::Deps {
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), missing_queue),
         keys: stack.keys(),
     };
-    let answer = Answer::read(
-        submit_backtest::handle(&deps, valid_event())
-            .await
-            .expect("answers"),
-    );
+    let answer = Answer::read(submit_backtest::handle(&deps, valid_event()).await.expect("answers"));
     assert_eq!(answer.status, 503, "{}", answer.json);
     assert_eq!(answer.json["error"]["code"], "ServiceUnavailable");
 
@@ -39,17 +33,8 @@ async fn a_failed_handoff_answers_503_and_leaves_no_job_queued() {
         1,
         "the job is kept, as FAILED, so the attempt is on record"
     );
-    let run_id: RunId = items[0]["run_id"]
-        .as_s()
-        .expect("run id")
-        .parse()
-        .expect("valid");
-    let record = stack
-        .store()
-        .get(run_id)
-        .await
-        .expect("read")
-        .expect("stored");
+    let run_id: RunId = items[0]["run_id"].as_s().expect("run id").parse().expect("valid");
+    let record = stack.store().get(run_id).await.expect("read").expect("stored");
     assert_eq!(record.status, Status::Failed);
     assert_eq!(record.failed_step.as_deref(), Some("Submit"));
     assert!(
@@ -70,24 +55,11 @@ async fn without_an_executor_jobs_are_recorded_pending() {
         launcher: NoExecutor,
         keys: stack.keys(),
     };
-    let answer = Answer::read(
-        submit_backtest::handle(&deps, valid_event())
-            .await
-            .expect("answers"),
-    );
+    let answer = Answer::read(submit_backtest::handle(&deps, valid_event()).await.expect("answers"));
     assert_eq!(answer.status, 202, "{}", answer.json);
     assert_eq!(answer.json["status"], "PENDING");
-    let run_id: RunId = answer.json["run_id"]
-        .as_str()
-        .expect("run id")
-        .parse()
-        .expect("valid");
-    let record = stack
-        .store()
-        .get(run_id)
-        .await
-        .expect("read")
-        .expect("stored");
+    let run_id: RunId = answer.json["run_id"].as_str().expect("run id").parse().expect("valid");
+    let record = stack.store().get(run_id).await.expect("read").expect("stored");
     assert_eq!(record.status, Status::Pending);
     assert!(stack.messages(&stack.queue_url).await.is_empty());
 }
@@ -100,24 +72,14 @@ async fn two_submissions_of_one_body_are_two_jobs() {
         launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
         keys: stack.keys(),
     };
-    let first = Answer::read(
-        submit_backtest::handle(&deps, valid_event())
-            .await
-            .expect("answers"),
-    );
-    let second = Answer::read(
-        submit_backtest::handle(&deps, valid_event())
-            .await
-            .expect("answers"),
-    );
+    let first = Answer::read(submit_backtest::handle(&deps, valid_event()).await.expect("answers"));
+    let second = Answer::read(submit_backtest::handle(&deps, valid_event()).await.expect("answers"));
     assert_ne!(first.json["run_id"], second.json["run_id"]);
     let ids: Vec<Value> = stack
         .messages(&stack.queue_url)
         .await
         .iter()
-        .map(|m| {
-            serde_json::from_str::<Value>(m.body().expect("body")).expect("JSON")["run_id"].clone()
-        })
+        .map(|m| serde_json::from_str::<Value>(m.body().expect("body")).expect("JSON")["run_id"].clone())
         .collect();
     assert_eq!(ids.len(), 2);
 }

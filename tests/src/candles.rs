@@ -40,9 +40,8 @@ impl CandleFile {
 
     /// The open time of the last candle.
     pub fn last(&self) -> Timestamp {
-        self.start.plus(
-            self.interval * i32::try_from(self.rows.saturating_sub(1)).expect("a test-sized file"),
-        )
+        self.start
+            .plus(self.interval * i32::try_from(self.rows.saturating_sub(1)).expect("a test-sized file"))
     }
 
     /// The file's bytes.
@@ -61,9 +60,7 @@ impl CandleFile {
         while row < self.rows {
             let end = (row + self.rows_per_group.max(1)).min(self.rows);
             let dates: Vec<i64> = (row..end).map(|i| first + step * i as i64).collect();
-            let close: Vec<f64> = (row..end)
-                .map(|i| 100.0 + ((i as f64) / 10.0).sin() * 5.0)
-                .collect();
+            let close: Vec<f64> = (row..end).map(|i| 100.0 + ((i as f64) / 10.0).sin() * 5.0).collect();
             let open: Vec<f64> = close.iter().map(|c| c - 0.2).collect();
             let high: Vec<f64> = close.iter().map(|c| c + 0.5).collect();
             let low: Vec<f64> = close.iter().map(|c| c - 0.7).collect();

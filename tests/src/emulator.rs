@@ -33,13 +33,7 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint())
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "tradai-tests",
-        ))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tradai-tests"))
         .load()
         .await
 }
@@ -68,11 +62,7 @@ fn start_moto() -> (String, Child) {
         .stderr(stderr)
         .spawn()
         .expect("moto starts");
-    wait_for_port(
-        port,
-        Duration::from_secs(60),
-        &root.join(".stand-ins/moto-tests.log"),
-    );
+    wait_for_port(port, Duration::from_secs(60), &root.join(".stand-ins/moto-tests.log"));
     (format!("http://127.0.0.1:{port}"), process)
 }
 

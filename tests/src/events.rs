@@ -36,8 +36,7 @@ pub fn functions() -> Vec<String> {
 
 /// An API Gateway (HTTP API, payload 2.0) event file as the request lambda_http hands a handler.
 pub fn request(path: &Path) -> Request {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     request_from_json(&text)
 }
 

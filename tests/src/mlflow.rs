@@ -19,9 +19,7 @@ pub fn endpoint() -> &'static str {
     static MLFLOW: OnceLock<(String, Option<Child>)> = OnceLock::new();
     let (url, _process) = MLFLOW.get_or_init(|| {
         let (url, process) = match std::env::var("MLFLOW_TRACKING_URI") {
-            Ok(url) if !url.trim().is_empty() => {
-                (url.trim().trim_end_matches('/').to_owned(), None)
-            }
+            Ok(url) if !url.trim().is_empty() => (url.trim().trim_end_matches('/').to_owned(), None),
             _ => {
                 let (url, process) = start();
                 (url, Some(process))
@@ -83,10 +81,7 @@ fn wait_until_healthy(url: &str) {
 
 /// A unique name for a registered model, so tests sharing one server never meet.
 pub fn unique_name(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..10]
-    )
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
 async fn post(path: &str, body: Value) -> Value {
@@ -107,11 +102,7 @@ async fn post(path: &str, body: Value) -> Value {
 
 /// Registers model `name` (if new), then one version per entry of `versions` with those tags, and sets `aliases`
 /// (alias → version number). Answers the version numbers created.
-pub async fn register(
-    name: &str,
-    versions: &[&[(&str, &str)]],
-    aliases: &[(&str, u32)],
-) -> Vec<u32> {
+pub async fn register(name: &str, versions: &[&[(&str, &str)]], aliases: &[(&str, u32)]) -> Vec<u32> {
     post(
         "registered-models/create",
         json!({"name": name, "description": format!("{name} strategy")}),

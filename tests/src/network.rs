@@ -26,9 +26,7 @@ pub async fn subnet() -> String {
 }
 
 async fn ec2(parameters: &[(&str, &str)]) -> String {
-    let address = emulator::endpoint()
-        .trim_start_matches("http://")
-        .to_owned();
+    let address = emulator::endpoint().trim_start_matches("http://").to_owned();
     let mut body: Vec<String> = parameters
         .iter()
         .map(|(k, v)| format!("{k}={}", v.replace('/', "%2F")))
@@ -41,18 +39,10 @@ async fn ec2(parameters: &[(&str, &str)]) -> String {
          SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut stream = TcpStream::connect(&address)
-        .await
-        .expect("the stand-in listens");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("request sent");
+    let mut stream = TcpStream::connect(&address).await.expect("the stand-in listens");
+    stream.write_all(request.as_bytes()).await.expect("request sent");
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("response read");
+    stream.read_to_string(&mut response).await.expect("response read");
     assert!(
         response.starts_with("HTTP/1.1 200"),
         "EC2 {parameters:?} failed: {response}"
@@ -62,10 +52,7 @@ async fn ec2(parameters: &[(&str, &str)]) -> String {
 
 fn element(xml: &str, name: &str) -> String {
     let open = format!("<{name}>");
-    let start = xml
-        .find(&open)
-        .unwrap_or_else(|| panic!("no <{name}> in {xml}"))
-        + open.len();
+    let start = xml.find(&open).unwrap_or_else(|| panic!("no <{name}> in {xml}")) + open.len();
     let end = xml[start..].find('<').expect("closing tag") + start;
     xml[start..end].to_owned()
 }

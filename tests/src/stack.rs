@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
@@ -63,9 +63,8 @@ impl Stack {
             .send()
             .await
             .expect("market-data bucket");
-        let market_data =
-            tradai::market_data::DataLocation::parse(&format!("s3://{market_data_bucket}/ohlcv"))
-                .expect("a valid location");
+        let market_data = tradai::market_data::DataLocation::parse(&format!("s3://{market_data_bucket}/ohlcv"))
+            .expect("a valid location");
         Stack {
             s3,
             market_data_bucket,
@@ -110,8 +109,7 @@ impl Stack {
     /// A Step Functions execution that keeps running (a long Wait) until stopped: its ARN.
     pub async fn running_execution(&self) -> String {
         let sfn = aws_sdk_sfn::Client::new(&self.sdk);
-        let definition =
-            r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
+        let definition = r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
         let machine = sfn
             .create_state_machine()
             .name(format!("tradai-backtest-{}", uuid::Uuid::new_v4().simple()))
@@ -133,10 +131,7 @@ impl Stack {
     /// An ECS task that keeps running until stopped: its ARN.
     pub async fn running_task(&self) -> String {
         let ecs = aws_sdk_ecs::Client::new(&self.sdk);
-        let cluster = format!(
-            "tradai-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
+        let cluster = format!("tradai-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         ecs.create_cluster()
             .cluster_name(&cluster)
             .send()
@@ -254,28 +249,25 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, logical_id: &str, name:
                 .expect("attribute definition")
         })
         .collect();
-    let indexes = definition["GlobalSecondaryIndexes"]
-        .as_array()
-        .map(|indexes| {
-            indexes
-                .iter()
-                .map(|index| {
-                    GlobalSecondaryIndex::builder()
-                        .index_name(text(&index["IndexName"], "IndexName"))
-                        .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::from(
-                                    text(&index["Projection"]["ProjectionType"], "ProjectionType")
-                                        .as_str(),
-                                ))
-                                .build(),
-                        )
-                        .build()
-                        .expect("index")
-                })
-                .collect()
-        });
+    let indexes = definition["GlobalSecondaryIndexes"].as_array().map(|indexes| {
+        indexes
+            .iter()
+            .map(|index| {
+                GlobalSecondaryIndex::builder()
+                    .index_name(text(&index["IndexName"], "IndexName"))
+                    .set_key_schema(Some(key_schema(&index["KeySchema"])))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(
+                                text(&index["Projection"]["ProjectionType"], "ProjectionType").as_str(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+                    .expect("index")
+            })
+            .collect()
+    });
     client
         .create_table()
         .table_name(name)
@@ -298,17 +290,14 @@ async fn create_queue(
     name: &str,
     dead_letter_arn: Option<&str>,
 ) -> String {
-    let definition = properties(logical_id)
-        .as_object()
-        .expect("template: queue properties");
+    let definition = properties(logical_id).as_object().expect("template: queue properties");
     let mut request = client.create_queue().queue_name(name);
     for (property, value) in definition {
         let value = match (property.as_str(), value) {
             ("QueueName" | "Tags", _) => continue,
             ("RedrivePolicy", policy) => {
                 let mut policy = policy.clone();
-                policy["deadLetterTargetArn"] =
-                    Value::from(dead_letter_arn.expect("the dead-letter queue's ARN"));
+                policy["deadLetterTargetArn"] = Value::from(dead_letter_arn.expect("the dead-letter queue's ARN"));
                 policy.to_string()
             }
             (_, Value::String(text)) => text.clone(),

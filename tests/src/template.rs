@@ -16,8 +16,7 @@ pub fn template() -> &'static Value {
     static TEMPLATE: OnceLock<Value> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
         let path: PathBuf = project_root().join("template.yaml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         parse(&text).unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()))
     })
 }
@@ -25,10 +24,7 @@ pub fn template() -> &'static Value {
 /// The `Properties` of resource `logical_id`; panics with the id when the template lacks it.
 pub fn properties(logical_id: &str) -> &'static Value {
     let resource = &template()["Resources"][logical_id];
-    assert!(
-        resource.is_object(),
-        "template.yaml has no resource {logical_id}"
-    );
+    assert!(resource.is_object(), "template.yaml has no resource {logical_id}");
     &resource["Properties"]
 }
 
@@ -38,10 +34,9 @@ pub fn parse(text: &str) -> Result<Value, String> {
     Parser::new_from_str(text)
         .load(&mut builder, false)
         .map_err(|e| e.to_string())?;
-    builder.error.map_or_else(
-        || builder.root.ok_or_else(|| "empty document".to_owned()),
-        Err,
-    )
+    builder
+        .error
+        .map_or_else(|| builder.root.ok_or_else(|| "empty document".to_owned()), Err)
 }
 
 enum Frame {
@@ -96,9 +91,7 @@ impl EventReceiver for Builder {
                 };
                 self.add(value);
             }
-            Event::Alias(_) => {
-                self.error = Some("YAML aliases are not used in the template".to_owned())
-            }
+            Event::Alias(_) => self.error = Some("YAML aliases are not used in the template".to_owned()),
             _ => {}
         }
     }
@@ -170,8 +163,7 @@ mod tests {
 
     #[test]
     fn tagged_collections_are_wrapped() {
-        let value =
-            parse("A: !Join ['', [a, !Ref B]]\nC: !If\n  - Cond\n  - 1\n  - 2\n").expect("parses");
+        let value = parse("A: !Join ['', [a, !Ref B]]\nC: !If\n  - Cond\n  - 1\n  - 2\n").expect("parses");
         assert_eq!(
             value,
             json!({"A": {"Fn::Join": ["", ["a", {"Ref": "B"}]]}, "C": {"Fn::If": ["Cond", 1, 2]}})

@@ -24,15 +24,9 @@ pub async fn handle<S: WorkflowStore, T: Stopper>(
         match jobs::cancel(&deps.store, &deps.stopper, run_id).await {
             Ok(cancelled) => Ok(json_response(StatusCode::OK, &cancelled)),
             Err(error @ CancelError::NotFound(_)) => Err(ApiError::not_found(error.to_string())),
-            Err(error @ (CancelError::Finished { .. } | CancelError::Contended(_))) => {
-                Err(conflict(error.to_string()))
-            }
-            Err(error @ CancelError::Store(_)) => {
-                Err(ApiError::unavailable("the workflow store", &error))
-            }
-            Err(error @ CancelError::Stop { .. }) => {
-                Err(ApiError::unavailable("stopping the backtest", &error))
-            }
+            Err(error @ (CancelError::Finished { .. } | CancelError::Contended(_))) => Err(conflict(error.to_string())),
+            Err(error @ CancelError::Store(_)) => Err(ApiError::unavailable("the workflow store", &error)),
+            Err(error @ CancelError::Stop { .. }) => Err(ApiError::unavailable("stopping the backtest", &error)),
         }
     })
     .await

@@ -17,10 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = Settings::from_env()?;
     let aws = tradai::aws::sdk_config(&settings).await;
     let deps = Deps {
-        store: DynamoDbStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            &settings.workflow_table,
-        ),
+        store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
         stopper: AwsStopper::new(
             aws_sdk_sfn::Client::new(&aws),
             aws_sdk_ecs::Client::new(&aws),

@@ -14,13 +14,10 @@ pub struct Deps<O> {
 
 /// 200 `{exchange, timeframe, max_age_hours, checked_at, all_fresh, symbols: {pair: {...}}}`; 400 naming the
 /// field; 503 when S3 does not answer.
-pub async fn handle<O: ObjectStore>(
-    deps: &Deps<O>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle<O: ObjectStore>(deps: &Deps<O>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
-        let question = FreshnessRequest::from_json(json_body(&request)?)
-            .map_err(|errors| ApiError::validation(&errors))?;
+        let question =
+            FreshnessRequest::from_json(json_body(&request)?).map_err(|errors| ApiError::validation(&errors))?;
         check_freshness(&deps.objects, &deps.location, &question, Timestamp::now())
             .await
             .map(|report| json_response(StatusCode::OK, &report))

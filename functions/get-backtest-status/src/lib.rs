@@ -13,17 +13,12 @@ pub struct Deps<S> {
 }
 
 /// 200 with the status report; 400 for a malformed run id; 404 for an unknown one; 503 when the store is down.
-pub async fn handle<S: WorkflowStore>(
-    deps: &Deps<S>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle<S: WorkflowStore>(deps: &Deps<S>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
         let run_id = run_id_parameter(&request)?;
         match jobs::status(&deps.store, run_id, deps.mlflow_ui.as_deref()).await {
             Ok(Some(report)) => Ok(json_response(StatusCode::OK, &report)),
-            Ok(None) => Err(ApiError::not_found(format!(
-                "no backtest with run_id {run_id}"
-            ))),
+            Ok(None) => Err(ApiError::not_found(format!("no backtest with run_id {run_id}"))),
             Err(error) => Err(ApiError::unavailable("the workflow store", &error)),
         }
     })

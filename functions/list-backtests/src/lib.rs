@@ -14,24 +14,28 @@ pub struct Deps<S> {
 }
 
 /// 200 `{backtests: [...], next_cursor}`; 400 naming `status`, `limit`, `cursor` or an unknown parameter.
-pub async fn handle<S: WorkflowStore>(
-    deps: &Deps<S>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle<S: WorkflowStore>(deps: &Deps<S>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
         let query = query_parameters(&request, &["status", "limit", "cursor"])?;
         let status = query
             .get("status")
-            .map(|text| text.parse::<Status>().map_err(|error| ApiError::invalid_field("status", error.to_string())))
+            .map(|text| {
+                text.parse::<Status>()
+                    .map_err(|error| ApiError::invalid_field("status", error.to_string()))
+            })
             .transpose()?;
         let limit = match query.get("limit") {
             None => DEFAULT_LIMIT,
-            Some(text) => text.parse::<usize>().ok().filter(|limit| LIMITS.contains(limit)).ok_or_else(|| {
-                ApiError::invalid_field(
-                    "limit",
-                    format!("expected a whole number from {} to {}", LIMITS.start(), LIMITS.end()),
-                )
-            })?,
+            Some(text) => text
+                .parse::<usize>()
+                .ok()
+                .filter(|limit| LIMITS.contains(limit))
+                .ok_or_else(|| {
+                    ApiError::invalid_field(
+                        "limit",
+                        format!("expected a whole number from {} to {}", LIMITS.start(), LIMITS.end()),
+                    )
+                })?,
         };
         let cursor = query.get("cursor").map(String::as_str);
         match jobs::list(&deps.store, status, limit, cursor, deps.mlflow_ui.as_deref()).await {

@@ -16,10 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = Settings::from_env()?;
     let aws = tradai::aws::sdk_config(&settings).await;
     let deps = Deps {
-        store: DynamoDbStore::new(
-            aws_sdk_dynamodb::Client::new(&aws),
-            &settings.workflow_table,
-        ),
+        store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
         mlflow_ui: settings.mlflow_tracking_uri,
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await

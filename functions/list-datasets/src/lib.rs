@@ -14,10 +14,7 @@ pub struct Deps<O> {
 
 /// 200 `{datasets: [{exchange, symbol, timeframe, trading_mode, key, size_bytes, last_modified}]}`, optionally
 /// only one `exchange`; 400 for an unknown parameter; 503 when S3 does not answer.
-pub async fn handle<O: ObjectStore>(
-    deps: &Deps<O>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle<O: ObjectStore>(deps: &Deps<O>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
         let query = query_parameters(&request, &["exchange"])?;
         let exchange = query.get("exchange");
@@ -27,10 +24,7 @@ pub async fn handle<O: ObjectStore>(
         if let Some(exchange) = exchange {
             datasets.retain(|dataset| &dataset.exchange == exchange);
         }
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({ "datasets": datasets }),
-        ))
+        Ok(json_response(StatusCode::OK, &json!({ "datasets": datasets })))
     })
     .await
 }

@@ -13,10 +13,7 @@ pub struct Deps<R> {
 
 /// 200 `{strategies: [...], next_cursor}`; 400 naming `limit`, `cursor` or an unknown parameter; 503 when MLflow
 /// is down (answered at once while its circuit is open).
-pub async fn handle<R: ModelRegistry>(
-    deps: &Deps<R>,
-    request: Request,
-) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle<R: ModelRegistry>(deps: &Deps<R>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
         let query = query_parameters(&request, &["limit", "cursor"])?;
         let limit = match query.get("limit") {
@@ -28,11 +25,7 @@ pub async fn handle<R: ModelRegistry>(
                 .ok_or_else(|| {
                     ApiError::invalid_field(
                         "limit",
-                        format!(
-                            "expected a whole number from {} to {}",
-                            LIMITS.start(),
-                            LIMITS.end()
-                        ),
+                        format!("expected a whole number from {} to {}", LIMITS.start(), LIMITS.end()),
                     )
                 })?,
         };

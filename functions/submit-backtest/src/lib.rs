@@ -45,9 +45,7 @@ pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
         let backtest = BacktestRequest::from_json(json_body(&request)?, now.date())
             .map_err(|errors| ApiError::validation(&errors))?;
         let submitted = match &key {
-            Some(key) => {
-                jobs::submit_once(&deps.store, &deps.launcher, &deps.keys, key, backtest, now).await
-            }
+            Some(key) => jobs::submit_once(&deps.store, &deps.launcher, &deps.keys, key, backtest, now).await,
             None => jobs::submit(&deps.store, &deps.launcher, backtest, now).await,
         };
         match submitted {
@@ -68,15 +66,9 @@ pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
                 }
                 Ok(response)
             }
-            Err(error @ SubmitError::KeyReused(_)) => {
-                Err(unprocessable("Idempotency-Key", error.to_string()))
-            }
-            Err(error @ SubmitError::Handoff { .. }) => {
-                Err(ApiError::unavailable("the executor", &error))
-            }
-            Err(error @ SubmitError::Store(_)) => {
-                Err(ApiError::unavailable("the workflow store", &error))
-            }
+            Err(error @ SubmitError::KeyReused(_)) => Err(unprocessable("Idempotency-Key", error.to_string())),
+            Err(error @ SubmitError::Handoff { .. }) => Err(ApiError::unavailable("the executor", &error)),
+            Err(error @ SubmitError::Store(_)) => Err(ApiError::unavailable("the workflow store", &error)),
         }
     })
     .await

@@ -133,10 +133,7 @@ impl TryFrom<String> for Symbol {
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
         let asset = |part: &str| {
-            (1..=20).contains(&part.len())
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            (1..=20).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         };
         let (pair, settle) = match text.split_once(':') {
             Some((pair, settle)) => (pair, Some(settle)),
@@ -207,18 +204,11 @@ impl RawRequest {
         let experiment_name = self
             .experiment_name
             .map(|name| check(&mut errors, "experiment_name", experiment_name(name)))
-            .unwrap_or_else(|| {
-                strategy_name
-                    .as_ref()
-                    .map(|name| format!("backtests/{name}"))
-            });
-        let config = required(&mut errors, "config", self.config)
-            .and_then(|raw| raw.validate(&mut errors, today));
+            .unwrap_or_else(|| strategy_name.as_ref().map(|name| format!("backtests/{name}")));
+        let config = required(&mut errors, "config", self.config).and_then(|raw| raw.validate(&mut errors, today));
 
         match (strategy_name, strategy_version, experiment_name, config) {
-            (Some(strategy_name), Some(strategy_version), Some(experiment_name), Some(config))
-                if errors.is_empty() =>
-            {
+            (Some(strategy_name), Some(strategy_version), Some(experiment_name), Some(config)) if errors.is_empty() => {
                 Ok(BacktestRequest {
                     strategy_name,
                     strategy_version,
@@ -235,8 +225,8 @@ impl RawConfig {
     fn validate(self, errors: &mut Vec<FieldError>, today: NaiveDate) -> Option<BacktestConfig> {
         let timeframe = required(errors, "config.timeframe", self.timeframe)
             .and_then(|text| check(errors, "config.timeframe", Timeframe::try_from(text)));
-        let symbols = required(errors, "config.symbols", self.symbols)
-            .and_then(|list| symbols(errors, "config.symbols", list));
+        let symbols =
+            required(errors, "config.symbols", self.symbols).and_then(|list| symbols(errors, "config.symbols", list));
         let start_date = required(errors, "config.start_date", self.start_date)
             .and_then(|text| check(errors, "config.start_date", date(&text, today)));
         let end_date = required(errors, "config.end_date", self.end_date)
@@ -254,9 +244,7 @@ impl RawConfig {
         if size > MAX_OVERRIDES_BYTES {
             errors.push(FieldError::new(
                 "config.config_overrides",
-                format!(
-                    "config_overrides is {size} bytes of JSON; the limit is {MAX_OVERRIDES_BYTES}"
-                ),
+                format!("config_overrides is {size} bytes of JSON; the limit is {MAX_OVERRIDES_BYTES}"),
             ));
         }
         Some(BacktestConfig {
@@ -291,8 +279,7 @@ fn strategy_name(name: String) -> Result<String, String> {
 }
 
 fn strategy_version(value: Value) -> Result<StrategyVersion, String> {
-    let alias_hint =
-        "strategy_version must be a version number (1, 2, ...) or an alias such as \"production\"";
+    let alias_hint = "strategy_version must be a version number (1, 2, ...) or an alias such as \"production\"";
     match value {
         Value::Number(number) => number
             .as_u64()
@@ -322,10 +309,7 @@ fn strategy_version(value: Value) -> Result<StrategyVersion, String> {
 }
 
 fn experiment_name(name: String) -> Result<String, String> {
-    if name.trim().is_empty()
-        || name.chars().count() > MAX_EXPERIMENT_CHARS
-        || name.chars().any(char::is_control)
-    {
+    if name.trim().is_empty() || name.chars().count() > MAX_EXPERIMENT_CHARS || name.chars().any(char::is_control) {
         Err(format!(
             "experiment_name must be 1 to {MAX_EXPERIMENT_CHARS} printable characters, got {:?}",
             clip(&name)
@@ -432,10 +416,7 @@ mod tests {
         body["config"]["symbols"] = json!([]);
         assert_eq!(rejected_fields(&body), ["config.symbols"]);
         body["config"]["symbols"] = json!(["BTC/USDT", "btc-usdt", "BTC/USDT"]);
-        assert_eq!(
-            rejected_fields(&body),
-            ["config.symbols[1]", "config.symbols[2]"]
-        );
+        assert_eq!(rejected_fields(&body), ["config.symbols[1]", "config.symbols[2]"]);
         body["config"]["symbols"] = json!(["BTC/USDT:USDT"]);
         assert!(parse(&body).is_ok());
     }

@@ -79,9 +79,7 @@ mod tests {
 
     #[test]
     fn upper_case_input_is_accepted_and_written_lower_case() {
-        let id: RunId = "3F2B8C1E-6D4A-4F7E-9A51-0C2D7E8B9F10"
-            .parse()
-            .expect("valid id");
+        let id: RunId = "3F2B8C1E-6D4A-4F7E-9A51-0C2D7E8B9F10".parse().expect("valid id");
         assert_eq!(id.to_string(), "3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10");
     }
 

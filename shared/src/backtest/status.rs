@@ -60,9 +60,7 @@ impl Status {
 
 /// A text that names no status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown status {0:?}; expected one of PENDING, QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED"
-)]
+#[error("unknown status {0:?}; expected one of PENDING, QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED")]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for Status {
@@ -121,10 +119,7 @@ mod tests {
     fn names_round_trip() {
         for status in Status::ALL {
             assert_eq!(status.as_str().parse::<Status>(), Ok(status));
-            assert_eq!(
-                serde_json::to_string(&status).ok(),
-                Some(format!("\"{status}\""))
-            );
+            assert_eq!(serde_json::to_string(&status).ok(), Some(format!("\"{status}\"")));
         }
         assert!("running".parse::<Status>().is_err());
     }

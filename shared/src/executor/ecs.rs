@@ -1,7 +1,7 @@
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
-    KeyValuePair, NetworkConfiguration, Tag, TaskOverride,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, KeyValuePair,
+    NetworkConfiguration, Tag, TaskOverride,
 };
 
 use super::{Handoff, LaunchError, Launcher};
@@ -27,37 +27,21 @@ pub struct ContainerContext {
 }
 
 /// The strategy container's environment for `job`, with the original design's names.
-pub fn container_environment(
-    job: &BacktestJob,
-    context: &ContainerContext,
-) -> Vec<(String, String)> {
+pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> Vec<(String, String)> {
     let request = &job.request;
     let config = &request.config;
-    let pairs: Vec<&str> = config
-        .symbols
-        .iter()
-        .map(|symbol| symbol.as_str())
-        .collect();
+    let pairs: Vec<&str> = config.symbols.iter().map(|symbol| symbol.as_str()).collect();
     let mut environment = vec![
         ("RUN_ID".to_owned(), job.run_id.to_string()),
         ("TRADING_MODE".to_owned(), "backtest".to_owned()),
         ("STRATEGY".to_owned(), request.strategy_name.clone()),
-        (
-            "STRATEGY_VERSION".to_owned(),
-            request.strategy_version.to_string(),
-        ),
+        ("STRATEGY_VERSION".to_owned(), request.strategy_version.to_string()),
         ("TIMEFRAME".to_owned(), config.timeframe.to_string()),
         ("TIMERANGE".to_owned(), config.timerange()),
         ("PAIRS".to_owned(), pairs.join(",")),
-        (
-            "EXPERIMENT_NAME".to_owned(),
-            request.experiment_name.clone(),
-        ),
+        ("EXPERIMENT_NAME".to_owned(), request.experiment_name.clone()),
         ("DYNAMODB_TABLE".to_owned(), context.workflow_table.clone()),
-        (
-            "WORKFLOW_STATE_TABLE".to_owned(),
-            context.workflow_table.clone(),
-        ),
+        ("WORKFLOW_STATE_TABLE".to_owned(), context.workflow_table.clone()),
     ];
     if let Some(uri) = &context.mlflow_tracking_uri {
         environment.push(("MLFLOW_TRACKING_URI".to_owned(), uri.clone()));
@@ -86,11 +70,7 @@ impl EcsTasks {
         }
     }
 
-    async fn run(
-        &self,
-        job: &BacktestJob,
-        capacity: &str,
-    ) -> Result<Result<String, String>, LaunchError> {
+    async fn run(&self, job: &BacktestJob, capacity: &str) -> Result<Result<String, String>, LaunchError> {
         let placement = &self.placement;
         let environment = container_environment(job, &self.context)
             .into_iter()
@@ -116,22 +96,11 @@ impl EcsTasks {
             .client
             .run_task()
             .cluster(&placement.cluster)
-            .task_definition(format!(
-                "{}{}",
-                placement.task_prefix, job.request.strategy_name
-            ))
+            .task_definition(format!("{}{}", placement.task_prefix, job.request.strategy_name))
             .count(1)
             .capacity_provider_strategy(strategy)
-            .network_configuration(
-                NetworkConfiguration::builder()
-                    .awsvpc_configuration(network)
-                    .build(),
-            )
-            .overrides(
-                TaskOverride::builder()
-                    .container_overrides(container)
-                    .build(),
-            )
+            .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build())
+            .overrides(TaskOverride::builder().container_overrides(container).build())
             .started_by("tradai")
             .client_token(job.run_id.to_string())
             .tags(tag("run_id", job.run_id.to_string()))
@@ -139,11 +108,7 @@ impl EcsTasks {
             .send()
             .await
             .map_err(|error| LaunchError::unavailable(error.into_service_error()))?;
-        if let Some(task_arn) = output
-            .tasks()
-            .first()
-            .and_then(|task| task.task_arn.clone())
-        {
+        if let Some(task_arn) = output.tasks().first().and_then(|task| task.task_arn.clone()) {
             return Ok(Ok(task_arn));
         }
         let reasons: Vec<String> = output
@@ -175,9 +140,7 @@ impl Launcher for EcsTasks {
             Ok(task_arn) => task_arn,
             Err(reason) if reason.to_ascii_lowercase().contains("capacity") => {
                 tracing::warn!(run_id = %job.run_id, %reason, "no Spot capacity; starting on regular Fargate");
-                self.run(job, "FARGATE")
-                    .await?
-                    .map_err(LaunchError::Refused)?
+                self.run(job, "FARGATE").await?.map_err(LaunchError::Refused)?
             }
             Err(reason) => return Err(LaunchError::Refused(reason)),
         };
@@ -201,9 +164,7 @@ mod tests {
         let body = json!({"strategy_name": "EmaCross", "strategy_version": "production", "config": {
             "timeframe": "5m", "symbols": ["BTC/USDT", "ETH/USDT"], "start_date": "2024-01-01",
             "end_date": "2024-03-01"}});
-        let request =
-            BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
-                .expect("ok");
+        let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("ok");
         let job = BacktestJob {
             run_id: RunId::new(),
             request,

@@ -43,10 +43,7 @@ pub trait Launcher: Send + Sync {
     fn handoff_status(&self) -> Status;
 
     /// Hands `job` off. On `Ok` the job will run (or wait its turn); on `Err` nothing was handed off.
-    fn launch(
-        &self,
-        job: &BacktestJob,
-    ) -> impl Future<Output = Result<Handoff, LaunchError>> + Send;
+    fn launch(&self, job: &BacktestJob) -> impl Future<Output = Result<Handoff, LaunchError>> + Send;
 }
 
 /// No executor configured: jobs are recorded and stay PENDING until someone hands them off.
@@ -97,12 +94,10 @@ impl Executor {
     pub fn from_settings(settings: &Settings, aws: &aws_config::SdkConfig) -> Self {
         match &settings.executor {
             ExecutorMode::None => Executor::None(NoExecutor),
-            ExecutorMode::Sqs { queue_url } => {
-                Executor::Sqs(SqsQueue::new(aws_sdk_sqs::Client::new(aws), queue_url))
+            ExecutorMode::Sqs { queue_url } => Executor::Sqs(SqsQueue::new(aws_sdk_sqs::Client::new(aws), queue_url)),
+            ExecutorMode::StepFunctions { state_machine_arn } => {
+                Executor::StepFunctions(StepFunctions::new(aws_sdk_sfn::Client::new(aws), state_machine_arn))
             }
-            ExecutorMode::StepFunctions { state_machine_arn } => Executor::StepFunctions(
-                StepFunctions::new(aws_sdk_sfn::Client::new(aws), state_machine_arn),
-            ),
             ExecutorMode::Ecs(placement) => Executor::Ecs(EcsTasks::new(
                 aws_sdk_ecs::Client::new(aws),
                 placement.clone(),

@@ -26,8 +26,7 @@ impl Launcher for SqsQueue {
     }
 
     async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {
-        let body = serde_json::to_string(job)
-            .map_err(|error| LaunchError::Unavailable(Box::new(error)))?;
+        let body = serde_json::to_string(job).map_err(|error| LaunchError::Unavailable(Box::new(error)))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)

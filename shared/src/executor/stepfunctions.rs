@@ -23,8 +23,7 @@ impl StepFunctions {
     fn execution_arn(&self, name: &str) -> String {
         format!(
             "{}:{name}",
-            self.state_machine_arn
-                .replacen(":stateMachine:", ":execution:", 1)
+            self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
         )
     }
 }
@@ -66,9 +65,7 @@ mod tests {
 
     #[test]
     fn execution_arns_sit_beside_their_state_machine() {
-        let config = aws_sdk_sfn::Config::builder()
-            .behavior_version_latest()
-            .build();
+        let config = aws_sdk_sfn::Config::builder().behavior_version_latest().build();
         let workflow = StepFunctions::new(
             Client::from_conf(config),
             "arn:aws:states:us-east-1:123456789012:stateMachine:tradai-backtest-dev",

@@ -6,11 +6,7 @@ use crate::backtest::WorkflowRecord;
 pub trait Stopper: Send + Sync {
     /// Asks everything known to run `record` to stop, giving `reason`. Answers whether anything was asked;
     /// stopping something already stopped is not an error.
-    fn stop(
-        &self,
-        record: &WorkflowRecord,
-        reason: &str,
-    ) -> impl Future<Output = Result<bool, StopError>> + Send;
+    fn stop(&self, record: &WorkflowRecord, reason: &str) -> impl Future<Output = Result<bool, StopError>> + Send;
 }
 
 /// A stop request that did not reach its service.
@@ -32,11 +28,7 @@ pub struct AwsStopper {
 
 impl AwsStopper {
     /// `cluster` is where tasks run when a task ARN does not name its cluster (old-style ARNs).
-    pub fn new(
-        sfn: aws_sdk_sfn::Client,
-        ecs: aws_sdk_ecs::Client,
-        cluster: Option<String>,
-    ) -> Self {
+    pub fn new(sfn: aws_sdk_sfn::Client, ecs: aws_sdk_ecs::Client, cluster: Option<String>) -> Self {
         Self { sfn, ecs, cluster }
     }
 }
@@ -66,9 +58,7 @@ impl Stopper for AwsStopper {
             asked = true;
         }
         if let Some(task) = &record.task_arn {
-            let cluster = cluster_of(task)
-                .map(str::to_owned)
-                .or_else(|| self.cluster.clone());
+            let cluster = cluster_of(task).map(str::to_owned).or_else(|| self.cluster.clone());
             self.ecs
                 .stop_task()
                 .set_cluster(cluster)
@@ -96,9 +86,6 @@ mod tests {
             cluster_of("arn:aws:ecs:us-east-1:123456789012:task/tradai-dev/0f1e2d3c"),
             Some("tradai-dev")
         );
-        assert_eq!(
-            cluster_of("arn:aws:ecs:us-east-1:123456789012:task/0f1e2d3c"),
-            None
-        );
+        assert_eq!(cluster_of("arn:aws:ecs:us-east-1:123456789012:task/0f1e2d3c"), None);
     }
 }

@@ -34,10 +34,7 @@ fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> StoreE
     StoreError::Unavailable(Box::new(error))
 }
 
-fn existing(
-    key: &IdempotencyKey,
-    item: &HashMap<String, AttributeValue>,
-) -> Result<Claim, StoreError> {
+fn existing(key: &IdempotencyKey, item: &HashMap<String, AttributeValue>) -> Result<Claim, StoreError> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) => Some(value.clone()),
         _ => None,
@@ -46,14 +43,9 @@ fn existing(
         key: key.to_string(),
         source: "an idempotency claim lacks its run".into(),
     };
-    let run_id = text("run_id")
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(corrupt)?;
+    let run_id = text("run_id").and_then(|id| id.parse().ok()).ok_or_else(corrupt)?;
     let fingerprint = text("fingerprint").ok_or_else(corrupt)?;
-    Ok(Claim::Existing {
-        run_id,
-        fingerprint,
-    })
+    Ok(Claim::Existing { run_id, fingerprint })
 }
 
 impl IdempotencyKeys for DynamoDbKeys {
@@ -105,9 +97,7 @@ impl IdempotencyKeys for DynamoDbKeys {
                 .await
                 .map_err(|error| unavailable(error.into_service_error()))?
                 .item
-                .ok_or_else(|| {
-                    StoreError::Unavailable("an idempotency claim vanished while being read".into())
-                })?,
+                .ok_or_else(|| StoreError::Unavailable("an idempotency claim vanished while being read".into()))?,
         };
         existing(key, &item)
     }

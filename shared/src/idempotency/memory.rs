@@ -20,10 +20,7 @@ impl IdempotencyKeys for MemoryKeys {
         run_id: RunId,
         now: Timestamp,
     ) -> Result<Claim, StoreError> {
-        let mut claims = self
-            .claims
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut claims = self.claims.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((existing, theirs, expires)) = claims.get(key)
             && *expires > now
         {
@@ -32,22 +29,13 @@ impl IdempotencyKeys for MemoryKeys {
                 fingerprint: theirs.clone(),
             });
         }
-        claims.insert(
-            key.clone(),
-            (run_id, fingerprint.to_owned(), now.plus(KEY_LIFETIME)),
-        );
+        claims.insert(key.clone(), (run_id, fingerprint.to_owned(), now.plus(KEY_LIFETIME)));
         Ok(Claim::Claimed)
     }
 
     async fn release(&self, key: &IdempotencyKey, run_id: RunId) -> Result<(), StoreError> {
-        let mut claims = self
-            .claims
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if claims
-            .get(key)
-            .is_some_and(|(owner, _, _)| *owner == run_id)
-        {
+        let mut claims = self.claims.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if claims.get(key).is_some_and(|(owner, _, _)| *owner == run_id) {
             claims.remove(key);
         }
         Ok(())

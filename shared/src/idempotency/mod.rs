@@ -81,11 +81,7 @@ pub trait IdempotencyKeys: Send + Sync {
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
     /// Gives `key` up, if it is still claimed for `run_id`, so the client's retry starts afresh.
-    fn release(
-        &self,
-        key: &IdempotencyKey,
-        run_id: RunId,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(&self, key: &IdempotencyKey, run_id: RunId) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]
@@ -95,8 +91,7 @@ mod tests {
     use super::*;
 
     fn request(body: serde_json::Value) -> BacktestRequest {
-        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
-            .expect("valid")
+        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid")
     }
 
     #[test]

@@ -27,17 +27,13 @@ pub struct Cancelled {
 pub enum CancelError {
     #[error("no backtest with run_id {0}")]
     NotFound(RunId),
-    #[error(
-        "backtest {run_id} already finished as {status}; only unfinished backtests can be cancelled"
-    )]
+    #[error("backtest {run_id} already finished as {status}; only unfinished backtests can be cancelled")]
     Finished { run_id: RunId, status: Status },
     #[error("backtest {0} kept changing status while being cancelled")]
     Contended(RunId),
     #[error("the workflow store could not be used")]
     Store(#[from] StoreError),
-    #[error(
-        "backtest {run_id} is recorded CANCELLED, but what runs it could not be stopped; cancel again to retry"
-    )]
+    #[error("backtest {run_id} is recorded CANCELLED, but what runs it could not be stopped; cancel again to retry")]
     Stop {
         run_id: RunId,
         #[source]
@@ -52,10 +48,7 @@ pub async fn cancel(
     run_id: RunId,
 ) -> Result<Cancelled, CancelError> {
     for _ in 0..ATTEMPTS {
-        let record = store
-            .get(run_id)
-            .await?
-            .ok_or(CancelError::NotFound(run_id))?;
+        let record = store.get(run_id).await?.ok_or(CancelError::NotFound(run_id))?;
         let previous_status = record.status;
         let record = match previous_status {
             Status::Completed | Status::Failed => {
@@ -66,8 +59,7 @@ pub async fn cancel(
             }
             Status::Cancelled => record,
             Status::Pending | Status::Queued | Status::Running => {
-                let transition =
-                    Transition::new(previous_status, Status::Cancelled, Timestamp::now());
+                let transition = Transition::new(previous_status, Status::Cancelled, Timestamp::now());
                 match store.transition(run_id, &transition).await? {
                     TransitionOutcome::Moved(record) => *record,
                     TransitionOutcome::LostRace { .. } => continue,
@@ -76,10 +68,7 @@ pub async fn cancel(
             }
         };
         let stop_requested = stopper
-            .stop(
-                &record,
-                &format!("backtest {run_id} cancelled by its owner"),
-            )
+            .stop(&record, &format!("backtest {run_id} cancelled by its owner"))
             .await
             .map_err(|source| CancelError::Stop { run_id, source })?;
         tracing::info!(%run_id, %previous_status, stop_requested, "backtest cancelled");
@@ -120,13 +109,10 @@ mod tests {
     async fn job(store: &MemoryStore, status: Status, execution: bool) -> RunId {
         let body = json!({"strategy_name": "S", "strategy_version": 1, "config": {"timeframe": "1h",
             "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01"}});
-        let request =
-            BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
-                .expect("valid");
+        let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
         let mut record = WorkflowRecord::new(RunId::new(), request, status, Timestamp::now());
         if execution {
-            record.execution_arn =
-                Some("arn:aws:states:us-east-1:123456789012:execution:tradai-backtest:x".into());
+            record.execution_arn = Some("arn:aws:states:us-east-1:123456789012:execution:tradai-backtest:x".into());
         }
         store.create(&record).await.expect("created");
         record.run_id
@@ -148,12 +134,7 @@ mod tests {
                 (status, execution)
             );
             assert_eq!(
-                store
-                    .get(run_id)
-                    .await
-                    .expect("read")
-                    .expect("stored")
-                    .status,
+                store.get(run_id).await.expect("read").expect("stored").status,
                 Status::Cancelled
             );
         }
@@ -169,15 +150,7 @@ mod tests {
                 cancel(&store, &Recorder::default(), run_id).await,
                 Err(CancelError::Finished { .. })
             ));
-            assert_eq!(
-                store
-                    .get(run_id)
-                    .await
-                    .expect("read")
-                    .expect("stored")
-                    .status,
-                status
-            );
+            assert_eq!(store.get(run_id).await.expect("read").expect("stored").status, status);
         }
         let unknown = RunId::new();
         assert!(matches!(

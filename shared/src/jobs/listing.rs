@@ -101,23 +101,17 @@ pub async fn list(
         let page = store.list_by_status(status, limit, after.as_ref()).await?;
         pages.push((status, page));
     }
-    let mut merged: Vec<&WorkflowRecord> =
-        pages.iter().flat_map(|(_, page)| &page.records).collect();
+    let mut merged: Vec<&WorkflowRecord> = pages.iter().flat_map(|(_, page)| &page.records).collect();
     merged.sort_by_key(|record| std::cmp::Reverse((record.created_at, record.run_id)));
     merged.truncate(limit);
 
     let mut next = position.clone();
     let mut more = false;
     for (status, page) in &pages {
-        let taken: Vec<&&WorkflowRecord> = merged
-            .iter()
-            .filter(|record| record.status == *status)
-            .collect();
+        let taken: Vec<&&WorkflowRecord> = merged.iter().filter(|record| record.status == *status).collect();
         let after = match taken.last() {
             None => position.after.get(status.as_str()).cloned().flatten(),
-            Some(last) if taken.len() < page.records.len() => {
-                Some(Cursor::after(last).as_str().to_owned())
-            }
+            Some(last) if taken.len() < page.records.len() => Some(Cursor::after(last).as_str().to_owned()),
             Some(_) => page.next.as_ref().map(|cursor| cursor.as_str().to_owned()),
         };
         let exhausted = taken.len() == page.records.len() && page.next.is_none();
@@ -152,8 +146,7 @@ mod tests {
     fn request() -> BacktestRequest {
         let body = json!({"strategy_name": "S", "strategy_version": 1, "config": {"timeframe": "1h",
             "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01"}});
-        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
-            .expect("valid")
+        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid")
     }
 
     async fn seeded(count: i64) -> (MemoryStore, Vec<RunId>) {
@@ -162,12 +155,7 @@ mod tests {
         let mut newest_first = Vec::new();
         for index in 0..count {
             let status = Status::ALL[(index as usize * 7) % Status::ALL.len()];
-            let record = WorkflowRecord::new(
-                RunId::new(),
-                request(),
-                status,
-                now.minus(TimeDelta::seconds(index)),
-            );
+            let record = WorkflowRecord::new(RunId::new(), request(), status, now.minus(TimeDelta::seconds(index)));
             newest_first.push(record.run_id);
             store.create(&record).await.expect("created");
         }
@@ -178,16 +166,8 @@ mod tests {
         let mut pages = Vec::new();
         let mut cursor = None;
         loop {
-            let listing = list(store, only, limit, cursor.as_deref(), None)
-                .await
-                .expect("page");
-            pages.push(
-                listing
-                    .backtests
-                    .iter()
-                    .map(|report| report.run_id)
-                    .collect(),
-            );
+            let listing = list(store, only, limit, cursor.as_deref(), None).await.expect("page");
+            pages.push(listing.backtests.iter().map(|report| report.run_id).collect());
             match listing.next_cursor {
                 Some(next) => cursor = Some(next),
                 None => return pages,
@@ -201,9 +181,7 @@ mod tests {
         for limit in [1, 7, 10, 53, 100] {
             let pages = all_pages(&store, None, limit).await;
             assert!(
-                pages
-                    .iter()
-                    .all(|page| page.len() <= limit && !page.is_empty()),
+                pages.iter().all(|page| page.len() <= limit && !page.is_empty()),
                 "limit {limit}"
             );
             let listed: Vec<RunId> = pages.into_iter().flatten().collect();
@@ -224,13 +202,7 @@ mod tests {
             .await
             .expect("page")
             .records;
-        assert_eq!(
-            listed,
-            expected
-                .iter()
-                .map(|record| record.run_id)
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(listed, expected.iter().map(|record| record.run_id).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -77,9 +77,7 @@ pub async fn submit_once(
             }
             result
         }
-        Claim::Existing { fingerprint, .. } if fingerprint != ours => {
-            Err(SubmitError::KeyReused(key.clone()))
-        }
+        Claim::Existing { fingerprint, .. } if fingerprint != ours => Err(SubmitError::KeyReused(key.clone())),
         Claim::Existing { run_id, .. } => {
             if let Some(record) = store.get(run_id).await? {
                 return Ok(Submitted {
@@ -229,8 +227,7 @@ mod tests {
     fn request() -> BacktestRequest {
         let body = json!({"strategy_name": "EmaCross", "strategy_version": "production", "config": {
             "timeframe": "1h", "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01"}});
-        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date())
-            .expect("valid")
+        BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid")
     }
 
     struct RefusingQueue;
@@ -240,10 +237,7 @@ mod tests {
             Status::Queued
         }
 
-        async fn launch(
-            &self,
-            _job: &BacktestJob,
-        ) -> Result<crate::executor::Handoff, LaunchError> {
+        async fn launch(&self, _job: &BacktestJob) -> Result<crate::executor::Handoff, LaunchError> {
             Err(LaunchError::Unavailable("queue does not exist".into()))
         }
     }
@@ -255,11 +249,7 @@ mod tests {
             .await
             .expect("submitted");
         assert_eq!(submitted.status, Status::Pending);
-        let stored = store
-            .get(submitted.run_id)
-            .await
-            .expect("readable")
-            .expect("stored");
+        let stored = store.get(submitted.run_id).await.expect("readable").expect("stored");
         assert_eq!(stored.status, Status::Pending);
         assert_eq!(stored.experiment_name, "backtests/EmaCross");
     }
@@ -287,31 +277,14 @@ mod tests {
 
     #[tokio::test]
     async fn one_key_gives_one_job_and_refuses_another_body() {
-        let (store, keys) = (
-            MemoryStore::new(),
-            crate::idempotency::MemoryKeys::default(),
-        );
+        let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
         let key = IdempotencyKey::parse("k-1").expect("valid key");
-        let first = submit_once(
-            &store,
-            &NoExecutor,
-            &keys,
-            &key,
-            request(),
-            Timestamp::now(),
-        )
-        .await
-        .expect("first");
-        let again = submit_once(
-            &store,
-            &NoExecutor,
-            &keys,
-            &key,
-            request(),
-            Timestamp::now(),
-        )
-        .await
-        .expect("again");
+        let first = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+            .await
+            .expect("first");
+        let again = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+            .await
+            .expect("again");
         assert_eq!(
             (again.run_id, again.replayed, first.replayed),
             (first.run_id, true, false)
@@ -327,77 +300,41 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_submission_gives_its_key_up() {
-        let (store, keys) = (
-            MemoryStore::new(),
-            crate::idempotency::MemoryKeys::default(),
-        );
+        let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
         let key = IdempotencyKey::parse("k-2").expect("valid key");
-        let refused = submit_once(
-            &store,
-            &RefusingQueue,
-            &keys,
-            &key,
-            request(),
-            Timestamp::now(),
-        )
-        .await;
+        let refused = submit_once(&store, &RefusingQueue, &keys, &key, request(), Timestamp::now()).await;
         assert!(matches!(refused, Err(SubmitError::Handoff { .. })));
-        let retried = submit_once(
-            &store,
-            &NoExecutor,
-            &keys,
-            &key,
-            request(),
-            Timestamp::now(),
-        )
-        .await
-        .expect("retry");
+        let retried = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+            .await
+            .expect("retry");
         assert!(!retried.replayed);
-        assert_eq!(
-            store.len(),
-            2,
-            "the failed job stays on record; the retry is a new job"
-        );
+        assert_eq!(store.len(), 2, "the failed job stays on record; the retry is a new job");
     }
 
     #[tokio::test]
     async fn a_key_whose_job_was_never_recorded_is_finished_by_the_retry() {
-        let (store, keys) = (
-            MemoryStore::new(),
-            crate::idempotency::MemoryKeys::default(),
-        );
+        let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
         let key = IdempotencyKey::parse("k-3").expect("valid key");
         let orphan = RunId::new();
         keys.claim(&key, &fingerprint(&request()), orphan, Timestamp::now())
             .await
             .expect("claimed");
-        let retried = submit_once(
-            &store,
-            &NoExecutor,
-            &keys,
-            &key,
-            request(),
-            Timestamp::now(),
-        )
-        .await
-        .expect("retry");
+        let retried = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+            .await
+            .expect("retry");
         assert_eq!(retried.run_id, orphan);
         assert!(store.get(orphan).await.expect("read").is_some());
     }
 
     #[tokio::test]
     async fn the_report_shows_results_only_when_completed_and_errors_only_when_failed() {
-        let mut record =
-            WorkflowRecord::new(RunId::new(), request(), Status::Running, Timestamp::now());
+        let mut record = WorkflowRecord::new(RunId::new(), request(), Status::Running, Timestamp::now());
         record.result = Some(json!({"total_trades": 3}));
         record.error = Some("stale".into());
         record.mlflow_experiment_id = Some("7".into());
         record.mlflow_run_id = Some("abc".into());
         let running = StatusReport::new(record.clone(), Some("http://mlflow:5000/"));
-        assert_eq!(
-            (running.result, running.error, running.mlflow_url),
-            (None, None, None)
-        );
+        assert_eq!((running.result, running.error, running.mlflow_url), (None, None, None));
 
         record.status = Status::Completed;
         let done = StatusReport::new(record.clone(), Some("http://mlflow:5000/"));
@@ -410,9 +347,6 @@ mod tests {
 
         record.status = Status::Failed;
         let failed = StatusReport::new(record, None);
-        assert_eq!(
-            (failed.error.as_deref(), failed.result),
-            (Some("stale"), None)
-        );
+        assert_eq!((failed.error.as_deref(), failed.result), (Some("stale"), None));
     }
 }

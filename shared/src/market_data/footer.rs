@@ -42,25 +42,17 @@ pub enum FooterError {
 }
 
 /// The footer of object `key`, or `None` when there is no such object.
-pub async fn read_footer(
-    store: &impl ObjectStore,
-    key: &str,
-) -> Result<Option<Footer>, FooterError> {
+pub async fn read_footer(store: &impl ObjectStore, key: &str) -> Result<Option<Footer>, FooterError> {
     let Some(tail) = store.tail(key, FIRST_READ_BYTES).await? else {
         return Ok(None);
     };
     let mut bytes_read = tail.bytes.len() as u64;
     let length = tail.bytes.len();
     if length < FOOTER_BYTES {
-        return Err(FooterError::NotParquet(format!(
-            "{length} bytes is too short"
-        )));
+        return Err(FooterError::NotParquet(format!("{length} bytes is too short")));
     }
-    let last: [u8; FOOTER_BYTES] = tail.bytes[length - FOOTER_BYTES..]
-        .try_into()
-        .expect("eight bytes");
-    let footer =
-        FooterTail::try_from(last).map_err(|error| FooterError::NotParquet(error.to_string()))?;
+    let last: [u8; FOOTER_BYTES] = tail.bytes[length - FOOTER_BYTES..].try_into().expect("eight bytes");
+    let footer = FooterTail::try_from(last).map_err(|error| FooterError::NotParquet(error.to_string()))?;
     if footer.is_encrypted_footer() {
         return Err(FooterError::NotParquet("the footer is encrypted".into()));
     }
@@ -70,15 +62,15 @@ pub async fn read_footer(
         &tail.bytes[length - needed..length - FOOTER_BYTES]
     } else {
         let size = tail.info.size;
-        let start = size.checked_sub(needed as u64).ok_or_else(|| {
-            FooterError::NotParquet("the metadata is longer than the file".into())
-        })?;
+        let start = size
+            .checked_sub(needed as u64)
+            .ok_or_else(|| FooterError::NotParquet("the metadata is longer than the file".into()))?;
         fetched = store.range(key, start..size - FOOTER_BYTES as u64).await?;
         bytes_read += fetched.len() as u64;
         &fetched[..]
     };
-    let metadata = ParquetMetaDataReader::decode_metadata(metadata)
-        .map_err(|error| FooterError::NotParquet(error.to_string()))?;
+    let metadata =
+        ParquetMetaDataReader::decode_metadata(metadata).map_err(|error| FooterError::NotParquet(error.to_string()))?;
 
     let schema = metadata.file_metadata().schema_descr();
     let date = schema

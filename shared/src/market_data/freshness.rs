@@ -43,8 +43,8 @@ impl FreshnessRequest {
     pub fn from_json(body: &[u8]) -> Result<Self, ValidationErrors> {
         let raw: RawRequest = parse_json(body)?;
         let mut errors = Vec::new();
-        let symbols = required(&mut errors, "symbols", raw.symbols)
-            .and_then(|list| symbols(&mut errors, "symbols", list));
+        let symbols =
+            required(&mut errors, "symbols", raw.symbols).and_then(|list| symbols(&mut errors, "symbols", list));
         let timeframe = required(&mut errors, "timeframe", raw.timeframe)
             .and_then(|text| check(&mut errors, "timeframe", Timeframe::try_from(text)));
         let exchange = raw.exchange.unwrap_or_else(|| DEFAULT_EXCHANGE.to_owned());
@@ -100,9 +100,7 @@ pub enum SymbolFreshness {
 impl SymbolFreshness {
     pub fn is_fresh(&self) -> bool {
         match self {
-            SymbolFreshness::Known { is_fresh, .. } | SymbolFreshness::Unknown { is_fresh, .. } => {
-                *is_fresh
-            }
+            SymbolFreshness::Known { is_fresh, .. } | SymbolFreshness::Unknown { is_fresh, .. } => *is_fresh,
         }
     }
 }
@@ -133,17 +131,13 @@ pub async fn check_freshness(
         .cloned()
         .map(|symbol| async move {
             let key = dataset_key(location, &request.exchange, &symbol, request.timeframe);
-            (
-                symbol.to_string(),
-                one_symbol(store, location, key, request, now).await,
-            )
+            (symbol.to_string(), one_symbol(store, location, key, request, now).await)
         })
         .collect();
-    let answers: Vec<(String, Result<SymbolFreshness, ObjectError>)> =
-        futures::stream::iter(lookups)
-            .buffer_unordered(CONCURRENT_READS)
-            .collect()
-            .await;
+    let answers: Vec<(String, Result<SymbolFreshness, ObjectError>)> = futures::stream::iter(lookups)
+        .buffer_unordered(CONCURRENT_READS)
+        .collect()
+        .await;
     let mut symbols = BTreeMap::new();
     for (symbol, answer) in answers {
         symbols.insert(symbol, answer?);
@@ -178,8 +172,7 @@ async fn one_symbol(
                 let seconds = (now.epoch_millis() - last.epoch_millis()) as f64 / 1000.0;
                 (seconds / 36.0).round() / 100.0
             });
-            let is_fresh =
-                age_hours.is_some_and(|age| age <= request.max_age_hours) && footer.row_count > 0;
+            let is_fresh = age_hours.is_some_and(|age| age <= request.max_age_hours) && footer.row_count > 0;
             Ok(SymbolFreshness::Known {
                 first_candle: footer.first_candle,
                 last_candle: footer.last_candle,
@@ -191,10 +184,7 @@ async fn one_symbol(
             })
         }
         Ok(None) => Ok(unknown(
-            format!(
-                "no {} data on {} at {uri}",
-                request.timeframe, request.exchange
-            ),
+            format!("no {} data on {} at {uri}", request.timeframe, request.exchange),
             uri,
         )),
         Err(FooterError::Store(error)) => Err(error),
@@ -203,17 +193,13 @@ async fn one_symbol(
 }
 
 /// Every candle file under `location`, by key, from the listing alone.
-pub async fn list_datasets(
-    store: &impl ObjectStore,
-    location: &DataLocation,
-) -> Result<Vec<Dataset>, ObjectError> {
+pub async fn list_datasets(store: &impl ObjectStore, location: &DataLocation) -> Result<Vec<Dataset>, ObjectError> {
     let mut datasets: Vec<Dataset> = store
         .list(&location.prefix)
         .await?
         .into_iter()
         .filter_map(|object| {
-            let (exchange, symbol, timeframe, trading_mode) =
-                parse_dataset_key(location, &object.key)?;
+            let (exchange, symbol, timeframe, trading_mode) = parse_dataset_key(location, &object.key)?;
             Some(Dataset {
                 exchange,
                 symbol,
@@ -242,12 +228,8 @@ mod tests {
 
     #[test]
     fn defaults_fill_exchange_and_age() {
-        let request = FreshnessRequest::from_json(br#"{"symbols":["BTC/USDT"],"timeframe":"1h"}"#)
-            .expect("valid");
-        assert_eq!(
-            (request.exchange.as_str(), request.max_age_hours),
-            ("binance", 24.0)
-        );
+        let request = FreshnessRequest::from_json(br#"{"symbols":["BTC/USDT"],"timeframe":"1h"}"#).expect("valid");
+        assert_eq!((request.exchange.as_str(), request.max_age_hours), ("binance", 24.0));
     }
 
     #[test]

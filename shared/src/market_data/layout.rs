@@ -68,12 +68,7 @@ pub struct Dataset {
 
 /// The key of `symbol`'s `timeframe` candles on `exchange`: `BTC/USDT` → `binance/BTC_USDT-5m.parquet`,
 /// `BTC/USDT:USDT` → `binance/futures/BTC_USDT_USDT-5m-futures.parquet`.
-pub fn dataset_key(
-    location: &DataLocation,
-    exchange: &str,
-    symbol: &Symbol,
-    timeframe: Timeframe,
-) -> String {
+pub fn dataset_key(location: &DataLocation, exchange: &str, symbol: &Symbol, timeframe: Timeframe) -> String {
     let pair = symbol.as_str().replace(['/', ':'], "_");
     if symbol.as_str().contains(':') {
         format!(
@@ -86,10 +81,7 @@ pub fn dataset_key(
 }
 
 /// The exchange, symbol, timeframe and mode a key names, if it is a candle file of this layout.
-pub fn parse_dataset_key(
-    location: &DataLocation,
-    key: &str,
-) -> Option<(String, String, String, TradingMode)> {
+pub fn parse_dataset_key(location: &DataLocation, key: &str) -> Option<(String, String, String, TradingMode)> {
     let relative = key.strip_prefix(&location.prefix)?;
     let stem = relative.strip_suffix(".parquet")?;
     let (exchange, rest) = stem.split_once('/')?;
@@ -121,24 +113,11 @@ mod tests {
         let location = DataLocation::parse("s3://tradai-market-data/ohlcv/").expect("valid");
         let spot = dataset_key(&location, "binance", &symbol("BTC/USDT"), Timeframe::M5);
         assert_eq!(spot, "ohlcv/binance/BTC_USDT-5m.parquet");
-        let futures = dataset_key(
-            &location,
-            "binance",
-            &symbol("ETH/USDT:USDT"),
-            Timeframe::H1,
-        );
-        assert_eq!(
-            futures,
-            "ohlcv/binance/futures/ETH_USDT_USDT-1h-futures.parquet"
-        );
+        let futures = dataset_key(&location, "binance", &symbol("ETH/USDT:USDT"), Timeframe::H1);
+        assert_eq!(futures, "ohlcv/binance/futures/ETH_USDT_USDT-1h-futures.parquet");
         assert_eq!(
             parse_dataset_key(&location, &spot),
-            Some((
-                "binance".into(),
-                "BTC/USDT".into(),
-                "5m".into(),
-                TradingMode::Spot
-            ))
+            Some(("binance".into(), "BTC/USDT".into(), "5m".into(), TradingMode::Spot))
         );
         assert_eq!(
             parse_dataset_key(&location, &futures),
@@ -149,28 +128,14 @@ mod tests {
                 TradingMode::Futures
             ))
         );
-        assert_eq!(
-            parse_dataset_key(&location, "ohlcv/binance/markets.json"),
-            None
-        );
-        assert_eq!(
-            parse_dataset_key(&location, "ohlcv/binance/BTC_USDT-7m.parquet"),
-            None
-        );
+        assert_eq!(parse_dataset_key(&location, "ohlcv/binance/markets.json"), None);
+        assert_eq!(parse_dataset_key(&location, "ohlcv/binance/BTC_USDT-7m.parquet"), None);
     }
 
     #[test]
     fn locations_are_checked() {
-        assert_eq!(
-            DataLocation::parse("s3://bucket").expect("valid").prefix,
-            ""
-        );
-        assert_eq!(
-            DataLocation::parse("s3://bucket/a/b")
-                .expect("valid")
-                .prefix,
-            "a/b/"
-        );
+        assert_eq!(DataLocation::parse("s3://bucket").expect("valid").prefix, "");
+        assert_eq!(DataLocation::parse("s3://bucket/a/b").expect("valid").prefix, "a/b/");
         assert!(DataLocation::parse("https://bucket/a").is_err());
         assert!(DataLocation::parse("s3://Bad_Bucket/a").is_err());
     }

@@ -13,8 +13,8 @@ use std::ops::Range;
 
 pub use footer::{Footer, FooterError, read_footer};
 pub use freshness::{
-    DEFAULT_EXCHANGE, DEFAULT_MAX_AGE_HOURS, FreshnessReport, FreshnessRequest, SymbolFreshness,
-    check_freshness, list_datasets,
+    DEFAULT_EXCHANGE, DEFAULT_MAX_AGE_HOURS, FreshnessReport, FreshnessRequest, SymbolFreshness, check_freshness,
+    list_datasets,
 };
 pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, parse_dataset_key};
 pub use s3::S3Objects;
@@ -39,24 +39,13 @@ pub struct Tail {
 /// Objects read by range: the only access the catalog needs.
 pub trait ObjectStore: Send + Sync {
     /// The last `length` bytes of object `key` (all of it when shorter), or `None` when there is no such object.
-    fn tail(
-        &self,
-        key: &str,
-        length: u64,
-    ) -> impl Future<Output = Result<Option<Tail>, ObjectError>> + Send;
+    fn tail(&self, key: &str, length: u64) -> impl Future<Output = Result<Option<Tail>, ObjectError>> + Send;
 
     /// Bytes `range` of object `key`.
-    fn range(
-        &self,
-        key: &str,
-        range: Range<u64>,
-    ) -> impl Future<Output = Result<Vec<u8>, ObjectError>> + Send;
+    fn range(&self, key: &str, range: Range<u64>) -> impl Future<Output = Result<Vec<u8>, ObjectError>> + Send;
 
     /// Every object under `prefix`.
-    fn list(
-        &self,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<ObjectInfo>, ObjectError>> + Send;
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectInfo>, ObjectError>> + Send;
 }
 
 /// The object store did not answer.

@@ -61,13 +61,7 @@ impl ObjectStore for S3Objects {
         };
         let last_modified = timestamp(output.last_modified());
         let content_range = output.content_range().map(str::to_owned);
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(failed)?
-            .into_bytes()
-            .to_vec();
+        let bytes = output.body.collect().await.map_err(failed)?.into_bytes().to_vec();
         let size = total_size(content_range.as_deref(), bytes.len() as u64);
         Ok(Some(Tail {
             bytes,
@@ -92,13 +86,7 @@ impl ObjectStore for S3Objects {
             .send()
             .await
             .map_err(|error| failed(error.into_service_error()))?;
-        Ok(output
-            .body
-            .collect()
-            .await
-            .map_err(failed)?
-            .into_bytes()
-            .to_vec())
+        Ok(output.body.collect().await.map_err(failed)?.into_bytes().to_vec())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ObjectError> {

@@ -84,9 +84,7 @@ impl CircuitBreaker {
             (State::Closed { failures }, false) if failures + 1 >= self.threshold => State::Open {
                 until: now + self.recovery,
             },
-            (State::Closed { failures }, false) => State::Closed {
-                failures: failures + 1,
-            },
+            (State::Closed { failures }, false) => State::Closed { failures: failures + 1 },
             // A call permitted before the circuit opened, reporting late: the circuit stays as it is, unless this
             // was the trial.
             (State::Open { until }, false) if !permit.trial => State::Open { until },
@@ -97,9 +95,7 @@ impl CircuitBreaker {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -133,15 +129,8 @@ mod tests {
         for _ in 0..3 {
             fail(&breaker, now);
         }
-        assert_eq!(
-            breaker.state(),
-            State::Open {
-                until: now + RECOVERY
-            }
-        );
-        let refused = breaker
-            .try_acquire(now + Duration::from_secs(10))
-            .expect_err("open");
+        assert_eq!(breaker.state(), State::Open { until: now + RECOVERY });
+        let refused = breaker.try_acquire(now + Duration::from_secs(10)).expect_err("open");
         assert_eq!(refused.retry_in, Duration::from_secs(20));
     }
 
@@ -153,10 +142,7 @@ mod tests {
         let later = now + RECOVERY;
         let trial = breaker.try_acquire(later).expect("the trial");
         assert_eq!(breaker.state(), State::HalfOpen);
-        assert!(
-            breaker.try_acquire(later).is_err(),
-            "a second call waits for the trial"
-        );
+        assert!(breaker.try_acquire(later).is_err(), "a second call waits for the trial");
         breaker.record(trial, true, later);
         assert_eq!(breaker.state(), State::Closed { failures: 0 });
     }
@@ -185,11 +171,6 @@ mod tests {
         let early = breaker.try_acquire(now).expect("closed");
         fail(&breaker, now);
         breaker.record(early, false, now + Duration::from_secs(5));
-        assert_eq!(
-            breaker.state(),
-            State::Open {
-                until: now + RECOVERY
-            }
-        );
+        assert_eq!(breaker.state(), State::Open { until: now + RECOVERY });
     }
 }

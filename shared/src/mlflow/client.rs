@@ -66,11 +66,7 @@ impl MlflowClient {
             .build()
             .map_err(|error| RegistryError::Unreachable(Box::new(error)))?;
         let breaker = CircuitBreaker::new(options.breaker_threshold, options.breaker_recovery);
-        Ok(Self {
-            http,
-            options,
-            breaker,
-        })
+        Ok(Self { http, options, breaker })
     }
 
     /// The breaker, for inspection.
@@ -79,11 +75,7 @@ impl MlflowClient {
     }
 
     /// GETs `path` with `query`; `Ok(None)` when MLflow says the resource does not exist.
-    async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Option<T>, RegistryError> {
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<T>, RegistryError> {
         let permit = self.breaker.try_acquire(Instant::now())?;
         let mut outcome = Err(Attempt {
             error: RegistryError::Rejected("no attempt made".into()),
@@ -95,29 +87,17 @@ impl MlflowClient {
             }
             outcome = self.attempt(path, query).await;
             match &outcome {
-                Err(Attempt {
-                    transient: true, ..
-                }) => continue,
+                Err(Attempt { transient: true, .. }) => continue,
                 _ => break,
             }
         }
         // Only MLflow's own failures count against it; a 4xx is an answer.
-        let healthy = !matches!(
-            outcome,
-            Err(Attempt {
-                transient: true,
-                ..
-            })
-        );
+        let healthy = !matches!(outcome, Err(Attempt { transient: true, .. }));
         self.breaker.record(permit, healthy, Instant::now());
         outcome.map_err(|attempt| attempt.error)
     }
 
-    async fn attempt<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<Option<T>, Attempt> {
+    async fn attempt<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<T>, Attempt> {
         let url = format!("{}{path}", self.options.tracking_uri);
         let mut request = self.http.get(&url).query(query);
         if let Some((user, password)) = &self.options.credentials {
@@ -137,21 +117,15 @@ impl MlflowClient {
             error: RegistryError::Unreachable(Box::new(error)),
         })?;
         if status.is_success() {
-            return serde_json::from_slice(&body)
-                .map(Some)
-                .map_err(|error| Attempt {
-                    transient: false,
-                    error: RegistryError::Malformed(Box::new(error)),
-                });
+            return serde_json::from_slice(&body).map(Some).map_err(|error| Attempt {
+                transient: false,
+                error: RegistryError::Malformed(Box::new(error)),
+            });
         }
         let failure: MlflowError = serde_json::from_slice(&body).unwrap_or_default();
         // MLflow answers a missing alias with INVALID_PARAMETER_VALUE "... alias x not found".
-        let missing_alias = failure.error_code == "INVALID_PARAMETER_VALUE"
-            && failure.message.contains("not found");
-        if status == StatusCode::NOT_FOUND
-            || failure.error_code == "RESOURCE_DOES_NOT_EXIST"
-            || missing_alias
-        {
+        let missing_alias = failure.error_code == "INVALID_PARAMETER_VALUE" && failure.message.contains("not found");
+        if status == StatusCode::NOT_FOUND || failure.error_code == "RESOURCE_DOES_NOT_EXIST" || missing_alias {
             return Ok(None);
         }
         let message = if failure.message.is_empty() {
@@ -248,14 +222,14 @@ impl TryFrom<RawVersion> for StrategyVersion {
     type Error = RegistryError;
 
     fn try_from(raw: RawVersion) -> Result<Self, RegistryError> {
-        let version = raw.version.parse().map_err(|_| {
-            RegistryError::Malformed(format!("version {:?} is not a number", raw.version).into())
-        })?;
+        let version = raw
+            .version
+            .parse()
+            .map_err(|_| RegistryError::Malformed(format!("version {:?} is not a number", raw.version).into()))?;
         let mut tags = tags(raw.tags);
         // MLflow's deprecated stages still mark archived versions on older registries.
         if raw.current_stage.as_deref() == Some("Archived") {
-            tags.entry("archived".to_owned())
-                .or_insert_with(|| "true".to_owned());
+            tags.entry("archived".to_owned()).or_insert_with(|| "true".to_owned());
         }
         Ok(StrategyVersion {
             name: raw.name,
@@ -280,9 +254,7 @@ impl TryFrom<RawModel> for Strategy {
             .into_iter()
             .map(|entry| {
                 let version = entry.version.parse().map_err(|_| {
-                    RegistryError::Malformed(
-                        format!("alias {} points at {:?}", entry.alias, entry.version).into(),
-                    )
+                    RegistryError::Malformed(format!("alias {} points at {:?}", entry.alias, entry.version).into())
                 })?;
                 Ok((entry.alias, version))
             })
@@ -336,11 +308,7 @@ fn quoted(name: &str) -> String {
 }
 
 impl ModelRegistry for MlflowClient {
-    async fn list_strategies(
-        &self,
-        max_results: u32,
-        page_token: Option<&str>,
-    ) -> Result<StrategyPage, RegistryError> {
+    async fn list_strategies(&self, max_results: u32, page_token: Option<&str>) -> Result<StrategyPage, RegistryError> {
         let max = max_results.clamp(1, 1000).to_string();
         let mut query = vec![("max_results", max.as_str()), ("order_by", "name ASC")];
         if let Some(token) = page_token {
@@ -349,9 +317,7 @@ impl ModelRegistry for MlflowClient {
         let answer: ModelSearch = self
             .get("/api/2.0/mlflow/registered-models/search", &query)
             .await?
-            .ok_or_else(|| {
-                RegistryError::Rejected("the registry search is not available".into())
-            })?;
+            .ok_or_else(|| RegistryError::Rejected("the registry search is not available".into()))?;
         let strategies = answer
             .registered_models
             .into_iter()
@@ -384,9 +350,7 @@ impl ModelRegistry for MlflowClient {
             let answer: VersionSearch = self
                 .get("/api/2.0/mlflow/model-versions/search", &query)
                 .await?
-                .ok_or_else(|| {
-                    RegistryError::Rejected("the version search is not available".into())
-                })?;
+                .ok_or_else(|| RegistryError::Rejected("the version search is not available".into()))?;
             for raw in answer.model_versions {
                 versions.push(StrategyVersion::try_from(raw)?);
             }
@@ -399,11 +363,7 @@ impl ModelRegistry for MlflowClient {
         Ok(versions)
     }
 
-    async fn version(
-        &self,
-        name: &str,
-        version: u32,
-    ) -> Result<Option<StrategyVersion>, RegistryError> {
+    async fn version(&self, name: &str, version: u32) -> Result<Option<StrategyVersion>, RegistryError> {
         let number = version.to_string();
         let answer: Option<VersionAnswer> = self
             .get(
@@ -416,11 +376,7 @@ impl ModelRegistry for MlflowClient {
             .transpose()
     }
 
-    async fn resolve_alias(
-        &self,
-        name: &str,
-        alias: &str,
-    ) -> Result<Option<StrategyVersion>, RegistryError> {
+    async fn resolve_alias(&self, name: &str, alias: &str) -> Result<Option<StrategyVersion>, RegistryError> {
         let answer: Option<VersionAnswer> = self
             .get(
                 "/api/2.0/mlflow/registered-models/alias",

@@ -91,16 +91,10 @@ pub trait ModelRegistry: Send + Sync {
     ) -> impl Future<Output = Result<StrategyPage, RegistryError>> + Send;
 
     /// The strategy `name`, if registered.
-    fn strategy(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Strategy>, RegistryError>> + Send;
+    fn strategy(&self, name: &str) -> impl Future<Output = Result<Option<Strategy>, RegistryError>> + Send;
 
     /// Every version of strategy `name`, newest first.
-    fn versions(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Vec<StrategyVersion>, RegistryError>> + Send;
+    fn versions(&self, name: &str) -> impl Future<Output = Result<Vec<StrategyVersion>, RegistryError>> + Send;
 
     /// Version `version` of strategy `name`, if registered.
     fn version(

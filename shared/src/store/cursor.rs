@@ -46,8 +46,7 @@ impl Cursor {
         let json = URL_SAFE_NO_PAD
             .decode(self.0.as_bytes())
             .map_err(|_| StoreError::InvalidCursor)?;
-        let position: Position =
-            serde_json::from_slice(&json).map_err(|_| StoreError::InvalidCursor)?;
+        let position: Position = serde_json::from_slice(&json).map_err(|_| StoreError::InvalidCursor)?;
         if position.status == status {
             Ok(position)
         } else {

@@ -7,8 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 
 use super::cursor::Position;
 use super::{
-    Cursor, KEY_ATTRIBUTE, Page, RecordUpdate, STATUS_INDEX, StoreError, Transition,
-    TransitionOutcome, WorkflowStore,
+    Cursor, KEY_ATTRIBUTE, Page, RecordUpdate, STATUS_INDEX, StoreError, Transition, TransitionOutcome, WorkflowStore,
 };
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::time::Timestamp;
@@ -68,10 +67,7 @@ fn from_item(item: Item) -> Result<WorkflowRecord, StoreError> {
 }
 
 fn key(run_id: RunId) -> (String, AttributeValue) {
-    (
-        KEY_ATTRIBUTE.to_owned(),
-        AttributeValue::S(run_id.to_string()),
-    )
+    (KEY_ATTRIBUTE.to_owned(), AttributeValue::S(run_id.to_string()))
 }
 
 fn status_of(item: &Item) -> Option<Status> {
@@ -83,14 +79,8 @@ fn status_of(item: &Item) -> Option<Status> {
 
 fn start_key(position: Position) -> Item {
     HashMap::from([
-        (
-            KEY_ATTRIBUTE.to_owned(),
-            AttributeValue::S(position.run_id.to_string()),
-        ),
-        (
-            "status".to_owned(),
-            AttributeValue::S(position.status.to_string()),
-        ),
+        (KEY_ATTRIBUTE.to_owned(), AttributeValue::S(position.run_id.to_string())),
+        ("status".to_owned(), AttributeValue::S(position.status.to_string())),
         (
             "created_at".to_owned(),
             AttributeValue::S(position.created_at.to_string()),
@@ -108,11 +98,10 @@ struct Assignments {
 impl Assignments {
     /// The assignments of every field `set` writes.
     fn new(run_id: RunId, set: &RecordUpdate) -> Result<Self, StoreError> {
-        let fields =
-            serde_dynamo::to_item::<_, Item>(set).map_err(|source| StoreError::Corrupt {
-                key: run_id.to_string(),
-                source: Box::new(source),
-            })?;
+        let fields = serde_dynamo::to_item::<_, Item>(set).map_err(|source| StoreError::Corrupt {
+            key: run_id.to_string(),
+            source: Box::new(source),
+        })?;
         let mut update = Self {
             assignments: Vec::new(),
             names: HashMap::from([("#key".to_owned(), KEY_ATTRIBUTE.to_owned())]),
@@ -161,9 +150,7 @@ impl WorkflowStore for DynamoDbStore {
         match result {
             Ok(_) => Ok(()),
             Err(error) => match error.into_service_error() {
-                error if error.is_conditional_check_failed_exception() => {
-                    Err(StoreError::AlreadyExists(record.run_id))
-                }
+                error if error.is_conditional_check_failed_exception() => Err(StoreError::AlreadyExists(record.run_id)),
                 error => Err(unavailable(error)),
             },
         }
@@ -183,11 +170,7 @@ impl WorkflowStore for DynamoDbStore {
         output.item.map(from_item).transpose()
     }
 
-    async fn transition(
-        &self,
-        run_id: RunId,
-        transition: &Transition,
-    ) -> Result<TransitionOutcome, StoreError> {
+    async fn transition(&self, run_id: RunId, transition: &Transition) -> Result<TransitionOutcome, StoreError> {
         transition.check()?;
         let mut update = Assignments::new(run_id, &transition.set)?;
         update.set("status", AttributeValue::S(transition.to.to_string()));
@@ -262,17 +245,9 @@ impl WorkflowStore for DynamoDbStore {
         }
     }
 
-    async fn list_by_status(
-        &self,
-        status: Status,
-        limit: usize,
-        cursor: Option<&Cursor>,
-    ) -> Result<Page, StoreError> {
+    async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
         let limit = limit.clamp(1, 1000);
-        let mut start = cursor
-            .map(|cursor| cursor.position(status))
-            .transpose()?
-            .map(start_key);
+        let mut start = cursor.map(|cursor| cursor.position(status)).transpose()?.map(start_key);
         // One record more than asked for says whether a next page exists, so the last page never ends in an
         // empty one; DynamoDB may stop early (1 MB pages), hence the loop.
         let mut records = Vec::with_capacity(limit + 1);
@@ -309,10 +284,7 @@ impl WorkflowStore for DynamoDbStore {
         Ok(Page { records, next })
     }
 
-    async fn stale_running(
-        &self,
-        updated_before: Timestamp,
-    ) -> Result<Vec<WorkflowRecord>, StoreError> {
+    async fn stale_running(&self, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
         let mut stale = Vec::new();
         let mut start = None;
         loop {
@@ -328,14 +300,8 @@ impl WorkflowStore for DynamoDbStore {
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#created_at", "created_at")
                 .expression_attribute_names("#updated_at", "updated_at")
-                .expression_attribute_values(
-                    ":running",
-                    AttributeValue::S(Status::Running.to_string()),
-                )
-                .expression_attribute_values(
-                    ":cutoff",
-                    AttributeValue::S(updated_before.to_string()),
-                )
+                .expression_attribute_values(":running", AttributeValue::S(Status::Running.to_string()))
+                .expression_attribute_values(":cutoff", AttributeValue::S(updated_before.to_string()))
                 .limit(self.scan_page_size)
                 .set_exclusive_start_key(start)
                 .send()

@@ -28,9 +28,7 @@ impl MemoryStore {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<RunId, WorkflowRecord>> {
         // A panic while holding the lock cannot leave a half-written record: every write is one insert.
-        self.records
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -48,20 +46,14 @@ impl WorkflowStore for MemoryStore {
         Ok(self.lock().get(&run_id).cloned())
     }
 
-    async fn transition(
-        &self,
-        run_id: RunId,
-        transition: &Transition,
-    ) -> Result<TransitionOutcome, StoreError> {
+    async fn transition(&self, run_id: RunId, transition: &Transition) -> Result<TransitionOutcome, StoreError> {
         transition.check()?;
         let mut records = self.lock();
         let Some(record) = records.get_mut(&run_id) else {
             return Ok(TransitionOutcome::NotFound);
         };
         if record.status != transition.from {
-            return Ok(TransitionOutcome::LostRace {
-                current: record.status,
-            });
+            return Ok(TransitionOutcome::LostRace { current: record.status });
         }
         record.status = transition.to;
         record.updated_at = transition.at;
@@ -78,12 +70,7 @@ impl WorkflowStore for MemoryStore {
         Ok(true)
     }
 
-    async fn list_by_status(
-        &self,
-        status: Status,
-        limit: usize,
-        cursor: Option<&Cursor>,
-    ) -> Result<Page, StoreError> {
+    async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
         let limit = limit.clamp(1, 1000);
         let after = cursor.map(|cursor| cursor.position(status)).transpose()?;
         let mut matching: Vec<WorkflowRecord> = self
@@ -101,8 +88,7 @@ impl WorkflowStore for MemoryStore {
                 .map_or(0, |index| index + 1),
             None => 0,
         };
-        let mut records: Vec<WorkflowRecord> =
-            matching.into_iter().skip(start).take(limit + 1).collect();
+        let mut records: Vec<WorkflowRecord> = matching.into_iter().skip(start).take(limit + 1).collect();
         let next = if records.len() > limit {
             records.truncate(limit);
             records.last().map(Cursor::after)
@@ -112,10 +98,7 @@ impl WorkflowStore for MemoryStore {
         Ok(Page { records, next })
     }
 
-    async fn stale_running(
-        &self,
-        updated_before: Timestamp,
-    ) -> Result<Vec<WorkflowRecord>, StoreError> {
+    async fn stale_running(&self, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
         Ok(self
             .lock()
             .values()

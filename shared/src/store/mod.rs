@@ -25,16 +25,10 @@ pub const STATUS_INDEX: &str = "status-created_at-index";
 /// Keeps job records. Every status change is conditional on the status it leaves.
 pub trait WorkflowStore: Send + Sync {
     /// Records a new job; never overwrites one with the same run id.
-    fn create(
-        &self,
-        record: &WorkflowRecord,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create(&self, record: &WorkflowRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The job with this run id, read consistently, if there is one.
-    fn get(
-        &self,
-        run_id: RunId,
-    ) -> impl Future<Output = Result<Option<WorkflowRecord>, StoreError>> + Send;
+    fn get(&self, run_id: RunId) -> impl Future<Output = Result<Option<WorkflowRecord>, StoreError>> + Send;
 
     /// Moves a job from `transition.from` to `transition.to` and sets the given fields, only if it is still in
     /// `from`. Losing to another writer is an outcome, not an error.
@@ -46,11 +40,7 @@ pub trait WorkflowStore: Send + Sync {
 
     /// Writes the fields of `set` on job `run_id`, whatever its status (they describe it, they do not move it).
     /// Answers whether the job exists.
-    fn annotate(
-        &self,
-        run_id: RunId,
-        set: &RecordUpdate,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn annotate(&self, run_id: RunId, set: &RecordUpdate) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Up to `limit` jobs in `status`, newest first, continuing after `cursor`.
     fn list_by_status(
@@ -139,9 +129,7 @@ impl RecordUpdate {
         record.error = update.error.or(record.error.take());
         record.failed_step = update.failed_step.or(record.failed_step.take());
         record.result = update.result.or(record.result.take());
-        record.mlflow_experiment_id = update
-            .mlflow_experiment_id
-            .or(record.mlflow_experiment_id.take());
+        record.mlflow_experiment_id = update.mlflow_experiment_id.or(record.mlflow_experiment_id.take());
         record.mlflow_run_id = update.mlflow_run_id.or(record.mlflow_run_id.take());
         record.execution_arn = update.execution_arn.or(record.execution_arn.take());
         record.task_arn = update.task_arn.or(record.task_arn.take());
@@ -203,10 +191,7 @@ mod tests {
     #[test]
     fn failures_are_kept_to_one_bounded_line() {
         let update = RecordUpdate::failure("engine failed:\n  Traceback\n\tboom", "RunBacktest");
-        assert_eq!(
-            update.error.as_deref(),
-            Some("engine failed: Traceback boom")
-        );
+        assert_eq!(update.error.as_deref(), Some("engine failed: Traceback boom"));
         let long = RecordUpdate::failure("x".repeat(2000), "RunBacktest");
         assert_eq!(long.error.map(|e| e.chars().count()), Some(501));
     }
@@ -214,9 +199,6 @@ mod tests {
     #[test]
     fn transitions_out_of_a_terminal_status_are_refused_before_any_write() {
         let transition = Transition::new(Status::Completed, Status::Failed, Timestamp::now());
-        assert!(matches!(
-            transition.check(),
-            Err(StoreError::InvalidTransition { .. })
-        ));
+        assert!(matches!(transition.check(), Err(StoreError::InvalidTransition { .. })));
     }
 }
