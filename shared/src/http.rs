@@ -265,3 +265,12 @@ pub fn registry_error(error: &crate::mlflow::RegistryError, rejected_field: Opti
         _ => ApiError::unavailable("MLflow", error),
     }
 }
+
+/// Refuses any query parameter and any body: for routes that take no input.
+pub fn no_input(request: &Request) -> Result<(), ApiError> {
+    query_parameters(request, &[])?;
+    if !request.body().is_empty() {
+        return Err(ApiError::invalid_field("body", "this route takes no body"));
+    }
+    Ok(())
+}

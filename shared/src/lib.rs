@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod market_data;
 pub mod mlflow;
+pub mod readiness;
 pub mod report;
 pub mod settings;
 pub mod store;

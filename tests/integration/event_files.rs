@@ -45,7 +45,16 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-malformed-run-id.json", Invalid("run_id")),
             ("invalid-not-version-4.json", Invalid("run_id")),
         ],
-        "health" => vec![("valid.json", Ok)],
+        "health" => vec![
+            ("valid.json", Ok),
+            ("invalid-body.json", Invalid("body")),
+            ("invalid-query-parameter.json", Invalid("verbose")),
+        ],
+        "ready" => vec![
+            ("valid.json", Ok),
+            ("invalid-body.json", Invalid("body")),
+            ("invalid-query-parameter.json", Invalid("checks")),
+        ],
         "list-backtests" => vec![
             ("valid.json", Ok),
             ("valid-by-status.json", Ok),
@@ -268,10 +277,79 @@ async fn health_events() {
         let event = event_json(&path);
         let answer = Answer::read(health::handle(events::request(&path)).await.expect("answers"));
         answer.assert_well_formed(&request_id_of(&event));
-        assert!(matches!(expect, Expect::Ok));
-        assert_eq!(answer.status, 200);
-        assert_eq!(answer.json["status"], "healthy");
-        assert_eq!(answer.json["service"], health::SERVICE);
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200);
+                assert_eq!(answer.json["status"], "healthy");
+                assert_eq!(answer.json["service"], health::SERVICE);
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for health"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ready_events() {
+    let stack = Stack::fresh().await;
+    let deps = ready::Deps {
+        mlflow: registry(),
+        table: stack.store(),
+        buckets: vec![("market-data".to_owned(), stack.market_objects())],
+    };
+    for (path, expect) in files_with_expectations("ready") {
+        let event = event_json(&path);
+        let answer = Answer::read(ready::handle(&deps, events::request(&path)).await.expect("answers"));
+        answer.assert_well_formed(&request_id_of(&event));
+        match expect {
+            Expect::Ok => {
+                assert_eq!(answer.status, 200, "{}", answer.json);
+                assert_eq!(answer.json["status"], "ready");
+                for name in ["mlflow", "dynamodb", "s3:market-data"] {
+                    assert_eq!(answer.json["checks"][name]["ok"], true, "{name}: {}", answer.json);
+                }
+            }
+            Expect::Invalid(field) => answer.assert_names_field(field),
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for ready"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ready_names_what_is_down() {
+    let stack = Stack::fresh().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let deps = ready::Deps {
+        mlflow: tradai::mlflow::MlflowClient::new(tradai::mlflow::MlflowOptions::new(format!(
+            "http://127.0.0.1:{port}"
+        )))
+        .expect("client"),
+        table: tradai::store::DynamoDbStore::new(stack.dynamodb.clone(), "no-such-table"),
+        buckets: vec![
+            ("market-data".to_owned(), stack.market_objects()),
+            (
+                "results".to_owned(),
+                tradai::market_data::S3Objects::new(stack.s3.clone(), "no-such-bucket"),
+            ),
+        ],
+    };
+    let path = tradai_tests::project_root().join("events/ready/valid.json");
+    let answer = Answer::read(ready::handle(&deps, events::request(&path)).await.expect("answers"));
+    assert_eq!(answer.status, 503, "{}", answer.json);
+    assert_eq!(answer.json["status"], "not_ready");
+    assert_eq!(answer.json["checks"]["s3:market-data"]["ok"], true);
+    for name in ["mlflow", "dynamodb", "s3:results"] {
+        assert_eq!(answer.json["checks"][name]["ok"], false, "{name}");
+        assert!(
+            answer.json["checks"][name]["error"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty()),
+            "{name}"
+        );
     }
 }
 

@@ -130,3 +130,25 @@ fn the_queue_is_fifo_with_a_dead_letter_queue_after_five_receives() {
     );
     assert_eq!(properties("BacktestDeadLetterQueue")["FifoQueue"], true);
 }
+
+#[test]
+fn every_route_but_health_requires_iam_authorization() {
+    let api = &template()["Resources"]["HttpApi"]["Properties"]["Auth"];
+    assert_eq!(api["DefaultAuthorizer"], "AWS_IAM");
+    assert_eq!(api["EnableIamAuthorizer"], true);
+    for name in function_crates() {
+        let resource = &template()["Resources"][logical_id(&name)];
+        for event in resource["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|events| events.values())
+        {
+            let authorizer = &event["Properties"]["Auth"]["Authorizer"];
+            if name == "health" {
+                assert_eq!(authorizer, "NONE", "/health stays open for load balancers and probes");
+            } else {
+                assert!(authorizer.is_null(), "{name} must not override the IAM authorizer");
+            }
+        }
+    }
+}

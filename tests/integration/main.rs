@@ -6,6 +6,7 @@ mod event_files;
 mod executors;
 mod idempotency;
 mod in_step;
+mod malformed;
 mod market_data;
 mod mlflow_registry;
 mod store;

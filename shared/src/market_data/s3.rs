@@ -39,6 +39,19 @@ fn total_size(content_range: Option<&str>, fallback: u64) -> u64 {
         .unwrap_or(fallback)
 }
 
+impl S3Objects {
+    /// Whether the bucket exists and may be read.
+    pub async fn head_bucket(&self) -> Result<(), ObjectError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|error| failed(error.into_service_error()))?;
+        Ok(())
+    }
+}
+
 impl ObjectStore for S3Objects {
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {
         let result = self
