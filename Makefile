@@ -41,6 +41,7 @@ clippy:
 
 cfn-lint: stand-ins
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 unit-and-integration: stand-ins-up
 	@trap '$(STAND_INS) stop' EXIT; \

@@ -27,8 +27,18 @@ impl Answer {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
-    /// Every response: JSON, the security headers, the request id echoed.
-    pub fn assert_well_formed(&self, request_id: &str) {
+    /// Every response: JSON as `openapi.yaml` documents it for the event's route, the security headers, the
+    /// request id echoed.
+    pub fn assert_well_formed(&self, event: &Value) {
+        let request_id = request_id_of(event);
+        let request_id = request_id.as_str();
+        let route = event["routeKey"].as_str().expect("the event names its route");
+        if let Err(problem) = tradai_tests::openapi::check_response(route, self.status, &self.json) {
+            panic!(
+                "the answer is not what openapi.yaml documents: {problem}\n{}",
+                self.json
+            );
+        }
         assert_eq!(self.header("content-type"), Some("application/json"));
         assert_eq!(self.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(self.header("x-frame-options"), Some("DENY"));

@@ -13,7 +13,7 @@ use tradai::time::Timestamp;
 use tradai_tests::events;
 use tradai_tests::stack::Stack;
 
-use crate::answer::{Answer, request_id_of};
+use crate::answer::Answer;
 
 /// What each sample event must produce: a status, and for a 400 the field it names.
 enum Expect {
@@ -142,7 +142,7 @@ async fn submit_backtest_events() {
             .await
             .expect("handler answers");
         let answer = Answer::read(response);
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         let items = stack.items().await;
         let messages = stack.messages(&stack.queue_url).await;
         match expect {
@@ -246,7 +246,7 @@ async fn get_backtest_status_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -276,7 +276,7 @@ async fn health_events() {
     for (path, expect) in files_with_expectations("health") {
         let event = event_json(&path);
         let answer = Answer::read(health::handle(events::request(&path)).await.expect("answers"));
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200);
@@ -300,7 +300,7 @@ async fn ready_events() {
     for (path, expect) in files_with_expectations("ready") {
         let event = event_json(&path);
         let answer = Answer::read(ready::handle(&deps, events::request(&path)).await.expect("answers"));
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -387,7 +387,7 @@ async fn list_backtests_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -473,7 +473,7 @@ async fn cancel_backtest_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -572,7 +572,7 @@ async fn list_strategies_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -602,7 +602,7 @@ async fn get_strategy_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -688,7 +688,7 @@ async fn data_freshness_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);
@@ -728,7 +728,7 @@ async fn list_datasets_events() {
                 .await
                 .expect("answers"),
         );
-        answer.assert_well_formed(&request_id_of(&event));
+        answer.assert_well_formed(&event);
         match expect {
             Expect::Ok => {
                 assert_eq!(answer.status, 200, "{}", answer.json);

@@ -152,3 +152,36 @@ fn every_route_but_health_requires_iam_authorization() {
         }
     }
 }
+
+#[test]
+fn openapi_documents_exactly_the_template_routes() {
+    let mut template_routes = BTreeSet::new();
+    for name in function_crates() {
+        let resource = &template()["Resources"][logical_id(&name)];
+        for event in resource["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|events| events.values())
+        {
+            if event["Type"] == "HttpApi" {
+                let properties = &event["Properties"];
+                template_routes.insert(format!(
+                    "{} {}",
+                    properties["Method"].as_str().expect("Method"),
+                    properties["Path"].as_str().expect("Path")
+                ));
+            }
+        }
+    }
+    assert_eq!(
+        tradai_tests::openapi::routes(),
+        template_routes,
+        "openapi.yaml and template.yaml disagree"
+    );
+    let health = &tradai_tests::openapi::document()["paths"]["/health"]["get"];
+    assert_eq!(
+        health["security"],
+        serde_json::json!([]),
+        "/health is documented as open"
+    );
+}

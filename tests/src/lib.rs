@@ -6,6 +6,7 @@ pub mod emulator;
 pub mod events;
 pub mod mlflow;
 pub mod network;
+pub mod openapi;
 pub mod stack;
 pub mod template;
 
@@ -17,4 +18,12 @@ pub fn project_root() -> PathBuf {
         .parent()
         .expect("tests/ sits in the project root")
         .to_path_buf()
+}
+
+/// Sends the code's logs to the test's captured output, so a failing test shows what the handlers logged.
+pub fn capture_logs() {
+    let _already = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .try_init();
 }

@@ -33,6 +33,7 @@ pub struct Stack {
 impl Stack {
     /// Creates the table and the queues.
     pub async fn fresh() -> Stack {
+        crate::capture_logs();
         let sdk = emulator::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);

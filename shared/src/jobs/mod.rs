@@ -69,7 +69,7 @@ pub async fn submit_once(
     let run_id = RunId::new();
     match keys.claim(key, &ours, run_id, now).await? {
         Claim::Claimed => {
-            let result = submit_as(store, launcher, run_id, request, now).await;
+            let result = create_or_replay(store, launcher, run_id, request, now).await;
             if result.is_err()
                 && let Err(error) = keys.release(key, run_id).await
             {
@@ -78,30 +78,39 @@ pub async fn submit_once(
             result
         }
         Claim::Existing { fingerprint, .. } if fingerprint != ours => Err(SubmitError::KeyReused(key.clone())),
-        Claim::Existing { run_id, .. } => {
-            if let Some(record) = store.get(run_id).await? {
-                return Ok(Submitted {
-                    run_id,
-                    status: record.status,
-                    replayed: true,
-                });
-            }
+        Claim::Existing { run_id, .. } => match store.get(run_id).await? {
+            Some(record) => Ok(Submitted {
+                run_id,
+                status: record.status,
+                replayed: true,
+            }),
             // The first request claimed the key but has not recorded its job (it is in flight, or it died).
-            // Recording it here is safe: the conditional create lets exactly one of us make it.
-            match submit_as(store, launcher, run_id, request, now).await {
-                Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
-                    let record = store.get(run_id).await?.ok_or(StoreError::Unavailable(
-                        "the job vanished while its idempotency key was replayed".into(),
-                    ))?;
-                    Ok(Submitted {
-                        run_id,
-                        status: record.status,
-                        replayed: true,
-                    })
-                }
-                other => other,
-            }
+            None => create_or_replay(store, launcher, run_id, request, now).await,
+        },
+    }
+}
+
+/// Records and hands off the job `run_id` of an idempotency key, unless a concurrent request with the same key
+/// already recorded it: the conditional create lets exactly one of them make the job, the others answer with it.
+async fn create_or_replay(
+    store: &impl WorkflowStore,
+    launcher: &impl Launcher,
+    run_id: RunId,
+    request: BacktestRequest,
+    now: Timestamp,
+) -> Result<Submitted, SubmitError> {
+    match submit_as(store, launcher, run_id, request, now).await {
+        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
+            let record = store.get(run_id).await?.ok_or(StoreError::Unavailable(
+                "the job vanished while its idempotency key was replayed".into(),
+            ))?;
+            Ok(Submitted {
+                run_id,
+                status: record.status,
+                replayed: true,
+            })
         }
+        other => other,
     }
 }
 
@@ -324,6 +333,27 @@ mod tests {
             .expect("retry");
         assert_eq!(retried.run_id, orphan);
         assert!(store.get(orphan).await.expect("read").is_some());
+    }
+
+    #[tokio::test]
+    async fn the_first_request_answers_with_the_job_a_concurrent_retry_recorded_for_it() {
+        let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
+        let key = IdempotencyKey::parse("k-4").expect("valid key");
+        // The first request claims the key and is slow to record its job; a retry records it meanwhile.
+        let first = RunId::new();
+        keys.claim(&key, &fingerprint(&request()), first, Timestamp::now())
+            .await
+            .expect("claimed");
+        let retry = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+            .await
+            .expect("retry");
+        assert_eq!(retry.run_id, first);
+        // The first request now goes on: it must answer with that job, not fail.
+        let late = create_or_replay(&store, &NoExecutor, first, request(), Timestamp::now())
+            .await
+            .expect("answer");
+        assert_eq!((late.run_id, late.replayed), (first, true));
+        assert_eq!(store.len(), 1);
     }
 
     #[tokio::test]
