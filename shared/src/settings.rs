@@ -1,6 +1,8 @@
 //! Configuration, read once per cold start from the environment. A missing or malformed variable stops the
 //! cold start with a message that names it.
 
+use std::path::PathBuf;
+
 use crate::executor::TaskPlacement;
 use crate::market_data::DataLocation;
 
@@ -46,6 +48,12 @@ pub enum ExecutorMode {
     /// `EXECUTOR_MODE=ecs`: tasks in `ECS_CLUSTER`, family `ECS_TASK_PREFIX` + strategy, on `ECS_SUBNETS` with
     /// `ECS_SECURITY_GROUPS`, overriding container `ECS_CONTAINER_NAME`.
     Ecs(TaskPlacement),
+    /// `EXECUTOR_MODE=local` (development): the entrypoint at `LOCAL_ENTRYPOINT` (default `tradai-entrypoint` on
+    /// the PATH) as a local process, logging to `LOCAL_LOG_DIR` when set.
+    Local {
+        entrypoint: PathBuf,
+        log_dir: Option<PathBuf>,
+    },
 }
 
 /// A variable that is missing or malformed.
@@ -154,13 +162,10 @@ impl Settings {
                     container_name: get("ECS_CONTAINER_NAME").unwrap_or_else(|| "strategy".to_owned()),
                 })
             }
-            Some("local") => {
-                return Err(SettingsError::new(
-                    "EXECUTOR_MODE",
-                    "mode \"local\" needs the local runner, which this release does not have yet; \
-                     use sqs, stepfunctions, ecs or leave it unset",
-                ));
-            }
+            Some("local") => ExecutorMode::Local {
+                entrypoint: PathBuf::from(get("LOCAL_ENTRYPOINT").unwrap_or_else(|| "tradai-entrypoint".to_owned())),
+                log_dir: get("LOCAL_LOG_DIR").map(PathBuf::from),
+            },
             Some(other) => {
                 return Err(SettingsError::new(
                     "EXECUTOR_MODE",
@@ -314,6 +319,13 @@ mod tests {
 
         let missing = settings(&[("EXECUTOR_MODE", "ecs"), ("ECS_CLUSTER", "c")]).expect_err("no subnets");
         assert_eq!(missing.name, "ECS_SUBNETS");
+        let local = settings(&[("EXECUTOR_MODE", "local"), ("LOCAL_LOG_DIR", "/tmp/tradai")]).expect("ok");
+        let expected = ExecutorMode::Local {
+            entrypoint: PathBuf::from("tradai-entrypoint"),
+            log_dir: Some(PathBuf::from("/tmp/tradai")),
+        };
+        assert_eq!(local.executor, expected);
+
         let wrong = settings(&[("EXECUTOR_MODE", "stepfunctions"), ("BACKTEST_WORKFLOW_ARN", "tradai")]);
         assert_eq!(wrong.expect_err("not an ARN").name, "BACKTEST_WORKFLOW_ARN");
     }

@@ -185,3 +185,53 @@ async fn ecs_runs_one_task_with_the_original_overrides_on_spot() {
         "a strategy without a task definition is not started"
     );
 }
+
+#[tokio::test]
+async fn local_mode_starts_the_entrypoint_with_only_the_container_environment() {
+    let folder = tradai_tests::project_root().join(format!(".stand-ins/local-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let script = folder.join("entrypoint.sh");
+    // A stand-in entrypoint that records the environment it was given.
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nenv > \"{}/$RUN_ID.env\"\n", folder.display()),
+    )
+    .expect("script");
+    let mut permissions = std::fs::metadata(&script).expect("metadata").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).expect("executable");
+
+    let context = ContainerContext {
+        workflow_table: "tradai-workflow-state-local".into(),
+        mlflow_tracking_uri: Some("http://127.0.0.1:5000".into()),
+        results_bucket: Some("tradai-results-local".into()),
+    };
+    let launcher = tradai::executor::LocalProcess::new(&script, context, Some(folder.join("logs")));
+    let job = job();
+    launcher.launch(&job).await.expect("started");
+
+    let recorded = folder.join(format!("{}.env", job.run_id));
+    let started = std::time::Instant::now();
+    while !recorded.exists() || std::fs::read_to_string(&recorded).map_or(true, |text| !text.contains("RUN_ID")) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the entrypoint did not run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let text = std::fs::read_to_string(&recorded).expect("recorded environment");
+    let environment: HashMap<&str, &str> = text.lines().filter_map(|line| line.split_once('=')).collect();
+    let expected = launcher.environment(&job);
+    for (name, value) in &expected {
+        assert_eq!(environment.get(name.as_str()), Some(&value.as_str()), "{name}");
+    }
+    // Nothing else of the launcher's environment leaks in (the shell adds PWD, SHLVL and _ itself).
+    let extra: Vec<&&str> = environment
+        .keys()
+        .filter(|name| !expected.iter().any(|(e, _)| e == *name) && !["PWD", "SHLVL", "_", "OLDPWD"].contains(name))
+        .collect();
+    assert!(extra.is_empty(), "leaked: {extra:?}");
+    assert_eq!(environment["RUN_ID"], job.run_id.to_string());
+    assert_eq!(environment["TIMERANGE"], "20250101-20250401");
+    std::fs::remove_dir_all(&folder).ok();
+}

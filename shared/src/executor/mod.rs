@@ -1,6 +1,7 @@
 //! Executors: where a submitted job is handed off, chosen by `EXECUTOR_MODE`. One port, one adapter per mode.
 
 mod ecs;
+mod local;
 mod sqs;
 mod stepfunctions;
 mod stop;
@@ -8,6 +9,7 @@ mod stop;
 use std::future::Future;
 
 pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
+pub use local::LocalProcess;
 pub use sqs::SqsQueue;
 pub use stepfunctions::StepFunctions;
 pub use stop::{AwsStopper, StopError, Stopper};
@@ -67,6 +69,7 @@ pub enum Executor {
     Sqs(SqsQueue),
     StepFunctions(StepFunctions),
     Ecs(EcsTasks),
+    Local(LocalProcess),
 }
 
 impl Launcher for Executor {
@@ -76,6 +79,7 @@ impl Launcher for Executor {
             Executor::Sqs(queue) => queue.handoff_status(),
             Executor::StepFunctions(workflow) => workflow.handoff_status(),
             Executor::Ecs(tasks) => tasks.handoff_status(),
+            Executor::Local(process) => process.handoff_status(),
         }
     }
 
@@ -85,6 +89,7 @@ impl Launcher for Executor {
             Executor::Sqs(queue) => queue.launch(job).await,
             Executor::StepFunctions(workflow) => workflow.launch(job).await,
             Executor::Ecs(tasks) => tasks.launch(job).await,
+            Executor::Local(process) => process.launch(job).await,
         }
     }
 }
@@ -101,13 +106,21 @@ impl Executor {
             ExecutorMode::Ecs(placement) => Executor::Ecs(EcsTasks::new(
                 aws_sdk_ecs::Client::new(aws),
                 placement.clone(),
-                ContainerContext {
-                    workflow_table: settings.workflow_table.clone(),
-                    mlflow_tracking_uri: settings.mlflow_tracking_uri.clone(),
-                    results_bucket: settings.results_bucket.clone(),
-                },
+                context(settings),
             )),
+            ExecutorMode::Local { entrypoint, log_dir } => {
+                Executor::Local(LocalProcess::new(entrypoint, context(settings), log_dir.clone()))
+            }
         }
+    }
+}
+
+/// What a strategy container is told beside its job, from the settings.
+fn context(settings: &Settings) -> ContainerContext {
+    ContainerContext {
+        workflow_table: settings.workflow_table.clone(),
+        mlflow_tracking_uri: settings.mlflow_tracking_uri.clone(),
+        results_bucket: settings.results_bucket.clone(),
     }
 }
 
