@@ -11,7 +11,7 @@ export AWS_ACCESS_KEY_ID := testing
 export AWS_SECRET_ACCESS_KEY := testing
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo test stand-ins stand-ins-up stand-ins-down build lint fmt clippy cfn-lint unit-and-integration bench
+.PHONY: help demo test stand-ins stand-ins-up stand-ins-down lint fmt clippy unit-and-integration bench
 
 help:
 	@echo "make demo        submit a backtest and follow it through the handlers on the local stack"
@@ -39,16 +39,17 @@ clippy:
 	@echo "cargo clippy --workspace --all-targets -- -D warnings"
 	@cargo clippy --workspace --all-targets -- -D warnings
 
-cfn-lint: stand-ins
+lint: stand-ins
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
+	$(VENV)/bin/hadolint container/Dockerfile
 
 unit-and-integration: stand-ins-up
 	@trap '$(STAND_INS) stop' EXIT; \
 	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) cargo test --workspace
 
 # The stand-ins start first: MLflow migrates its store (20-40 s) while clippy builds.
-test: stand-ins-up fmt cfn-lint clippy unit-and-integration
+test: stand-ins-up fmt lint clippy unit-and-integration
 
 bench:
 	bench/cold-start

@@ -245,6 +245,30 @@ impl WorkflowStore for DynamoDbStore {
         }
     }
 
+    async fn heartbeat(&self, run_id: RunId, at: Timestamp) -> Result<bool, StoreError> {
+        let (key_name, key_value) = key(run_id);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(key_name, key_value)
+            .update_expression("SET #updated_at = :at")
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#updated_at", "updated_at")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":at", AttributeValue::S(at.to_string()))
+            .expression_attribute_values(":running", AttributeValue::S(Status::Running.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => match error.into_service_error() {
+                error if error.is_conditional_check_failed_exception() => Ok(false),
+                error => Err(unavailable(error)),
+            },
+        }
+    }
+
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
         let limit = limit.clamp(1, 1000);
         let mut start = cursor.map(|cursor| cursor.position(status)).transpose()?.map(start_key);

@@ -70,6 +70,17 @@ impl WorkflowStore for MemoryStore {
         Ok(true)
     }
 
+    async fn heartbeat(&self, run_id: RunId, at: Timestamp) -> Result<bool, StoreError> {
+        let mut records = self.lock();
+        match records.get_mut(&run_id) {
+            Some(record) if record.status == Status::Running => {
+                record.updated_at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
         let limit = limit.clamp(1, 1000);
         let after = cursor.map(|cursor| cursor.position(status)).transpose()?;

@@ -42,6 +42,10 @@ pub trait WorkflowStore: Send + Sync {
     /// Answers whether the job exists.
     fn annotate(&self, run_id: RunId, set: &RecordUpdate) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Refreshes the `updated_at` of a RUNNING job to `at`: the heartbeat the orphan scan reads. Answers false when
+    /// the job is not RUNNING (any more): whoever runs it should stop.
+    fn heartbeat(&self, run_id: RunId, at: Timestamp) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Up to `limit` jobs in `status`, newest first, continuing after `cursor`.
     fn list_by_status(
         &self,

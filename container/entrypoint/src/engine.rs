@@ -1,0 +1,140 @@
+//! The engine as a child process: started with its output streamed through ours, watched for Freqtrade's error
+//! lines, and stopped the way ECS stops a container (SIGTERM, then SIGKILL after a grace period).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+/// What the engine said that matters once it has exited.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// The last line that reports an error (Freqtrade's `- ERROR -` lines, tracebacks' last line).
+    pub last_error: Option<String>,
+    /// The last line on stderr at all, for engines that fail without an error line.
+    pub last_line: Option<String>,
+    /// Whether any `- ERROR -` line appeared: Freqtrade exits 0 on many failures but always logs one.
+    pub reported_error: bool,
+}
+
+/// A running engine.
+pub struct Engine {
+    pub child: Child,
+    transcript: Arc<Mutex<Transcript>>,
+    pumps: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn is_error_line(line: &str) -> bool {
+    line.contains(" - ERROR - ")
+        || line.starts_with("ERROR")
+        || line.contains("Error: ")
+        || line.ends_with("Error")
+        || line.contains("Exception: ")
+}
+
+impl Engine {
+    /// Starts `argv` in `folder`.
+    pub fn start(argv: &[String], folder: &Path) -> std::io::Result<Self> {
+        let (program, arguments) = argv
+            .split_first()
+            .ok_or_else(|| std::io::Error::other("an empty engine command"))?;
+        let mut child = Command::new(program)
+            .args(arguments)
+            .current_dir(folder)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own process group: a stop reaches whatever the engine started, not only the engine.
+            .process_group(0)
+            .spawn()?;
+        let transcript = Arc::new(Mutex::new(Transcript::default()));
+        let mut pumps = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            pumps.push(tokio::spawn(pump(stdout, transcript.clone(), false)));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            pumps.push(tokio::spawn(pump(stderr, transcript.clone(), true)));
+        }
+        Ok(Self {
+            child,
+            transcript,
+            pumps,
+        })
+    }
+
+    /// Asks the engine and its process group to stop, as ECS does: SIGTERM.
+    pub fn terminate(&self) {
+        self.signal(Signal::SIGTERM);
+    }
+
+    /// Stops the engine and its process group at once: SIGKILL.
+    pub fn kill(&self) {
+        self.signal(Signal::SIGKILL);
+    }
+
+    fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {
+            // The group may be gone already; there is nothing else to do then.
+            let _gone = kill(Pid::from_raw(-pid), signal);
+        }
+    }
+
+    /// What the engine said. Output still held open by a stray grandchild is not waited for beyond a moment.
+    pub async fn transcript(&mut self) -> Transcript {
+        for pump in self.pumps.drain(..) {
+            if tokio::time::timeout(std::time::Duration::from_secs(2), pump)
+                .await
+                .is_err()
+            {
+                tracing::warn!("engine output still open after it exited; not waiting for it");
+            }
+        }
+        self.transcript
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+async fn pump(stream: impl AsyncRead + Unpin, transcript: Arc<Mutex<Transcript>>, stderr: bool) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+        let mut transcript = transcript.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if line.contains(" - ERROR - ") {
+            transcript.reported_error = true;
+        }
+        if is_error_line(&line) {
+            transcript.last_error = Some(line.trim().to_owned());
+        }
+        if stderr && !line.trim().is_empty() {
+            transcript.last_line = Some(line.trim().to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_freqtrade_and_python_error_lines() {
+        assert!(is_error_line(
+            "2026-01-05 10:00:00,000 - freqtrade - ERROR - No data found. Terminating."
+        ));
+        assert!(is_error_line("KeyError: 'entry_pricing'"));
+        assert!(is_error_line("ValueError: naive timestamps"));
+        assert!(!is_error_line(
+            "2026-01-05 10:00:00,000 - freqtrade - INFO - Loading data"
+        ));
+    }
+}

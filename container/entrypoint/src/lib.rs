@@ -1,0 +1,359 @@
+//! The strategy container's entrypoint: it owns a job's life while the engine runs. It waits for MLflow, claims
+//! the job (QUEUED → RUNNING, conditionally, so a second start does nothing), keeps a heartbeat on it, runs the
+//! engine, judges its result, and records how it ended; a SIGTERM (Spot interruption, StopTask) is forwarded to
+//! the engine and the job recorded FAILED `interrupted` well within the stop timeout, never left RUNNING.
+
+mod engine;
+pub mod settings;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use tradai::backtest::{RunId, Status};
+use tradai::readiness::Probe;
+use tradai::report::chain;
+use tradai::store::{RecordUpdate, Transition, TransitionOutcome, WorkflowStore};
+use tradai::time::Timestamp;
+
+pub use engine::{Engine, Transcript};
+pub use settings::{EntrypointSettings, SettingsError};
+
+/// The workflow step a container failure is recorded under.
+pub const STEP: &str = "RunBacktest";
+
+/// Exit codes: each says how the run ended.
+pub mod exit {
+    /// Completed, or there was nothing to do (the job was not waiting to run), or it was cancelled.
+    pub const OK: i32 = 0;
+    /// The environment is incomplete or malformed.
+    pub const CONFIGURATION: i32 = 2;
+    /// A dependency (MLflow, DynamoDB) did not answer in time.
+    pub const DEPENDENCY: i32 = 10;
+    /// The engine failed (non-zero exit, or an error it reported while exiting 0).
+    pub const ENGINE: i32 = 11;
+    /// The engine exited cleanly but left no usable result.
+    pub const RESULT: i32 = 12;
+    /// Stopped by SIGTERM (128 + 15, as a shell reports it).
+    pub const INTERRUPTED: i32 = 143;
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The engine produced its result (`result_file`, in the run's backtest folder).
+    Completed { result_file: PathBuf },
+    /// The job was not waiting to run (another start claimed it, or it was finished or cancelled).
+    NothingToDo { status: Option<Status> },
+    /// The job was cancelled while the engine ran; the engine was stopped.
+    Cancelled,
+    /// Stopped by SIGTERM; the job is FAILED `interrupted` (or stays CANCELLED).
+    Interrupted,
+    /// The run failed; the job is FAILED with `reason`.
+    Failed { reason: String, code: i32 },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Completed { .. } | Outcome::NothingToDo { .. } | Outcome::Cancelled => exit::OK,
+            Outcome::Interrupted => exit::INTERRUPTED,
+            Outcome::Failed { code, .. } => *code,
+        }
+    }
+}
+
+/// Runs job `settings.run_id` to its end. `shutdown` completes when the process is asked to stop (SIGTERM).
+pub async fn run(
+    settings: &EntrypointSettings,
+    store: &impl WorkflowStore,
+    mlflow: Option<&impl Probe>,
+    shutdown: impl Future<Output = ()>,
+) -> Outcome {
+    let run_id = settings.run_id;
+    tokio::pin!(shutdown);
+
+    if let Some(mlflow) = mlflow
+        && let Err(reason) = wait_for(mlflow, settings.mlflow_wait).await
+    {
+        let reason = format!(
+            "MLflow at {} did not answer within {:?}: {reason}",
+            settings.mlflow_tracking_uri.as_deref().unwrap_or("?"),
+            settings.mlflow_wait
+        );
+        fail_waiting_job(store, run_id, &reason).await;
+        return Outcome::Failed {
+            reason,
+            code: exit::DEPENDENCY,
+        };
+    }
+
+    match claim(store, run_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let status = store.get(run_id).await.ok().flatten().map(|record| record.status);
+            tracing::info!(%run_id, ?status, "the job is not waiting to run; nothing to do");
+            return Outcome::NothingToDo { status };
+        }
+        Err(reason) => {
+            return Outcome::Failed {
+                reason,
+                code: exit::DEPENDENCY,
+            };
+        }
+    }
+
+    let folder = settings.work_dir.join(run_id.to_string());
+    let backtests = folder.join("backtest_results");
+    if let Err(error) = std::fs::create_dir_all(&backtests)
+        .and_then(|()| std::fs::create_dir_all(folder.join("user_data")))
+        .and_then(|()| std::fs::create_dir_all(folder.join("data")))
+    {
+        return fail_running_job(
+            store,
+            run_id,
+            format!("cannot prepare {}: {error}", folder.display()),
+            exit::ENGINE,
+        )
+        .await;
+    }
+    let argv = engine_argv(settings, &folder, &backtests);
+    tracing::info!(%run_id, command = ?argv, "starting the engine");
+    let mut engine = match Engine::start(&argv, &folder) {
+        Ok(engine) => engine,
+        Err(error) => {
+            return fail_running_job(
+                store,
+                run_id,
+                format!("cannot start the engine {}: {error}", argv[0]),
+                exit::ENGINE,
+            )
+            .await;
+        }
+    };
+
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.tick().await;
+    let mut stopping: Option<Outcome> = None;
+    let grace = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(grace);
+    let status = loop {
+        tokio::select! {
+            status = engine.child.wait() => break status,
+            () = &mut shutdown, if stopping.is_none() => {
+                tracing::warn!(%run_id, "SIGTERM: stopping the engine");
+                engine.terminate();
+                stopping = Some(Outcome::Interrupted);
+                grace.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
+            }
+            _ = heartbeat.tick(), if stopping.is_none() => match store.heartbeat(run_id, Timestamp::now()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(%run_id, "the job is no longer RUNNING (cancelled?): stopping the engine");
+                    engine.terminate();
+                    stopping = Some(Outcome::Cancelled);
+                    grace.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
+                }
+                Err(error) => tracing::warn!(%run_id, error = %chain(&error), "heartbeat not recorded; retrying"),
+            },
+            () = &mut grace => {
+                tracing::error!(%run_id, "the engine ignored SIGTERM; killing it");
+                engine.kill();
+            }
+        }
+    };
+    let transcript = engine.transcript().await;
+
+    match stopping {
+        Some(Outcome::Cancelled) => return Outcome::Cancelled,
+        Some(_) => return interrupted(store, run_id).await,
+        None => {}
+    }
+    let status = match status {
+        Ok(status) => status,
+        Err(error) => {
+            return fail_running_job(store, run_id, format!("the engine was lost: {error}"), exit::ENGINE).await;
+        }
+    };
+    if !status.success() {
+        let said = transcript
+            .last_error
+            .or(transcript.last_line)
+            .unwrap_or_else(|| "no output".to_owned());
+        let code = status
+            .code()
+            .map_or_else(|| "a signal".to_owned(), |code| code.to_string());
+        return fail_running_job(
+            store,
+            run_id,
+            format!("the engine exited with {code}: {said}"),
+            exit::ENGINE,
+        )
+        .await;
+    }
+    if transcript.reported_error {
+        let said = transcript.last_error.unwrap_or_default();
+        return fail_running_job(
+            store,
+            run_id,
+            format!("the engine reported an error: {said}"),
+            exit::ENGINE,
+        )
+        .await;
+    }
+    let result_file = match latest_result(&backtests) {
+        Ok(file) => file,
+        Err(reason) => return fail_running_job(store, run_id, reason, exit::RESULT).await,
+    };
+
+    if !settings.workflow_managed {
+        let name = result_file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let done = Transition::new(Status::Running, Status::Completed, Timestamp::now()).with(RecordUpdate {
+            result: Some(json!({ "result_file": name })),
+            ..RecordUpdate::default()
+        });
+        match store.transition(run_id, &done).await {
+            Ok(TransitionOutcome::Moved(_)) => {}
+            Ok(other) => tracing::warn!(%run_id, outcome = ?other, "the job moved before it could complete"),
+            Err(error) => {
+                return Outcome::Failed {
+                    reason: format!(
+                        "the result is ready but COMPLETED could not be recorded: {}",
+                        chain(&error)
+                    ),
+                    code: exit::DEPENDENCY,
+                };
+            }
+        }
+    }
+    tracing::info!(%run_id, result = %result_file.display(), "backtest finished");
+    Outcome::Completed { result_file }
+}
+
+/// Replaces the `{placeholders}` of the engine command.
+fn engine_argv(settings: &EntrypointSettings, folder: &Path, backtests: &Path) -> Vec<String> {
+    let config = settings
+        .config_path
+        .clone()
+        .unwrap_or_else(|| folder.join("config.json").display().to_string());
+    let replacements = [
+        ("{config}", config),
+        ("{userdir}", folder.join("user_data").display().to_string()),
+        ("{datadir}", folder.join("data").display().to_string()),
+        ("{backtest_directory}", backtests.display().to_string()),
+        ("{strategy}", settings.strategy.clone()),
+        ("{timeframe}", settings.timeframe.clone()),
+        ("{timerange}", settings.timerange.clone()),
+        ("{run_id}", settings.run_id.to_string()),
+    ];
+    settings
+        .engine_command
+        .iter()
+        .map(|part| {
+            replacements
+                .iter()
+                .fold(part.clone(), |text, (from, to)| text.replace(from, to))
+        })
+        .collect()
+}
+
+/// The result file Freqtrade's `.last_result.json` names, if the run left one.
+fn latest_result(backtests: &Path) -> Result<PathBuf, String> {
+    let pointer = backtests.join(".last_result.json");
+    let text =
+        std::fs::read_to_string(&pointer).map_err(|_| "the engine wrote no result (.last_result.json)".to_owned())?;
+    let latest = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|value| value["latest_backtest"].as_str().map(str::to_owned))
+        .ok_or_else(|| format!(".last_result.json names no latest_backtest: {}", text.trim()))?;
+    let file = backtests.join(&latest);
+    if file.is_file() {
+        Ok(file)
+    } else {
+        Err(format!("the result {latest} named by .last_result.json is missing"))
+    }
+}
+
+/// Polls `dependency` with exponential backoff (0.5 s doubling, at most 8 s apart) until it answers or `limit` passes.
+async fn wait_for(dependency: &impl Probe, limit: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let error = match tokio::time::timeout(Duration::from_secs(5), dependency.probe()).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(error)) => chain(error.as_ref()),
+            Err(_) => "no answer within 5 s".to_owned(),
+        };
+        let now = tokio::time::Instant::now();
+        if now + pause > deadline {
+            return Err(error);
+        }
+        tracing::info!(error = %error, retry_in = ?pause, "waiting for MLflow");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(8));
+    }
+}
+
+/// Claims the job: PENDING or QUEUED → RUNNING. False when it was not waiting (or another start won).
+async fn claim(store: &impl WorkflowStore, run_id: RunId) -> Result<bool, String> {
+    let unavailable =
+        |error: tradai::store::StoreError| format!("the workflow store is unavailable: {}", chain(&error));
+    let Some(record) = store.get(run_id).await.map_err(unavailable)? else {
+        return Ok(false);
+    };
+    if !matches!(record.status, Status::Pending | Status::Queued) {
+        return Ok(false);
+    }
+    let start = Transition::new(record.status, Status::Running, Timestamp::now());
+    Ok(matches!(
+        store.transition(run_id, &start).await.map_err(unavailable)?,
+        TransitionOutcome::Moved(_)
+    ))
+}
+
+/// Records FAILED on a job that never started running.
+async fn fail_waiting_job(store: &impl WorkflowStore, run_id: RunId, reason: &str) {
+    if let Ok(Some(record)) = store.get(run_id).await
+        && matches!(record.status, Status::Pending | Status::Queued)
+    {
+        let failed =
+            Transition::new(record.status, Status::Failed, Timestamp::now()).with(RecordUpdate::failure(reason, STEP));
+        if let Err(error) = store.transition(run_id, &failed).await {
+            tracing::error!(%run_id, error = %chain(&error), "could not record the failure");
+        }
+    }
+    tracing::error!(%run_id, %reason, "backtest failed before it started");
+}
+
+/// Records FAILED on the running job; answers the outcome to exit with.
+async fn fail_running_job(store: &impl WorkflowStore, run_id: RunId, reason: String, code: i32) -> Outcome {
+    tracing::error!(%run_id, %reason, "backtest failed");
+    let failed =
+        Transition::new(Status::Running, Status::Failed, Timestamp::now()).with(RecordUpdate::failure(&reason, STEP));
+    match store.transition(run_id, &failed).await {
+        Ok(TransitionOutcome::Moved(_)) => {}
+        Ok(other) => tracing::warn!(%run_id, outcome = ?other, "the job had moved already"),
+        Err(error) => tracing::error!(%run_id, error = %chain(&error), "could not record the failure"),
+    }
+    Outcome::Failed { reason, code }
+}
+
+/// Records the interruption: FAILED `interrupted`, unless the job was cancelled (then it stays CANCELLED).
+async fn interrupted(store: &impl WorkflowStore, run_id: RunId) -> Outcome {
+    let failed = Transition::new(Status::Running, Status::Failed, Timestamp::now())
+        .with(RecordUpdate::failure("interrupted", STEP));
+    match store.transition(run_id, &failed).await {
+        Ok(TransitionOutcome::LostRace {
+            current: Status::Cancelled,
+        }) => Outcome::Cancelled,
+        Ok(_) => Outcome::Interrupted,
+        Err(error) => {
+            tracing::error!(%run_id, error = %chain(&error), "could not record the interruption");
+            Outcome::Interrupted
+        }
+    }
+}

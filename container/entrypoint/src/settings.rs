@@ -1,0 +1,187 @@
+//! The entrypoint's environment: the job (as the ECS overrides or the local launcher give it) and how to run it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tradai::backtest::RunId;
+
+/// The engine command when `ENGINE_COMMAND` does not give one: Freqtrade's backtest, as ENGINE.md measured it.
+const DEFAULT_ENGINE: &[&str] = &[
+    "freqtrade",
+    "backtesting",
+    "--config",
+    "{config}",
+    "--userdir",
+    "{userdir}",
+    "--datadir",
+    "{datadir}",
+    "--strategy",
+    "{strategy}",
+    "--timeframe",
+    "{timeframe}",
+    "--timerange",
+    "{timerange}",
+    "--export",
+    "trades",
+    "--cache",
+    "none",
+    "--backtest-directory",
+    "{backtest_directory}",
+];
+
+/// What the entrypoint runs, read once at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrypointSettings {
+    pub run_id: RunId,
+    pub trading_mode: String,
+    pub strategy: String,
+    pub timeframe: String,
+    pub timerange: String,
+    pub pairs: Vec<String>,
+    pub workflow_table: String,
+    pub mlflow_tracking_uri: Option<String>,
+    /// How long to wait for MLflow before giving up (`MLFLOW_WAIT_SECONDS`, default 120).
+    pub mlflow_wait: Duration,
+    /// How often `updated_at` is refreshed while the engine runs (`HEARTBEAT_SECONDS`, default 120).
+    pub heartbeat: Duration,
+    /// How long the engine has to stop after SIGTERM before it is killed (`STOP_GRACE_SECONDS`, default 60: well
+    /// within ECS's 120 s stop timeout).
+    pub stop_grace: Duration,
+    /// The engine's argv with `{placeholders}` (`ENGINE_COMMAND`, a JSON array).
+    pub engine_command: Vec<String>,
+    /// Per-run working folders live under `WORK_DIR` (default `/tmp/tradai`).
+    pub work_dir: PathBuf,
+    /// The merged config (`CONFIG_PATH`), if given.
+    pub config_path: Option<String>,
+    /// True when the workflow writes the final status (`LAUNCHED_BY=workflow`); otherwise the entrypoint does.
+    pub workflow_managed: bool,
+}
+
+/// A variable that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {name}: {problem}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+fn error(name: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        name,
+        problem: problem.into(),
+    }
+}
+
+impl EntrypointSettings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_map(&std::env::vars().collect())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &'static str| get(name).ok_or_else(|| error(name, "required"));
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, SettingsError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(text) => text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|value| *value > 0.0 && value.is_finite())
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| error(name, format!("{text:?} is not a positive number of seconds"))),
+            }
+        };
+        let run_id = required("RUN_ID")?
+            .parse()
+            .map_err(|e: tradai::backtest::InvalidRunId| error("RUN_ID", e.to_string()))?;
+        let trading_mode = get("TRADING_MODE").unwrap_or_else(|| "backtest".to_owned());
+        if !matches!(trading_mode.as_str(), "backtest" | "hyperopt") {
+            return Err(error(
+                "TRADING_MODE",
+                format!("{trading_mode:?} is not supported yet; use backtest or hyperopt"),
+            ));
+        }
+        let engine_command = match get("ENGINE_COMMAND") {
+            None => DEFAULT_ENGINE.iter().map(|part| (*part).to_owned()).collect(),
+            Some(text) => serde_json::from_str::<Vec<String>>(&text)
+                .ok()
+                .filter(|argv| !argv.is_empty())
+                .ok_or_else(|| error("ENGINE_COMMAND", "must be a non-empty JSON array of strings"))?,
+        };
+        Ok(Self {
+            run_id,
+            trading_mode,
+            strategy: required("STRATEGY")?,
+            timeframe: required("TIMEFRAME")?,
+            timerange: required("TIMERANGE")?,
+            pairs: required("PAIRS")?
+                .split(',')
+                .map(|pair| pair.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            workflow_table: get("WORKFLOW_STATE_TABLE")
+                .or_else(|| get("DYNAMODB_TABLE"))
+                .unwrap_or_else(|| tradai::settings::DEFAULT_WORKFLOW_TABLE.to_owned()),
+            mlflow_tracking_uri: get("MLFLOW_TRACKING_URI"),
+            mlflow_wait: seconds("MLFLOW_WAIT_SECONDS", 120)?,
+            heartbeat: seconds("HEARTBEAT_SECONDS", 120)?,
+            stop_grace: seconds("STOP_GRACE_SECONDS", 60)?,
+            engine_command,
+            work_dir: PathBuf::from(get("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
+            config_path: get("CONFIG_PATH"),
+            workflow_managed: get("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut vars: HashMap<String, String> = [
+            ("RUN_ID", "3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10"),
+            ("STRATEGY", "EmaCross"),
+            ("TIMEFRAME", "5m"),
+            ("TIMERANGE", "20240101-20240301"),
+            ("PAIRS", "BTC/USDT,ETH/USDT"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        vars
+    }
+
+    #[test]
+    fn the_seed_environment_is_enough() {
+        let settings = EntrypointSettings::from_map(&vars(&[("DYNAMODB_TABLE", "jobs")])).expect("valid");
+        assert_eq!(settings.pairs, ["BTC/USDT", "ETH/USDT"]);
+        assert_eq!(settings.workflow_table, "jobs");
+        assert_eq!(settings.engine_command[0..2], ["freqtrade", "backtesting"]);
+        assert!(!settings.workflow_managed);
+    }
+
+    #[test]
+    fn malformed_variables_are_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("RUN_ID", "x")], "RUN_ID"),
+            (&[("TRADING_MODE", "live")], "TRADING_MODE"),
+            (&[("ENGINE_COMMAND", "freqtrade backtesting")], "ENGINE_COMMAND"),
+            (&[("HEARTBEAT_SECONDS", "-1")], "HEARTBEAT_SECONDS"),
+        ];
+        for (extra, name) in cases {
+            assert_eq!(
+                EntrypointSettings::from_map(&vars(extra)).expect_err("rejected").name,
+                *name
+            );
+        }
+        let mut missing = vars(&[]);
+        missing.remove("STRATEGY");
+        assert_eq!(
+            EntrypointSettings::from_map(&missing).expect_err("rejected").name,
+            "STRATEGY"
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! The strategy container's entrypoint against the stand-in, with small engine stand-ins (shell scripts) that
+//! behave as Freqtrade does: write its result files, fail with an error line, ignore or honour SIGTERM.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use entrypoint::{EntrypointSettings, Outcome, exit, run};
+use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
+use tradai::mlflow::{MlflowClient, MlflowOptions};
+use tradai::store::{Transition, WorkflowStore};
+use tradai::time::Timestamp;
+use tradai_tests::stack::Stack;
+
+const SUCCEEDS: &str = r#"echo "freqtrade - INFO - Backtesting with data from 2024-01-01"
+echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.last_result.json"
+echo "result" > "$1/backtest-result-2026-11-24_06-00-00.zip""#;
+const FAILS: &str = r#"echo "freqtrade - INFO - Loading data" 
+echo "2026-11-24 06:00:00,000 - freqtrade - ERROR - No data found. Terminating." >&2
+exit 1"#;
+const FAILS_QUIETLY: &str = r#"echo "2026-11-24 06:00:00,000 - freqtrade - ERROR - Configuration error: bad timerange" >&2
+exit 0"#;
+const WRITES_NOTHING: &str = "echo done";
+const RUNS_LONG: &str = "trap 'exit 143' TERM\nsleep 30 &\nwait $!";
+
+/// A job waiting to run, and the entrypoint settings for it with `engine` as its engine script.
+async fn waiting_job(stack: &Stack, engine: &str, extra: &[(&str, &str)]) -> (RunId, EntrypointSettings, PathBuf) {
+    let folder = tradai_tests::project_root().join(format!(".stand-ins/entrypoint-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let script = folder.join("engine.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{engine}\n")).expect("engine script");
+    let body = br#"{"strategy_name":"EmaCross","strategy_version":3,"config":{"timeframe":"5m",
+        "symbols":["BTC/USDT"],"start_date":"2024-01-01","end_date":"2024-03-01"}}"#;
+    let request = BacktestRequest::from_json(body, Timestamp::now().date()).expect("valid");
+    let record = WorkflowRecord::new(RunId::new(), request, Status::Queued, Timestamp::now());
+    stack.store().create(&record).await.expect("created");
+    let command = serde_json::json!(["sh", script.display().to_string(), "{backtest_directory}"]).to_string();
+    let mut vars: HashMap<String, String> = [
+        ("RUN_ID", record.run_id.to_string()),
+        ("STRATEGY", "EmaCross".to_owned()),
+        ("TIMEFRAME", "5m".to_owned()),
+        ("TIMERANGE", "20240101-20240301".to_owned()),
+        ("PAIRS", "BTC/USDT".to_owned()),
+        ("WORKFLOW_STATE_TABLE", stack.table.clone()),
+        ("ENGINE_COMMAND", command),
+        ("WORK_DIR", folder.join("work").display().to_string()),
+        ("HEARTBEAT_SECONDS", "0.2".to_owned()),
+        ("STOP_GRACE_SECONDS", "5".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    (
+        record.run_id,
+        EntrypointSettings::from_map(&vars).expect("valid settings"),
+        folder,
+    )
+}
+
+fn no_mlflow() -> Option<&'static MlflowClient> {
+    None
+}
+
+async fn status(stack: &Stack, run_id: RunId) -> WorkflowRecord {
+    stack.store().get(run_id).await.expect("read").expect("stored")
+}
+
+#[tokio::test]
+async fn a_successful_run_completes_the_job_it_claimed() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[]).await;
+    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    let Outcome::Completed { result_file } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(result_file.ends_with("backtest-result-2026-11-24_06-00-00.zip"));
+    assert_eq!(outcome.exit_code(), exit::OK);
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Completed);
+    assert_eq!(
+        record.result.expect("result")["result_file"],
+        "backtest-result-2026-11-24_06-00-00.zip"
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn under_the_workflow_the_job_stays_running_for_the_next_step() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[("LAUNCHED_BY", "workflow")]).await;
+    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    assert_eq!(status(&stack, run_id).await.status, Status::Running);
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn an_engine_that_exits_1_fails_the_job_with_its_last_error_line() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = waiting_job(&stack, FAILS, &[]).await;
+    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    assert_eq!(outcome.exit_code(), exit::ENGINE, "{outcome:?}");
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(record.failed_step.as_deref(), Some("RunBacktest"));
+    let error = record.error.expect("a reason");
+    assert!(
+        error.starts_with("the engine exited with 1: ") && error.contains("No data found. Terminating."),
+        "{error}"
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn freqtrades_exit_0_failures_and_missing_results_are_failures() {
+    let stack = Stack::fresh().await;
+    for (engine, code, phrase) in [
+        (FAILS_QUIETLY, exit::ENGINE, "Configuration error: bad timerange"),
+        (WRITES_NOTHING, exit::RESULT, "no result"),
+    ] {
+        let (run_id, settings, folder) = waiting_job(&stack, engine, &[]).await;
+        let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+        assert_eq!(outcome.exit_code(), code, "{outcome:?}");
+        let record = status(&stack, run_id).await;
+        assert_eq!(record.status, Status::Failed);
+        assert!(
+            record.error.as_deref().is_some_and(|e| e.contains(phrase)),
+            "{:?}",
+            record.error
+        );
+        std::fs::remove_dir_all(folder).ok();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_mid_run_stops_the_engine_and_never_leaves_the_job_running() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, &[]).await;
+    let started = Instant::now();
+    let shutdown = tokio::time::sleep(Duration::from_millis(500));
+    let outcome = run(&settings, &stack.store(), no_mlflow(), shutdown).await;
+    assert_eq!(outcome, Outcome::Interrupted);
+    assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}, well within 120 s",
+        started.elapsed()
+    );
+    let record = status(&stack, run_id).await;
+    assert_eq!(
+        (record.status, record.error.as_deref()),
+        (Status::Failed, Some("interrupted"))
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn a_cancel_seen_by_the_heartbeat_stops_the_engine_and_leaves_the_job_cancelled() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, &[]).await;
+    let store = stack.store();
+    let canceller = async {
+        // Wait until the job runs, then cancel it as cancel-backtest does.
+        while status(&stack, run_id).await.status != Status::Running {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let cancel = Transition::new(Status::Running, Status::Cancelled, Timestamp::now());
+        store.transition(run_id, &cancel).await.expect("cancelled");
+    };
+    let started = Instant::now();
+    let (outcome, ()) = tokio::join!(run(&settings, &store, no_mlflow(), std::future::pending()), canceller);
+    assert_eq!(outcome, Outcome::Cancelled);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(status(&stack, run_id).await.status, Status::Cancelled);
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn a_second_start_for_the_same_job_does_nothing() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[]).await;
+    let start = Transition::new(Status::Queued, Status::Running, Timestamp::now());
+    stack
+        .store()
+        .transition(run_id, &start)
+        .await
+        .expect("the first start claimed it");
+    let before = status(&stack, run_id).await;
+    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    assert_eq!(
+        outcome,
+        Outcome::NothingToDo {
+            status: Some(Status::Running)
+        }
+    );
+    assert_eq!(outcome.exit_code(), exit::OK);
+    assert_eq!(status(&stack, run_id).await, before, "nothing written");
+    assert!(
+        !folder.join("work").join(run_id.to_string()).exists(),
+        "the engine never started"
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
+    let stack = Stack::fresh().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let uri = format!("http://127.0.0.1:{port}");
+    let (run_id, settings, folder) = waiting_job(
+        &stack,
+        SUCCEEDS,
+        &[("MLFLOW_TRACKING_URI", &uri), ("MLFLOW_WAIT_SECONDS", "2")],
+    )
+    .await;
+    let mut options = MlflowOptions::new(&uri);
+    options.breaker_threshold = 1000;
+    let mlflow = MlflowClient::new(options).expect("client");
+    let started = Instant::now();
+    let outcome = run(&settings, &stack.store(), Some(&mlflow), std::future::pending()).await;
+    assert_eq!(outcome.exit_code(), exit::DEPENDENCY, "{outcome:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Failed);
+    assert!(
+        record
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("MLflow") && e.contains(&uri)),
+        "{:?}",
+        record.error
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn with_mlflow_up_the_run_proceeds() {
+    let stack = Stack::fresh().await;
+    let uri = tradai_tests::mlflow::endpoint().to_owned();
+    let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[("MLFLOW_TRACKING_URI", &uri)]).await;
+    let mlflow = MlflowClient::new(MlflowOptions::new(&uri)).expect("client");
+    let outcome = run(&settings, &stack.store(), Some(&mlflow), std::future::pending()).await;
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    assert_eq!(status(&stack, run_id).await.status, Status::Completed);
+    std::fs::remove_dir_all(folder).ok();
+}
