@@ -274,3 +274,27 @@ pub fn no_input(request: &Request) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// The `limit` query parameter: a whole number within `range`, `default` when absent, else a 400 naming `limit`.
+pub fn limit_parameter<T>(
+    query: &std::collections::BTreeMap<String, String>,
+    range: std::ops::RangeInclusive<T>,
+    default: T,
+) -> Result<T, ApiError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    match query.get("limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<T>()
+            .ok()
+            .filter(|limit| range.contains(limit))
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    "limit",
+                    format!("expected a whole number from {} to {}", range.start(), range.end()),
+                )
+            }),
+    }
+}

@@ -3,7 +3,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::backtest::Status;
-use tradai::http::{ApiError, json_response, query_parameters, respond};
+use tradai::http::{ApiError, json_response, limit_parameter, query_parameters, respond};
 use tradai::jobs::{self, DEFAULT_LIMIT, LIMITS, ListError};
 use tradai::store::WorkflowStore;
 
@@ -24,19 +24,7 @@ pub async fn handle<S: WorkflowStore>(deps: &Deps<S>, request: Request) -> Resul
                     .map_err(|error| ApiError::invalid_field("status", error.to_string()))
             })
             .transpose()?;
-        let limit = match query.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|limit| LIMITS.contains(limit))
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        "limit",
-                        format!("expected a whole number from {} to {}", LIMITS.start(), LIMITS.end()),
-                    )
-                })?,
-        };
+        let limit = limit_parameter(&query, LIMITS, DEFAULT_LIMIT)?;
         let cursor = query.get("cursor").map(String::as_str);
         match jobs::list(&deps.store, status, limit, cursor, deps.mlflow_ui.as_deref()).await {
             Ok(listing) => Ok(json_response(StatusCode::OK, &listing)),

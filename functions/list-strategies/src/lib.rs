@@ -2,7 +2,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use tradai::http::{ApiError, json_response, query_parameters, registry_error, respond};
+use tradai::http::{ApiError, json_response, limit_parameter, query_parameters, registry_error, respond};
 use tradai::mlflow::ModelRegistry;
 use tradai::strategies::{self, DEFAULT_LIMIT, LIMITS};
 
@@ -16,19 +16,7 @@ pub struct Deps<R> {
 pub async fn handle<R: ModelRegistry>(deps: &Deps<R>, request: Request) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
         let query = query_parameters(&request, &["limit", "cursor"])?;
-        let limit = match query.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|limit| LIMITS.contains(limit))
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        "limit",
-                        format!("expected a whole number from {} to {}", LIMITS.start(), LIMITS.end()),
-                    )
-                })?,
-        };
+        let limit = limit_parameter(&query, LIMITS, DEFAULT_LIMIT)?;
         let cursor = query.get("cursor").map(String::as_str);
         if cursor.is_some_and(|text| text.is_empty() || text.len() > 2048) {
             return Err(ApiError::invalid_field(

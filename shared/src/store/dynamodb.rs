@@ -48,6 +48,15 @@ fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> StoreE
     StoreError::Unavailable(Box::new(error))
 }
 
+/// The outcome of a conditional update: true when written, false when its condition did not hold.
+fn conditional<T>(result: Result<T, UpdateItemError>) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.is_conditional_check_failed_exception() => Ok(false),
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
 fn to_item(record: &WorkflowRecord) -> Result<Item, StoreError> {
     serde_dynamo::to_item(record).map_err(|source| StoreError::Corrupt {
         key: record.run_id.to_string(),
@@ -236,13 +245,7 @@ impl WorkflowStore for DynamoDbStore {
             .set_expression_attribute_values(Some(update.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => match error.into_service_error() {
-                error if error.is_conditional_check_failed_exception() => Ok(false),
-                error => Err(unavailable(error)),
-            },
-        }
+        conditional(result.map_err(|error| error.into_service_error()))
     }
 
     async fn heartbeat(&self, run_id: RunId, at: Timestamp) -> Result<bool, StoreError> {
@@ -260,13 +263,7 @@ impl WorkflowStore for DynamoDbStore {
             .expression_attribute_values(":running", AttributeValue::S(Status::Running.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => match error.into_service_error() {
-                error if error.is_conditional_check_failed_exception() => Ok(false),
-                error => Err(unavailable(error)),
-            },
-        }
+        conditional(result.map_err(|error| error.into_service_error()))
     }
 
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
