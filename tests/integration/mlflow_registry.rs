@@ -191,3 +191,72 @@ async fn credentials_are_sent_as_basic_auth() {
         "{request}"
     );
 }
+
+#[tokio::test]
+async fn a_tracked_run_keeps_its_params_metrics_artifact_and_end() {
+    use std::collections::BTreeMap;
+    use tradai::mlflow::{ExperimentTracker, RunEnd};
+
+    let tracker = client();
+    let experiment = format!("backtests/{}", unique_name("Tracked"));
+    let tags = BTreeMap::from([("run_id".to_owned(), "3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10".to_owned())]);
+    let run = tracker
+        .start_run(&experiment, "3f2b8c1e", &tags)
+        .await
+        .expect("started");
+    let again = tracker
+        .start_run(&experiment, "second", &BTreeMap::new())
+        .await
+        .expect("same experiment");
+    assert_eq!(
+        again.experiment_id, run.experiment_id,
+        "the experiment is found, not made twice"
+    );
+
+    let params = BTreeMap::from([
+        ("strategy".to_owned(), "EmaCross".to_owned()),
+        ("timeframe".to_owned(), "5m".to_owned()),
+    ]);
+    let metrics = BTreeMap::from([("total_trades".to_owned(), 42.0), ("profit_total_pct".to_owned(), 3.5)]);
+    tracker.log_batch(&run, &params, &metrics).await.expect("logged");
+    tracker
+        .log_artifact(&run, "summary.json", br#"{"total_trades": 42}"#.to_vec())
+        .await
+        .expect("stored");
+    tracker.end_run(&run, RunEnd::Finished).await.expect("ended");
+
+    let http = reqwest::Client::new();
+    let answer: serde_json::Value = http
+        .get(format!("{}/api/2.0/mlflow/runs/get", endpoint()))
+        .query(&[("run_id", run.run_id.as_str())])
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["run"]["info"]["status"], "FINISHED");
+    let data = &answer["run"]["data"];
+    assert!(
+        data["params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .any(|p| p["key"] == "strategy" && p["value"] == "EmaCross")
+    );
+    assert!(
+        data["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .any(|m| m["key"] == "total_trades" && m["value"] == 42.0)
+    );
+    let artifact = http
+        .get(format!("{}/get-artifact", endpoint()))
+        .query(&[("path", "summary.json"), ("run_uuid", run.run_id.as_str())])
+        .send()
+        .await
+        .expect("answers");
+    assert!(artifact.status().is_success(), "{}", artifact.status());
+    assert_eq!(artifact.text().await.expect("text"), r#"{"total_trades": 42}"#);
+}

@@ -24,7 +24,8 @@ def main() -> int:
         [
             mlflow, "server",
             "--backend-store-uri", f"sqlite:///{state}/mlflow.db",
-            "--default-artifact-root", f"{state}/artifacts",
+            # Artifacts go through MLflow's proxy (mlflow-artifacts:/), as clients without storage access need.
+            "--serve-artifacts", "--artifacts-destination", f"{state}/artifacts",
             "--host", "127.0.0.1", "--port", port, "--workers", "1",
         ],
         start_new_session=True,

@@ -52,6 +52,21 @@ pub struct MlflowClient {
     breaker: CircuitBreaker,
 }
 
+/// One REST call.
+pub(super) enum Call<'a> {
+    Get(&'a [(&'a str, &'a str)]),
+    /// Not repeated: a create sent twice could make two.
+    Post(&'a serde_json::Value),
+    /// An upload to a fixed path: safe to repeat.
+    Put(Vec<u8>),
+}
+
+impl Call<'_> {
+    fn repeatable(&self) -> bool {
+        !matches!(self, Call::Post(_))
+    }
+}
+
 /// One failed attempt, and whether trying again may help.
 struct Attempt {
     error: RegistryError,
@@ -76,16 +91,31 @@ impl MlflowClient {
 
     /// GETs `path` with `query`; `Ok(None)` when MLflow says the resource does not exist.
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<T>, RegistryError> {
+        self.call(path, &Call::Get(query)).await
+    }
+
+    /// Sends `call` to `path` through the circuit breaker, trying again after a transport failure or a 5xx when
+    /// the call is safe to repeat.
+    pub(super) async fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        call: &Call<'_>,
+    ) -> Result<Option<T>, RegistryError> {
         let permit = self.breaker.try_acquire(Instant::now())?;
+        let attempts = if call.repeatable() {
+            self.options.attempts.max(1)
+        } else {
+            1
+        };
         let mut outcome = Err(Attempt {
             error: RegistryError::Rejected("no attempt made".into()),
             transient: false,
         });
-        for attempt in 0..self.options.attempts.max(1) {
+        for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(150 * u64::from(attempt))).await;
             }
-            outcome = self.attempt(path, query).await;
+            outcome = self.attempt(path, call).await;
             match &outcome {
                 Err(Attempt { transient: true, .. }) => continue,
                 _ => break,
@@ -97,9 +127,13 @@ impl MlflowClient {
         outcome.map_err(|attempt| attempt.error)
     }
 
-    async fn attempt<T: DeserializeOwned>(&self, path: &str, query: &[(&str, &str)]) -> Result<Option<T>, Attempt> {
+    async fn attempt<T: DeserializeOwned>(&self, path: &str, call: &Call<'_>) -> Result<Option<T>, Attempt> {
         let url = format!("{}{path}", self.options.tracking_uri);
-        let mut request = self.http.get(&url).query(query);
+        let mut request = match call {
+            Call::Get(query) => self.http.get(&url).query(query),
+            Call::Post(body) => self.http.post(&url).json(body),
+            Call::Put(bytes) => self.http.put(&url).body(bytes.clone()),
+        };
         if let Some((user, password)) = &self.options.credentials {
             request = request.basic_auth(user, Some(password));
         }
@@ -117,6 +151,12 @@ impl MlflowClient {
             error: RegistryError::Unreachable(Box::new(error)),
         })?;
         if status.is_success() {
+            if body.is_empty() {
+                return serde_json::from_slice(b"{}").map(Some).map_err(|error| Attempt {
+                    transient: false,
+                    error: RegistryError::Malformed(Box::new(error)),
+                });
+            }
             return serde_json::from_slice(&body).map(Some).map_err(|error| Attempt {
                 transient: false,
                 error: RegistryError::Malformed(Box::new(error)),

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 mod client;
+mod tracking;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::future::Future;
 use serde::Serialize;
 
 pub use client::{MlflowClient, MlflowOptions};
+pub use tracking::{ExperimentTracker, RunEnd, TrackedRun};
 
 /// A registered strategy: the model and its aliases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
