@@ -13,8 +13,9 @@ use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
 const SUCCEEDS: &str = r#"echo "freqtrade - INFO - Backtesting with data from 2024-01-01"
-echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.last_result.json"
-echo "result" > "$1/backtest-result-2026-11-24_06-00-00.zip""#;
+cp "$(dirname "$0")/result.zip" "$1/backtest-result-2026-11-24_06-00-00.zip"
+echo '{"EmaCross": {"run_id": "x", "timeframe": "5m"}}' > "$1/backtest-result-2026-11-24_06-00-00.meta.json"
+echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.last_result.json""#;
 const FAILS: &str = r#"echo "freqtrade - INFO - Loading data" 
 echo "2026-11-24 06:00:00,000 - freqtrade - ERROR - No data found. Terminating." >&2
 exit 1"#;
@@ -27,6 +28,7 @@ const RUNS_LONG: &str = "trap 'exit 143' TERM\nsleep 30 &\nwait $!";
 async fn waiting_job(stack: &Stack, engine: &str, extra: &[(&str, &str)]) -> (RunId, EntrypointSettings, PathBuf) {
     let folder = tradai_tests::project_root().join(format!(".stand-ins/entrypoint-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::write(folder.join("result.zip"), result_zip()).expect("result zip");
     let script = folder.join("engine.sh");
     std::fs::write(&script, format!("#!/bin/sh\n{engine}\n")).expect("engine script");
     let body = br#"{"strategy_name":"EmaCross","strategy_version":3,"config":{"timeframe":"5m",
@@ -62,6 +64,32 @@ fn no_mlflow() -> Option<&'static MlflowClient> {
     None
 }
 
+fn no_results() -> Option<&'static tradai::market_data::S3Objects> {
+    None
+}
+
+/// A result zip as Freqtrade writes it: `<base>.json` with the strategy's metrics, beside its config copy.
+fn result_zip() -> Vec<u8> {
+    use std::io::Write;
+    let result = serde_json::json!({
+        "strategy": {"EmaCross": {
+            "total_trades": 404, "wins": 230, "losses": 170, "draws": 4, "winrate": 0.569,
+            "profit_total": 0.0712, "profit_total_abs": 71.2, "profit_factor": 1.31, "max_drawdown_account": 0.043,
+            "max_drawdown_abs": "43.1", "sharpe": 1.8, "sortino": 2.4, "calmar": 9.7, "backtest_days": 55,
+            "starting_balance": 1000, "final_balance": 1071.2, "pairlist": ["BTC/USDT"]}},
+        "strategy_comparison": [{"key": "EmaCross", "trades": 404}]
+    });
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("backtest-result-2026-11-24_06-00-00_config.json", options)
+        .expect("entry");
+    zip.write_all(b"{}").expect("written");
+    zip.start_file("backtest-result-2026-11-24_06-00-00.json", options)
+        .expect("entry");
+    zip.write_all(result.to_string().as_bytes()).expect("written");
+    zip.finish().expect("zip").into_inner()
+}
+
 async fn status(stack: &Stack, run_id: RunId) -> WorkflowRecord {
     stack.store().get(run_id).await.expect("read").expect("stored")
 }
@@ -70,7 +98,14 @@ async fn status(stack: &Stack, run_id: RunId) -> WorkflowRecord {
 async fn a_successful_run_completes_the_job_it_claimed() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[]).await;
-    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
     let Outcome::Completed { result_file } = &outcome else {
         panic!("{outcome:?}")
     };
@@ -89,7 +124,14 @@ async fn a_successful_run_completes_the_job_it_claimed() {
 async fn under_the_workflow_the_job_stays_running_for_the_next_step() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[("LAUNCHED_BY", "workflow")]).await;
-    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     assert_eq!(status(&stack, run_id).await.status, Status::Running);
     std::fs::remove_dir_all(folder).ok();
@@ -99,7 +141,14 @@ async fn under_the_workflow_the_job_stays_running_for_the_next_step() {
 async fn an_engine_that_exits_1_fails_the_job_with_its_last_error_line() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = waiting_job(&stack, FAILS, &[]).await;
-    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
     assert_eq!(outcome.exit_code(), exit::ENGINE, "{outcome:?}");
     let record = status(&stack, run_id).await;
     assert_eq!(record.status, Status::Failed);
@@ -120,7 +169,14 @@ async fn freqtrades_exit_0_failures_and_missing_results_are_failures() {
         (WRITES_NOTHING, exit::RESULT, "no result"),
     ] {
         let (run_id, settings, folder) = waiting_job(&stack, engine, &[]).await;
-        let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+        let outcome = run(
+            &settings,
+            &stack.store(),
+            no_mlflow(),
+            no_results(),
+            std::future::pending(),
+        )
+        .await;
         assert_eq!(outcome.exit_code(), code, "{outcome:?}");
         let record = status(&stack, run_id).await;
         assert_eq!(record.status, Status::Failed);
@@ -139,7 +195,7 @@ async fn sigterm_mid_run_stops_the_engine_and_never_leaves_the_job_running() {
     let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, &[]).await;
     let started = Instant::now();
     let shutdown = tokio::time::sleep(Duration::from_millis(500));
-    let outcome = run(&settings, &stack.store(), no_mlflow(), shutdown).await;
+    let outcome = run(&settings, &stack.store(), no_mlflow(), no_results(), shutdown).await;
     assert_eq!(outcome, Outcome::Interrupted);
     assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
     assert!(
@@ -169,7 +225,10 @@ async fn a_cancel_seen_by_the_heartbeat_stops_the_engine_and_leaves_the_job_canc
         store.transition(run_id, &cancel).await.expect("cancelled");
     };
     let started = Instant::now();
-    let (outcome, ()) = tokio::join!(run(&settings, &store, no_mlflow(), std::future::pending()), canceller);
+    let (outcome, ()) = tokio::join!(
+        run(&settings, &store, no_mlflow(), no_results(), std::future::pending()),
+        canceller
+    );
     assert_eq!(outcome, Outcome::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(status(&stack, run_id).await.status, Status::Cancelled);
@@ -187,7 +246,14 @@ async fn a_second_start_for_the_same_job_does_nothing() {
         .await
         .expect("the first start claimed it");
     let before = status(&stack, run_id).await;
-    let outcome = run(&settings, &stack.store(), no_mlflow(), std::future::pending()).await;
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
     assert_eq!(
         outcome,
         Outcome::NothingToDo {
@@ -222,7 +288,14 @@ async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
     options.breaker_threshold = 1000;
     let mlflow = MlflowClient::new(options).expect("client");
     let started = Instant::now();
-    let outcome = run(&settings, &stack.store(), Some(&mlflow), std::future::pending()).await;
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        Some(&mlflow),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
     assert_eq!(outcome.exit_code(), exit::DEPENDENCY, "{outcome:?}");
     assert!(
         started.elapsed() < Duration::from_secs(6),
@@ -243,13 +316,109 @@ async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
 }
 
 #[tokio::test]
-async fn with_mlflow_up_the_run_proceeds() {
+async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
     let stack = Stack::fresh().await;
     let uri = tradai_tests::mlflow::endpoint().to_owned();
-    let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[("MLFLOW_TRACKING_URI", &uri)]).await;
+    let results_bucket = format!("tradai-results-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    stack
+        .s3
+        .create_bucket()
+        .bucket(&results_bucket)
+        .send()
+        .await
+        .expect("results bucket");
+    let experiment = format!("backtests/{}", tradai_tests::mlflow::unique_name("EmaCross"));
+    let (run_id, settings, folder) = waiting_job(
+        &stack,
+        SUCCEEDS,
+        &[
+            ("MLFLOW_TRACKING_URI", &uri),
+            ("EXPERIMENT_NAME", &experiment),
+            ("STRATEGY_VERSION", "3"),
+        ],
+    )
+    .await;
     let mlflow = MlflowClient::new(MlflowOptions::new(&uri)).expect("client");
-    let outcome = run(&settings, &stack.store(), Some(&mlflow), std::future::pending()).await;
+    let results = tradai::market_data::S3Objects::new(stack.s3.clone(), &results_bucket);
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        Some(&mlflow),
+        Some(&results),
+        std::future::pending(),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
-    assert_eq!(status(&stack, run_id).await.status, Status::Completed);
+
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Completed);
+    let mlflow_run = record.mlflow_run_id.clone().expect("the MLflow run is recorded");
+    assert!(record.mlflow_experiment_id.is_some());
+
+    let http = reqwest::Client::new();
+    let answer: serde_json::Value = http
+        .get(format!("{uri}/api/2.0/mlflow/runs/get"))
+        .query(&[("run_id", mlflow_run.as_str())])
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["run"]["info"]["status"], "FINISHED");
+    assert_eq!(answer["run"]["info"]["run_name"], run_id.to_string());
+    let data = &answer["run"]["data"];
+    let param = |key: &str| {
+        data["params"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["key"] == key))
+            .map(|p| p["value"].clone())
+    };
+    assert_eq!(param("strategy"), Some(serde_json::json!("EmaCross")));
+    assert_eq!(param("strategy_version"), Some(serde_json::json!("3")));
+    let metric = |key: &str| {
+        data["metrics"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["key"] == key))
+            .map(|m| m["value"].clone())
+    };
+    assert_eq!(metric("total_trades"), Some(serde_json::json!(404.0)));
+    assert_eq!(metric("sharpe"), Some(serde_json::json!(1.8)));
+    let artifacts: serde_json::Value = http
+        .get(format!("{uri}/api/2.0/mlflow/artifacts/list"))
+        .query(&[("run_id", mlflow_run.as_str()), ("path", "backtest")])
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        artifacts["files"][0]["path"], "backtest/backtest-result-2026-11-24_06-00-00.zip",
+        "{artifacts}"
+    );
+
+    let listed = stack
+        .s3
+        .list_objects_v2()
+        .bucket(&results_bucket)
+        .prefix(format!("results/{run_id}/"))
+        .send()
+        .await;
+    let mut keys: Vec<String> = listed
+        .expect("listed")
+        .contents()
+        .iter()
+        .filter_map(|object| object.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            format!("results/{run_id}/.last_result.json"),
+            format!("results/{run_id}/backtest-result-2026-11-24_06-00-00.meta.json"),
+            format!("results/{run_id}/backtest-result-2026-11-24_06-00-00.zip"),
+        ]
+    );
     std::fs::remove_dir_all(folder).ok();
 }

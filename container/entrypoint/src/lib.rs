@@ -4,6 +4,7 @@
 //! the engine and the job recorded FAILED `interrupted` well within the stop timeout, never left RUNNING.
 
 mod engine;
+pub mod result;
 pub mod settings;
 
 use std::future::Future;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tradai::backtest::{RunId, Status};
+use tradai::mlflow::{ExperimentTracker, RunEnd, TrackedRun};
 use tradai::readiness::Probe;
 use tradai::report::chain;
 use tradai::store::{RecordUpdate, Transition, TransitionOutcome, WorkflowStore};
@@ -64,11 +66,26 @@ impl Outcome {
     }
 }
 
-/// Runs job `settings.run_id` to its end. `shutdown` completes when the process is asked to stop (SIGTERM).
-pub async fn run(
+/// Where raw results are kept (`S3_RESULTS_BUCKET`).
+pub trait ResultStore: Send + Sync {
+    /// Stores `bytes` at `key`.
+    fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl ResultStore for tradai::market_data::S3Objects {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        self.put_object(key, bytes).await.map_err(|error| chain(&error))
+    }
+}
+
+/// Runs job `settings.run_id` to its end: MLflow (when given) is waited for and gets the run's params, metrics and
+/// result; `results` (when given) gets the raw result under `results/{run_id}/`. `shutdown` completes when the
+/// process is asked to stop (SIGTERM).
+pub async fn run<M: Probe + ExperimentTracker>(
     settings: &EntrypointSettings,
     store: &impl WorkflowStore,
-    mlflow: Option<&impl Probe>,
+    mlflow: Option<&M>,
+    results: Option<&impl ResultStore>,
     shutdown: impl Future<Output = ()>,
 ) -> Outcome {
     let run_id = settings.run_id;
@@ -207,31 +224,132 @@ pub async fn run(
         Err(reason) => return fail_running_job(store, run_id, reason, exit::RESULT).await,
     };
 
-    if !settings.workflow_managed {
+    let result = match result::read_result(&result_file, &settings.strategy) {
+        Ok(result) => result,
+        Err(reason) => return fail_running_job(store, run_id, reason, exit::RESULT).await,
+    };
+    let tracked = match mlflow {
+        Some(tracker) => match track(tracker, settings, &result, &result_file).await {
+            Ok(tracked) => Some(tracked),
+            Err(reason) => return fail_running_job(store, run_id, reason, exit::DEPENDENCY).await,
+        },
+        None => None,
+    };
+    if let Some(results) = results
+        && let Err(reason) = upload(results, run_id, &backtests).await
+    {
+        if let (Some(tracker), Some(run)) = (mlflow, &tracked) {
+            let _ended = tracker.end_run(run, RunEnd::Failed).await;
+        }
+        return fail_running_job(store, run_id, reason, exit::DEPENDENCY).await;
+    }
+    if let (Some(tracker), Some(run)) = (mlflow, &tracked)
+        && let Err(error) = tracker.end_run(run, RunEnd::Finished).await
+    {
+        tracing::warn!(%run_id, error = %chain(&error), "the MLflow run could not be ended");
+    }
+
+    let name = result_file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let update = RecordUpdate {
+        result: Some(json!({ "result_file": name, "metrics": result.metrics, "pairlist": result.pairlist })),
+        mlflow_experiment_id: tracked.as_ref().map(|run| run.experiment_id.clone()),
+        mlflow_run_id: tracked.as_ref().map(|run| run.run_id.clone()),
+        ..RecordUpdate::default()
+    };
+    let recorded = if settings.workflow_managed {
+        // The workflow's next steps summarise and complete the job; it only needs to know the MLflow run.
+        store
+            .annotate(run_id, &RecordUpdate { result: None, ..update })
+            .await
+            .map(|_| ())
+    } else {
+        let done = Transition::new(Status::Running, Status::Completed, Timestamp::now()).with(update);
+        match store.transition(run_id, &done).await {
+            Ok(TransitionOutcome::Moved(_)) => Ok(()),
+            Ok(other) => {
+                tracing::warn!(%run_id, outcome = ?other, "the job moved before it could complete");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    };
+    if let Err(error) = recorded {
+        return Outcome::Failed {
+            reason: format!("the result is safe but the job could not be updated: {}", chain(&error)),
+            code: exit::DEPENDENCY,
+        };
+    }
+    tracing::info!(%run_id, result = %result_file.display(), "backtest finished");
+    Outcome::Completed { result_file }
+}
+
+/// Logs the run to MLflow: its parameters, the result's metrics and the result file as an artifact.
+async fn track(
+    tracker: &impl ExperimentTracker,
+    settings: &EntrypointSettings,
+    result: &result::BacktestResult,
+    result_file: &Path,
+) -> Result<TrackedRun, String> {
+    let failed = |error: tradai::mlflow::RegistryError| format!("MLflow logging failed: {}", chain(&error));
+    let run_id = settings.run_id.to_string();
+    let tags = std::collections::BTreeMap::from([
+        ("tradai.run_id".to_owned(), run_id.clone()),
+        ("tradai.strategy".to_owned(), settings.strategy.clone()),
+        ("tradai.strategy_version".to_owned(), settings.strategy_version.clone()),
+    ]);
+    let tracked = tracker
+        .start_run(&settings.experiment_name, &run_id, &tags)
+        .await
+        .map_err(failed)?;
+    let params = std::collections::BTreeMap::from([
+        ("strategy".to_owned(), settings.strategy.clone()),
+        ("strategy_version".to_owned(), settings.strategy_version.clone()),
+        ("timeframe".to_owned(), settings.timeframe.clone()),
+        ("timerange".to_owned(), settings.timerange.clone()),
+        ("pairs".to_owned(), settings.pairs.join(",")),
+        ("trading_mode".to_owned(), settings.trading_mode.clone()),
+    ]);
+    let logged = async {
+        tracker.log_batch(&tracked, &params, &result.metrics).await?;
+        let bytes =
+            std::fs::read(result_file).map_err(|error| tradai::mlflow::RegistryError::Malformed(Box::new(error)))?;
         let name = result_file
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let done = Transition::new(Status::Running, Status::Completed, Timestamp::now()).with(RecordUpdate {
-            result: Some(json!({ "result_file": name })),
-            ..RecordUpdate::default()
-        });
-        match store.transition(run_id, &done).await {
-            Ok(TransitionOutcome::Moved(_)) => {}
-            Ok(other) => tracing::warn!(%run_id, outcome = ?other, "the job moved before it could complete"),
-            Err(error) => {
-                return Outcome::Failed {
-                    reason: format!(
-                        "the result is ready but COMPLETED could not be recorded: {}",
-                        chain(&error)
-                    ),
-                    code: exit::DEPENDENCY,
-                };
-            }
-        }
+        tracker.log_artifact(&tracked, &format!("backtest/{name}"), bytes).await
+    };
+    if let Err(error) = logged.await {
+        let _ended = tracker.end_run(&tracked, RunEnd::Failed).await;
+        return Err(failed(error));
     }
-    tracing::info!(%run_id, result = %result_file.display(), "backtest finished");
-    Outcome::Completed { result_file }
+    Ok(tracked)
+}
+
+/// Uploads every file of the backtest folder (the result, its metadata, the pointer) to `results/{run_id}/`.
+async fn upload(results: &impl ResultStore, run_id: RunId, backtests: &Path) -> Result<(), String> {
+    let entries = std::fs::read_dir(backtests).map_err(|error| format!("cannot list the results: {error}"))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|error| format!("cannot list the results: {error}"))?
+            .path();
+        if !path.is_file() {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(&path).map_err(|error| format!("cannot read {name}: {error}"))?;
+        results
+            .put(&format!("results/{run_id}/{name}"), bytes)
+            .await
+            .map_err(|error| format!("uploading {name} to the results bucket failed: {error}"))?;
+    }
+    Ok(())
 }
 
 /// Replaces the `{placeholders}` of the engine command.

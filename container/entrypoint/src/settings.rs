@@ -36,6 +36,12 @@ pub struct EntrypointSettings {
     pub run_id: RunId,
     pub trading_mode: String,
     pub strategy: String,
+    /// `STRATEGY_VERSION`: the registered version (or alias) the run belongs to.
+    pub strategy_version: String,
+    /// `EXPERIMENT_NAME`: the MLflow experiment (default `backtests/{STRATEGY}`).
+    pub experiment_name: String,
+    /// `S3_RESULTS_BUCKET`: where the raw result goes, under `results/{run_id}/`.
+    pub results_bucket: Option<String>,
     pub timeframe: String,
     pub timerange: String,
     pub pairs: Vec<String>,
@@ -109,10 +115,14 @@ impl EntrypointSettings {
                 .filter(|argv| !argv.is_empty())
                 .ok_or_else(|| error("ENGINE_COMMAND", "must be a non-empty JSON array of strings"))?,
         };
+        let strategy = required("STRATEGY")?;
         Ok(Self {
             run_id,
             trading_mode,
-            strategy: required("STRATEGY")?,
+            strategy_version: get("STRATEGY_VERSION").unwrap_or_else(|| "unknown".to_owned()),
+            experiment_name: get("EXPERIMENT_NAME").unwrap_or_else(|| format!("backtests/{strategy}")),
+            results_bucket: get("S3_RESULTS_BUCKET"),
+            strategy,
             timeframe: required("TIMEFRAME")?,
             timerange: required("TIMERANGE")?,
             pairs: required("PAIRS")?

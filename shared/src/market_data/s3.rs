@@ -40,6 +40,19 @@ fn total_size(content_range: Option<&str>, fallback: u64) -> u64 {
 }
 
 impl S3Objects {
+    /// Writes `bytes` at `key`.
+    pub async fn put_object(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|error| failed(error.into_service_error()))?;
+        Ok(())
+    }
+
     /// Whether the bucket exists and may be read.
     pub async fn head_bucket(&self) -> Result<(), ObjectError> {
         self.client
