@@ -68,6 +68,10 @@ fn no_results() -> Option<&'static tradai::market_data::S3Objects> {
     None
 }
 
+fn no_inputs() -> Option<&'static entrypoint::S3Inputs> {
+    None
+}
+
 /// A result zip as Freqtrade writes it: `<base>.json` with the strategy's metrics, beside its config copy.
 fn result_zip() -> Vec<u8> {
     use std::io::Write;
@@ -102,6 +106,7 @@ async fn a_successful_run_completes_the_job_it_claimed() {
         &settings,
         &stack.store(),
         no_mlflow(),
+        no_inputs(),
         no_results(),
         std::future::pending(),
     )
@@ -128,6 +133,7 @@ async fn under_the_workflow_the_job_stays_running_for_the_next_step() {
         &settings,
         &stack.store(),
         no_mlflow(),
+        no_inputs(),
         no_results(),
         std::future::pending(),
     )
@@ -145,6 +151,7 @@ async fn an_engine_that_exits_1_fails_the_job_with_its_last_error_line() {
         &settings,
         &stack.store(),
         no_mlflow(),
+        no_inputs(),
         no_results(),
         std::future::pending(),
     )
@@ -173,6 +180,7 @@ async fn freqtrades_exit_0_failures_and_missing_results_are_failures() {
             &settings,
             &stack.store(),
             no_mlflow(),
+            no_inputs(),
             no_results(),
             std::future::pending(),
         )
@@ -195,7 +203,15 @@ async fn sigterm_mid_run_stops_the_engine_and_never_leaves_the_job_running() {
     let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, &[]).await;
     let started = Instant::now();
     let shutdown = tokio::time::sleep(Duration::from_millis(500));
-    let outcome = run(&settings, &stack.store(), no_mlflow(), no_results(), shutdown).await;
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        no_inputs(),
+        no_results(),
+        shutdown,
+    )
+    .await;
     assert_eq!(outcome, Outcome::Interrupted);
     assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
     assert!(
@@ -226,7 +242,14 @@ async fn a_cancel_seen_by_the_heartbeat_stops_the_engine_and_leaves_the_job_canc
     };
     let started = Instant::now();
     let (outcome, ()) = tokio::join!(
-        run(&settings, &store, no_mlflow(), no_results(), std::future::pending()),
+        run(
+            &settings,
+            &store,
+            no_mlflow(),
+            no_inputs(),
+            no_results(),
+            std::future::pending()
+        ),
         canceller
     );
     assert_eq!(outcome, Outcome::Cancelled);
@@ -250,6 +273,7 @@ async fn a_second_start_for_the_same_job_does_nothing() {
         &settings,
         &stack.store(),
         no_mlflow(),
+        no_inputs(),
         no_results(),
         std::future::pending(),
     )
@@ -292,6 +316,7 @@ async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
         &settings,
         &stack.store(),
         Some(&mlflow),
+        no_inputs(),
         no_results(),
         std::future::pending(),
     )
@@ -340,10 +365,12 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
     .await;
     let mlflow = MlflowClient::new(MlflowOptions::new(&uri)).expect("client");
     let results = tradai::market_data::S3Objects::new(stack.s3.clone(), &results_bucket);
+    let inputs = entrypoint::S3Inputs(stack.s3.clone());
     let outcome = run(
         &settings,
         &stack.store(),
         Some(&mlflow),
+        Some(&inputs),
         Some(&results),
         std::future::pending(),
     )
@@ -419,6 +446,96 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
             format!("results/{run_id}/backtest-result-2026-11-24_06-00-00.meta.json"),
             format!("results/{run_id}/backtest-result-2026-11-24_06-00-00.zip"),
         ]
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn the_config_and_market_data_are_fetched_into_freqtrades_layout() {
+    let stack = Stack::fresh().await;
+    // An engine that checks its inputs are where Freqtrade looks for them, then succeeds.
+    let checks = r#"test -f "$2" || { echo "ERROR: no config at $2" >&2; exit 1; }
+test -f "$3/BTC_USDT-5m.parquet" || { echo "ERROR: no candles in $3" >&2; exit 1; }
+test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
+"#;
+    let engine = format!("{checks}{SUCCEEDS}");
+    let config_bucket = format!("tradai-configs-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    stack
+        .s3
+        .create_bucket()
+        .bucket(&config_bucket)
+        .send()
+        .await
+        .expect("config bucket");
+    let config_key = "temp/run/config.json";
+    stack
+        .s3
+        .put_object()
+        .bucket(&config_bucket)
+        .key(config_key)
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    let candles = tradai_tests::candles::CandleFile::ending_at(Timestamp::now(), chrono::TimeDelta::minutes(5), 50);
+    stack
+        .put_market_data("ohlcv/binance/BTC_USDT-5m.parquet", candles.to_parquet())
+        .await;
+    stack
+        .put_market_data("ohlcv/binance/markets.json", b"[]".to_vec())
+        .await;
+    let config_uri = format!("s3://{config_bucket}/{config_key}");
+    let market = format!("s3://{}/ohlcv", stack.market_data_bucket);
+    let (run_id, mut settings, folder) = waiting_job(
+        &stack,
+        &engine,
+        &[("CONFIG_PATH", &config_uri), ("MARKET_DATA_S3_URI", &market)],
+    )
+    .await;
+    settings
+        .engine_command
+        .extend(["{config}".to_owned(), "{datadir}".to_owned()]);
+    let inputs = entrypoint::S3Inputs(stack.s3.clone());
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        Some(&inputs),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    assert_eq!(status(&stack, run_id).await.status, Status::Completed);
+
+    // A pair without candles fails the job before the engine runs, naming what is missing.
+    let (run_id, mut settings, _) = waiting_job(
+        &stack,
+        &engine,
+        &[("MARKET_DATA_S3_URI", &market), ("PAIRS", "ETH/USDT")],
+    )
+    .await;
+    settings
+        .engine_command
+        .extend(["{config}".to_owned(), "{datadir}".to_owned()]);
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        Some(&inputs),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
+    assert_eq!(outcome.exit_code(), exit::INPUTS, "{outcome:?}");
+    let record = status(&stack, run_id).await;
+    assert!(
+        record
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("no 5m market data for ETH/USDT")),
+        "{:?}",
+        record.error
     );
     std::fs::remove_dir_all(folder).ok();
 }

@@ -37,6 +37,8 @@ pub mod exit {
     pub const ENGINE: i32 = 11;
     /// The engine exited cleanly but left no usable result.
     pub const RESULT: i32 = 12;
+    /// The run's config or market data could not be fetched.
+    pub const INPUTS: i32 = 13;
     /// Stopped by SIGTERM (128 + 15, as a shell reports it).
     pub const INTERRUPTED: i32 = 143;
 }
@@ -66,6 +68,25 @@ impl Outcome {
     }
 }
 
+/// Where the run's inputs are read from: the merged config and the candles (S3).
+pub trait InputStore: Send + Sync {
+    /// The object `key` of `bucket`, or `None` when there is none.
+    fn fetch(&self, bucket: &str, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, String>> + Send;
+}
+
+/// S3, reached with one client for every bucket.
+#[derive(Debug, Clone)]
+pub struct S3Inputs(pub aws_sdk_s3::Client);
+
+impl InputStore for S3Inputs {
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        tradai::market_data::S3Objects::new(self.0.clone(), bucket)
+            .get_object(key)
+            .await
+            .map_err(|error| chain(&error))
+    }
+}
+
 /// Where raw results are kept (`S3_RESULTS_BUCKET`).
 pub trait ResultStore: Send + Sync {
     /// Stores `bytes` at `key`.
@@ -85,6 +106,7 @@ pub async fn run<M: Probe + ExperimentTracker>(
     settings: &EntrypointSettings,
     store: &impl WorkflowStore,
     mlflow: Option<&M>,
+    inputs: Option<&impl InputStore>,
     results: Option<&impl ResultStore>,
     shutdown: impl Future<Output = ()>,
 ) -> Outcome {
@@ -125,7 +147,7 @@ pub async fn run<M: Probe + ExperimentTracker>(
     let backtests = folder.join("backtest_results");
     if let Err(error) = std::fs::create_dir_all(&backtests)
         .and_then(|()| std::fs::create_dir_all(folder.join("user_data")))
-        .and_then(|()| std::fs::create_dir_all(folder.join("data")))
+        .and_then(|()| std::fs::create_dir_all(folder.join("data").join(&settings.exchange)))
     {
         return fail_running_job(
             store,
@@ -134,6 +156,11 @@ pub async fn run<M: Probe + ExperimentTracker>(
             exit::ENGINE,
         )
         .await;
+    }
+    if let Some(inputs) = inputs
+        && let Err(reason) = fetch_inputs(inputs, settings, &folder).await
+    {
+        return fail_running_job(store, run_id, reason, exit::INPUTS).await;
     }
     let argv = engine_argv(settings, &folder, &backtests);
     tracing::info!(%run_id, command = ?argv, "starting the engine");
@@ -352,16 +379,63 @@ async fn upload(results: &impl ResultStore, run_id: RunId, backtests: &Path) -> 
     Ok(())
 }
 
+/// Fetches the merged config (an `s3://` CONFIG_PATH) to `config.json` and each pair's candles (and the exchange's
+/// `markets.json`, when there is one) into the engine's data folder, in Freqtrade's layout.
+async fn fetch_inputs(inputs: &impl InputStore, settings: &EntrypointSettings, folder: &Path) -> Result<(), String> {
+    if let Some(uri) = settings.config_path.as_deref().filter(|path| path.starts_with("s3://")) {
+        let (bucket, key) = uri["s3://".len()..]
+            .split_once('/')
+            .ok_or_else(|| format!("CONFIG_PATH {uri} names no key"))?;
+        let bytes = inputs
+            .fetch(bucket, key)
+            .await?
+            .ok_or_else(|| format!("the config {uri} does not exist"))?;
+        std::fs::write(folder.join("config.json"), bytes)
+            .map_err(|error| format!("cannot write the config: {error}"))?;
+    }
+    let Some(location) = &settings.market_data else {
+        return Ok(());
+    };
+    let timeframe = tradai::backtest::Timeframe::try_from(settings.timeframe.clone())?;
+    let data = folder.join("data").join(&settings.exchange);
+    for pair in &settings.pairs {
+        let symbol = tradai::backtest::Symbol::try_from(pair.clone())?;
+        let key = tradai::market_data::dataset_key(location, &settings.exchange, &symbol, timeframe);
+        let bytes = inputs
+            .fetch(&location.bucket, &key)
+            .await?
+            .ok_or_else(|| format!("no {timeframe} market data for {pair} at {}", location.uri(&key)))?;
+        let relative = key
+            .strip_prefix(&format!("{}{}/", location.prefix, settings.exchange))
+            .unwrap_or(&key);
+        let target = data.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+        }
+        std::fs::write(&target, bytes).map_err(|error| format!("cannot write {}: {error}", target.display()))?;
+    }
+    let markets = format!("{}{}/markets.json", location.prefix, settings.exchange);
+    if let Some(bytes) = inputs.fetch(&location.bucket, &markets).await? {
+        std::fs::write(data.join("markets.json"), bytes)
+            .map_err(|error| format!("cannot write markets.json: {error}"))?;
+    }
+    Ok(())
+}
+
 /// Replaces the `{placeholders}` of the engine command.
 fn engine_argv(settings: &EntrypointSettings, folder: &Path, backtests: &Path) -> Vec<String> {
-    let config = settings
-        .config_path
-        .clone()
-        .unwrap_or_else(|| folder.join("config.json").display().to_string());
+    // An S3 config is fetched to config.json in the run's folder; a local one is used where it is.
+    let config = match settings.config_path.as_deref() {
+        Some(path) if !path.starts_with("s3://") => path.to_owned(),
+        _ => folder.join("config.json").display().to_string(),
+    };
     let replacements = [
         ("{config}", config),
         ("{userdir}", folder.join("user_data").display().to_string()),
-        ("{datadir}", folder.join("data").display().to_string()),
+        (
+            "{datadir}",
+            folder.join("data").join(&settings.exchange).display().to_string(),
+        ),
         ("{backtest_directory}", backtests.display().to_string()),
         ("{strategy}", settings.strategy.clone()),
         ("{timeframe}", settings.timeframe.clone()),

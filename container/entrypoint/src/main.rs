@@ -1,10 +1,10 @@
 //! `tradai-entrypoint` — the strategy container's entrypoint (ECS Fargate, or a local process).
 //! Input: the container environment of the original design (RUN_ID, STRATEGY, TIMEFRAME, TIMERANGE, PAIRS,
-//! STRATEGY_VERSION, EXPERIMENT_NAME, S3_RESULTS_BUCKET, DYNAMODB_TABLE / WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI, CONFIG_PATH, TRADING_MODE) plus
+//! STRATEGY_VERSION, EXPERIMENT_NAME, S3_RESULTS_BUCKET, MARKET_DATA_S3_URI, EXCHANGE, DYNAMODB_TABLE / WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI, CONFIG_PATH, TRADING_MODE) plus
 //! ENGINE_COMMAND, HEARTBEAT_SECONDS, MLFLOW_WAIT_SECONDS, STOP_GRACE_SECONDS, WORK_DIR, LAUNCHED_BY.
 //! Output: the job's status in DynamoDB; the exit code says how the run ended (see `entrypoint::exit`).
 //! IAM (task role): dynamodb:GetItem and dynamodb:UpdateItem on the job table; s3:PutObject on
-//! `results/*` of the results bucket.
+//! `results/*` of the results bucket; s3:GetObject on the config and market-data prefixes.
 
 use entrypoint::{EntrypointSettings, exit, run};
 use tradai::mlflow::{MlflowClient, MlflowOptions};
@@ -49,7 +49,16 @@ async fn main() {
         .results_bucket
         .as_deref()
         .map(|bucket| tradai::market_data::S3Objects::new(tradai::aws::s3_client(&aws), bucket));
-    let outcome = run(&settings, &store, mlflow.as_ref(), results.as_ref(), shutdown).await;
+    let inputs = entrypoint::S3Inputs(tradai::aws::s3_client(&aws));
+    let outcome = run(
+        &settings,
+        &store,
+        mlflow.as_ref(),
+        Some(&inputs),
+        results.as_ref(),
+        shutdown,
+    )
+    .await;
     std::process::exit(outcome.exit_code());
 }
 

@@ -58,8 +58,12 @@ pub struct EntrypointSettings {
     pub engine_command: Vec<String>,
     /// Per-run working folders live under `WORK_DIR` (default `/tmp/tradai`).
     pub work_dir: PathBuf,
-    /// The merged config (`CONFIG_PATH`), if given.
+    /// The merged config (`CONFIG_PATH`, `s3://bucket/key` or a local path), if given.
     pub config_path: Option<String>,
+    /// Where the candles are (`MARKET_DATA_S3_URI`); without it the engine's data folder is left as it is.
+    pub market_data: Option<tradai::market_data::DataLocation>,
+    /// The exchange whose candles the run needs (`EXCHANGE`, default `binance`).
+    pub exchange: String,
     /// True when the workflow writes the final status (`LAUNCHED_BY=workflow`); otherwise the entrypoint does.
     pub workflow_managed: bool,
 }
@@ -140,6 +144,13 @@ impl EntrypointSettings {
             engine_command,
             work_dir: PathBuf::from(get("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
             config_path: get("CONFIG_PATH"),
+            market_data: get("MARKET_DATA_S3_URI")
+                .map(|uri| {
+                    tradai::market_data::DataLocation::parse(&uri)
+                        .map_err(|problem| error("MARKET_DATA_S3_URI", problem))
+                })
+                .transpose()?,
+            exchange: get("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
             workflow_managed: get("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
         })
     }

@@ -53,6 +53,22 @@ impl S3Objects {
         Ok(())
     }
 
+    /// The whole object at `key`, or `None` when there is none.
+    pub async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => output,
+            Err(error) => {
+                let error = error.into_service_error();
+                return if error.is_no_such_key() {
+                    Ok(None)
+                } else {
+                    Err(failed(error))
+                };
+            }
+        };
+        Ok(Some(output.body.collect().await.map_err(failed)?.into_bytes().to_vec()))
+    }
+
     /// Whether the bucket exists and may be read.
     pub async fn head_bucket(&self) -> Result<(), ObjectError> {
         self.client
