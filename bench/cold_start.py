@@ -28,6 +28,8 @@ ENV = {
     "WORKFLOW_STATE_TABLE": "tradai-workflow-state",
     "EXECUTOR_MODE": "sqs",
     "BACKTEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/tradai-backtest-dev.fifo",
+    "MLFLOW_TRACKING_URI": "http://mlflow.tradai.local:5000",
+    "MARKET_DATA_S3_URI": "s3://tradai-market-data-dev/ohlcv",
     "_HANDLER": "handler.handler",
 }
 
@@ -70,9 +72,13 @@ def measure(command: list[str], port: int) -> tuple[float, int]:
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     PROBE.pid = process.pid
-    if not PROBE.arrived.wait(timeout=30):
-        process.kill()
-        raise SystemExit(f"{command[0]}: no poll of the runtime API within 30 s")
+    deadline = time.monotonic() + 30
+    while not PROBE.arrived.wait(timeout=0.05):
+        if process.poll() is not None:
+            raise SystemExit(f"{command[0]}: exited with {process.returncode} before polling the runtime API")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"{command[0]}: no poll of the runtime API within 30 s")
     elapsed_ms = (PROBE.at - start) * 1000
     process.kill()
     process.wait()
