@@ -44,7 +44,9 @@ lint: stand-ins
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(VENV)/bin/hadolint container/Dockerfile
 
+# The entrypoint binary is built first: a test sends it a real SIGTERM.
 unit-and-integration: stand-ins-up
+	cargo build --quiet -p tradai-entrypoint
 	@trap '$(STAND_INS) stop' EXIT; \
 	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) cargo test --workspace
 

@@ -26,6 +26,20 @@ const RUNS_LONG: &str = "trap 'exit 143' TERM\nsleep 30 &\nwait $!";
 
 /// A job waiting to run, and the entrypoint settings for it with `engine` as its engine script.
 async fn waiting_job(stack: &Stack, engine: &str, extra: &[(&str, &str)]) -> (RunId, EntrypointSettings, PathBuf) {
+    let (run_id, vars, folder) = waiting_job_environment(stack, engine, extra).await;
+    (
+        run_id,
+        EntrypointSettings::from_map(&vars).expect("valid settings"),
+        folder,
+    )
+}
+
+/// A job waiting to run, and the entrypoint's environment for it with `engine` as its engine script.
+async fn waiting_job_environment(
+    stack: &Stack,
+    engine: &str,
+    extra: &[(&str, &str)],
+) -> (RunId, HashMap<String, String>, PathBuf) {
     let folder = tradai_tests::project_root().join(format!(".stand-ins/entrypoint-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&folder).expect("folder");
     std::fs::write(folder.join("result.zip"), result_zip()).expect("result zip");
@@ -53,11 +67,7 @@ async fn waiting_job(stack: &Stack, engine: &str, extra: &[(&str, &str)]) -> (Ru
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    (
-        record.run_id,
-        EntrypointSettings::from_map(&vars).expect("valid settings"),
-        folder,
-    )
+    (record.run_id, vars, folder)
 }
 
 fn no_mlflow() -> Option<&'static MlflowClient> {
@@ -536,6 +546,62 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
             .is_some_and(|e| e.contains("no 5m market data for ETH/USDT")),
         "{:?}",
         record.error
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
+    let stack = Stack::fresh().await;
+    let binary = tradai_tests::project_root().join("target/debug/tradai-entrypoint");
+    assert!(
+        binary.exists(),
+        "build the entrypoint first: cargo build -p tradai-entrypoint (make test does)"
+    );
+    let (run_id, vars, folder) = waiting_job_environment(&stack, RUNS_LONG, &[]).await;
+    let mut process = tokio::process::Command::new(&binary)
+        .env_clear()
+        .envs(vars)
+        .env("AWS_ENDPOINT_URL", tradai_tests::emulator::endpoint())
+        .env("AWS_REGION", tradai_tests::emulator::REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the entrypoint starts");
+    let started = Instant::now();
+    while status(&stack, run_id).await.status != Status::Running {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the entrypoint never claimed the job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = process.id().expect("a pid").to_string();
+    let signalled = Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let exit = tokio::time::timeout(Duration::from_secs(30), process.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(exit.code(), Some(exit::INTERRUPTED));
+    let record = status(&stack, run_id).await;
+    assert_eq!(
+        (record.status, record.error.as_deref()),
+        (Status::Failed, Some("interrupted"))
     );
     std::fs::remove_dir_all(folder).ok();
 }
