@@ -605,3 +605,132 @@ async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
     );
     std::fs::remove_dir_all(folder).ok();
 }
+
+/// Real Freqtrade (its own virtualenv in .stand-ins/freqtrade), offline: candles made here in its Parquet layout,
+/// the exchange's markets from a snapshot (container/engine/freqtrade_offline.py), a pandas-only strategy.
+#[tokio::test]
+async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
+    let stack = Stack::fresh().await;
+    let root = tradai_tests::project_root();
+    let python = root.join(".stand-ins/freqtrade/bin/python");
+    assert!(
+        python.exists(),
+        "Freqtrade is not installed: run `make stand-ins` (make test does)"
+    );
+
+    let start: Timestamp = "2026-01-01T00:00:00Z".parse().expect("a time");
+    for pair in ["BTC_USDT", "ETH_USDT"] {
+        let candles = tradai_tests::candles::CandleFile {
+            start,
+            interval: chrono::TimeDelta::minutes(5),
+            rows: 9_000,
+            rows_per_group: 100_000,
+            utc: true,
+        };
+        stack
+            .put_market_data(&format!("ohlcv/binance/{pair}-5m.parquet"), candles.to_parquet())
+            .await;
+    }
+    let market = |base: &str| {
+        serde_json::json!({"id": format!("{base}USDT"), "symbol": format!("{base}/USDT"), "base": base, "quote": "USDT",
+            "type": "spot", "spot": true, "active": true, "taker": 0.001, "maker": 0.001,
+            "precision": {"amount": 0.00001, "price": 0.01}, "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5.0}}})
+    };
+    let markets = serde_json::json!([market("BTC"), market("ETH")]).to_string();
+    stack
+        .put_market_data("ohlcv/binance/markets.json", markets.into_bytes())
+        .await;
+    let config = serde_json::json!({"stake_currency": "USDT", "stake_amount": 100, "max_open_trades": 2,
+        "dry_run": true, "dry_run_wallet": 1000, "dataformat_ohlcv": "parquet",
+        "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT", "ETH/USDT"]},
+        "pairlists": [{"method": "StaticPairList"}], "entry_pricing": {"price_side": "same"},
+        "exit_pricing": {"price_side": "same"}});
+    let config_bucket = format!("tradai-configs-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    stack
+        .s3
+        .create_bucket()
+        .bucket(&config_bucket)
+        .send()
+        .await
+        .expect("config bucket");
+    stack
+        .s3
+        .put_object()
+        .bucket(&config_bucket)
+        .key("temp/run/config.json")
+        .body(config.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("config written");
+
+    let engine = root.join("container/engine");
+    let command = serde_json::json!([
+        python.display().to_string(),
+        engine.join("freqtrade_offline.py").display().to_string(),
+        "backtesting",
+        "--config",
+        "{config}",
+        "--userdir",
+        "{userdir}",
+        "--datadir",
+        "{datadir}",
+        "--strategy",
+        "{strategy}",
+        "--strategy-path",
+        engine.display().to_string(),
+        "--timeframe",
+        "{timeframe}",
+        "--timerange",
+        "{timerange}",
+        "--export",
+        "trades",
+        "--cache",
+        "none",
+        "--backtest-directory",
+        "{backtest_directory}"
+    ])
+    .to_string();
+    let config_uri = format!("s3://{config_bucket}/temp/run/config.json");
+    let market_uri = format!("s3://{}/ohlcv", stack.market_data_bucket);
+    let (run_id, settings, folder) = waiting_job(
+        &stack,
+        "exit 1",
+        &[
+            ("ENGINE_COMMAND", &command),
+            ("CONFIG_PATH", &config_uri),
+            ("MARKET_DATA_S3_URI", &market_uri),
+            ("PAIRS", "BTC/USDT,ETH/USDT"),
+            ("TIMERANGE", "20260105-20260130"),
+        ],
+    )
+    .await;
+    let inputs = entrypoint::S3Inputs(stack.s3.clone());
+    let started = Instant::now();
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        no_mlflow(),
+        Some(&inputs),
+        no_results(),
+        std::future::pending(),
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Completed);
+    let result = record.result.expect("a result");
+    assert!(
+        result["metrics"]["total_trades"]
+            .as_f64()
+            .is_some_and(|trades| trades > 0.0),
+        "{result}"
+    );
+    assert!(result["metrics"]["profit_total"].is_number(), "{result}");
+    assert_eq!(
+        result["pairlist"],
+        serde_json::json!(["BTC/USDT", "ETH/USDT"]),
+        "both pairs were traded"
+    );
+    assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
+    std::fs::remove_dir_all(folder).ok();
+}

@@ -20,10 +20,14 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Sends the code's logs to the test's captured output, so a failing test shows what the handlers logged.
+/// Sends the code's logs to the test's captured output, so a failing test shows what the handlers logged (and the
+/// demo shows them between the answers).
 pub fn capture_logs() {
     let _already = tracing_subscriber::fmt()
         .with_test_writer()
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
         .try_init();
 }
