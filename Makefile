@@ -53,5 +53,5 @@ unit-and-integration: stand-ins-up
 # The stand-ins start first: MLflow migrates its store (20-40 s) while clippy builds.
 test: stand-ins-up fmt lint clippy unit-and-integration
 
-bench:
+bench: stand-ins
 	bench/cold-start
