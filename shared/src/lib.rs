@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod backtest;
+pub mod config;
 pub mod executor;
 pub mod http;
 pub mod idempotency;

@@ -734,3 +734,115 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
     assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
     std::fs::remove_dir_all(folder).ok();
 }
+
+#[tokio::test]
+async fn dry_run_loads_the_aliased_versions_config_merges_overrides_and_serves_health() {
+    let stack = Stack::fresh().await;
+    let bucket = format!("tradai-configs-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    stack
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("config bucket");
+    let base = serde_json::json!({"stake_currency": "USDT", "stake_amount": 100, "dry_run": false,
+        "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT", "ETH/USDT"]}});
+    let key = "strategies/EmaCross/base.json";
+    stack
+        .s3
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(base.to_string().into_bytes().into())
+        .send()
+        .await
+        .expect("put");
+    let name = tradai_tests::mlflow::unique_name("Trader");
+    let config_path = format!("s3://{bucket}/{key}");
+    let versions = tradai_tests::mlflow::register(&name, &[&[("config_path", config_path.as_str())]], &[]).await;
+    tradai_tests::mlflow::register(&name, &[], &[("staging", versions[0])]).await;
+
+    let folder = tradai_tests::project_root().join(format!(".stand-ins/trade-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let seen = folder.join("seen-config.json");
+    let script = folder.join("trade.sh");
+    // A stand-in for `freqtrade trade`: keeps the config it was given, then trades until stopped.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncp \"$1\" \"{}\"\ntrap 'exit 0' TERM\nsleep 30 &\nwait $!\n",
+            seen.display()
+        ),
+    )
+    .expect("script");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let vars: HashMap<String, String> = [
+        ("TRADING_MODE", "dry_run".to_owned()),
+        ("STRATEGY_NAME", name.clone()),
+        ("STRATEGY_STAGE", "staging".to_owned()),
+        (
+            "CONFIG_OVERRIDES",
+            r#"{"stake_amount": 250, "exchange": {"pair_whitelist": ["SOL/USDT"]}}"#.to_owned(),
+        ),
+        (
+            "TRADE_COMMAND",
+            serde_json::json!(["sh", script.display().to_string(), "{config}"]).to_string(),
+        ),
+        ("WORK_DIR", folder.join("work").display().to_string()),
+        ("HEALTH_PORT", port.to_string()),
+        ("STOP_GRACE_SECONDS", "5".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let settings = entrypoint::trade::TradeSettings::from_map(&vars).expect("valid");
+    let registry = MlflowClient::new(MlflowOptions::new(tradai_tests::mlflow::endpoint())).expect("client");
+    let inputs = entrypoint::S3Inputs(stack.s3.clone());
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let prober = async {
+        let started = Instant::now();
+        let answer = loop {
+            let reply = reqwest::get(format!("http://127.0.0.1:{port}/health")).await;
+            if let Ok(reply) = reply {
+                break reply;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "/health never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let status = answer.status().as_u16();
+        let body: serde_json::Value = answer.json().await.expect("JSON");
+        while !seen.exists() {
+            assert!(started.elapsed() < Duration::from_secs(20), "the engine never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(()).expect("the trader listens");
+        (status, body)
+    };
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    let (code, (status, body)) = tokio::join!(
+        entrypoint::trade::trade(&settings, &registry, &inputs, shutdown),
+        prober
+    );
+    assert_eq!((status, body["status"].as_str()), (200, Some("healthy")), "{body}");
+    assert_eq!(code, exit::INTERRUPTED);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seen).expect("config seen")).expect("JSON");
+    assert_eq!(
+        config["dry_run"], true,
+        "a dry run never trades for real, whatever the config says"
+    );
+    assert_eq!(config["stake_amount"], 250);
+    assert_eq!(
+        config["exchange"],
+        serde_json::json!({"name": "binance", "pair_whitelist": ["SOL/USDT"]})
+    );
+    std::fs::remove_dir_all(folder).ok();
+}

@@ -6,6 +6,7 @@
 mod engine;
 pub mod result;
 pub mod settings;
+pub mod trade;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

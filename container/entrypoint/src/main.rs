@@ -2,6 +2,9 @@
 //! Input: the container environment of the original design (RUN_ID, STRATEGY, TIMEFRAME, TIMERANGE, PAIRS,
 //! STRATEGY_VERSION, EXPERIMENT_NAME, S3_RESULTS_BUCKET, MARKET_DATA_S3_URI, EXCHANGE, DYNAMODB_TABLE / WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI, CONFIG_PATH, TRADING_MODE) plus
 //! ENGINE_COMMAND, HEARTBEAT_SECONDS, MLFLOW_WAIT_SECONDS, STOP_GRACE_SECONDS, WORK_DIR, LAUNCHED_BY.
+//! With TRADING_MODE=live or dry_run it trades instead: STRATEGY_NAME + STRATEGY_STAGE (an alias) → the version's
+//! `config_path` tag → the config from S3 → CONFIG_OVERRIDES merged over it → the engine's trade mode (TRADE_COMMAND),
+//! serving GET /health on HEALTH_PORT (8080) while it runs.
 //! Output: the job's status in DynamoDB; the exit code says how the run ended (see `entrypoint::exit`).
 //! IAM (task role): dynamodb:GetItem and dynamodb:UpdateItem on the job table; s3:PutObject on
 //! `results/*` of the results bucket; s3:GetObject on the config and market-data prefixes.
@@ -13,6 +16,10 @@ use tradai::store::DynamoDbStore;
 #[tokio::main]
 async fn main() {
     tradai::telemetry::init();
+    let mode = std::env::var("TRADING_MODE").unwrap_or_default();
+    if mode == "live" || mode == "dry_run" {
+        std::process::exit(trade_main().await);
+    }
     let settings = match EntrypointSettings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -34,17 +41,7 @@ async fn main() {
         }
         None => None,
     };
-    let shutdown = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
+    let shutdown = terminated();
     let results = settings
         .results_bucket
         .as_deref()
@@ -60,6 +57,44 @@ async fn main() {
     )
     .await;
     std::process::exit(outcome.exit_code());
+}
+
+/// Live and dry-run: MLflow-centric loading, the engine's trade mode, /health on HEALTH_PORT.
+async fn trade_main() -> i32 {
+    let settings = match entrypoint::trade::TradeSettings::from_map(&std::env::vars().collect()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return exit::CONFIGURATION;
+        }
+    };
+    let Some(uri) = std::env::var("MLFLOW_TRACKING_URI").ok().filter(|uri| !uri.is_empty()) else {
+        tracing::error!("environment variable MLFLOW_TRACKING_URI: required to load the strategy");
+        return exit::CONFIGURATION;
+    };
+    let registry = match MlflowClient::new(MlflowOptions::new(uri)) {
+        Ok(registry) => registry,
+        Err(error) => {
+            tracing::error!(error = %tradai::report::chain(&error), "cannot build the MLflow client");
+            return exit::CONFIGURATION;
+        }
+    };
+    let aws = aws_config_from_env().await;
+    let inputs = entrypoint::S3Inputs(tradai::aws::s3_client(&aws));
+    entrypoint::trade::trade(&settings, &registry, &inputs, terminated()).await
+}
+
+/// Completes when the process receives SIGTERM.
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            terminate.recv().await;
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 async fn aws_config_from_env() -> aws_config::SdkConfig {

@@ -1,0 +1,251 @@
+//! Live and dry-run trading (the original design's MLflow-centric loading): the strategy's alias names a registered
+//! version, whose `config_path` tag names its config in S3; runtime overrides are merged over it, and the engine's
+//! trade mode runs with `/health` served on 8080 until it ends or the container is stopped.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tradai::mlflow::ModelRegistry;
+use tradai::report::chain;
+
+use super::{Engine, InputStore, exit};
+use crate::settings::SettingsError;
+
+const DEFAULT_TRADE: &[&str] = &[
+    "freqtrade",
+    "trade",
+    "--config",
+    "{config}",
+    "--strategy",
+    "{strategy}",
+    "--userdir",
+    "{userdir}",
+];
+
+/// What a trading container runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradeSettings {
+    /// `live` or `dry_run` (`TRADING_MODE`).
+    pub mode: String,
+    /// `STRATEGY_NAME` (or `STRATEGY`): the registered model.
+    pub strategy: String,
+    /// `STRATEGY_STAGE`: the alias naming the version to trade (default `production`).
+    pub stage: String,
+    /// `CONFIG_OVERRIDES`: a JSON object merged over the version's config.
+    pub overrides: Value,
+    /// `TRADE_COMMAND`: the engine's argv with `{config}`, `{strategy}`, `{userdir}`.
+    pub command: Vec<String>,
+    pub work_dir: PathBuf,
+    /// `HEALTH_PORT` (default 8080).
+    pub health_port: u16,
+    pub stop_grace: Duration,
+}
+
+fn error(name: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        name,
+        problem: problem.into(),
+    }
+}
+
+impl TradeSettings {
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mode = get("TRADING_MODE").unwrap_or_default();
+        if !matches!(mode.as_str(), "live" | "dry_run") {
+            return Err(error(
+                "TRADING_MODE",
+                format!("{mode:?} is not a trading mode; expected live or dry_run"),
+            ));
+        }
+        let strategy = get("STRATEGY_NAME")
+            .or_else(|| get("STRATEGY"))
+            .ok_or_else(|| error("STRATEGY_NAME", "required"))?;
+        tradai::backtest::validate_strategy_name(&strategy).map_err(|problem| error("STRATEGY_NAME", problem))?;
+        let overrides = match get("CONFIG_OVERRIDES") {
+            None => json!({}),
+            Some(text) => serde_json::from_str::<Value>(&text)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| error("CONFIG_OVERRIDES", "must be a JSON object"))?,
+        };
+        let command = match get("TRADE_COMMAND") {
+            None => DEFAULT_TRADE.iter().map(|part| (*part).to_owned()).collect(),
+            Some(text) => serde_json::from_str::<Vec<String>>(&text)
+                .ok()
+                .filter(|argv| !argv.is_empty())
+                .ok_or_else(|| error("TRADE_COMMAND", "must be a non-empty JSON array of strings"))?,
+        };
+        let health_port = match get("HEALTH_PORT") {
+            None => 8080,
+            Some(text) => text
+                .parse()
+                .map_err(|_| error("HEALTH_PORT", format!("{text:?} is not a port")))?,
+        };
+        let stop_grace = match get("STOP_GRACE_SECONDS") {
+            None => Duration::from_secs(60),
+            Some(text) => text
+                .parse::<f64>()
+                .ok()
+                .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    error(
+                        "STOP_GRACE_SECONDS",
+                        format!("{text:?} is not a positive number of seconds"),
+                    )
+                })?,
+        };
+        Ok(Self {
+            mode,
+            strategy,
+            stage: get("STRATEGY_STAGE").unwrap_or_else(|| "production".to_owned()),
+            overrides,
+            command,
+            work_dir: PathBuf::from(get("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
+            health_port,
+            stop_grace,
+        })
+    }
+}
+
+/// Loads the strategy's config through MLflow and S3, then trades until the engine ends or `shutdown` completes.
+/// Answers the exit code.
+pub async fn trade(
+    settings: &TradeSettings,
+    registry: &impl ModelRegistry,
+    inputs: &impl InputStore,
+    shutdown: impl Future<Output = ()>,
+) -> i32 {
+    let config = match load_config(settings, registry, inputs).await {
+        Ok(config) => config,
+        Err(reason) => {
+            tracing::error!(strategy = %settings.strategy, %reason, "cannot start trading");
+            return exit::INPUTS;
+        }
+    };
+    let folder = settings.work_dir.join(format!("trade-{}", settings.strategy));
+    let config_file = folder.join("config.json");
+    let prepared = std::fs::create_dir_all(folder.join("user_data"))
+        .and_then(|()| std::fs::write(&config_file, config.to_string()));
+    if let Err(error) = prepared {
+        tracing::error!(%error, "cannot write the config");
+        return exit::INPUTS;
+    }
+    let argv: Vec<String> = settings
+        .command
+        .iter()
+        .map(|part| {
+            part.replace("{config}", &config_file.display().to_string())
+                .replace("{strategy}", &settings.strategy)
+                .replace("{userdir}", &folder.join("user_data").display().to_string())
+        })
+        .collect();
+    let mut engine = match Engine::start(&argv, &folder) {
+        Ok(engine) => engine,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the engine");
+            return exit::ENGINE;
+        }
+    };
+    let running = Arc::new(AtomicBool::new(true));
+    let health = match TcpListener::bind(("0.0.0.0", settings.health_port)).await {
+        Ok(listener) => tokio::spawn(serve_health(listener, running.clone(), settings.clone())),
+        Err(error) => {
+            tracing::error!(%error, port = settings.health_port, "cannot serve /health");
+            engine.terminate();
+            return exit::CONFIGURATION;
+        }
+    };
+    tokio::pin!(shutdown);
+    let status = tokio::select! {
+        status = engine.child.wait() => Some(status),
+        () = &mut shutdown => None,
+    };
+    running.store(false, Ordering::SeqCst);
+    let code = match status {
+        Some(Ok(status)) if status.success() => exit::OK,
+        Some(_) => exit::ENGINE,
+        None => {
+            tracing::warn!("SIGTERM: stopping the engine");
+            engine.terminate();
+            if tokio::time::timeout(settings.stop_grace, engine.child.wait())
+                .await
+                .is_err()
+            {
+                engine.kill();
+            }
+            exit::INTERRUPTED
+        }
+    };
+    health.abort();
+    code
+}
+
+async fn load_config(
+    settings: &TradeSettings,
+    registry: &impl ModelRegistry,
+    inputs: &impl InputStore,
+) -> Result<Value, String> {
+    let version = registry
+        .resolve_alias(&settings.strategy, &settings.stage)
+        .await
+        .map_err(|error| format!("MLflow: {}", chain(&error)))?
+        .ok_or_else(|| format!("no version of {} has the alias {}", settings.strategy, settings.stage))?;
+    let path = version.tags.get("config_path").ok_or_else(|| {
+        format!(
+            "version {} of {} has no config_path tag",
+            version.version, settings.strategy
+        )
+    })?;
+    let (bucket, key) = path
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .ok_or_else(|| format!("config_path {path} is not an s3:// URI"))?;
+    let bytes = inputs
+        .fetch(bucket, key)
+        .await?
+        .ok_or_else(|| format!("the config {path} does not exist"))?;
+    let mut config: Value =
+        serde_json::from_slice(&bytes).map_err(|error| format!("the config {path} is not JSON: {error}"))?;
+    tradai::config::deep_merge(&mut config, &settings.overrides);
+    // The mode is the container's, whatever the config says: a dry run must never trade for real.
+    config["dry_run"] = Value::Bool(settings.mode == "dry_run");
+    tracing::info!(strategy = %settings.strategy, version = version.version, stage = %settings.stage, "config loaded");
+    Ok(config)
+}
+
+async fn serve_health(listener: TcpListener, running: Arc<AtomicBool>, settings: TradeSettings) {
+    while let Ok((mut socket, _)) = listener.accept().await {
+        let mut request = [0_u8; 1024];
+        let read = socket.read(&mut request).await.unwrap_or(0);
+        let line = String::from_utf8_lossy(&request[..read]);
+        let healthy = running.load(Ordering::SeqCst);
+        let (status, body) = if !line.starts_with("GET /health") {
+            ("404 Not Found", json!({"error": "only GET /health is served"}))
+        } else if healthy {
+            (
+                "200 OK",
+                json!({"status": "healthy", "strategy": settings.strategy, "mode": settings.mode}),
+            )
+        } else {
+            (
+                "503 Service Unavailable",
+                json!({"status": "stopping", "strategy": settings.strategy}),
+            )
+        };
+        let body = body.to_string();
+        let answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _sent = socket.write_all(answer.as_bytes()).await;
+    }
+}
