@@ -469,24 +469,7 @@ test -f "$3/BTC_USDT-5m.parquet" || { echo "ERROR: no candles in $3" >&2; exit 1
 test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
 "#;
     let engine = format!("{checks}{SUCCEEDS}");
-    let config_bucket = format!("tradai-configs-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    stack
-        .s3
-        .create_bucket()
-        .bucket(&config_bucket)
-        .send()
-        .await
-        .expect("config bucket");
-    let config_key = "temp/run/config.json";
-    stack
-        .s3
-        .put_object()
-        .bucket(&config_bucket)
-        .key(config_key)
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .expect("put");
+    let config_uri = stack.put_config("temp/run/config.json", b"{}".to_vec()).await;
     let candles = tradai_tests::candles::CandleFile::ending_at(Timestamp::now(), chrono::TimeDelta::minutes(5), 50);
     stack
         .put_market_data("ohlcv/binance/BTC_USDT-5m.parquet", candles.to_parquet())
@@ -494,7 +477,6 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
     stack
         .put_market_data("ohlcv/binance/markets.json", b"[]".to_vec())
         .await;
-    let config_uri = format!("s3://{config_bucket}/{config_key}");
     let market = format!("s3://{}/ohlcv", stack.market_data_bucket);
     let (run_id, mut settings, folder) = waiting_job(
         &stack,
@@ -645,24 +627,9 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
         "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT", "ETH/USDT"]},
         "pairlists": [{"method": "StaticPairList"}], "entry_pricing": {"price_side": "same"},
         "exit_pricing": {"price_side": "same"}});
-    let config_bucket = format!("tradai-configs-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    stack
-        .s3
-        .create_bucket()
-        .bucket(&config_bucket)
-        .send()
-        .await
-        .expect("config bucket");
-    stack
-        .s3
-        .put_object()
-        .bucket(&config_bucket)
-        .key("temp/run/config.json")
-        .body(config.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("config written");
-
+    let config_uri = stack
+        .put_config("temp/run/config.json", config.to_string().into_bytes())
+        .await;
     let engine = root.join("container/engine");
     let command = serde_json::json!([
         python.display().to_string(),
@@ -690,7 +657,6 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
         "{backtest_directory}"
     ])
     .to_string();
-    let config_uri = format!("s3://{config_bucket}/temp/run/config.json");
     let market_uri = format!("s3://{}/ohlcv", stack.market_data_bucket);
     let (run_id, settings, folder) = waiting_job(
         &stack,
@@ -738,28 +704,12 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
 #[tokio::test]
 async fn dry_run_loads_the_aliased_versions_config_merges_overrides_and_serves_health() {
     let stack = Stack::fresh().await;
-    let bucket = format!("tradai-configs-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    stack
-        .s3
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("config bucket");
     let base = serde_json::json!({"stake_currency": "USDT", "stake_amount": 100, "dry_run": false,
         "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT", "ETH/USDT"]}});
-    let key = "strategies/EmaCross/base.json";
-    stack
-        .s3
-        .put_object()
-        .bucket(&bucket)
-        .key(key)
-        .body(base.to_string().into_bytes().into())
-        .send()
-        .await
-        .expect("put");
+    let config_path = stack
+        .put_config("strategies/EmaCross/base.json", base.to_string().into_bytes())
+        .await;
     let name = tradai_tests::mlflow::unique_name("Trader");
-    let config_path = format!("s3://{bucket}/{key}");
     let versions = tradai_tests::mlflow::register(&name, &[&[("config_path", config_path.as_str())]], &[]).await;
     tradai_tests::mlflow::register(&name, &[], &[("staging", versions[0])]).await;
 

@@ -28,6 +28,8 @@ pub struct Stack {
     /// The market-data bucket, and `MARKET_DATA_S3_URI` as the template sets it (prefix `ohlcv`).
     pub market_data_bucket: String,
     pub market_data: tradai::market_data::DataLocation,
+    /// The configs bucket (`S3_CONFIG_BUCKET`): strategies' base configs and merged run configs.
+    pub config_bucket: String,
 }
 
 impl Stack {
@@ -66,10 +68,17 @@ impl Stack {
             .expect("market-data bucket");
         let market_data = tradai::market_data::DataLocation::parse(&format!("s3://{market_data_bucket}/ohlcv"))
             .expect("a valid location");
+        let config_bucket = format!("tradai-configs-{suffix}");
+        s3.create_bucket()
+            .bucket(&config_bucket)
+            .send()
+            .await
+            .expect("configs bucket");
         Stack {
             s3,
             market_data_bucket,
             market_data,
+            config_bucket,
             sdk,
             dynamodb,
             sqs,
@@ -95,6 +104,19 @@ impl Stack {
             .send()
             .await
             .expect("object written");
+    }
+
+    /// Puts a config at `key` in the configs bucket; answers its `s3://` URI.
+    pub async fn put_config(&self, key: &str, bytes: Vec<u8>) -> String {
+        self.s3
+            .put_object()
+            .bucket(&self.config_bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .expect("config written");
+        format!("s3://{}/{key}", self.config_bucket)
     }
 
     /// The market-data bucket as an object store.
