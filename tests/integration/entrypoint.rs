@@ -535,7 +535,9 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
 #[tokio::test]
 async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
     let stack = Stack::fresh().await;
-    let binary = tradai_tests::project_root().join("target/debug/tradai-entrypoint");
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| tradai_tests::project_root().join("target"), Into::into);
+    let binary = target.join("debug/tradai-entrypoint");
     assert!(
         binary.exists(),
         "build the entrypoint first: cargo build -p tradai-entrypoint (make test does)"
