@@ -19,3 +19,4 @@ pub mod strategies;
 pub mod telemetry;
 pub mod time;
 pub mod validation;
+pub mod workflow;

@@ -87,6 +87,11 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-repeated-parameter.json", Invalid("exchange")),
             ("invalid-unknown-parameter.json", Invalid("symbol")),
         ],
+        "cleanup-resources" => vec![
+            ("valid.json", Ok),
+            ("invalid-malformed-run-id.json", Invalid("run_id")),
+            ("invalid-missing-run-id.json", Invalid("run_id")),
+        ],
         "cancel-backtest" => vec![
             ("valid.json", Ok),
             ("unknown-run-id.json", NotFound),
@@ -741,6 +746,64 @@ async fn list_datasets_events() {
             }
             Expect::Invalid(field) => answer.assert_names_field(field),
             Expect::Accepted | Expect::NotFound => panic!("no such expectation for list-datasets"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn cleanup_resources_events() {
+    let stack = Stack::fresh().await;
+    let valid = event_json(&tradai_tests::project_root().join("events/cleanup-resources/valid.json"));
+    let run_id = valid["run_id"].as_str().expect("run id").to_owned();
+    let other = RunId::new().to_string();
+    for key in [
+        format!("temp/{run_id}/config.json"),
+        format!("temp/{run_id}/extra/notes.txt"),
+        format!("temp/{other}/config.json"),
+    ] {
+        stack.put_config(&key, b"{}".to_vec()).await;
+    }
+    let deps = cleanup_resources::Deps {
+        configs: tradai::market_data::S3Objects::new(stack.s3.clone(), &stack.config_bucket),
+    };
+    let keys = || async {
+        let listed = stack
+            .s3
+            .list_objects_v2()
+            .bucket(&stack.config_bucket)
+            .send()
+            .await
+            .expect("listed");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    for (path, expect) in files_with_expectations("cleanup-resources") {
+        let state = event_json(&path);
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = cleanup_resources::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("cleaned");
+                assert_eq!(output["cleanup"]["deleted_objects"], 2);
+                assert_eq!(output["run_id"], state["run_id"], "the state passes through");
+                assert_eq!(
+                    keys().await,
+                    [format!("temp/{other}/config.json")],
+                    "only this run's objects go"
+                );
+                let again = lambda_runtime::LambdaEvent::new(state, lambda_runtime::Context::default());
+                let repeated = cleanup_resources::handle(&deps, again).await.expect("idempotent");
+                assert_eq!(repeated["cleanup"]["deleted_objects"], 0);
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for cleanup-resources"),
         }
     }
 }

@@ -69,6 +69,31 @@ impl S3Objects {
         Ok(Some(output.body.collect().await.map_err(failed)?.into_bytes().to_vec()))
     }
 
+    /// Deletes every object under `prefix`; answers how many there were.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let keys: Vec<String> = self.list(prefix).await?.into_iter().map(|object| object.key).collect();
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build().map_err(failed))
+                .collect::<Result<Vec<_>, _>>()?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(failed)?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|error| failed(error.into_service_error()))?;
+        }
+        Ok(keys.len())
+    }
+
     /// Whether the bucket exists and may be read.
     pub async fn head_bucket(&self) -> Result<(), ObjectError> {
         self.client
