@@ -87,6 +87,12 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-repeated-parameter.json", Invalid("exchange")),
             ("invalid-unknown-parameter.json", Invalid("symbol")),
         ],
+        "notify-completion" => vec![
+            ("valid-completed.json", Ok),
+            ("valid-failed.json", Ok),
+            ("invalid-malformed-run-id.json", Invalid("run_id")),
+            ("invalid-missing-run-id.json", Invalid("run_id")),
+        ],
         "cleanup-resources" => vec![
             ("valid.json", Ok),
             ("invalid-malformed-run-id.json", Invalid("run_id")),
@@ -804,6 +810,98 @@ async fn cleanup_resources_events() {
                 assert!(error.error_message.contains(field), "{}", error.error_message);
             }
             Expect::Accepted | Expect::NotFound => panic!("no such expectation for cleanup-resources"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn notify_completion_events() {
+    let stack = Stack::fresh().await;
+    let sns = aws_sdk_sns::Client::new(&stack.sdk);
+    let topic = sns
+        .create_topic()
+        .name(format!(
+            "tradai-notifications-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        ))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("topic ARN");
+    // A subscriber, as a queue: what it receives is what subscribers get.
+    let inbox = stack
+        .sqs
+        .create_queue()
+        .queue_name(format!("inbox-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue URL");
+    let inbox_arn = stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&inbox)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("queue ARN");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(inbox_arn)
+        .send()
+        .await
+        .expect("subscribed");
+    let deps = notify_completion::Deps { sns, topic_arn: topic };
+    for (path, expect) in files_with_expectations("notify-completion") {
+        let state = event_json(&path);
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = notify_completion::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("published");
+                let failed = state.get("error").is_some();
+                let status = if failed { "FAILED" } else { "COMPLETED" };
+                assert_eq!(output["notification"]["status"], status);
+                let received = stack.messages(&inbox).await;
+                assert_eq!(received.len(), 1, "{}", path.display());
+                let envelope: Value = serde_json::from_str(received[0].body().expect("body")).expect("SNS envelope");
+                assert_eq!(envelope["MessageAttributes"]["status"]["Value"], status);
+                assert_eq!(envelope["MessageAttributes"]["strategy"]["Value"], "EmaCross");
+                let message: Value =
+                    serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("JSON");
+                assert_eq!(message["run_id"], state["run_id"]);
+                if failed {
+                    assert!(
+                        message["error"].as_str().is_some_and(|e| e.contains("stale data")),
+                        "{message}"
+                    );
+                    assert_eq!(message["failed_step"], "CheckDataFreshness");
+                } else {
+                    assert_eq!(message["summary"]["total_trades"], 404);
+                }
+                for message in received {
+                    stack
+                        .sqs
+                        .delete_message()
+                        .queue_url(&inbox)
+                        .set_receipt_handle(message.receipt_handle)
+                        .send()
+                        .await
+                        .ok();
+                }
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted | Expect::NotFound => panic!("no such expectation for notify-completion"),
         }
     }
 }
