@@ -633,32 +633,20 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
         .put_config("temp/run/config.json", config.to_string().into_bytes())
         .await;
     let engine = root.join("container/engine");
-    let command = serde_json::json!([
+    // The default command, run by the Freqtrade of the stand-ins through the offline-markets launcher, with the
+    // strategy found beside the launcher.
+    let mut argv = vec![
         python.display().to_string(),
         engine.join("freqtrade_offline.py").display().to_string(),
-        "backtesting",
-        "--config",
-        "{config}",
-        "--userdir",
-        "{userdir}",
-        "--datadir",
-        "{datadir}",
-        "--strategy",
-        "{strategy}",
-        "--strategy-path",
-        engine.display().to_string(),
-        "--timeframe",
-        "{timeframe}",
-        "--timerange",
-        "{timerange}",
-        "--export",
-        "trades",
-        "--cache",
-        "none",
-        "--backtest-directory",
-        "{backtest_directory}"
-    ])
-    .to_string();
+    ];
+    argv.extend(
+        entrypoint::settings::DEFAULT_ENGINE
+            .iter()
+            .skip(1)
+            .map(|part| (*part).to_owned()),
+    );
+    argv.extend(["--strategy-path".to_owned(), engine.display().to_string()]);
+    let command = serde_json::json!(argv).to_string();
     let market_uri = format!("s3://{}/ohlcv", stack.market_data_bucket);
     let (run_id, settings, folder) = waiting_job(
         &stack,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tradai::backtest::RunId;
 
 /// The engine command when `ENGINE_COMMAND` does not give one: Freqtrade's backtest, as ENGINE.md measured it.
-const DEFAULT_ENGINE: &[&str] = &[
+pub const DEFAULT_ENGINE: &[&str] = &[
     "freqtrade",
     "backtesting",
     "--config",
