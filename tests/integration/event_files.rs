@@ -87,6 +87,13 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-repeated-parameter.json", Invalid("exchange")),
             ("invalid-unknown-parameter.json", Invalid("symbol")),
         ],
+        "check-data-freshness" => vec![
+            ("valid.json", Ok),
+            ("valid-allow-stale.json", Ok),
+            ("stale-data.json", NotFound),
+            ("invalid-missing-config.json", Invalid("config")),
+            ("invalid-timeframe.json", Invalid("timeframe")),
+        ],
         "notify-completion" => vec![
             ("valid-completed.json", Ok),
             ("valid-failed.json", Ok),
@@ -902,6 +909,59 @@ async fn notify_completion_events() {
                 assert!(error.error_message.contains(field), "{}", error.error_message);
             }
             Expect::Accepted | Expect::NotFound => panic!("no such expectation for notify-completion"),
+        }
+    }
+}
+
+/// For check-data-freshness, `NotFound` stands for the failure path: the data is stale.
+#[tokio::test]
+async fn check_data_freshness_events() {
+    use tradai::backtest::{Symbol, Timeframe};
+    use tradai_tests::candles::CandleFile;
+    let stack = Stack::fresh().await;
+    let now = Timestamp::now();
+    for (pair, age) in [("BTC/USDT", 1), ("ETH/USDT", 48)] {
+        let symbol = Symbol::try_from(pair.to_owned()).expect("valid");
+        let key = tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
+        let file = CandleFile::ending_at(
+            now.minus(chrono::TimeDelta::hours(age)),
+            chrono::TimeDelta::minutes(5),
+            300,
+        );
+        stack.put_market_data(&key, file.to_parquet()).await;
+    }
+    let deps = check_data_freshness::Deps {
+        objects: stack.market_objects(),
+        location: stack.market_data.clone(),
+    };
+    for (path, expect) in files_with_expectations("check-data-freshness") {
+        let state = event_json(&path);
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = check_data_freshness::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("passes");
+                assert_eq!(output["run_id"], state["run_id"]);
+                assert_eq!(output["data_freshness"]["symbols"]["BTC/USDT"]["is_fresh"], true);
+                let allowed = state.get("allow_stale").is_some();
+                assert_eq!(output["data_freshness"]["all_fresh"], !allowed, "{}", path.display());
+            }
+            Expect::NotFound => {
+                let error = answer.expect_err("stale data fails the step");
+                assert_eq!(error.error_type, "StaleMarketData");
+                assert!(
+                    error.error_message.contains("ETH/USDT last candle 48.0 h old"),
+                    "{}",
+                    error.error_message
+                );
+                assert!(!error.error_message.contains("BTC/USDT"), "{}", error.error_message);
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted => panic!("no such expectation for check-data-freshness"),
         }
     }
 }

@@ -1,0 +1,23 @@
+//! `check-data-freshness` — the workflow's CheckDataFreshness step (Step Functions → Lambda).
+//! Input: the workflow state (`run_id`, `config.symbols`, `config.timeframe`, optional `exchange`,
+//! `max_age_hours` = 24, `allow_stale` = false). Output: the state with `data_freshness` (the per-pair report).
+//! Errors: `StaleMarketData` (pairs too old or missing, named), `InvalidInput`, `TransientDependency` (S3).
+//! Environment: MARKET_DATA_S3_URI (required), AWS_ENDPOINT_URL (local stand-ins only).
+//! IAM: s3:GetObject on the market-data prefix (ranged reads of footers only).
+
+use check_data_freshness::{Deps, handle};
+use tradai::market_data::S3Objects;
+use tradai::settings::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tradai::telemetry::init();
+    let settings = Settings::from_env()?;
+    let location = settings.market_data()?;
+    let aws = tradai::aws::sdk_config(&settings).await;
+    let deps = Deps {
+        objects: S3Objects::new(tradai::aws::s3_client(&aws), &location.bucket),
+        location,
+    };
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
+}
