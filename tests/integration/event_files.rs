@@ -87,6 +87,15 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-repeated-parameter.json", Invalid("exchange")),
             ("invalid-unknown-parameter.json", Invalid("symbol")),
         ],
+        "validate-strategy" => vec![
+            ("valid.json", Ok),
+            ("archived-version.json", NotFound),
+            ("missing-config.json", NotFound),
+            ("missing-image.json", NotFound),
+            ("unknown-alias.json", NotFound),
+            ("invalid-missing-strategy-name.json", Invalid("strategy_name")),
+            ("invalid-missing-strategy-version.json", Invalid("strategy_version")),
+        ],
         "check-data-freshness" => vec![
             ("valid.json", Ok),
             ("valid-allow-stale.json", Ok),
@@ -962,6 +971,99 @@ async fn check_data_freshness_events() {
                 assert!(error.error_message.contains(field), "{}", error.error_message);
             }
             Expect::Accepted => panic!("no such expectation for check-data-freshness"),
+        }
+    }
+}
+
+/// For validate-strategy, `NotFound` stands for a named failure: the file name says which.
+#[tokio::test]
+async fn validate_strategy_events() {
+    let stack = Stack::fresh().await;
+    let ecr = aws_sdk_ecr::Client::new(&stack.sdk);
+    let repository = format!("strategy-emacross-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let uri = ecr
+        .create_repository()
+        .repository_name(&repository)
+        .send()
+        .await
+        .expect("repository");
+    let repository_uri = uri.repository.and_then(|r| r.repository_uri).expect("repository URI");
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:00"},
+        "layers": []});
+    ecr.put_image()
+        .repository_name(&repository)
+        .image_manifest(manifest.to_string())
+        .image_tag("3")
+        .send()
+        .await
+        .expect("image");
+    let config = stack
+        .put_config("strategies/EmaCrossCandidate/base.json", b"{}".to_vec())
+        .await;
+    let image = format!("{repository_uri}:3");
+    let missing_image = format!("{repository_uri}:99");
+    let missing_config = format!("s3://{}/strategies/none.json", stack.config_bucket);
+    let name = "EmaCrossCandidate";
+    let versions = tradai_tests::mlflow::register(
+        name,
+        &[
+            &[("ecr_url", image.as_str()), ("config_path", config.as_str())],
+            &[
+                ("ecr_url", image.as_str()),
+                ("config_path", config.as_str()),
+                ("archived", "true"),
+            ],
+            &[("ecr_url", missing_image.as_str()), ("config_path", config.as_str())],
+            &[("ecr_url", image.as_str()), ("config_path", missing_config.as_str())],
+        ],
+        &[],
+    )
+    .await;
+    let aliases = [
+        ("candidate", versions[0]),
+        ("archived", versions[1]),
+        ("no-image", versions[2]),
+        ("no-config", versions[3]),
+    ];
+    tradai_tests::mlflow::register(name, &[], &aliases).await;
+
+    let deps = validate_strategy::Deps {
+        registry: registry(),
+        ecr,
+        s3: stack.s3.clone(),
+    };
+    for (path, expect) in files_with_expectations("validate-strategy") {
+        let state = event_json(&path);
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = validate_strategy::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("valid");
+                assert_eq!(
+                    output["strategy"]["version"], versions[0],
+                    "the alias is pinned to its version"
+                );
+                assert_eq!(output["strategy"]["ecr_url"], image.as_str());
+                assert_eq!(output["strategy"]["config_path"], config.as_str());
+            }
+            Expect::NotFound => {
+                let error = answer.expect_err("refused");
+                let (kind, phrase) = match events::name(&path).as_str() {
+                    "archived-version.json" => ("StrategyArchived", "archived"),
+                    "missing-config.json" => ("MissingConfig", "strategies/none.json"),
+                    "missing-image.json" => ("MissingImage", ":99"),
+                    _ => ("StrategyNotFound", "nonexistent"),
+                };
+                assert_eq!(error.error_type, kind, "{}", error.error_message);
+                assert!(error.error_message.contains(phrase), "{}", error.error_message);
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted => panic!("no such expectation for validate-strategy"),
         }
     }
 }
