@@ -23,3 +23,15 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
             .build(),
     )
 }
+
+/// The market-data store and where the candles are in it (`MARKET_DATA_S3_URI`), for the functions that read them.
+pub fn market_data(
+    settings: &Settings,
+    config: &SdkConfig,
+) -> Result<(crate::market_data::S3Objects, crate::market_data::DataLocation), crate::settings::SettingsError> {
+    let location = settings.market_data()?;
+    Ok((
+        crate::market_data::S3Objects::new(s3_client(config), &location.bucket),
+        location,
+    ))
+}

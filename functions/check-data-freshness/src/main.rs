@@ -6,18 +6,14 @@
 //! IAM: s3:GetObject on the market-data prefix (ranged reads of footers only).
 
 use check_data_freshness::{Deps, handle};
-use tradai::market_data::S3Objects;
 use tradai::settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tradai::telemetry::init();
     let settings = Settings::from_env()?;
-    let location = settings.market_data()?;
     let aws = tradai::aws::sdk_config(&settings).await;
-    let deps = Deps {
-        objects: S3Objects::new(tradai::aws::s3_client(&aws), &location.bucket),
-        location,
-    };
+    let (objects, location) = tradai::aws::market_data(&settings, &aws)?;
+    let deps = Deps { objects, location };
     lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
 }

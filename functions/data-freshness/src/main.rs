@@ -7,18 +7,14 @@
 //! IAM: s3:GetObject on the market-data prefix.
 
 use data_freshness::{Deps, handle};
-use tradai::market_data::S3Objects;
 use tradai::settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tradai::telemetry::init();
     let settings = Settings::from_env()?;
-    let location = settings.market_data()?;
     let aws = tradai::aws::sdk_config(&settings).await;
-    let deps = Deps {
-        objects: S3Objects::new(tradai::aws::s3_client(&aws), &location.bucket),
-        location,
-    };
+    let (objects, location) = tradai::aws::market_data(&settings, &aws)?;
+    let deps = Deps { objects, location };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }
