@@ -306,11 +306,7 @@ async fn a_second_start_for_the_same_job_does_nothing() {
 #[tokio::test]
 async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
     let stack = Stack::fresh().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = tradai_tests::free_port();
     let uri = format!("http://127.0.0.1:{port}");
     let (run_id, settings, folder) = waiting_job(
         &stack,
@@ -716,11 +712,7 @@ async fn dry_run_loads_the_aliased_versions_config_merges_overrides_and_serves_h
         ),
     )
     .expect("script");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = tradai_tests::free_port();
     let vars: HashMap<String, String> = [
         ("TRADING_MODE", "dry_run".to_owned()),
         ("STRATEGY_NAME", name.clone()),

@@ -345,11 +345,7 @@ async fn ready_events() {
 #[tokio::test]
 async fn ready_names_what_is_down() {
     let stack = Stack::fresh().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = tradai_tests::free_port();
     let deps = ready::Deps {
         mlflow: tradai::mlflow::MlflowClient::new(tradai::mlflow::MlflowOptions::new(format!(
             "http://127.0.0.1:{port}"
@@ -658,11 +654,7 @@ async fn get_strategy_events() {
 
 #[tokio::test]
 async fn strategy_routes_answer_503_quickly_when_mlflow_is_down() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = tradai_tests::free_port();
     let mut options = tradai::mlflow::MlflowOptions::new(format!("http://127.0.0.1:{port}"));
     options.connect_timeout = std::time::Duration::from_millis(300);
     let deps = get_strategy::Deps {

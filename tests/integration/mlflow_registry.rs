@@ -149,11 +149,7 @@ async fn a_silent_mlflow_times_out_then_the_circuit_opens_and_answers_at_once() 
 
 #[tokio::test]
 async fn an_unreachable_mlflow_is_reported_as_such() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = tradai_tests::free_port();
     let registry = MlflowClient::new(fast(format!("http://127.0.0.1:{port}"))).expect("client");
     let error = registry.list_strategies(10, None).await.expect_err("refused");
     assert!(matches!(error, RegistryError::Unreachable(_)), "{error:?}");

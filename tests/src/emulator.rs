@@ -1,7 +1,7 @@
 //! The AWS stand-in the tests talk to: the moto server named by `AWS_ENDPOINT_URL` (as `make test` starts it),
 //! or else one started here from the project's virtualenv, once per test process, that exits with the process.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -47,10 +47,7 @@ fn start_moto() -> (String, Child) {
         "the stand-ins are not installed: run `make stand-ins` (or `make test`), which creates {}",
         python.display()
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port");
+    let port = crate::free_port();
     let log = std::fs::File::create(root.join(".stand-ins/moto-tests.log")).expect("moto log file");
     let stderr = log.try_clone().expect("moto log file");
     let process = Command::new(&python)

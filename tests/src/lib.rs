@@ -20,6 +20,15 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A loopback port nothing listens on at the moment of asking: for a stand-in to start on, or for a dependency
+/// that is down.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
 /// Sends the code's logs to the test's captured output, so a failing test shows what the handlers logged (and the
 /// demo shows them between the answers).
 pub fn capture_logs() {

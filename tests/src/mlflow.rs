@@ -2,7 +2,7 @@
 //! else one started here, once per test process, that stops with the process. Plus registry helpers over REST.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -38,10 +38,7 @@ fn start() -> (String, Child) {
         python.exists(),
         "the stand-ins are not installed: run `make stand-ins` (or `make test`)"
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port");
+    let port = crate::free_port();
     let state = root.join(format!(".stand-ins/mlflow-tests-{port}"));
     let log = std::fs::File::create(root.join(".stand-ins/mlflow-tests.log")).expect("log file");
     let process = Command::new(python)
