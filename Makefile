@@ -39,8 +39,10 @@ clippy:
 	@echo "cargo clippy --workspace --all-targets -- -D warnings"
 	@cargo clippy --workspace --all-targets -- -D warnings
 
+# cfn-lint and SAM do not look inside DefinitionUri: asl-validator checks every state machine definition.
 lint: stand-ins
 	$(VENV)/bin/cfn-lint template.yaml
+	.stand-ins/node/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(VENV)/bin/hadolint container/Dockerfile
 

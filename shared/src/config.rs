@@ -1,7 +1,37 @@
-//! Engine configs: a strategy's base config with a run's overrides merged over it, as OmegaConf merges: maps merge
-//! key by key, recursively; lists and scalars replace.
+//! Engine configs: a strategy's base config (YAML or JSON) with a run's overrides merged over it, as OmegaConf
+//! merges: maps merge key by key, recursively; lists and scalars replace.
 
 use serde_json::Value;
+
+/// A config that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the config is neither JSON nor YAML: {0}")]
+    Syntax(String),
+    #[error("the config is a {0}, not a mapping of settings")]
+    NotAMapping(&'static str),
+}
+
+/// Parses a config document: JSON, or YAML (JSON is YAML too, so a merged config written as JSON reads both ways).
+pub fn parse_document(bytes: &[u8]) -> Result<Value, ConfigError> {
+    let value = match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => value,
+        Err(_) => {
+            let text = std::str::from_utf8(bytes).map_err(|error| ConfigError::Syntax(error.to_string()))?;
+            serde_saphyr::from_str::<Value>(text).map_err(|error| ConfigError::Syntax(one_line(&error.to_string())))?
+        }
+    };
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Err(ConfigError::NotAMapping("empty document")),
+        Value::Array(_) => Err(ConfigError::NotAMapping("list")),
+        _ => Err(ConfigError::NotAMapping("scalar")),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
 
 /// Merges `overrides` into `base`.
 pub fn deep_merge(base: &mut Value, overrides: &Value) {
@@ -39,6 +69,25 @@ mod tests {
                 "ccxt_config": {"enableRateLimit": true, "timeout": 3000}}, "stake_amount": 250, "dry_run": true,
                 "max_open_trades": 3})
         );
+    }
+
+    #[test]
+    fn yaml_and_json_configs_read_alike() {
+        let yaml =
+            b"stake_currency: USDT\nstake_amount: 100\nexchange:\n  name: binance\n  pair_whitelist: [BTC/USDT]\n";
+        let json = br#"{"stake_currency": "USDT", "stake_amount": 100,
+            "exchange": {"name": "binance", "pair_whitelist": ["BTC/USDT"]}}"#;
+        assert_eq!(parse_document(yaml).expect("yaml"), parse_document(json).expect("json"));
+    }
+
+    #[test]
+    fn a_config_must_be_a_mapping() {
+        assert!(matches!(
+            parse_document(b"- a\n- b\n"),
+            Err(ConfigError::NotAMapping("list"))
+        ));
+        assert!(matches!(parse_document(b""), Err(ConfigError::NotAMapping(_))));
+        assert!(matches!(parse_document(b"a: [1, 2"), Err(ConfigError::Syntax(_))));
     }
 
     #[test]

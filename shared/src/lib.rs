@@ -13,6 +13,7 @@ pub mod market_data;
 pub mod mlflow;
 pub mod readiness;
 pub mod report;
+pub mod results;
 pub mod settings;
 pub mod store;
 pub mod strategies;

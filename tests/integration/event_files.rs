@@ -114,6 +114,25 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
             ("invalid-malformed-run-id.json", Invalid("run_id")),
             ("invalid-missing-run-id.json", Invalid("run_id")),
         ],
+        "prepare-config" => vec![
+            ("valid.json", Ok),
+            ("valid-with-overrides.json", Ok),
+            ("missing-config.json", NotFound),
+            ("invalid-missing-strategy.json", Invalid("strategy")),
+            ("invalid-malformed-run-id.json", Invalid("run")),
+        ],
+        "transform-results" => vec![
+            ("valid.json", Ok),
+            ("missing-result.json", NotFound),
+            ("invalid-missing-run-id.json", Invalid("run_id")),
+        ],
+        "mark-failed" => vec![
+            ("valid.json", Ok),
+            ("valid-task-failed.json", Ok),
+            ("cancelled-job.json", Ok),
+            ("unknown-run-id.json", NotFound),
+            ("invalid-missing-run-id.json", Invalid("run_id")),
+        ],
         "cancel-backtest" => vec![
             ("valid.json", Ok),
             ("unknown-run-id.json", NotFound),
@@ -1056,6 +1075,308 @@ async fn validate_strategy_events() {
                 assert!(error.error_message.contains(field), "{}", error.error_message);
             }
             Expect::Accepted => panic!("no such expectation for validate-strategy"),
+        }
+    }
+}
+
+/// The sample events' configs bucket is the dev stage's; a test's own bucket stands in for it.
+fn in_stack(path: &PathBuf, stack: &Stack) -> Value {
+    let text = std::fs::read_to_string(path).expect("event file");
+    serde_json::from_str(&text.replace("tradai-configs-dev", &stack.config_bucket)).expect("event is JSON")
+}
+
+/// A job of the sample events' strategy, recorded in `status` under `run_id`.
+async fn sample_job(stack: &Stack, run_id: &str, status: Status) -> RunId {
+    let body = br#"{"strategy_name":"EmaCross","strategy_version":3,"config":{"timeframe":"5m",
+        "symbols":["BTC/USDT","ETH/USDT"],"start_date":"2026-01-05","end_date":"2026-03-01"}}"#;
+    let request = BacktestRequest::from_json(body, Timestamp::now().date()).expect("valid");
+    let run_id: RunId = run_id.parse().expect("a run id");
+    let record = WorkflowRecord::new(run_id, request, status, Timestamp::now());
+    stack.store().create(&record).await.expect("created");
+    run_id
+}
+
+/// For prepare-config, `NotFound` stands for a base config that is not there.
+#[tokio::test]
+async fn prepare_config_events() {
+    let stack = Stack::fresh().await;
+    let base = "# EmaCross base config\nstake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\n\
+                exchange:\n  name: binance\n  pair_whitelist: [XRP/USDT]\n  ccxt_config: {enableRateLimit: true}\n\
+                entry_pricing: {price_side: same}\nexit_pricing: {price_side: same}\n";
+    stack
+        .put_config("strategies/EmaCross/base.yaml", base.as_bytes().to_vec())
+        .await;
+    let context = tradai::executor::ContainerContext {
+        workflow_table: stack.table.clone(),
+        mlflow_tracking_uri: Some("http://mlflow.tradai.local:5000".into()),
+        results_bucket: Some(stack.results_bucket.clone()),
+        market_data_uri: Some(format!("s3://{}/ohlcv", stack.market_data_bucket)),
+    };
+    let deps = prepare_config::Deps {
+        s3: stack.s3.clone(),
+        config_bucket: stack.config_bucket.clone(),
+        context,
+        task_prefix: "strategy-".into(),
+    };
+    for (path, expect) in files_with_expectations("prepare-config") {
+        let state = in_stack(&path, &stack);
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = prepare_config::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("prepared");
+                let run_id = state["run_id"].as_str().expect("run id");
+                let prepared = &output["prepared"];
+                let key = format!("temp/{run_id}/config.yaml");
+                assert_eq!(prepared["config_path"], format!("s3://{}/{key}", stack.config_bucket));
+                assert_eq!(prepared["strategy_version"], 3, "the pinned version, not the alias");
+                assert_eq!(prepared["task_definition"], "strategy-EmaCross");
+                assert_eq!(prepared["ecr_url"], state["strategy"]["ecr_url"]);
+                let written = tradai::market_data::S3Objects::new(stack.s3.clone(), &stack.config_bucket)
+                    .get_object(&key)
+                    .await
+                    .expect("read")
+                    .expect("the merged config is there");
+                let config = tradai::config::parse_document(&written).expect("YAML");
+                let as_json: Value = serde_json::from_slice(&written).expect("and JSON, for Freqtrade");
+                assert_eq!(config, as_json);
+                assert_eq!(config["run_id"], run_id);
+                assert_eq!(config["strategy_version"], 3);
+                assert_eq!(
+                    config["exchange"]["pair_whitelist"],
+                    serde_json::json!(["BTC/USDT", "ETH/USDT"])
+                );
+                assert_eq!(config["exchange"]["ccxt_config"]["enableRateLimit"], true);
+                assert_eq!(config["dataformat_ohlcv"], "parquet");
+                let overridden = state["config"].get("config_overrides").is_some();
+                assert_eq!(
+                    config["stake_amount"],
+                    if overridden { 250 } else { 100 },
+                    "{}",
+                    path.display()
+                );
+                let environment: BTreeMap<String, String> = prepared["environment"]
+                    .as_array()
+                    .expect("a list")
+                    .iter()
+                    .map(|pair| {
+                        (
+                            pair["Name"].as_str().expect("Name").to_owned(),
+                            pair["Value"].as_str().expect("Value").to_owned(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(environment["RUN_ID"], run_id);
+                assert_eq!(environment["STRATEGY_VERSION"], "3");
+                assert_eq!(
+                    environment["CONFIG_PATH"],
+                    prepared["config_path"].as_str().expect("path")
+                );
+                assert_eq!(environment["WORKFLOW_STATE_TABLE"], stack.table);
+                assert_eq!(environment["LAUNCHED_BY"], "workflow");
+                assert_eq!(environment["TIMERANGE"], "20260105-20260301");
+                // What the container reads is what the executors give: the entrypoint accepts it.
+                let vars: std::collections::HashMap<String, String> = environment.into_iter().collect();
+                let settings = entrypoint::EntrypointSettings::from_map(&vars).expect("the entrypoint's environment");
+                assert!(settings.workflow_managed);
+                assert_eq!(settings.pairs, ["BTC/USDT", "ETH/USDT"]);
+            }
+            Expect::NotFound => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "MissingConfig");
+                assert!(error.error_message.contains("removed.yaml"), "{}", error.error_message);
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted => panic!("no such expectation for prepare-config"),
+        }
+    }
+}
+
+/// For transform-results, `NotFound` stands for a run that left no result.
+#[tokio::test]
+async fn transform_results_events() {
+    use tradai::mlflow::ExperimentTracker;
+    let stack = Stack::fresh().await;
+    let tracker = registry();
+    let deps = transform_results::Deps {
+        results: stack.results(),
+        results_bucket: stack.results_bucket.clone(),
+        store: stack.store(),
+        tracker: Some(registry()),
+    };
+    for (path, expect) in files_with_expectations("transform-results") {
+        let state = event_json(&path);
+        let run_id = state["run_id"].as_str().map(str::to_owned);
+        let mut mlflow_run = None;
+        if let Some(run_id) = &run_id {
+            let run_id = sample_job(&stack, run_id, Status::Running).await;
+            let run = tracker
+                .start_run(
+                    &tradai_tests::mlflow::unique_name("transform"),
+                    &run_id.to_string(),
+                    &BTreeMap::new(),
+                )
+                .await
+                .expect("MLflow run");
+            let update = tradai::store::RecordUpdate {
+                mlflow_run_id: Some(run.run_id.clone()),
+                ..Default::default()
+            };
+            stack.store().annotate(run_id, &update).await.expect("annotated");
+            mlflow_run = Some(run.run_id);
+        }
+        if matches!(expect, Expect::Ok) {
+            let run_id = run_id.as_deref().expect("run id");
+            // +100, -50, -100, +30 (closing on days 1-4 of a 30-day backtest from 1000 USDT).
+            let result =
+                tradai_tests::freqtrade::result_json("EmaCross", &[(1, 100.0), (2, -50.0), (3, -100.0), (4, 30.0)]);
+            let folder = format!("results/{run_id}");
+            stack
+                .put_result(
+                    &format!("{folder}/{}.zip", tradai_tests::freqtrade::BASE),
+                    tradai_tests::freqtrade::result_zip(&result),
+                )
+                .await;
+            stack
+                .put_result(
+                    &format!("{folder}/.last_result.json"),
+                    tradai_tests::freqtrade::last_result(),
+                )
+                .await;
+        }
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = transform_results::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("summarised");
+                let run_id = run_id.as_deref().expect("run id");
+                let summary = &output["summary"];
+                assert_eq!(summary["total_trades"], 4);
+                assert_eq!(summary["win_rate"], 0.5);
+                assert_eq!(summary["profit_total_abs"], -20.0);
+                assert_eq!(summary["max_drawdown_abs"], 150.0);
+                assert_eq!(summary["backtest_days"], 30);
+                let record = stack
+                    .store()
+                    .get(run_id.parse().expect("id"))
+                    .await
+                    .expect("read")
+                    .expect("there");
+                assert_eq!(record.status, Status::Completed);
+                assert_eq!(
+                    record.result.as_ref().map(|r| r["total_trades"].clone()),
+                    Some(serde_json::json!(4))
+                );
+                let mut keys = stack
+                    .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
+                    .await;
+                keys.sort();
+                assert!(keys.contains(&format!("results/{run_id}/summary.json")), "{keys:?}");
+                assert!(keys.contains(&format!("results/{run_id}/equity.svg")), "{keys:?}");
+                let chart = stack
+                    .results()
+                    .get_object(&format!("results/{run_id}/equity.svg"))
+                    .await
+                    .expect("read");
+                assert!(chart.is_some_and(|svg| svg.starts_with(b"<svg")));
+                let mut artifacts =
+                    tradai_tests::mlflow::artifacts(mlflow_run.as_deref().expect("run"), "summary").await;
+                artifacts.sort();
+                assert_eq!(artifacts, ["summary/equity.svg", "summary/summary.json"]);
+                // Step Functions may run a step twice: the second run finds the job completed and succeeds.
+                let again = lambda_runtime::LambdaEvent::new(state, lambda_runtime::Context::default());
+                transform_results::handle(&deps, again).await.expect("repeatable");
+            }
+            Expect::NotFound => {
+                let error = answer.expect_err("no result");
+                assert_eq!(error.error_type, "MissingResult");
+                assert!(
+                    error.error_message.contains(".last_result.json"),
+                    "{}",
+                    error.error_message
+                );
+                let run_id: RunId = run_id.as_deref().expect("id").parse().expect("id");
+                let record = stack.store().get(run_id).await.expect("read").expect("there");
+                assert_eq!(
+                    record.status,
+                    Status::Running,
+                    "a failed step leaves the status to MarkFailed"
+                );
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted => panic!("no such expectation for transform-results"),
+        }
+    }
+}
+
+/// For mark-failed, `NotFound` stands for a run id with no job.
+#[tokio::test]
+async fn mark_failed_events() {
+    let stack = Stack::fresh().await;
+    let deps = mark_failed::Deps { store: stack.store() };
+    for (path, expect) in files_with_expectations("mark-failed") {
+        let state = event_json(&path);
+        let name = events::name(&path);
+        let run_id = match (&expect, state["run_id"].as_str()) {
+            (Expect::Ok, Some(run_id)) => {
+                let status = if name == "cancelled-job.json" {
+                    Status::Cancelled
+                } else {
+                    Status::Running
+                };
+                Some(sample_job(&stack, run_id, status).await)
+            }
+            _ => None,
+        };
+        let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
+        let answer = mark_failed::handle(&deps, event).await;
+        match expect {
+            Expect::Ok => {
+                let output = answer.expect("recorded");
+                let record = stack
+                    .store()
+                    .get(run_id.expect("id"))
+                    .await
+                    .expect("read")
+                    .expect("there");
+                let (status, error) = match name.as_str() {
+                    "cancelled-job.json" => (Status::Cancelled, None),
+                    "valid-task-failed.json" => (
+                        Status::Failed,
+                        Some("the strategy container exited with 11 (Essential container in task exited)"),
+                    ),
+                    _ => (
+                        Status::Failed,
+                        Some("stale market data (limit 24 h): ETH/USDT last candle 48.0 h old"),
+                    ),
+                };
+                assert_eq!(record.status, status, "{name}");
+                assert_eq!(record.error.as_deref(), error, "{name}");
+                assert_eq!(output["job_status"], status.as_str());
+                if let Some(error) = error {
+                    assert_eq!(output["error"]["Cause"], error);
+                    assert_eq!(record.failed_step.as_deref(), state["failed_step"].as_str());
+                }
+            }
+            Expect::NotFound => {
+                let error = answer.expect_err("no job");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains("no job"), "{}", error.error_message);
+            }
+            Expect::Invalid(field) => {
+                let error = answer.expect_err("refused");
+                assert_eq!(error.error_type, "InvalidInput");
+                assert!(error.error_message.contains(field), "{}", error.error_message);
+            }
+            Expect::Accepted => panic!("no such expectation for mark-failed"),
         }
     }
 }

@@ -142,6 +142,7 @@ async fn ecs_runs_one_task_with_the_original_overrides_on_spot() {
             workflow_table: stack.table.clone(),
             mlflow_tracking_uri: Some("http://mlflow.tradai.local:5000".into()),
             results_bucket: Some("tradai-results-dev".into()),
+            market_data_uri: Some("s3://tradai-market-data-local/ohlcv".into()),
         },
     );
 
@@ -205,6 +206,7 @@ async fn local_mode_starts_the_entrypoint_with_only_the_container_environment() 
         workflow_table: "tradai-workflow-state-local".into(),
         mlflow_tracking_uri: Some("http://127.0.0.1:5000".into()),
         results_bucket: Some("tradai-results-local".into()),
+        market_data_uri: Some("s3://tradai-market-data-local/ohlcv".into()),
     };
     let launcher = tradai::executor::LocalProcess::new(&script, context, Some(folder.join("logs")));
     let job = job();

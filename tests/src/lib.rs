@@ -4,6 +4,7 @@
 pub mod candles;
 pub mod emulator;
 pub mod events;
+pub mod freqtrade;
 pub mod mlflow;
 pub mod network;
 pub mod openapi;

@@ -132,3 +132,25 @@ pub async fn register(name: &str, versions: &[&[(&str, &str)]], aliases: &[(&str
     }
     numbers
 }
+
+/// The artifact paths of MLflow run `run_id` under `path`.
+pub async fn artifacts(run_id: &str, path: &str) -> Vec<String> {
+    let answer: Value = reqwest::Client::new()
+        .get(format!("{}/api/2.0/mlflow/artifacts/list", endpoint()))
+        .query(&[("run_id", run_id), ("path", path)])
+        .send()
+        .await
+        .expect("MLflow answers")
+        .json()
+        .await
+        .expect("JSON");
+    answer["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| f["path"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

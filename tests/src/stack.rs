@@ -30,6 +30,8 @@ pub struct Stack {
     pub market_data: tradai::market_data::DataLocation,
     /// The configs bucket (`S3_CONFIG_BUCKET`): strategies' base configs and merged run configs.
     pub config_bucket: String,
+    /// The results bucket (`S3_RESULTS_BUCKET`): `results/{run_id}/`.
+    pub results_bucket: String,
 }
 
 impl Stack {
@@ -74,7 +76,14 @@ impl Stack {
             .send()
             .await
             .expect("configs bucket");
+        let results_bucket = format!("tradai-results-{suffix}");
+        s3.create_bucket()
+            .bucket(&results_bucket)
+            .send()
+            .await
+            .expect("results bucket");
         Stack {
+            results_bucket,
             s3,
             market_data_bucket,
             market_data,
@@ -117,6 +126,33 @@ impl Stack {
             .await
             .expect("config written");
         format!("s3://{}/{key}", self.config_bucket)
+    }
+
+    /// Puts `bytes` at `key` in the results bucket.
+    pub async fn put_result(&self, key: &str, bytes: Vec<u8>) {
+        self.results().put_object(key, bytes).await.expect("result written");
+    }
+
+    /// The results bucket as an object store.
+    pub fn results(&self) -> tradai::market_data::S3Objects {
+        tradai::market_data::S3Objects::new(self.s3.clone(), &self.results_bucket)
+    }
+
+    /// The keys under `prefix` in `bucket`.
+    pub async fn keys_in(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("listed");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_owned))
+            .collect()
     }
 
     /// The market-data bucket as an object store.

@@ -9,13 +9,54 @@ meaningful.
 
 When STAND_IN_PARENT_PID is set, the server exits as soon as that process is gone, so a test run that started it
 never leaves it behind.
+
+Step Functions. moto (pinned: 5.2.5) carries an interpreter of the Amazon States Language; the patches below make
+it run our state machine (statemachine/backtest.asl.json) the way AWS does. Each is a small function applied before
+moto's main(); each checks first that the moto class or attribute it changes is still there and otherwise stops the
+launcher with a message naming it (exit status 1), so an upgrade of moto cannot silently drop a patch.
+
+- enable_stepfunctions_execution: executions really run from the start (moto's default is to record them only);
+  the same as POST /moto-api/config {"stepfunctions": {"execute_state_machine": true}}, which sets
+  moto.core.config.default_user_config["stepfunctions"]. StopExecution still aborts a running execution.
+- fix_ecs_parameter_case (moto issue #10076, `ecs:runTask.sync` dies with KeyError 'Cluster'): StateTaskService's
+  _normalise_parameters / _normalise_response are empty, so the PascalCase parameters of the state reached boto3
+  unchanged (its serializer raises the KeyError) and the camelCase answer was read with PascalCase keys. For ECS they
+  now translate both ways along botocore's shapes of the operation, with moto's own _to_boto_request /
+  _from_boto_response; timestamps in the result become epoch milliseconds, as the AWS service integration gives
+  them. Every RunTask parameter is accepted: moto silently dropped the ones outside a fixed list (among them
+  CapacityProviderStrategy and Tags, which our state machine uses).
+- make_ecs_sync_fail_like_aws: what AWS does around `ecs:runTask(.sync|.waitForTaskToken)`:
+  a non-empty Failures list in RunTask's answer fails the state with AmazonECS.Unknown (Cause: that answer as
+  JSON); a `.sync` task that has STOPPED with a container whose exit code is non-zero or missing fails the state
+  with States.TaskFailed, its Cause the stopped task as JSON (PascalCase: Containers[].ExitCode, StopCode,
+  StoppedReason, ...); exit code 0 makes the stopped task the state's result. An error answer from ECS becomes
+  ECS.<error code> for codes in the ECS service model, ECS.AmazonECSException for any other code (as the AWS Java
+  SDK names it). The state's output for RunTask is RunTask's answer (moto put a DescribeTasks answer there). Every
+  container of the task is taken as essential: DescribeTasks does not say which ones are.
+- scale_retry_waits: a Retry's wait is a real sleep in RetrierDecl; it is multiplied by the float in
+  TRADAI_SFN_RETRY_SCALE (default 1.0; 0.001 runs IntervalSeconds 2 in 2 ms), so tests can exercise retries.
+- fix_definite_jsonpath: moto's extract_json returned a list for a path through an array index, e.g.
+  `$.Containers[0].ExitCode` gave [0]. A definite path (only names and single indices: no wildcard, filter, slice,
+  union or `..`) now yields the single value, as on AWS; other paths keep moto's behaviour.
+- make_states_runtime_uncatchable: on AWS a States.Runtime error (e.g. a JSONPath in Parameters that is not in
+  the input) is never retried or caught, the execution fails; and States.ALL does not match
+  States.DataLimitExceeded. moto matched both with States.ALL, so the execution took a Catch path instead.
+
+moto's interpreter calls every service (Lambda, ECS, DynamoDB, SNS, ...) with boto3 at http://localhost:$MOTO_PORT.
+When MOTO_PORT is not set it is set to PORT here, so those calls reach this server; set it to another port to put
+a router in front (Lambda and ECS to local stand-ins, everything else back to this server).
 """
 
+import datetime
 import functools
+import importlib
+import inspect
+import math
 import os
 import sys
 import threading
 import time
+from typing import Any, NoReturn
 
 from moto.server import main
 
@@ -48,10 +89,367 @@ def exit_with_parent(pid: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+# --- Step Functions patches -----------------------------------------------------------------------------------------
+
+SFN = "moto.stepfunctions.parser.asl"
+SERVICE = f"{SFN}.component.state.exec.state_task.service"
+ECS_ERROR_FOR_UNMODELLED_CODES = "ECS.AmazonECSException"
+
+
+def cannot_patch(patch: str, what: str) -> NoReturn:
+    import moto
+
+    sys.exit(
+        f"moto_server.py: patch {patch} does not apply to moto {moto.__version__}: {what}. "
+        "The Step Functions stand-in would diverge from AWS; fix the patch (tests/stand-ins/moto_server.py) "
+        "or pin moto back."
+    )
+
+
+def load(patch: str, module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        cannot_patch(patch, f"module {module} cannot be imported ({error})")
+
+
+def attribute(patch: str, owner: Any, name: str) -> Any:
+    try:
+        return getattr(owner, name)
+    except AttributeError:
+        cannot_patch(patch, f"{getattr(owner, '__name__', owner)} has no attribute {name}")
+
+
+def own_method(patch: str, cls: type, name: str) -> Any:
+    """A method the class itself defines (not one it inherits): the one a patch replaces."""
+    if name not in vars(cls):
+        cannot_patch(patch, f"{cls.__module__}.{cls.__qualname__} no longer defines {name}")
+    return vars(cls)[name]
+
+
+def source_of(patch: str, function: Any) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError) as error:
+        cannot_patch(patch, f"the source of {function.__qualname__} cannot be read ({error})")
+
+
+def enable_stepfunctions_execution() -> None:
+    patch = "enable_stepfunctions_execution"
+    config = attribute(patch, load(patch, "moto.core.config"), "default_user_config")
+    if "execute_state_machine" not in config.get("stepfunctions", {}):
+        cannot_patch(patch, 'moto.core.config.default_user_config has no ["stepfunctions"]["execute_state_machine"]')
+    get_backend = attribute(patch, load(patch, "moto.stepfunctions.responses"), "get_backend")
+    if "execute_state_machine" not in source_of(patch, get_backend):
+        cannot_patch(patch, "moto.stepfunctions.responses.get_backend no longer reads execute_state_machine")
+    # What POST /moto-api/config does (MotoAPIBackend.set_config): replace the "stepfunctions" entry.
+    config["stepfunctions"] = {"execute_state_machine": True}
+
+
+@functools.lru_cache(maxsize=None)
+def botocore_operation(service: str, snake_case_action: str) -> Any:
+    import botocore.session
+    from botocore import xform_name
+
+    model = botocore.session.get_session().get_service_model(service)
+    for name in model.operation_names:
+        if xform_name(name) == snake_case_action:
+            return model.operation_model(name)
+    raise ValueError(f"botocore has no operation {snake_case_action} in service {service}")
+
+
+def epoch_millis(value: Any) -> Any:
+    """Timestamps as the AWS service integration writes them: epoch milliseconds (in place for dicts and lists)."""
+    if isinstance(value, datetime.datetime):
+        return int(round(value.timestamp() * 1000))
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = epoch_millis(item)
+    elif isinstance(value, list):
+        value[:] = [epoch_millis(item) for item in value]
+    return value
+
+
+def fix_ecs_parameter_case() -> None:
+    """moto issue #10076: PascalCase parameters to boto3's camelCase and the answer back, for ECS."""
+    patch = "fix_ecs_parameter_case"
+    base_module = load(patch, f"{SERVICE}.state_task_service")
+    ecs_module = load(patch, f"{SERVICE}.state_task_service_ecs")
+    base = attribute(patch, base_module, "StateTaskService")
+    ecs = attribute(patch, ecs_module, "StateTaskServiceEcs")
+    for name in ("_to_boto_request", "_from_boto_response", "_get_boto_service_name", "_get_boto_service_action"):
+        attribute(patch, base, name)
+    for name in ("_normalise_parameters", "_normalise_response"):
+        attribute(patch, base, name)
+        if name in vars(ecs):
+            cannot_patch(patch, f"StateTaskServiceEcs now defines {name} itself (is #10076 fixed?)")
+    bindings = attribute(patch, ecs_module, "_SUPPORTED_API_PARAM_BINDINGS")
+    if not isinstance(bindings.get("runtask"), set):
+        cannot_patch(patch, f'{ecs_module.__name__}._SUPPORTED_API_PARAM_BINDINGS has no "runtask" set')
+    snake_to_camel = attribute(patch, load(patch, "moto.stepfunctions.parser.utils"), "snake_to_camel_case")
+    camel_to_snake = attribute(patch, load(patch, "moto.stepfunctions.parser.utils"), "camel_to_snake_case")
+
+    def operation(self: Any, service: str | None, action: str | None) -> Any:
+        return botocore_operation(self._get_boto_service_name(service), self._get_boto_service_action(action))
+
+    def _normalise_parameters(
+        self: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        self._to_boto_request(parameters, operation(self, boto_service_name, service_action_name).input_shape)
+
+    def _normalise_response(
+        self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        self._from_boto_response(response, operation(self, boto_service_name, service_action_name).output_shape)
+        epoch_millis(response)
+
+    ecs._normalise_parameters = _normalise_parameters
+    ecs._normalise_response = _normalise_response
+
+    # AWS passes every RunTask parameter on; moto drops those outside its list. Both spellings of each member
+    # (EnableECSManagedTags as in the API reference, EnableEcsManagedTags) are accepted, as by AWS.
+    for member in botocore_operation("ecs", "run_task").input_shape.members:
+        bindings["runtask"].add(member[0].upper() + member[1:])
+        bindings["runtask"].add(snake_to_camel(camel_to_snake(member)))
+
+
+def make_ecs_sync_fail_like_aws() -> None:
+    patch = "make_ecs_sync_fail_like_aws"
+    ecs_module = load(patch, f"{SERVICE}.state_task_service_ecs")
+    ecs = attribute(patch, ecs_module, "StateTaskServiceEcs")
+    for name in ("_eval_service_task", "_build_sync_resolver"):
+        own_method(patch, ecs, name)
+    for name in ("_from_error", "_is_integration_pattern", "_get_sfn_resource", "_get_sfn_resource_type"):
+        attribute(patch, ecs, name)
+    boto_client_for = attribute(patch, ecs_module, "boto_client_for")
+    api = load(patch, "moto.stepfunctions.parser.api")
+    HistoryEventType = attribute(patch, api, "HistoryEventType")
+    TaskFailedEventDetails = attribute(patch, api, "TaskFailedEventDetails")
+    error_name = f"{SFN}.component.common.error_name"
+    CustomErrorName = attribute(patch, load(patch, f"{error_name}.custom_error_name"), "CustomErrorName")
+    failure_event = load(patch, f"{error_name}.failure_event")
+    FailureEvent = attribute(patch, failure_event, "FailureEvent")
+    FailureEventException = attribute(patch, failure_event, "FailureEventException")
+    StatesErrorName = attribute(patch, load(patch, f"{error_name}.states_error_name"), "StatesErrorName")
+    StatesErrorNameType = attribute(patch, load(patch, f"{error_name}.states_error_name_type"), "StatesErrorNameType")
+    task_failed = attribute(patch, StatesErrorNameType, "StatesTaskFailed")
+    EventDetails = attribute(patch, load(patch, f"{SFN}.eval.event.event_detail"), "EventDetails")
+    to_json_str = attribute(patch, load(patch, f"{SFN}.utils.encoding"), "to_json_str")
+    ClientError = load(patch, "botocore.exceptions").ClientError
+    inherited_from_error = ecs._from_error
+
+    def failure(self: Any, env: Any, name: Any, error: str, cause: str) -> Any:
+        return FailureEvent(
+            env=env,
+            error_name=name,
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
+        )
+
+    def _eval_service_task(
+        self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> None:
+        client = boto_client_for(
+            region=resource_runtime_part.region,
+            service=self._get_boto_service_name(),
+            state_credentials=state_credentials,
+        )
+        action = self._get_boto_service_action()
+        response = getattr(client, action)(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        self._normalise_response(response=response, service_action_name=action)
+        if action == "run_task" and self._is_integration_pattern() and response.get("Failures"):
+            error = "AmazonECS.Unknown"
+            raise FailureEventException(failure(self, env, CustomErrorName(error), error, to_json_str(response)))
+        env.stack.append(response)
+
+    def _build_sync_resolver(
+        self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+    ) -> Any:
+        client = boto_client_for(
+            service="ecs", region=resource_runtime_part.region, state_credentials=state_credentials
+        )
+        submitted: dict = env.stack.pop()
+        task_arn = submitted["Tasks"][0]["TaskArn"]
+        cluster_arn = submitted["Tasks"][0]["ClusterArn"]
+
+        def task_failed_with(cause: str) -> Any:
+            return FailureEventException(
+                failure(self, env, StatesErrorName(typ=task_failed), task_failed.to_name(), cause)
+            )
+
+        def _sync_resolver() -> dict | None:
+            described = client.describe_tasks(cluster=cluster_arn, tasks=[task_arn])
+            described.pop("ResponseMetadata", None)
+            if not described.get("tasks"):
+                # Not an AWS observation: a task ECS no longer knows fails the state instead of being polled forever.
+                self._normalise_response(response=described, service_action_name="describe_tasks")
+                raise task_failed_with(to_json_str(described))
+            if described["tasks"][0].get("lastStatus") != "STOPPED":
+                return None
+            self._normalise_response(response=described, service_action_name="describe_tasks")
+            task = described["Tasks"][0]
+            containers = task.get("Containers") or []
+            if not containers or any(container.get("ExitCode") != 0 for container in containers):
+                raise task_failed_with(to_json_str(task))
+            return task
+
+        return _sync_resolver
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return inherited_from_error(self, env, ex)
+        code = ex.response.get("Error", {}).get("Code", "")
+        message = ex.response.get("Error", {}).get("Message", "")
+        metadata = ex.response.get("ResponseMetadata", {})
+        modelled = {shape.name for shape in botocore_operation("ecs", "run_task").service_model.error_shapes}
+        error = f"ECS.{code}" if code in modelled else ECS_ERROR_FOR_UNMODELLED_CODES
+        details = "; ".join(
+            [
+                "Service: AmazonECS",
+                f"Status Code: {metadata.get('HTTPStatusCode', '')}",
+                f"Error Code: {code}",
+                f"Request ID: {metadata.get('RequestId', '')}",
+                "Proxy: null",
+            ]
+        )
+        return failure(self, env, CustomErrorName(error), error, f"{message} ({details})")
+
+    ecs._eval_service_task = _eval_service_task
+    ecs._build_sync_resolver = _build_sync_resolver
+    ecs._from_error = _from_error
+
+
+def scale_retry_waits() -> None:
+    patch = "scale_retry_waits"
+    retrier = load(patch, f"{SFN}.component.common.retry.retrier_decl")
+    eval_body = own_method(patch, attribute(patch, retrier, "RetrierDecl"), "_eval_body")
+    if getattr(retrier, "time", None) is not time or "time.sleep(" not in source_of(patch, eval_body):
+        cannot_patch(patch, "RetrierDecl._eval_body no longer waits with the time module's sleep")
+    text = os.environ.get("TRADAI_SFN_RETRY_SCALE", "").strip() or "1.0"
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = math.nan
+    if not math.isfinite(scale) or scale < 0:
+        sys.exit(f"moto_server.py: TRADAI_SFN_RETRY_SCALE must be a number >= 0, not {text!r}")
+
+    class ScaledSleep:
+        """The time module, but sleep() is scaled (only the retrier's module sees this)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            time.sleep(max(0.0, seconds * scale))
+
+    retrier.time = ScaledSleep()
+
+
+def fix_definite_jsonpath() -> None:
+    patch = "fix_definite_jsonpath"
+    json_path = load(patch, f"{SFN}.utils.json_path")
+    original = attribute(patch, json_path, "extract_json")
+    parse = attribute(patch, json_path, "parse")
+    NoSuchJsonPathError = attribute(patch, json_path, "NoSuchJsonPathError")
+    from jsonpath_ng.jsonpath import Child, Fields, Index, Root, This
+
+    def definite(expression: Any) -> bool:
+        if isinstance(expression, (Root, This)):
+            return True
+        if isinstance(expression, Child):
+            return definite(expression.left) and definite(expression.right)
+        if isinstance(expression, Fields):
+            return len(expression.fields) == 1 and expression.fields[0] != "*"
+        if isinstance(expression, Index):
+            return len(getattr(expression, "indices", ())) == 1
+        return False
+
+    @functools.lru_cache(maxsize=4096)
+    def parsed(path: str) -> tuple[Any, bool]:
+        expression = parse(path)
+        return expression, definite(expression)
+
+    @functools.wraps(original)
+    def extract_json(path: str, data: Any) -> Any:
+        expression, is_definite = parsed(path)
+        if not is_definite:
+            return original(path, data)
+        matches = expression.find(data)
+        if not matches:
+            raise NoSuchJsonPathError(json_path=path, data=data)
+        return matches[0].value
+
+    probe = {"Containers": [{"ExitCode": 0}, {"ExitCode": 1}], "a": {"b": [7]}}
+    if (
+        extract_json("$.Containers[0].ExitCode", probe) != 0
+        or extract_json("$.a.b[0]", probe) != 7
+        or extract_json("$.a.b", probe) != [7]
+        or extract_json("$.Containers[*].ExitCode", probe) != [0, 1]
+        or parsed("$.a[0,1]")[1]
+    ):
+        cannot_patch(patch, "jsonpath_ng parses paths differently (Child/Fields/Index.indices)")
+    json_path.extract_json = extract_json
+    # Modules that imported the function by name before this point get the new one too.
+    for module in list(sys.modules.values()):
+        if getattr(module, "extract_json", None) is original:
+            module.extract_json = extract_json
+
+
+def make_states_runtime_uncatchable() -> None:
+    patch = "make_states_runtime_uncatchable"
+    module = load(patch, f"{SFN}.component.common.error_name.error_equals_decl")
+    ErrorEqualsDecl = attribute(patch, module, "ErrorEqualsDecl")
+    original = own_method(patch, ErrorEqualsDecl, "_eval_body")
+    StatesErrorName = attribute(patch, module, "StatesErrorName")
+    types = attribute(patch, module, "StatesErrorNameType")
+    runtime = attribute(patch, types, "StatesRuntime")
+    data_limit = attribute(patch, types, "StatesStatesDataLimitExceeded")
+    every = attribute(patch, types, "StatesALL")
+    if "error_names" not in source_of(patch, vars(ErrorEqualsDecl)["__init__"]):
+        cannot_patch(patch, "ErrorEqualsDecl no longer keeps its names in error_names")
+
+    def listed(decl: Any, typ: Any) -> bool:
+        return any(isinstance(name, StatesErrorName) and name.typ == typ for name in decl.error_names)
+
+    @functools.wraps(original)
+    def _eval_body(self: Any, env: Any) -> None:
+        error = env.stack[-1]  # what the original pops: the error being matched
+        if isinstance(error, StatesErrorName) and (
+            error.typ == runtime or (error.typ == data_limit and listed(self, every))
+        ):
+            env.stack.pop()
+            env.stack.append(False)
+            return
+        original(self, env)
+
+    ErrorEqualsDecl._eval_body = _eval_body
+
+
+def patch_stepfunctions() -> None:
+    enable_stepfunctions_execution()
+    fix_ecs_parameter_case()
+    make_ecs_sync_fail_like_aws()
+    scale_retry_waits()
+    fix_definite_jsonpath()
+    make_states_runtime_uncatchable()
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2 or not sys.argv[1].isdigit():
         sys.exit("usage: moto_server.py PORT")
+    if not os.environ.get("MOTO_PORT"):
+        os.environ["MOTO_PORT"] = sys.argv[1]
     make_dynamodb_atomic()
+    patch_stepfunctions()
     parent = os.environ.get("STAND_IN_PARENT_PID", "")
     if parent.isdigit():
         exit_with_parent(int(parent))

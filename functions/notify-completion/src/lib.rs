@@ -1,6 +1,6 @@
 //! NotifyCompletion: publishes how a backtest ended to the notifications topic, with message attributes
 //! (`status`, `strategy`) that subscribers filter on. Runs on both paths of the workflow: after TransformResults,
-//! and after MarkFailed (the state then carries `error`).
+//! and after MarkFailed (the state then carries `error`, and `job_status`: CANCELLED for a cancelled job).
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -39,7 +39,13 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Dia
             .unwrap_or("failed")
             .to_owned()
     });
-    let status = if error.is_some() { "FAILED" } else { "COMPLETED" };
+    // MarkFailed says what the job ended as (a cancelled job stays CANCELLED); otherwise the path tells.
+    let status = match state.get("job_status").and_then(Value::as_str) {
+        Some("CANCELLED") => "CANCELLED",
+        Some("COMPLETED") if error.is_none() => "COMPLETED",
+        _ if error.is_some() => "FAILED",
+        _ => "COMPLETED",
+    };
     let message = json!({
         "run_id": run_id,
         "status": status,

@@ -24,6 +24,8 @@ pub struct ContainerContext {
     pub workflow_table: String,
     pub mlflow_tracking_uri: Option<String>,
     pub results_bucket: Option<String>,
+    /// `MARKET_DATA_S3_URI`: where the container fetches the candles from.
+    pub market_data_uri: Option<String>,
 }
 
 /// The strategy container's environment for `job`, with the original design's names.
@@ -48,6 +50,9 @@ pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> V
     }
     if let Some(bucket) = &context.results_bucket {
         environment.push(("S3_RESULTS_BUCKET".to_owned(), bucket.clone()));
+    }
+    if let Some(uri) = &context.market_data_uri {
+        environment.push(("MARKET_DATA_S3_URI".to_owned(), uri.clone()));
     }
     environment
 }
@@ -173,6 +178,7 @@ mod tests {
             workflow_table: "jobs".into(),
             mlflow_tracking_uri: Some("http://mlflow:5000".into()),
             results_bucket: None,
+            market_data_uri: Some("s3://tradai-market-data-local/ohlcv".into()),
         };
         let environment: std::collections::HashMap<String, String> =
             container_environment(&job, &context).into_iter().collect();

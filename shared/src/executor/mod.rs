@@ -116,11 +116,15 @@ impl Executor {
 }
 
 /// What a strategy container is told beside its job, from the settings.
-fn context(settings: &Settings) -> ContainerContext {
+pub fn context(settings: &Settings) -> ContainerContext {
     ContainerContext {
         workflow_table: settings.workflow_table.clone(),
         mlflow_tracking_uri: settings.mlflow_tracking_uri.clone(),
         results_bucket: settings.results_bucket.clone(),
+        market_data_uri: settings
+            .market_data
+            .as_ref()
+            .map(|location| location.uri(&location.prefix)),
     }
 }
 

@@ -53,6 +53,9 @@ pub trait ExperimentTracker: Send + Sync {
         bytes: Vec<u8>,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
 
+    /// The run with MLflow id `run_id`, if there is one (to add artifacts to a run another process started).
+    fn find_run(&self, run_id: &str) -> impl Future<Output = Result<Option<TrackedRun>, RegistryError>> + Send;
+
     /// Ends `run`.
     fn end_run(&self, run: &TrackedRun, end: RunEnd) -> impl Future<Output = Result<(), RegistryError>> + Send;
 }
@@ -192,6 +195,17 @@ impl ExperimentTracker for MlflowClient {
         );
         self.call::<Value>(&url_path, &Call::Put(bytes)).await?;
         Ok(())
+    }
+
+    async fn find_run(&self, run_id: &str) -> Result<Option<TrackedRun>, RegistryError> {
+        let answer: Option<RunAnswer> = self
+            .call("/api/2.0/mlflow/runs/get", &Call::Get(&[("run_id", run_id)]))
+            .await?;
+        Ok(answer.map(|answer| TrackedRun {
+            experiment_id: answer.run.info.experiment_id,
+            run_id: answer.run.info.run_id,
+            artifact_uri: answer.run.info.artifact_uri,
+        }))
     }
 
     async fn end_run(&self, run: &TrackedRun, end: RunEnd) -> Result<(), RegistryError> {

@@ -1,6 +1,9 @@
 //! What the workflow's step functions share: the state they read, and errors with stable names that the state
 //! machine's Retry and Catch match on.
 
+pub mod failure;
+pub mod prepare;
+
 use lambda_runtime::Diagnostic;
 use serde_json::Value;
 
@@ -38,6 +41,16 @@ impl From<StepError> for Diagnostic {
         Diagnostic {
             error_type: error.name.to_owned(),
             error_message: error.message,
+        }
+    }
+}
+
+impl StepError {
+    /// A failure retrying cannot fix, named for the state machine.
+    pub fn named(name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            name,
+            message: message.into(),
         }
     }
 }

@@ -1,0 +1,30 @@
+//! `prepare-config` — the workflow's PrepareConfig step (Step Functions → Lambda).
+//! Input: the workflow state after ValidateStrategy (the job, and `strategy: {version, ecr_url, config_path}`).
+//! Output: the state with `prepared: {config_path, ecr_url, strategy_name, strategy_version, experiment_name,
+//! exchange, task_definition, environment}`; the merged config at `temp/{run_id}/config.yaml` of the configs bucket
+//! (written as JSON, which YAML readers and Freqtrade both read).
+//! Errors: `InvalidInput`, `MissingConfig`, `InvalidConfig`, `TransientDependency` (S3; the state machine retries).
+//! Environment: S3_CONFIG_BUCKET (required), WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI, S3_RESULTS_BUCKET,
+//! MARKET_DATA_S3_URI (passed on to the container), ECS_TASK_PREFIX (default `strategy-`), AWS_ENDPOINT_URL.
+//! IAM: s3:GetObject on the configs bucket; s3:PutObject on its temp/*.
+
+use prepare_config::{Deps, handle};
+use tradai::settings::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tradai::telemetry::init();
+    let settings = Settings::from_env()?;
+    let config_bucket = settings
+        .config_bucket
+        .clone()
+        .ok_or("environment variable S3_CONFIG_BUCKET: required")?;
+    let aws = tradai::aws::sdk_config(&settings).await;
+    let deps = Deps {
+        s3: tradai::aws::s3_client(&aws),
+        config_bucket,
+        context: tradai::executor::context(&settings),
+        task_prefix: std::env::var("ECS_TASK_PREFIX").unwrap_or_else(|_| "strategy-".to_owned()),
+    };
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
+}

@@ -1,0 +1,142 @@
+//! PrepareConfig's logic (the original design's §4): the strategy's base config, the run's `config_overrides`
+//! merged over it, then what the run fixes and no override may change: the pairs, the timeframe, the data format
+//! our market data is kept in, and the run's identity (run id, experiment, the pinned version).
+
+use serde_json::{Map, Value, json};
+
+use crate::backtest::{BacktestJob, StrategyVersion};
+use crate::config::deep_merge;
+use crate::executor::{ContainerContext, container_environment};
+
+/// Where a run's merged config is kept in the configs bucket (removed by CleanupResources).
+pub fn run_config_key(job: &BacktestJob) -> String {
+    format!("temp/{}/config.yaml", job.run_id)
+}
+
+/// The exchange a config trades on when it does not say (the market data's default too).
+pub const DEFAULT_EXCHANGE: &str = "binance";
+
+/// The run's engine config: `base` with the job's overrides merged over it and the run's own fields set last.
+/// `version` is the number the requested version or alias was pinned to.
+pub fn run_config(mut base: Value, job: &BacktestJob, version: u32) -> Value {
+    let request = &job.request;
+    deep_merge(&mut base, &Value::Object(request.config.config_overrides.clone()));
+    let pairs: Vec<&str> = request.config.symbols.iter().map(|s| s.as_str()).collect();
+    deep_merge(
+        &mut base,
+        &json!({
+            "exchange": {"pair_whitelist": pairs},
+            "timeframe": request.config.timeframe.as_str(),
+            "dataformat_ohlcv": "parquet",
+            "run_id": job.run_id,
+            "experiment_name": request.experiment_name,
+            "strategy_name": request.strategy_name,
+            "strategy_version": version,
+        }),
+    );
+    base
+}
+
+/// The exchange a run config trades on, lower-cased as the market-data layout names it.
+pub fn exchange_of(config: &Value) -> String {
+    config["exchange"]["name"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| DEFAULT_EXCHANGE.to_owned())
+}
+
+/// The strategy container's environment for a workflow run, in the `[{"Name", "Value"}]` form of ECS container
+/// overrides: the same variables every executor gives (pinned to `version`), plus the merged config and the
+/// note that the workflow, not the container, writes the final status.
+pub fn workflow_environment(
+    job: &BacktestJob,
+    context: &ContainerContext,
+    version: u32,
+    config_uri: &str,
+    exchange: &str,
+) -> Value {
+    let mut pinned = job.clone();
+    pinned.request.strategy_version = StrategyVersion::Number(version);
+    let mut environment = container_environment(&pinned, context);
+    environment.extend([
+        ("CONFIG_PATH".to_owned(), config_uri.to_owned()),
+        ("EXCHANGE".to_owned(), exchange.to_owned()),
+        ("LAUNCHED_BY".to_owned(), "workflow".to_owned()),
+    ]);
+    Value::Array(
+        environment
+            .into_iter()
+            .map(|(name, value)| {
+                let mut pair = Map::new();
+                pair.insert("Name".to_owned(), Value::String(name));
+                pair.insert("Value".to_owned(), Value::String(value));
+                Value::Object(pair)
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backtest::{BacktestRequest, RunId};
+    use crate::time::Timestamp;
+
+    fn job(overrides: Value) -> BacktestJob {
+        let body = json!({"strategy_name": "EmaCross", "strategy_version": "production",
+            "experiment_name": "research/q1", "config": {"timeframe": "1h", "symbols": ["BTC/USDT", "ETH/USDT"],
+            "start_date": "2025-01-01", "end_date": "2025-04-01", "config_overrides": overrides}});
+        BacktestJob {
+            run_id: RunId::new(),
+            request: BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid"),
+        }
+    }
+
+    #[test]
+    fn overrides_merge_over_the_base_and_the_run_fields_win_over_both() {
+        let job = job(
+            json!({"stake_amount": 250, "exchange": {"name": "Kraken", "pair_whitelist": ["SOL/USDT"]},
+            "timeframe": "1m", "run_id": "forged"}),
+        );
+        let base = json!({"stake_currency": "USDT", "stake_amount": 100, "exchange": {"name": "binance",
+            "ccxt_config": {"enableRateLimit": true}, "pair_whitelist": ["XRP/USDT"]}});
+        let config = run_config(base, &job, 7);
+        assert_eq!(config["stake_amount"], 250);
+        assert_eq!(config["stake_currency"], "USDT");
+        assert_eq!(config["exchange"]["ccxt_config"]["enableRateLimit"], true);
+        assert_eq!(config["exchange"]["pair_whitelist"], json!(["BTC/USDT", "ETH/USDT"]));
+        assert_eq!(config["timeframe"], "1h");
+        assert_eq!(config["dataformat_ohlcv"], "parquet");
+        assert_eq!(config["run_id"], job.run_id.to_string());
+        assert_eq!(config["strategy_version"], 7);
+        assert_eq!(config["experiment_name"], "research/q1");
+        assert_eq!(exchange_of(&config), "kraken");
+        assert_eq!(exchange_of(&json!({})), DEFAULT_EXCHANGE);
+    }
+
+    #[test]
+    fn the_environment_is_the_executors_pinned_and_told_its_config() {
+        let job = job(json!({}));
+        let context = ContainerContext {
+            workflow_table: "jobs".into(),
+            mlflow_tracking_uri: Some("http://mlflow:5000".into()),
+            results_bucket: Some("results".into()),
+            market_data_uri: Some("s3://data/ohlcv".into()),
+        };
+        let environment = workflow_environment(&job, &context, 7, "s3://configs/temp/x/config.yaml", "binance");
+        let value = |name: &str| {
+            environment
+                .as_array()
+                .and_then(|pairs| pairs.iter().find(|pair| pair["Name"] == name))
+                .map(|pair| pair["Value"].clone())
+        };
+        assert_eq!(value("STRATEGY_VERSION"), Some(json!("7")));
+        assert_eq!(value("CONFIG_PATH"), Some(json!("s3://configs/temp/x/config.yaml")));
+        assert_eq!(value("LAUNCHED_BY"), Some(json!("workflow")));
+        assert_eq!(value("PAIRS"), Some(json!("BTC/USDT,ETH/USDT")));
+        assert_eq!(value("TIMERANGE"), Some(json!("20250101-20250401")));
+        assert_eq!(value("MARKET_DATA_S3_URI"), Some(json!("s3://data/ohlcv")));
+        assert_eq!(value("EXCHANGE"), Some(json!("binance")));
+    }
+}
