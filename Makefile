@@ -46,9 +46,10 @@ lint: stand-ins
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(VENV)/bin/hadolint container/Dockerfile
 
-# The entrypoint binary is built first: a test sends it a real SIGTERM.
+# Every binary is built first: the workflow tests run the functions under `cargo lambda watch` (which then finds
+# them fresh) and the entrypoint as the local ECS task; a test sends the entrypoint a real SIGTERM.
 unit-and-integration: stand-ins-up
-	cargo build --quiet -p tradai-entrypoint
+	cargo build --quiet --workspace --bins
 	@trap '$(STAND_INS) stop' EXIT; \
 	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) cargo test --workspace
 

@@ -12,3 +12,4 @@ mod market_data;
 mod mlflow_registry;
 mod store;
 mod submit;
+mod workflow;

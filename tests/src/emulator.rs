@@ -30,9 +30,14 @@ pub fn endpoint() -> &'static str {
 
 /// SDK configuration for the stand-in: its endpoint, a fixed region, dummy credentials.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_for(endpoint()).await
+}
+
+/// SDK configuration for a local endpoint: a fixed region, dummy credentials.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tradai-tests"))
         .load()
         .await
@@ -40,6 +45,12 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Starts moto on a free port; it exits by itself when this process ends (STAND_IN_PARENT_PID).
 fn start_moto() -> (String, Child) {
+    start_moto_with(&[], "moto-tests")
+}
+
+/// Starts a moto of its own on a free port with `environment` (such as `MOTO_PORT`, where its Step Functions
+/// engine sends every integration call), logging to `.stand-ins/<log>.log`; it exits with this process.
+pub fn start_moto_with(environment: &[(&str, String)], log: &str) -> (String, Child) {
     let root = project_root();
     let python = root.join(".stand-ins/venv/bin/python");
     assert!(
@@ -48,18 +59,20 @@ fn start_moto() -> (String, Child) {
         python.display()
     );
     let port = crate::free_port();
-    let log = std::fs::File::create(root.join(".stand-ins/moto-tests.log")).expect("moto log file");
+    let log_path = root.join(format!(".stand-ins/{log}.log"));
+    let log = std::fs::File::create(&log_path).expect("moto log file");
     let stderr = log.try_clone().expect("moto log file");
     let process = Command::new(&python)
         .arg(root.join("tests/stand-ins/moto_server.py"))
         .arg(port.to_string())
         .env("STAND_IN_PARENT_PID", std::process::id().to_string())
+        .envs(environment.iter().map(|(name, value)| (*name, value.as_str())))
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(stderr)
         .spawn()
         .expect("moto starts");
-    wait_for_port(port, Duration::from_secs(60), &root.join(".stand-ins/moto-tests.log"));
+    wait_for_port(port, Duration::from_secs(60), &log_path);
     (format!("http://127.0.0.1:{port}"), process)
 }
 

@@ -5,6 +5,7 @@ pub mod candles;
 pub mod emulator;
 pub mod events;
 pub mod freqtrade;
+pub mod local;
 pub mod mlflow;
 pub mod network;
 pub mod openapi;

@@ -35,10 +35,14 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Creates the table and the queues.
+    /// Creates the table, the queues and the buckets in the stand-in.
     pub async fn fresh() -> Stack {
+        Self::create(emulator::sdk_config().await).await
+    }
+
+    /// Creates the table, the queues and the buckets where `sdk` points.
+    pub async fn create(sdk: SdkConfig) -> Stack {
         crate::capture_logs();
-        let sdk = emulator::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -95,6 +99,24 @@ impl Stack {
             idempotency_table,
             queue_url,
             dead_letter_queue_url,
+        }
+    }
+
+    /// The same resources, reached through new clients of `sdk` (clients belong to the runtime that made them).
+    pub fn reconnect(&self, sdk: SdkConfig) -> Stack {
+        Stack {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            s3: tradai::aws::s3_client(&sdk),
+            sdk,
+            table: self.table.clone(),
+            idempotency_table: self.idempotency_table.clone(),
+            queue_url: self.queue_url.clone(),
+            dead_letter_queue_url: self.dead_letter_queue_url.clone(),
+            market_data_bucket: self.market_data_bucket.clone(),
+            market_data: self.market_data.clone(),
+            config_bucket: self.config_bucket.clone(),
+            results_bucket: self.results_bucket.clone(),
         }
     }
 

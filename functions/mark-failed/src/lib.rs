@@ -24,10 +24,16 @@ pub async fn handle<S: WorkflowStore>(deps: &Deps<S>, event: LambdaEvent<Value>)
         .to_owned();
     let error = state.get("error").cloned().unwrap_or(Value::Null);
     let why = reason(&error);
-    let status = mark_failed(&deps.store, run_id, &why, &step)
+    let record = mark_failed(&deps.store, run_id, &why, &step)
         .await
         .map_err(|error| StepError::transient("the workflow store", &error))?
         .ok_or_else(|| StepError::invalid_input(format!("no job with run_id {run_id}")))?;
+    // A job the container failed itself keeps its own, more precise reason and step: the notification says those.
+    let (why, step) = match (&record.error, &record.failed_step) {
+        (Some(error), Some(failed_step)) => (error.clone(), failed_step.clone()),
+        _ => (why, step),
+    };
+    let status = record.status;
     tracing::warn!(%run_id, %step, reason = %why, %status, "backtest failed");
     if let Value::Object(fields) = &mut state {
         let name = error["Error"].as_str().unwrap_or("Failed").to_owned();

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::backtest::{RunId, Status};
+use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
@@ -58,30 +58,30 @@ fn stopped_task(task: &Value) -> String {
     }
 }
 
-/// Records FAILED with `reason` and `step` on job `run_id` unless it already ended; answers the status the job has
-/// afterwards. A job that does not exist is an error: the workflow only runs recorded jobs.
+/// Records FAILED with `reason` and `step` on job `run_id` unless it already ended; answers the job as it is
+/// afterwards (`None` when there is no such job).
 pub async fn mark_failed(
     store: &impl WorkflowStore,
     run_id: RunId,
     reason: &str,
     step: &str,
-) -> Result<Option<Status>, StoreError> {
+) -> Result<Option<WorkflowRecord>, StoreError> {
     for _ in 0..ATTEMPTS {
         let Some(record) = store.get(run_id).await? else {
             return Ok(None);
         };
         if record.status.is_terminal() {
-            return Ok(Some(record.status));
+            return Ok(Some(record));
         }
         let failed =
             Transition::new(record.status, Status::Failed, Timestamp::now()).with(RecordUpdate::failure(reason, step));
         match store.transition(run_id, &failed).await? {
-            TransitionOutcome::Moved(record) => return Ok(Some(record.status)),
+            TransitionOutcome::Moved(record) => return Ok(Some(*record)),
             TransitionOutcome::LostRace { .. } => continue,
             TransitionOutcome::NotFound => return Ok(None),
         }
     }
-    Ok(store.get(run_id).await?.map(|record| record.status))
+    store.get(run_id).await
 }
 
 #[cfg(test)]
@@ -89,7 +89,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::backtest::{BacktestRequest, WorkflowRecord};
+    use crate::backtest::BacktestRequest;
     use crate::store::MemoryStore;
 
     #[test]
@@ -140,7 +140,7 @@ mod tests {
         let status = mark_failed(&store, run_id, "no data", "CheckDataFreshness")
             .await
             .expect("stored");
-        assert_eq!(status, Some(Status::Failed));
+        assert_eq!(status.map(|record| record.status), Some(Status::Failed));
         let record = store.get(run_id).await.expect("read").expect("there");
         assert_eq!(record.error.as_deref(), Some("no data"));
         assert_eq!(record.failed_step.as_deref(), Some("CheckDataFreshness"));
@@ -150,11 +150,14 @@ mod tests {
     async fn an_ended_job_keeps_its_status_and_reason() {
         let store = MemoryStore::default();
         let cancelled = job(&store, Status::Cancelled).await;
-        assert_eq!(
-            mark_failed(&store, cancelled, "x", "RunBacktest").await.expect("read"),
-            Some(Status::Cancelled)
-        );
+        let marked = mark_failed(&store, cancelled, "x", "RunBacktest").await.expect("read");
+        assert_eq!(marked.map(|record| record.status), Some(Status::Cancelled));
         assert_eq!(store.get(cancelled).await.expect("read").expect("there").error, None);
-        assert_eq!(mark_failed(&store, RunId::new(), "x", "S").await.expect("read"), None);
+        assert!(
+            mark_failed(&store, RunId::new(), "x", "S")
+                .await
+                .expect("read")
+                .is_none()
+        );
     }
 }

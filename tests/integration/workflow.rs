@@ -1,0 +1,514 @@
+//! The backtest workflow as deployed (`statemachine/backtest.asl.json` with the template's substitutions), executed
+//! by the emulator's Step Functions engine behind the local router: the step functions run as real binaries under
+//! `cargo lambda watch`, RunBacktest as the real entrypoint started by the local ECS. Each run is submitted through
+//! the `stepfunctions` executor, as on AWS, and checked for the job's final status and error, the SNS message,
+//! the MLflow run and what is left in S3.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
+use tradai::executor::StepFunctions;
+use tradai::store::WorkflowStore;
+use tradai::time::Timestamp;
+use tradai_tests::freqtrade;
+use tradai_tests::local::{LocalStack, crate_of};
+use tradai_tests::stack::Stack;
+use tradai_tests::template::{properties, template};
+
+/// A stand-in engine that behaves as Freqtrade does on success: the result zip, its meta file, the pointer.
+const SUCCEEDS: &str = r#"echo "freqtrade - INFO - Backtesting with data from 2026-01-05"
+cp "$(dirname "$0")/result.zip" "$1/backtest-result-2026-11-24_06-00-00.zip"
+echo '{}' > "$1/backtest-result-2026-11-24_06-00-00.meta.json"
+echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.last_result.json""#;
+const FAILS: &str = r#"echo "2026-11-24 06:00:00,000 - freqtrade - ERROR - No data found. Terminating." >&2
+exit 1"#;
+const RUNS_LONG: &str = "trap 'exit 143' TERM\nsleep 60 &\nwait $!";
+
+/// One workflow run's strategy: registered in MLflow, its image in ECR, its base config in S3, its task definition
+/// in ECS running `engine`, and a queue subscribed to its notifications (filtered on its name).
+struct Strategy {
+    name: String,
+    folder: PathBuf,
+    inbox: String,
+}
+
+async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
+    let name = format!("Wf{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let folder = tradai_tests::project_root().join(format!(".stand-ins/workflow-{name}"));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let result = freqtrade::result_json(&name, &[(1, 40.0), (2, -10.0), (3, 25.0)]);
+    std::fs::write(folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
+    let script = folder.join("engine.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n{engine}\n")).expect("engine");
+
+    let ecr = aws_sdk_ecr::Client::new(&stack.sdk);
+    let repository = format!("strategy-{}", name.to_lowercase());
+    let uri = ecr
+        .create_repository()
+        .repository_name(&repository)
+        .send()
+        .await
+        .expect("repository")
+        .repository
+        .and_then(|r| r.repository_uri)
+        .expect("repository URI");
+    let manifest = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:00"},
+        "layers": []});
+    ecr.put_image()
+        .repository_name(&repository)
+        .image_manifest(manifest.to_string())
+        .image_tag("1")
+        .send()
+        .await
+        .expect("image");
+    let config = stack
+        .put_config(
+            &format!("strategies/{name}/base.yaml"),
+            b"stake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\nexchange:\n  name: binance\n".to_vec(),
+        )
+        .await;
+    let image = format!("{uri}:1");
+    tradai_tests::mlflow::register(
+        &name,
+        &[&[("ecr_url", image.as_str()), ("config_path", config.as_str())]],
+        &[("production", 1)],
+    )
+    .await;
+
+    let command = serde_json::json!(["sh", script.display().to_string(), "{backtest_directory}"]).to_string();
+    let variable = |name: &str, value: &str| {
+        aws_sdk_ecs::types::KeyValuePair::builder()
+            .name(name)
+            .value(value)
+            .build()
+    };
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("strategy")
+        .image(&image)
+        .memory(1024)
+        .essential(true)
+        .environment(variable("ENGINE_COMMAND", &command))
+        .environment(variable("WORK_DIR", &folder.join("work").display().to_string()))
+        .environment(variable("HEARTBEAT_SECONDS", "1"))
+        .environment(variable("STOP_GRACE_SECONDS", "5"))
+        .environment(variable("MLFLOW_WAIT_SECONDS", "30"))
+        .build();
+    aws_sdk_ecs::Client::new(&stack.sdk)
+        .register_task_definition()
+        .family(format!("strategy-{name}"))
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("task definition");
+
+    let inbox = stack
+        .sqs
+        .create_queue()
+        .queue_name(format!("inbox-{name}"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue URL");
+    aws_sdk_sns::Client::new(&stack.sdk)
+        .subscribe()
+        .topic_arn(&local.topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:us-east-1:123456789012:inbox-{name}"))
+        .attributes("FilterPolicy", serde_json::json!({ "strategy": [name] }).to_string())
+        .send()
+        .await
+        .expect("subscribed");
+    Strategy { name, folder, inbox }
+}
+
+/// Fresh candles for `pairs` (their last one `age_hours` old), where the workflow looks for them.
+async fn candles(stack: &Stack, pairs: &[&str], age_hours: i64) {
+    use tradai::backtest::{Symbol, Timeframe};
+    for pair in pairs {
+        let symbol = Symbol::try_from((*pair).to_owned()).expect("a pair");
+        let key = tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
+        let file = tradai_tests::candles::CandleFile::ending_at(
+            Timestamp::now().minus(chrono::TimeDelta::hours(age_hours)),
+            chrono::TimeDelta::minutes(5),
+            300,
+        );
+        stack.put_market_data(&key, file.to_parquet()).await;
+    }
+}
+
+/// Submits a backtest of `strategy` on `pair` through the `stepfunctions` executor; answers its run id.
+async fn submit(local: &LocalStack, stack: &Stack, strategy: &str, pair: &str) -> RunId {
+    let body = serde_json::json!({"strategy_name": strategy, "strategy_version": "production",
+        "config": {"timeframe": "5m", "symbols": [pair], "start_date": "2026-01-05", "end_date": "2026-02-04",
+        "config_overrides": {"max_open_trades": 1}}});
+    let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
+    let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
+    tradai::jobs::submit(&stack.store(), &launcher, request, Timestamp::now())
+        .await
+        .expect("submitted")
+        .run_id
+}
+
+fn execution_arn(local: &LocalStack, run_id: RunId) -> String {
+    format!(
+        "{}:{run_id}",
+        local.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// Waits for the execution of `run_id` to end; answers its status.
+async fn finished(local: &LocalStack, run_id: RunId) -> String {
+    let sfn = local.sfn().await;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(execution_arn(local, run_id))
+            .send()
+            .await
+            .expect("the execution");
+        let status = described.status.as_str().to_owned();
+        if status != "RUNNING" {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "execution {run_id} still running after 240 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn record(stack: &Stack, run_id: RunId) -> WorkflowRecord {
+    stack.store().get(run_id).await.expect("read").expect("the job")
+}
+
+/// The one notification the strategy's subscriber got: (status attribute, message).
+async fn notification(stack: &Stack, strategy: &Strategy) -> (String, Value) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let messages = stack.messages(&strategy.inbox).await;
+        if let Some(message) = messages.first() {
+            assert_eq!(messages.len(), 1, "one notification per run");
+            let envelope: Value = serde_json::from_str(message.body().expect("body")).expect("SNS envelope");
+            let status = envelope["MessageAttributes"]["status"]["Value"]
+                .as_str()
+                .expect("status")
+                .to_owned();
+            let body = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("JSON");
+            return (status, body);
+        }
+        assert!(Instant::now() < deadline, "no notification for {}", strategy.name);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The runs MLflow has for the strategy's experiment.
+async fn mlflow_runs(strategy: &str) -> Vec<Value> {
+    let http = reqwest::Client::new();
+    let base = tradai_tests::mlflow::endpoint();
+    let experiment: Value = http
+        .get(format!("{base}/api/2.0/mlflow/experiments/get-by-name"))
+        .query(&[("experiment_name", format!("backtests/{strategy}"))])
+        .send()
+        .await
+        .expect("MLflow answers")
+        .json()
+        .await
+        .expect("JSON");
+    let Some(id) = experiment["experiment"]["experiment_id"].as_str() else {
+        return Vec::new();
+    };
+    let runs: Value = http
+        .post(format!("{base}/api/2.0/mlflow/runs/search"))
+        .json(&serde_json::json!({ "experiment_ids": [id] }))
+        .send()
+        .await
+        .expect("MLflow answers")
+        .json()
+        .await
+        .expect("JSON");
+    runs["runs"].as_array().cloned().unwrap_or_default()
+}
+
+async fn temporaries(stack: &Stack, run_id: RunId) -> Vec<String> {
+    stack.keys_in(&stack.config_bucket, &format!("temp/{run_id}/")).await
+}
+
+#[tokio::test]
+async fn a_backtest_runs_through_every_step_to_completed() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, SUCCEEDS).await;
+    candles(&stack, &["BTC/USDT"], 1).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+
+    assert_eq!(finished(local, run_id).await, "SUCCEEDED");
+    let job = record(&stack, run_id).await;
+    assert_eq!(job.status, Status::Completed, "{job:?}");
+    let result = job.result.expect("the summary");
+    assert_eq!(result["total_trades"], 3);
+    assert_eq!(result["profit_total_abs"], 55.0);
+    let (status, message) = notification(&stack, &strategy).await;
+    assert_eq!(status, "COMPLETED");
+    assert_eq!(message["run_id"], run_id.to_string());
+    assert_eq!(message["summary"]["total_trades"], 3);
+    let runs = mlflow_runs(&strategy.name).await;
+    assert_eq!(runs.len(), 1, "one MLflow run");
+    let mlflow_run = runs[0]["info"]["run_id"].as_str().expect("run id");
+    assert_eq!(runs[0]["info"]["status"], "FINISHED");
+    assert_eq!(job.mlflow_run_id.as_deref(), Some(mlflow_run));
+    let mut artifacts = tradai_tests::mlflow::artifacts(mlflow_run, "summary").await;
+    artifacts.sort();
+    assert_eq!(artifacts, ["summary/equity.svg", "summary/summary.json"]);
+    let results = stack
+        .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
+        .await;
+    for file in ["summary.json", "equity.svg", ".last_result.json"] {
+        assert!(results.contains(&format!("results/{run_id}/{file}")), "{results:?}");
+    }
+    assert!(
+        temporaries(&stack, run_id).await.is_empty(),
+        "temp/{run_id}/ is removed"
+    );
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+/// Asserts the failure path: FAILED with `error` (a part of it) at `step`, the notification, temp/ gone.
+async fn assert_failed(local: &LocalStack, stack: &Stack, strategy: &Strategy, run_id: RunId, step: &str, error: &str) {
+    assert_eq!(finished(local, run_id).await, "FAILED");
+    let job = record(stack, run_id).await;
+    assert_eq!(job.status, Status::Failed, "{job:?}");
+    assert_eq!(job.failed_step.as_deref(), Some(step), "{job:?}");
+    let recorded = job.error.clone().unwrap_or_default();
+    assert!(recorded.contains(error), "{recorded:?} does not say {error:?}");
+    let (status, message) = notification(stack, strategy).await;
+    assert_eq!(status, "FAILED");
+    assert_eq!(message["failed_step"], step);
+    assert_eq!(
+        message["error"],
+        recorded.as_str(),
+        "the notification says what the job says"
+    );
+    assert!(temporaries(stack, run_id).await.is_empty(), "temp/{run_id}/ is removed");
+}
+
+#[tokio::test]
+async fn an_unregistered_strategy_fails_validation() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let registered = strategy(local, &stack, SUCCEEDS).await;
+    // A name MLflow does not know, whose notifications the same subscriber gets.
+    let unknown = Strategy {
+        name: registered.name.clone(),
+        ..registered
+    };
+    let body = serde_json::json!({"strategy_name": unknown.name, "strategy_version": 7, "config": {"timeframe": "5m",
+        "symbols": ["BTC/USDT"], "start_date": "2026-01-05", "end_date": "2026-02-04"}});
+    let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
+    let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
+    let run_id = tradai::jobs::submit(&stack.store(), &launcher, request, Timestamp::now())
+        .await
+        .expect("submitted")
+        .run_id;
+    assert_failed(
+        local,
+        &stack,
+        &unknown,
+        run_id,
+        "ValidateStrategy",
+        "version 7 is not registered",
+    )
+    .await;
+    assert!(
+        mlflow_runs(&unknown.name).await.is_empty(),
+        "no engine ran, so no MLflow run"
+    );
+    std::fs::remove_dir_all(&unknown.folder).ok();
+}
+
+#[tokio::test]
+async fn stale_market_data_fails_the_freshness_check() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, SUCCEEDS).await;
+    candles(&stack, &["XRP/USDT"], 72).await;
+    let run_id = submit(local, &stack, &strategy.name, "XRP/USDT").await;
+    assert_failed(
+        local,
+        &stack,
+        &strategy,
+        run_id,
+        "CheckDataFreshness",
+        "XRP/USDT last candle 72.0 h old",
+    )
+    .await;
+    assert!(mlflow_runs(&strategy.name).await.is_empty());
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn an_engine_that_exits_1_fails_the_run_with_its_error_line() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, FAILS).await;
+    candles(&stack, &["BTC/USDT"], 1).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    assert_failed(
+        local,
+        &stack,
+        &strategy,
+        run_id,
+        "RunBacktest",
+        "No data found. Terminating.",
+    )
+    .await;
+    let history = local
+        .sfn()
+        .await
+        .get_execution_history()
+        .execution_arn(execution_arn(local, run_id))
+        .send()
+        .await
+        .expect("history");
+    let failed_task = history
+        .events()
+        .iter()
+        .find_map(|event| event.task_failed_event_details())
+        .expect("RunBacktest failed as a task");
+    assert_eq!(failed_task.error(), Some("States.TaskFailed"));
+    // As on AWS, the Cause is the stopped task: the entrypoint's exit code says the engine failed.
+    let task: Value = serde_json::from_str(failed_task.cause().expect("a cause")).expect("the task as JSON");
+    assert_eq!(task["Containers"][0]["ExitCode"], entrypoint::exit::ENGINE, "{task}");
+    assert_eq!(task["StopCode"], "EssentialContainerExited");
+    assert!(
+        mlflow_runs(&strategy.name).await.is_empty(),
+        "the engine failed before any result was logged"
+    );
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn a_result_that_cannot_be_summarised_fails_transform_results() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    // A result the container can log (it has metrics) but no summary can be made of: no starting balance.
+    let strategy = strategy(local, &stack, SUCCEEDS).await;
+    let mut result = freqtrade::result_json(&strategy.name, &[(1, 40.0)]);
+    result["strategy"][&strategy.name]
+        .as_object_mut()
+        .expect("the section")
+        .remove("starting_balance");
+    std::fs::write(strategy.folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
+    candles(&stack, &["BTC/USDT"], 1).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    assert_failed(
+        local,
+        &stack,
+        &strategy,
+        run_id,
+        "TransformResults",
+        "no positive starting_balance",
+    )
+    .await;
+    let runs = mlflow_runs(&strategy.name).await;
+    assert_eq!(runs.len(), 1, "the container logged its run before the summary failed");
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, RUNS_LONG).await;
+    candles(&stack, &["BTC/USDT"], 1).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while record(&stack, run_id).await.status != Status::Running {
+        assert!(Instant::now() < deadline, "the container never claimed the job");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stopper = tradai::executor::AwsStopper::new(
+        local.sfn().await,
+        aws_sdk_ecs::Client::new(&stack.sdk),
+        Some(local.cluster_arn.clone()),
+    );
+    let cancelled = tradai::jobs::cancel(&stack.store(), &stopper, run_id)
+        .await
+        .expect("cancelled");
+    assert!(cancelled.stop_requested);
+    let stopped = Instant::now();
+    assert_eq!(finished(local, run_id).await, "ABORTED");
+    // The container got SIGTERM with the execution's stop, and stopped the engine well within ECS's 120 s.
+    while local.ecs.running_for(&run_id.to_string()) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "the container did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let job = record(&stack, run_id).await;
+    assert_eq!(job.status, Status::Cancelled, "{job:?}");
+    // The rule on executions that end outside their failure path cleans up after it (EventBridge: asynchronously).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !temporaries(&stack, run_id).await.is_empty() {
+        assert!(Instant::now() < deadline, "temp/{run_id}/ is left after the abort");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+/// Every `${...}` of every definition has its substitution in the template, every substitution is used, and
+/// every Lambda task names a function the template deploys.
+#[test]
+fn definitions_and_template_agree() {
+    let machine = properties("BacktestStateMachine");
+    let path = tradai_tests::project_root().join(machine["DefinitionUri"].as_str().expect("DefinitionUri"));
+    let text = std::fs::read_to_string(&path).expect("definition");
+    let used: std::collections::BTreeSet<String> = text
+        .split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect();
+    let substituted: std::collections::BTreeSet<String> = machine["DefinitionSubstitutions"]
+        .as_object()
+        .expect("DefinitionSubstitutions")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        used,
+        substituted,
+        "{} and template.yaml disagree on substitutions",
+        path.display()
+    );
+
+    let definition: Value = serde_json::from_str(&text).expect("the definition is JSON");
+    let mut invoked = BTreeMap::new();
+    for (state, body) in definition["States"].as_object().expect("States") {
+        if body["Resource"] == "arn:aws:states:::lambda:invoke" {
+            let function = body["Parameters"]["FunctionName"].as_str().expect("FunctionName");
+            let name = function.trim_start_matches("${").trim_end_matches('}');
+            let logical_id = machine["DefinitionSubstitutions"][name]["Fn::GetAtt"][0]
+                .as_str()
+                .unwrap_or_else(|| panic!("{state}: {function} is not a function's ARN"));
+            assert_eq!(
+                template()["Resources"][logical_id]["Type"],
+                "AWS::Serverless::Function",
+                "{state} invokes {logical_id}, which the template does not deploy"
+            );
+            let crate_dir = tradai_tests::project_root()
+                .join("functions")
+                .join(crate_of(logical_id));
+            assert!(crate_dir.is_dir(), "{state}: no crate {}", crate_dir.display());
+            invoked.insert(state.clone(), logical_id.to_owned());
+        }
+    }
+    assert!(invoked.len() >= 7, "{invoked:?}");
+}

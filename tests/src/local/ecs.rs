@@ -1,0 +1,341 @@
+//! A local ECS for the strategy container: RunTask starts the container's entrypoint as a process, with the task
+//! definition's environment (read from the emulator) and the run's container overrides over it; DescribeTasks
+//! reports it as ECS does (RUNNING, then STOPPED with `EssentialContainerExited` and the exit code); StopTask
+//! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// What Spot answers when it has no capacity.
+pub const NO_SPOT_CAPACITY: &str =
+    "Capacity is unavailable at this time. Please try again later or in a different availability zone";
+
+/// An ECS error answer: the `__type` and message of the JSON protocol, sent with HTTP 400.
+#[derive(Debug)]
+pub struct EcsError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+struct Task {
+    arn: String,
+    cluster_arn: String,
+    task_definition_arn: String,
+    container: String,
+    started_by: Option<String>,
+    tags: Vec<Value>,
+    created_at: f64,
+    pid: Option<u32>,
+    exit_code: Option<i32>,
+    stopped_at: Option<f64>,
+    stop_code: Option<String>,
+    stopped_reason: Option<String>,
+}
+
+/// The tasks this local ECS runs.
+pub struct LocalEcs {
+    program: PathBuf,
+    router_url: String,
+    moto_url: String,
+    log_dir: PathBuf,
+    stop_timeout: Duration,
+    http: reqwest::Client,
+    tasks: Mutex<HashMap<String, Task>>,
+    spot_exhausted: AtomicBool,
+}
+
+/// Variables a task inherits from the machine, as a Fargate task gets them from its role and agent.
+const INHERITED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl LocalEcs {
+    /// Tasks run `program` (the entrypoint); they reach AWS through `router_url`; task definitions are read from
+    /// `moto_url`; each task's output goes to `log_dir/<task id>.log`.
+    pub fn new(program: PathBuf, router_url: String, moto_url: String, log_dir: PathBuf) -> Self {
+        Self {
+            program,
+            router_url,
+            moto_url,
+            log_dir,
+            stop_timeout: Duration::from_secs(30),
+            http: reqwest::Client::new(),
+            tasks: Mutex::new(HashMap::new()),
+            spot_exhausted: AtomicBool::new(false),
+        }
+    }
+
+    /// From now on, RunTask on FARGATE_SPOT fails for lack of capacity (as Spot does at times), or works again.
+    pub fn exhaust_spot(&self, exhausted: bool) {
+        self.spot_exhausted.store(exhausted, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Task>> {
+        self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Answers one ECS operation, or `None` when it is not one this local ECS serves (the emulator does).
+    pub async fn answer(self: &Arc<Self>, operation: &str, body: &Value) -> Option<Result<Value, EcsError>> {
+        Some(match operation {
+            "RunTask" => self.run_task(body).await,
+            "DescribeTasks" => Ok(self.describe_tasks(body)),
+            "StopTask" => self.stop_task(body),
+            _ => return None,
+        })
+    }
+
+    async fn task_definition(&self, name: &str) -> Result<Value, EcsError> {
+        let answer = self
+            .http
+            .post(&self.moto_url)
+            .header(
+                "X-Amz-Target",
+                "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition",
+            )
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/ecs/aws4_request",
+            )
+            .body(json!({ "taskDefinition": name }).to_string())
+            .send()
+            .await
+            .map_err(|error| EcsError {
+                code: "ServerException",
+                message: format!("the emulator did not answer: {error}"),
+            })?;
+        let ok = answer.status().is_success();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        if !ok {
+            return Err(EcsError {
+                code: "ClientException",
+                message: format!("Unable to describe task definition {name}."),
+            });
+        }
+        Ok(body["taskDefinition"].clone())
+    }
+
+    async fn run_task(self: &Arc<Self>, body: &Value) -> Result<Value, EcsError> {
+        let cluster = body["cluster"].as_str().unwrap_or("default");
+        let cluster_arn = if cluster.starts_with("arn:") {
+            cluster.to_owned()
+        } else {
+            format!("arn:aws:ecs:us-east-1:123456789012:cluster/{cluster}")
+        };
+        let cluster_name = cluster_arn.rsplit('/').next().unwrap_or(cluster).to_owned();
+        let on_spot = body["capacityProviderStrategy"]
+            .as_array()
+            .is_some_and(|strategy| strategy.iter().any(|item| item["capacityProvider"] == "FARGATE_SPOT"));
+        if on_spot && self.spot_exhausted.load(Ordering::SeqCst) {
+            return Ok(json!({"tasks": [], "failures": [{"arn": cluster_arn, "reason": NO_SPOT_CAPACITY}]}));
+        }
+        let family = body["taskDefinition"].as_str().unwrap_or_default();
+        let definition = self.task_definition(family).await?;
+        let container = &definition["containerDefinitions"][0];
+        let container_name = container["name"].as_str().unwrap_or("strategy").to_owned();
+        let mut environment: Vec<(String, String)> = INHERITED
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|value| ((*name).to_owned(), value)))
+            .collect();
+        environment.push(("AWS_ENDPOINT_URL".to_owned(), self.router_url.clone()));
+        let pairs = |list: &Value| -> Vec<(String, String)> {
+            list.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|pair| Some((pair["name"].as_str()?.to_owned(), pair["value"].as_str()?.to_owned())))
+                .collect()
+        };
+        environment.extend(pairs(&container["environment"]));
+        if let Some(overrides) = body["overrides"]["containerOverrides"].as_array() {
+            for item in overrides.iter().filter(|item| item["name"] == container_name.as_str()) {
+                environment.extend(pairs(&item["environment"]));
+            }
+        }
+
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster_name}/{id}");
+        std::fs::create_dir_all(&self.log_dir).ok();
+        let log = std::fs::File::create(self.log_dir.join(format!("{id}.log"))).map_err(|error| EcsError {
+            code: "ServerException",
+            message: format!("cannot open the task log: {error}"),
+        })?;
+        let copy = log.try_clone().map_err(|error| EcsError {
+            code: "ServerException",
+            message: format!("cannot open the task log: {error}"),
+        })?;
+        let mut child = tokio::process::Command::new(&self.program)
+            .env_clear()
+            .envs(environment)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(copy)
+            .process_group(0)
+            .spawn()
+            .map_err(|error| EcsError {
+                code: "ServerException",
+                message: format!("cannot start {}: {error}", self.program.display()),
+            })?;
+        let task = Task {
+            arn: arn.clone(),
+            cluster_arn,
+            task_definition_arn: definition["taskDefinitionArn"].as_str().unwrap_or(family).to_owned(),
+            container: container_name,
+            started_by: body["startedBy"].as_str().map(str::to_owned),
+            tags: body["tags"].as_array().cloned().unwrap_or_default(),
+            created_at: now(),
+            pid: child.id(),
+            exit_code: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+        };
+        let described = describe(&task);
+        self.lock().insert(arn.clone(), task);
+        let ecs = Arc::clone(self);
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            let code = match status {
+                Ok(status) => status
+                    .code()
+                    .or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|signal| 128 + signal)),
+                Err(_) => None,
+            };
+            if let Some(task) = ecs.lock().get_mut(&arn) {
+                task.exit_code = code;
+                task.stopped_at = Some(now());
+                task.stop_code
+                    .get_or_insert_with(|| "EssentialContainerExited".to_owned());
+                task.stopped_reason
+                    .get_or_insert_with(|| "Essential container in task exited".to_owned());
+            }
+        });
+        Ok(json!({"tasks": [described], "failures": []}))
+    }
+
+    fn describe_tasks(&self, body: &Value) -> Value {
+        let tasks = self.lock();
+        let (mut found, mut failures) = (Vec::new(), Vec::new());
+        for arn in body["tasks"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            match tasks
+                .get(arn)
+                .or_else(|| tasks.values().find(|task| task.arn.ends_with(&format!("/{arn}"))))
+            {
+                Some(task) => found.push(describe(task)),
+                None => failures.push(json!({"arn": arn, "reason": "MISSING"})),
+            }
+        }
+        json!({"tasks": found, "failures": failures})
+    }
+
+    fn stop_task(self: &Arc<Self>, body: &Value) -> Result<Value, EcsError> {
+        let arn = body["task"].as_str().unwrap_or_default();
+        let reason = body["reason"].as_str().unwrap_or("Task stopped by user").to_owned();
+        self.stop(arn, &reason).ok_or_else(|| EcsError {
+            code: "InvalidParameterException",
+            message: format!("The referenced task was not found: {arn}"),
+        })
+    }
+
+    /// Whether a task tagged `run_id` is still running.
+    pub fn running_for(&self, run_id: &str) -> bool {
+        self.lock().values().any(|task| {
+            task.exit_code.is_none()
+                && task
+                    .tags
+                    .iter()
+                    .any(|tag| tag["key"] == "run_id" && tag["value"] == run_id)
+        })
+    }
+
+    /// Stops the task whose tag `run_id` is `run_id`, as Step Functions stops the task of an execution it stops.
+    pub fn stop_run(self: &Arc<Self>, run_id: &str, reason: &str) -> bool {
+        let arns: Vec<String> = self
+            .lock()
+            .values()
+            .filter(|task| task.exit_code.is_none())
+            .filter(|task| {
+                task.tags
+                    .iter()
+                    .any(|tag| tag["key"] == "run_id" && tag["value"] == run_id)
+            })
+            .map(|task| task.arn.clone())
+            .collect();
+        for arn in &arns {
+            self.stop(arn, reason);
+        }
+        !arns.is_empty()
+    }
+
+    fn stop(self: &Arc<Self>, arn: &str, reason: &str) -> Option<Value> {
+        let mut tasks = self.lock();
+        let task = tasks.get_mut(arn)?;
+        if task.exit_code.is_none() && task.stop_code.is_none() {
+            task.stop_code = Some("UserInitiated".to_owned());
+            task.stopped_reason = Some(reason.to_owned());
+            if let Some(pid) = task.pid.and_then(|pid| i32::try_from(pid).ok()) {
+                signal(pid, nix::sys::signal::Signal::SIGTERM);
+                let timeout = self.stop_timeout;
+                let ecs = Arc::clone(self);
+                let arn = arn.to_owned();
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    if ecs.lock().get(&arn).is_some_and(|task| task.exit_code.is_none()) {
+                        signal(pid, nix::sys::signal::Signal::SIGKILL);
+                    }
+                });
+            }
+        }
+        Some(json!({ "task": describe(task) }))
+    }
+}
+
+fn signal(pid: i32, signal: nix::sys::signal::Signal) {
+    // The process may have ended already; then there is nothing to stop.
+    let _gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+}
+
+fn describe(task: &Task) -> Value {
+    let stopped = task.exit_code.is_some();
+    let status = if stopped { "STOPPED" } else { "RUNNING" };
+    let desired = if stopped || task.stop_code.is_some() {
+        "STOPPED"
+    } else {
+        "RUNNING"
+    };
+    let mut container = json!({"name": task.container, "lastStatus": status, "taskArn": task.arn});
+    let mut described = json!({"taskArn": task.arn, "clusterArn": task.cluster_arn,
+        "taskDefinitionArn": task.task_definition_arn, "lastStatus": status, "desiredStatus": desired,
+        "launchType": "FARGATE", "createdAt": task.created_at, "startedAt": task.created_at, "tags": task.tags,
+        "containers": []});
+    if let Some(started_by) = &task.started_by {
+        described["startedBy"] = json!(started_by);
+    }
+    if stopped {
+        container["exitCode"] = json!(task.exit_code);
+        described["stoppedAt"] = json!(task.stopped_at);
+        described["stopCode"] = json!(task.stop_code);
+        described["stoppedReason"] = json!(task.stopped_reason);
+    }
+    described["containers"] = json!([container]);
+    described
+}

@@ -1,0 +1,358 @@
+//! The local stack that executes the deployed state machine without AWS (DESIGN §7, LOCAL-STACK.md): a moto of its
+//! own whose Step Functions engine sends every integration call to our router, the router in front of it, the
+//! real function binaries under `cargo lambda watch`, the strategy container's entrypoint as a local ECS task, and
+//! one set of resources made from `template.yaml`, shared by every workflow run of the process (runs are told
+//! apart by run id). It starts once per process and ends with it.
+
+pub mod ecs;
+pub mod router;
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::stack::Stack;
+use crate::{emulator, project_root, template};
+
+/// The account and region local ARNs carry.
+pub const ACCOUNT: &str = "123456789012";
+const REGION: &str = emulator::REGION;
+
+/// How much shorter than on AWS retry waits are here (moto's engine sleeps the scaled interval).
+const RETRY_SCALE: &str = "0.01";
+
+/// The running local stack.
+pub struct LocalStack {
+    /// The router: the one endpoint (`AWS_ENDPOINT_URL`) of every client.
+    pub endpoint: String,
+    /// The resources every workflow run uses, as names (clients belong to runtimes: see [`LocalStack::stack`]).
+    resources: Stack,
+    pub topic_arn: String,
+    /// A queue subscribed to the topic: what a subscriber receives.
+    pub inbox_url: String,
+    pub cluster_arn: String,
+    pub state_machine_arn: String,
+    pub ecs: Arc<ecs::LocalEcs>,
+    _processes: Vec<Child>,
+}
+
+impl LocalStack {
+    /// The local stack, started on first use.
+    pub fn get() -> &'static LocalStack {
+        static STACK: OnceLock<LocalStack> = OnceLock::new();
+        STACK.get_or_init(start)
+    }
+
+    /// The shared resources, with clients for the calling runtime.
+    pub async fn stack(&self) -> Stack {
+        self.resources.reconnect(emulator::sdk_config_for(&self.endpoint).await)
+    }
+
+    /// A Step Functions client for the calling runtime.
+    pub async fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&emulator::sdk_config_for(&self.endpoint).await)
+    }
+}
+
+/// `PrepareConfigFunction` → `prepare-config`, the crate and binary name.
+pub fn crate_of(logical_id: &str) -> String {
+    let name = logical_id.strip_suffix("Function").unwrap_or(logical_id);
+    let mut kebab = String::new();
+    for (index, character) in name.chars().enumerate() {
+        if character.is_ascii_uppercase() && index > 0 {
+            kebab.push('-');
+        }
+        kebab.push(character.to_ascii_lowercase());
+    }
+    kebab
+}
+
+/// The local ARN of the function that template resource `logical_id` deploys.
+pub fn function_arn(logical_id: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", crate_of(logical_id))
+}
+
+/// The definition as deployed, with the template's substitutions filled the local way: a function's `!GetAtt
+/// X.Arn` is its local ARN, the cluster is the local one, literals stay; anything else must be named in `local`.
+pub fn definition(local: &[(&str, String)]) -> String {
+    let machine = template::properties("BacktestStateMachine");
+    let path = project_root().join(machine["DefinitionUri"].as_str().expect("DefinitionUri"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let substitutions = machine["DefinitionSubstitutions"]
+        .as_object()
+        .expect("DefinitionSubstitutions");
+    for (name, value) in substitutions {
+        let local_value = local
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone());
+        let filled = match (local_value, value) {
+            (Some(value), _) => value,
+            (None, Value::String(literal)) => literal.clone(),
+            (None, value) => match value["Fn::GetAtt"].as_array().map(Vec::as_slice) {
+                Some([resource, attribute]) if attribute == "Arn" => {
+                    let resource = resource.as_str().expect("a logical id");
+                    assert_eq!(
+                        template::template()["Resources"][resource]["Type"],
+                        "AWS::Serverless::Function",
+                        "substitution {name}: the local stack fills only function ARNs by itself"
+                    );
+                    function_arn(resource)
+                }
+                _ => panic!("substitution {name} = {value} has no local value"),
+            },
+        };
+        text = text.replace(&format!("${{{name}}}"), &filled);
+    }
+    assert!(
+        !text.contains("${"),
+        "{}: a substitution is left unfilled",
+        path.display()
+    );
+    text
+}
+
+/// What the template's rule on ended executions (`BacktestExecutionEndedRule`) invokes for the execution
+/// `execution_arn` that ended in `status`: each target function with its transformed input, as EventBridge would.
+pub fn ended_execution_targets(execution_arn: &str, status: &str) -> Vec<(String, String)> {
+    let rule = template::properties("BacktestExecutionEndedRule");
+    let statuses = rule["EventPattern"]["detail"]["status"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !statuses.iter().any(|wanted| wanted == status) {
+        return Vec::new();
+    }
+    let name = execution_arn.rsplit(':').next().unwrap_or_default();
+    let event = serde_json::json!({"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
+        "detail": {"executionArn": execution_arn, "name": name, "status": status}});
+    rule["Targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|target| {
+            let function = target["Arn"]["Fn::GetAtt"][0].as_str().expect("a function target");
+            let transformer = &target["InputTransformer"];
+            let mut input = transformer["InputTemplate"]
+                .as_str()
+                .expect("an input template")
+                .to_owned();
+            for (key, path) in transformer["InputPathsMap"].as_object().into_iter().flatten() {
+                let pointer = path.as_str().expect("a path").trim_start_matches('$').replace('.', "/");
+                input = input.replace(
+                    &format!("<{key}>"),
+                    &event.pointer(&pointer).unwrap_or(&Value::Null).to_string(),
+                );
+            }
+            (crate_of(function), input)
+        })
+        .collect()
+}
+
+/// The entrypoint binary the local ECS runs (built by `make test` before the tests).
+pub fn entrypoint_binary() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| project_root().join("target"), PathBuf::from);
+    let binary = target.join("debug/tradai-entrypoint");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p tradai-entrypoint` (make test does)",
+        binary.display()
+    );
+    binary
+}
+
+fn start() -> LocalStack {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("local-stack".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the local stack");
+            runtime.block_on(async move {
+                let stack = boot().await;
+                sender.send(stack).expect("the local stack is awaited");
+                // The router and the local ECS live on this runtime for the rest of the process.
+                std::future::pending::<()>().await;
+            });
+        })
+        .expect("the local stack's thread");
+    receiver.recv().expect("the local stack started")
+}
+
+async fn boot() -> LocalStack {
+    crate::capture_logs();
+    let root = project_root();
+    let started = Instant::now();
+    let router_port = crate::free_port();
+    let endpoint = format!("http://127.0.0.1:{router_port}");
+    let (moto_url, moto) = emulator::start_moto_with(
+        &[
+            ("MOTO_PORT", router_port.to_string()),
+            ("TRADAI_SFN_RETRY_SCALE", RETRY_SCALE.to_owned()),
+        ],
+        "moto-workflow",
+    );
+    let lambda_port = crate::free_port();
+    let lambda_url = format!("http://127.0.0.1:{lambda_port}");
+    let ecs = Arc::new(ecs::LocalEcs::new(
+        entrypoint_binary(),
+        endpoint.clone(),
+        moto_url.clone(),
+        root.join(".stand-ins/local-ecs"),
+    ));
+    let router = Arc::new(router::Router::new(moto_url, lambda_url.clone(), Arc::clone(&ecs)));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", router_port))
+        .await
+        .expect("the router's port");
+    tokio::spawn(router.serve(listener));
+
+    let sdk = emulator::sdk_config_for(&endpoint).await;
+    let resources = Stack::create(sdk.clone()).await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic_arn = sns
+        .create_topic()
+        .name("tradai-backtest-notifications-local")
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("topic ARN");
+    let inbox_url = resources
+        .sqs
+        .create_queue()
+        .queue_name("tradai-notifications-inbox")
+        .send()
+        .await
+        .expect("inbox")
+        .queue_url
+        .expect("inbox URL");
+    let inbox_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:tradai-notifications-inbox");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(inbox_arn)
+        .attributes("RawMessageDelivery", "false")
+        .send()
+        .await
+        .expect("subscribed");
+    let ecs_client = aws_sdk_ecs::Client::new(&sdk);
+    let cluster_arn = ecs_client
+        .create_cluster()
+        .cluster_name("tradai-local")
+        .send()
+        .await
+        .expect("cluster")
+        .cluster
+        .and_then(|cluster| cluster.cluster_arn)
+        .expect("cluster ARN");
+
+    let functions = [
+        ("WORKFLOW_STATE_TABLE", resources.table.clone()),
+        ("S3_CONFIG_BUCKET", resources.config_bucket.clone()),
+        ("S3_RESULTS_BUCKET", resources.results_bucket.clone()),
+        (
+            "MARKET_DATA_S3_URI",
+            format!("s3://{}/ohlcv", resources.market_data_bucket),
+        ),
+        ("NOTIFICATION_TOPIC_ARN", topic_arn.clone()),
+        ("MLFLOW_TRACKING_URI", crate::mlflow::endpoint().to_owned()),
+        ("ECS_TASK_PREFIX", "strategy-".to_owned()),
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    let watch = start_cargo_lambda(lambda_port, &functions);
+
+    let definition = definition(&[
+        ("StrategyClusterArn", cluster_arn.clone()),
+        ("StrategySubnets", "subnet-0local".to_owned()),
+        ("StrategySecurityGroups", "sg-0local".to_owned()),
+    ]);
+    let state_machine_arn = aws_sdk_sfn::Client::new(&sdk)
+        .create_state_machine()
+        .name("tradai-backtest-local")
+        .definition(definition)
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/tradai-backtest-local"))
+        .send()
+        .await
+        .expect("the state machine is accepted")
+        .state_machine_arn;
+    tracing::info!(elapsed = ?started.elapsed(), %endpoint, "local stack up");
+    LocalStack {
+        endpoint,
+        resources,
+        topic_arn,
+        inbox_url,
+        cluster_arn,
+        state_machine_arn,
+        ecs,
+        _processes: vec![moto, watch],
+    }
+}
+
+/// Runs its arguments as a command until the process named by STAND_IN_PARENT_PID (or the command) ends, then
+/// stops its whole process group.
+const WATCHDOG: &str = r#""$@" & child=$!
+while kill -0 "$STAND_IN_PARENT_PID" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
+kill -TERM -- "-$$" 2>/dev/null"#;
+
+/// `cargo lambda watch` serving the workspace's functions on `port`, each with `environment`.
+fn start_cargo_lambda(port: u16, environment: &[(&str, String)]) -> Child {
+    let root = project_root();
+    let program = root.join(".stand-ins/venv/bin/cargo-lambda");
+    assert!(
+        program.exists(),
+        "cargo-lambda is not installed: run `make stand-ins` (make test does), which puts it in .stand-ins/venv"
+    );
+    let log = std::fs::File::create(root.join(".stand-ins/cargo-lambda.log")).expect("log file");
+    let copy = log.try_clone().expect("log file");
+    let variables: Vec<String> = environment
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    // In a process group of its own, stopped as a whole (with the functions it started) once this process is gone.
+    let child = Command::new("bash")
+        .arg("-c")
+        .arg(WATCHDOG)
+        .arg("cargo-lambda-watchdog")
+        .arg(program)
+        .args([
+            "lambda",
+            "watch",
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
+        .arg(port.to_string())
+        .arg("--env-vars")
+        .arg(variables.join(","))
+        .env("STAND_IN_PARENT_PID", std::process::id().to_string())
+        .process_group(0)
+        .current_dir(&root)
+        .envs(environment.iter().map(|(name, value)| (*name, value.as_str())))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(copy)
+        .spawn()
+        .expect("cargo lambda watch starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "cargo lambda watch did not listen on {port}; see .stand-ins/cargo-lambda.log"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}

@@ -1,0 +1,249 @@
+//! The local router: one loopback endpoint for every AWS call of ours and of the emulator's Step Functions engine.
+//! Lambda Invoke goes to `cargo lambda watch` (with the translation to Lambda's own answer: a function error is
+//! HTTP 200 with `X-Amz-Function-Error: Unhandled`); ECS RunTask/DescribeTasks/StopTask go to the local ECS;
+//! everything else goes to the emulator. A StopExecution also stops the ECS task of that execution (tagged with its
+//! run id, which names the execution), as Step Functions does on AWS.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value;
+
+use super::ecs::LocalEcs;
+
+const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113.";
+const STOP_EXECUTION: &str = "AWSStepFunctions.StopExecution";
+
+/// Where the router sends what.
+pub struct Router {
+    pub moto_url: String,
+    pub lambda_url: String,
+    pub ecs: Arc<LocalEcs>,
+    http: reqwest::Client,
+}
+
+type Answer = Response<Full<Bytes>>;
+
+impl Router {
+    pub fn new(moto_url: String, lambda_url: String, ecs: Arc<LocalEcs>) -> Self {
+        Self {
+            moto_url,
+            lambda_url,
+            ecs,
+            // A first invocation may wait for cargo to build the function.
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(600))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    /// Serves connections on `listener` until the process ends.
+    pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let router = Arc::clone(&self);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let router = Arc::clone(&router);
+                    async move { Ok::<_, Infallible>(router.route(request).await) }
+                });
+                let _closed = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    async fn route(self: &Arc<Self>, request: Request<Incoming>) -> Answer {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) => return plain(StatusCode::BAD_REQUEST, &format!("unreadable body: {error}")),
+        };
+        let path = parts.uri.path().to_owned();
+        if let Some(function) = invoked_function(&path) {
+            return self.invoke(&function, body).await;
+        }
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(operation) = target.strip_prefix(ECS_TARGET) {
+            let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if let Some(answer) = self.ecs.answer(operation, &input).await {
+                return match answer {
+                    Ok(output) => json(StatusCode::OK, &output, None),
+                    Err(error) => json(
+                        StatusCode::BAD_REQUEST,
+                        &serde_json::json!({"__type": error.code, "message": error.message}),
+                        None,
+                    ),
+                };
+            }
+        }
+        if target == STOP_EXECUTION {
+            return self.stop_execution(parts, body).await;
+        }
+        self.forward(parts, body).await
+    }
+
+    /// StopExecution as AWS does it around the call itself: the execution's ECS task is stopped, and the
+    /// template's rule on ended executions gets its event (EventBridge delivers it a moment later).
+    async fn stop_execution(self: &Arc<Self>, parts: hyper::http::request::Parts, body: Bytes) -> Answer {
+        let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let execution_arn = input["executionArn"].as_str().unwrap_or_default().to_owned();
+        let answer = self.forward(parts, body).await;
+        if answer.status().is_success() {
+            if let Some(run_id) = execution_arn.rsplit(':').next() {
+                self.ecs.stop_run(run_id, "Execution stopped");
+            }
+            let router = Arc::clone(self);
+            tokio::spawn(async move {
+                for (function, payload) in super::ended_execution_targets(&execution_arn, "ABORTED") {
+                    let answer = router.invoke(&function, Bytes::from(payload)).await;
+                    tracing::info!(%function, status = %answer.status(), "rule target invoked for the stopped execution");
+                }
+            });
+        }
+        answer
+    }
+
+    async fn invoke(&self, function: &str, payload: Bytes) -> Answer {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
+        let answer = match self.http.post(url).body(payload).send().await {
+            Ok(answer) => answer,
+            Err(error) => return service_error(&request_id, &format!("cargo lambda watch did not answer: {error}")),
+        };
+        let status = answer.status();
+        let body = answer.bytes().await.unwrap_or_default();
+        let mut response = Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .header("x-amzn-RequestId", &request_id)
+            .header("X-Amz-Executed-Version", "$LATEST");
+        if status.is_success() {
+            return response.body(Full::new(body)).expect("a response");
+        }
+        // cargo lambda watch answers a function error with 500 and {"errorType","errorMessage"}; Lambda with 200.
+        let is_function_error =
+            serde_json::from_slice::<Value>(&body).is_ok_and(|error| error["errorType"].is_string());
+        if !is_function_error {
+            return service_error(&request_id, &String::from_utf8_lossy(&body));
+        }
+        response = response.header("X-Amz-Function-Error", "Unhandled");
+        response.body(Full::new(body)).expect("a response")
+    }
+
+    async fn forward(&self, parts: hyper::http::request::Parts, body: Bytes) -> Answer {
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let url = format!("{}{path}", self.moto_url);
+        let method = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method, url).body(body);
+        for (name, value) in &parts.headers {
+            if !matches!(
+                name.as_str(),
+                "host" | "content-length" | "connection" | "transfer-encoding"
+            ) {
+                request = request.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let answer = match request.send().await {
+            Ok(answer) => answer,
+            Err(error) => {
+                return plain(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("the emulator did not answer: {error}"),
+                );
+            }
+        };
+        let mut response = Response::builder().status(answer.status().as_u16());
+        for (name, value) in answer.headers() {
+            if !matches!(name.as_str(), "content-length" | "connection" | "transfer-encoding") {
+                response = response.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let body = answer.bytes().await.unwrap_or_default();
+        response.body(Full::new(body)).expect("a response")
+    }
+}
+
+/// `/2015-03-31/functions/arn%3Aaws%3Alambda%3A...%3Afunction%3Aprepare-config/invocations` → `prepare-config`.
+fn invoked_function(path: &str) -> Option<String> {
+    let name = path
+        .strip_prefix("/2015-03-31/functions/")?
+        .strip_suffix("/invocations")?;
+    let name = percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .into_owned();
+    let name = match name.split_once(":function:") {
+        // An ARN may end in a version or alias qualifier: the binary is the function itself.
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_owned(),
+        None => name,
+    };
+    Some(name)
+}
+
+fn json(status: StatusCode, body: &Value, request_id: Option<&str>) -> Answer {
+    let request_id = request_id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amzn-RequestId", request_id)
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a response")
+}
+
+fn service_error(request_id: &str, message: &str) -> Answer {
+    Response::builder()
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .header("content-type", "application/json")
+        .header("x-amzn-RequestId", request_id)
+        .header("X-Amzn-ErrorType", "ServiceException")
+        .body(Full::new(Bytes::from(
+            serde_json::json!({ "Message": message }).to_string(),
+        )))
+        .expect("a response")
+}
+
+fn plain(status: StatusCode, message: &str) -> Answer {
+    Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from(message.to_owned())))
+        .expect("a response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invoked_arn_names_its_binary() {
+        assert_eq!(
+            invoked_function(
+                "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aprepare-config/invocations"
+            )
+            .as_deref(),
+            Some("prepare-config")
+        );
+        assert_eq!(
+            invoked_function("/2015-03-31/functions/arn:aws:lambda:us-east-1:1:function:mark-failed:live/invocations")
+                .as_deref(),
+            Some("mark-failed")
+        );
+        assert_eq!(
+            invoked_function("/2015-03-31/functions/health/invocations").as_deref(),
+            Some("health")
+        );
+        assert_eq!(invoked_function("/moto-api/"), None);
+    }
+}
