@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR := never
 .PHONY: help demo test stand-ins stand-ins-up stand-ins-down lint fmt clippy unit-and-integration bench
 
 help:
-	@echo "make demo        submit a backtest and follow it through the handlers on the local stack"
+	@echo "make demo        run a backtest through the whole workflow on the local stack, with real Freqtrade"
 	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
 	@echo "make bench       cold-start benchmark (release builds; see bench/RESULTS.md)"
@@ -28,9 +28,11 @@ stand-ins-up: stand-ins
 stand-ins-down:
 	@$(STAND_INS) stop
 
+# The demo drives the local stack (its own moto, the router, cargo lambda watch, the local ECS) and the shared MLflow.
 demo: stand-ins-up
+	cargo build --quiet --workspace --bins
 	@trap '$(STAND_INS) stop' EXIT; \
-	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) cargo run --quiet -p tradai-tests --bin tradai-demo
+	  MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) $${CARGO_TARGET_DIR:-target}/debug/tradai-demo
 
 fmt:
 	cargo fmt --all -- --check

@@ -684,6 +684,39 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
         "both pairs were traded"
     );
     assert!(started.elapsed() < Duration::from_secs(120), "{:?}", started.elapsed());
+
+    // TransformResults' summary of this real result holds to Freqtrade's own numbers in it.
+    let Outcome::Completed { result_file } = &outcome else {
+        unreachable!("checked above")
+    };
+    let bytes = std::fs::read(result_file).expect("the result zip");
+    let parsed = tradai::results::parse_result(&bytes, true, "EmaCross").expect("a Freqtrade result");
+    let summary = tradai::results::summarize(&parsed).expect("a summary");
+    let theirs = parsed.metrics();
+    let close = |ours: f64, name: &str| {
+        let freqtrade = theirs[name];
+        assert!(
+            (ours - freqtrade).abs() <= 1e-6 * freqtrade.abs().max(1.0),
+            "{name}: ours {ours}, Freqtrade's {freqtrade}"
+        );
+    };
+    assert!(
+        summary.wins > 0 && summary.losses > 0,
+        "the data makes winners and losers: {summary:?}"
+    );
+    close(summary.total_trades as f64, "total_trades");
+    close(summary.wins as f64, "wins");
+    close(summary.losses as f64, "losses");
+    close(summary.win_rate, "winrate");
+    close(summary.profit_total_abs, "profit_total_abs");
+    close(summary.profit_total_pct / 100.0, "profit_total");
+    close(summary.profit_factor, "profit_factor");
+    close(summary.max_drawdown_abs, "max_drawdown_abs");
+    close(summary.max_drawdown_pct / 100.0, "max_drawdown_account");
+    close(summary.sharpe, "sharpe");
+    close(summary.sortino, "sortino");
+    close(summary.calmar, "calmar");
+    close(summary.backtest_days as f64, "backtest_days");
     std::fs::remove_dir_all(folder).ok();
 }
 

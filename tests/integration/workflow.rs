@@ -14,7 +14,7 @@ use tradai::executor::StepFunctions;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::freqtrade;
-use tradai_tests::local::{LocalStack, crate_of};
+use tradai_tests::local::{LocalStack, crate_of, deploy_strategy, put_candles};
 use tradai_tests::stack::Stack;
 use tradai_tests::template::{properties, template};
 
@@ -44,67 +44,16 @@ async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
     let script = folder.join("engine.sh");
     std::fs::write(&script, format!("#!/bin/sh\n{engine}\n")).expect("engine");
 
-    let ecr = aws_sdk_ecr::Client::new(&stack.sdk);
-    let repository = format!("strategy-{}", name.to_lowercase());
-    let uri = ecr
-        .create_repository()
-        .repository_name(&repository)
-        .send()
-        .await
-        .expect("repository")
-        .repository
-        .and_then(|r| r.repository_uri)
-        .expect("repository URI");
-    let manifest = serde_json::json!({"schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:00"},
-        "layers": []});
-    ecr.put_image()
-        .repository_name(&repository)
-        .image_manifest(manifest.to_string())
-        .image_tag("1")
-        .send()
-        .await
-        .expect("image");
-    let config = stack
-        .put_config(
-            &format!("strategies/{name}/base.yaml"),
-            b"stake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\nexchange:\n  name: binance\n".to_vec(),
-        )
-        .await;
-    let image = format!("{uri}:1");
-    tradai_tests::mlflow::register(
-        &name,
-        &[&[("ecr_url", image.as_str()), ("config_path", config.as_str())]],
-        &[("production", 1)],
-    )
-    .await;
-
     let command = serde_json::json!(["sh", script.display().to_string(), "{backtest_directory}"]).to_string();
-    let variable = |name: &str, value: &str| {
-        aws_sdk_ecs::types::KeyValuePair::builder()
-            .name(name)
-            .value(value)
-            .build()
-    };
-    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
-        .name("strategy")
-        .image(&image)
-        .memory(1024)
-        .essential(true)
-        .environment(variable("ENGINE_COMMAND", &command))
-        .environment(variable("WORK_DIR", &folder.join("work").display().to_string()))
-        .environment(variable("HEARTBEAT_SECONDS", "1"))
-        .environment(variable("STOP_GRACE_SECONDS", "5"))
-        .environment(variable("MLFLOW_WAIT_SECONDS", "30"))
-        .build();
-    aws_sdk_ecs::Client::new(&stack.sdk)
-        .register_task_definition()
-        .family(format!("strategy-{name}"))
-        .container_definitions(container)
-        .send()
-        .await
-        .expect("task definition");
+    let environment = [
+        ("ENGINE_COMMAND", command),
+        ("WORK_DIR", folder.join("work").display().to_string()),
+        ("HEARTBEAT_SECONDS", "1".to_owned()),
+        ("STOP_GRACE_SECONDS", "5".to_owned()),
+        ("MLFLOW_WAIT_SECONDS", "30".to_owned()),
+    ];
+    let base = b"stake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\nexchange:\n  name: binance\n";
+    deploy_strategy(stack, &name, base, &environment).await;
 
     let inbox = stack
         .sqs
@@ -125,21 +74,6 @@ async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
         .await
         .expect("subscribed");
     Strategy { name, folder, inbox }
-}
-
-/// Fresh candles for `pairs` (their last one `age_hours` old), where the workflow looks for them.
-async fn candles(stack: &Stack, pairs: &[&str], age_hours: i64) {
-    use tradai::backtest::{Symbol, Timeframe};
-    for pair in pairs {
-        let symbol = Symbol::try_from((*pair).to_owned()).expect("a pair");
-        let key = tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
-        let file = tradai_tests::candles::CandleFile::ending_at(
-            Timestamp::now().minus(chrono::TimeDelta::hours(age_hours)),
-            chrono::TimeDelta::minutes(5),
-            300,
-        );
-        stack.put_market_data(&key, file.to_parquet()).await;
-    }
 }
 
 /// Submits a backtest of `strategy` on `pair` through the `stepfunctions` executor; answers its run id.
@@ -246,7 +180,7 @@ async fn a_backtest_runs_through_every_step_to_completed() {
     let local = LocalStack::get();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
-    candles(&stack, &["BTC/USDT"], 1).await;
+    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
@@ -338,7 +272,7 @@ async fn stale_market_data_fails_the_freshness_check() {
     let local = LocalStack::get();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
-    candles(&stack, &["XRP/USDT"], 72).await;
+    put_candles(&stack, &["XRP/USDT"], 72, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "XRP/USDT").await;
     assert_failed(
         local,
@@ -358,7 +292,7 @@ async fn an_engine_that_exits_1_fails_the_run_with_its_error_line() {
     let local = LocalStack::get();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, FAILS).await;
-    candles(&stack, &["BTC/USDT"], 1).await;
+    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
     assert_failed(
         local,
@@ -406,7 +340,7 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
         .expect("the section")
         .remove("starting_balance");
     std::fs::write(strategy.folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
-    candles(&stack, &["BTC/USDT"], 1).await;
+    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
     assert_failed(
         local,
@@ -427,7 +361,7 @@ async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
     let local = LocalStack::get();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, RUNS_LONG).await;
-    candles(&stack, &["BTC/USDT"], 1).await;
+    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while record(&stack, run_id).await.status != Status::Running {

@@ -10,6 +10,14 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 use tradai::time::Timestamp;
 
+/// The close of candle `i`: a slow cycle, a fast wiggle and a little deterministic noise, so an EMA cross both
+/// wins and loses.
+fn price(i: usize) -> f64 {
+    let x = i as f64;
+    let noise = ((i.wrapping_mul(2_654_435_761) % 1000) as f64 / 500.0) - 1.0;
+    100.0 + (x / 50.0).sin() * 3.0 + (x / 2.0).sin() * 0.8 + noise * 0.5
+}
+
 /// How a test wants its file.
 #[derive(Debug, Clone)]
 pub struct CandleFile {
@@ -60,10 +68,10 @@ impl CandleFile {
         while row < self.rows {
             let end = (row + self.rows_per_group.max(1)).min(self.rows);
             let dates: Vec<i64> = (row..end).map(|i| first + step * i as i64).collect();
-            let close: Vec<f64> = (row..end).map(|i| 100.0 + ((i as f64) / 10.0).sin() * 5.0).collect();
+            let close: Vec<f64> = (row..end).map(price).collect();
             let open: Vec<f64> = close.iter().map(|c| c - 0.2).collect();
-            let high: Vec<f64> = close.iter().map(|c| c + 0.5).collect();
-            let low: Vec<f64> = close.iter().map(|c| c - 0.7).collect();
+            let high: Vec<f64> = close.iter().map(|c| c + 0.15).collect();
+            let low: Vec<f64> = close.iter().map(|c| c - 0.25).collect();
             let volume: Vec<f64> = (row..end).map(|i| 10.0 + (i % 7) as f64).collect();
             let mut group = writer.next_row_group().expect("row group");
             let mut column = group.next_column().expect("column").expect("date");
