@@ -586,11 +586,14 @@ async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
     std::fs::remove_dir_all(folder).ok();
 }
 
-/// Real Freqtrade (its own virtualenv in .stand-ins/freqtrade), offline: candles made here in its Parquet layout,
-/// the exchange's markets from a snapshot (container/engine/freqtrade_offline.py), a pandas-only strategy.
-#[tokio::test]
-async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
-    let stack = Stack::fresh().await;
+/// A job for real Freqtrade (its own virtualenv in .stand-ins/freqtrade), offline: candles made here in its Parquet
+/// layout, the exchange's markets from a snapshot (container/engine/freqtrade_offline.py), a pandas-only strategy,
+/// run by `command` (the default engine command of the mode, after `freqtrade`) with `extra` variables.
+async fn real_freqtrade_job(
+    stack: &Stack,
+    command: &[&str],
+    extra: &[(&str, &str)],
+) -> (RunId, EntrypointSettings, PathBuf) {
     let root = tradai_tests::project_root();
     let python = root.join(".stand-ins/freqtrade/bin/python");
     assert!(
@@ -635,27 +638,92 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
         python.display().to_string(),
         engine.join("freqtrade_offline.py").display().to_string(),
     ];
-    argv.extend(
-        entrypoint::settings::DEFAULT_ENGINE
-            .iter()
-            .skip(1)
-            .map(|part| (*part).to_owned()),
-    );
+    argv.extend(command.iter().skip(1).map(|part| (*part).to_owned()));
     argv.extend(["--strategy-path".to_owned(), engine.display().to_string()]);
     let command = serde_json::json!(argv).to_string();
     let market_uri = format!("s3://{}/ohlcv", stack.market_data_bucket);
-    let (run_id, settings, folder) = waiting_job(
+    let mut variables = vec![
+        ("ENGINE_COMMAND", command.as_str()),
+        ("CONFIG_PATH", config_uri.as_str()),
+        ("MARKET_DATA_S3_URI", market_uri.as_str()),
+        ("PAIRS", "BTC/USDT,ETH/USDT"),
+        ("TIMERANGE", "20260105-20260130"),
+    ];
+    variables.extend_from_slice(extra);
+    waiting_job(stack, "exit 1", &variables).await
+}
+
+/// Real Freqtrade hyperopt (10 epochs of the strategy's buy and sell spaces), through the entrypoint with MLflow
+/// and the results bucket: the best epoch is recorded, logged and uploaded, and nothing is left beside the strategy.
+#[tokio::test]
+async fn real_freqtrade_hyperopts_offline_through_the_entrypoint() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = real_freqtrade_job(
         &stack,
-        "exit 1",
+        entrypoint::hyperopt::DEFAULT_HYPEROPT_ENGINE,
         &[
-            ("ENGINE_COMMAND", &command),
-            ("CONFIG_PATH", &config_uri),
-            ("MARKET_DATA_S3_URI", &market_uri),
-            ("PAIRS", "BTC/USDT,ETH/USDT"),
-            ("TIMERANGE", "20260105-20260130"),
+            ("TRADING_MODE", "hyperopt"),
+            ("HYPEROPT_EPOCHS", "10"),
+            ("HYPEROPT_RANDOM_STATE", "42"),
         ],
     )
     .await;
+    let tracker = MlflowClient::new(MlflowOptions::new(tradai_tests::mlflow::endpoint())).expect("client");
+    let results = stack.results();
+    let inputs = entrypoint::S3Inputs(stack.s3.clone());
+    let outcome = run(
+        &settings,
+        &stack.store(),
+        Some(&tracker),
+        Some(&inputs),
+        Some(&results),
+        std::future::pending(),
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Completed);
+    let result = record.result.expect("a result");
+    assert_eq!(result["mode"], "hyperopt");
+    assert_eq!(result["epochs"], 10, "{result}");
+    assert!(
+        result["best_epoch"]
+            .as_u64()
+            .is_some_and(|epoch| (1..=10).contains(&epoch)),
+        "{result}"
+    );
+    assert!(result["params"]["buy.buy_ema_fast"].is_number(), "{result}");
+    assert!(
+        result["metrics"]["total_trades"]
+            .as_f64()
+            .is_some_and(|trades| trades > 0.0),
+        "{result}"
+    );
+
+    let keys = stack
+        .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
+        .await;
+    assert!(keys.iter().any(|key| key.ends_with(".fthypt")), "{keys:?}");
+    assert!(keys.iter().any(|key| key.ends_with("/best_epoch.json")), "{keys:?}");
+    assert!(
+        !keys.iter().any(|key| key.ends_with(".pkl")),
+        "the preprocessed candles are not kept: {keys:?}"
+    );
+    let mlflow_run = record.mlflow_run_id.expect("an MLflow run");
+    let artifacts = tradai_tests::mlflow::artifacts(&mlflow_run, "hyperopt").await;
+    assert!(artifacts.iter().any(|path| path.ends_with(".fthypt")), "{artifacts:?}");
+    let engine = tradai_tests::project_root().join("container/engine");
+    assert!(
+        !engine.join("EmaCross.json").exists(),
+        "hyperopt wrote parameters beside the strategy"
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
+    let stack = Stack::fresh().await;
+    let (run_id, settings, folder) = real_freqtrade_job(&stack, entrypoint::settings::DEFAULT_ENGINE, &[]).await;
     let inputs = entrypoint::S3Inputs(stack.s3.clone());
     let started = Instant::now();
     let outcome = run(

@@ -799,20 +799,7 @@ async fn cleanup_resources_events() {
     let deps = cleanup_resources::Deps {
         configs: tradai::market_data::S3Objects::new(stack.s3.clone(), &stack.config_bucket),
     };
-    let keys = || async {
-        let listed = stack
-            .s3
-            .list_objects_v2()
-            .bucket(&stack.config_bucket)
-            .send()
-            .await
-            .expect("listed");
-        listed
-            .contents()
-            .iter()
-            .filter_map(|object| object.key().map(str::to_owned))
-            .collect::<Vec<_>>()
-    };
+    let keys = || stack.keys_in(&stack.config_bucket, "");
     for (path, expect) in files_with_expectations("cleanup-resources") {
         let state = event_json(&path);
         let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());

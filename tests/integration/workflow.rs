@@ -145,43 +145,43 @@ async fn notification(stack: &Stack, strategy: &Strategy) -> (String, Value) {
 
 /// The runs MLflow has for the strategy's experiment.
 async fn mlflow_runs(strategy: &str) -> Vec<Value> {
-    let http = reqwest::Client::new();
-    let base = tradai_tests::mlflow::endpoint();
-    let experiment: Value = http
-        .get(format!("{base}/api/2.0/mlflow/experiments/get-by-name"))
-        .query(&[("experiment_name", format!("backtests/{strategy}"))])
-        .send()
-        .await
-        .expect("MLflow answers")
-        .json()
-        .await
-        .expect("JSON");
-    let Some(id) = experiment["experiment"]["experiment_id"].as_str() else {
-        return Vec::new();
-    };
-    let runs: Value = http
-        .post(format!("{base}/api/2.0/mlflow/runs/search"))
-        .json(&serde_json::json!({ "experiment_ids": [id] }))
-        .send()
-        .await
-        .expect("MLflow answers")
-        .json()
-        .await
-        .expect("JSON");
-    runs["runs"].as_array().cloned().unwrap_or_default()
+    tradai_tests::mlflow::runs(&format!("backtests/{strategy}")).await
 }
 
 async fn temporaries(stack: &Stack, run_id: RunId) -> Vec<String> {
     stack.keys_in(&stack.config_bucket, &format!("temp/{run_id}/")).await
 }
 
-#[tokio::test]
-async fn a_backtest_runs_through_every_step_to_completed() {
+/// A run of a freshly deployed strategy whose engine is `engine`, on `pair` with candles `age_hours` old, submitted.
+struct Run {
+    local: &'static LocalStack,
+    stack: Stack,
+    strategy: Strategy,
+    run_id: RunId,
+}
+
+async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
     let local = LocalStack::get();
     let stack = local.stack().await;
-    let strategy = strategy(local, &stack, SUCCEEDS).await;
-    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let strategy = strategy(local, &stack, engine).await;
+    put_candles(&stack, &[pair], age_hours, 300).await;
+    let run_id = submit(local, &stack, &strategy.name, pair).await;
+    Run {
+        local,
+        stack,
+        strategy,
+        run_id,
+    }
+}
+
+#[tokio::test]
+async fn a_backtest_runs_through_every_step_to_completed() {
+    let Run {
+        local,
+        stack,
+        strategy,
+        run_id,
+    } = start_run(SUCCEEDS, "BTC/USDT", 1).await;
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
     let job = record(&stack, run_id).await;
@@ -211,6 +211,46 @@ async fn a_backtest_runs_through_every_step_to_completed() {
         temporaries(&stack, run_id).await.is_empty(),
         "temp/{run_id}/ is removed"
     );
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, SUCCEEDS).await;
+    local.ecs.exhaust_spot_for(&format!("strategy-{}", strategy.name));
+    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+
+    assert_eq!(finished(local, run_id).await, "SUCCEEDED");
+    assert_eq!(record(&stack, run_id).await.status, Status::Completed);
+    let history = local
+        .sfn()
+        .await
+        .get_execution_history()
+        .execution_arn(execution_arn(local, run_id))
+        .send()
+        .await
+        .expect("history");
+    let entered: Vec<&str> = history
+        .events()
+        .iter()
+        .filter_map(|event| event.state_entered_event_details())
+        .map(|details| details.name())
+        .collect();
+    let spot = entered
+        .iter()
+        .position(|state| *state == "RunBacktest")
+        .expect("Spot tried first");
+    let fargate = entered
+        .iter()
+        .position(|state| *state == "RunBacktestOnFargate")
+        .expect("then Fargate");
+    assert!(spot < fargate, "{entered:?}");
+    let (status, _) = notification(&stack, &strategy).await;
+    assert_eq!(status, "COMPLETED");
+    assert!(temporaries(&stack, run_id).await.is_empty());
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
 
@@ -269,11 +309,12 @@ async fn an_unregistered_strategy_fails_validation() {
 
 #[tokio::test]
 async fn stale_market_data_fails_the_freshness_check() {
-    let local = LocalStack::get();
-    let stack = local.stack().await;
-    let strategy = strategy(local, &stack, SUCCEEDS).await;
-    put_candles(&stack, &["XRP/USDT"], 72, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "XRP/USDT").await;
+    let Run {
+        local,
+        stack,
+        strategy,
+        run_id,
+    } = start_run(SUCCEEDS, "XRP/USDT", 72).await;
     assert_failed(
         local,
         &stack,
@@ -289,11 +330,12 @@ async fn stale_market_data_fails_the_freshness_check() {
 
 #[tokio::test]
 async fn an_engine_that_exits_1_fails_the_run_with_its_error_line() {
-    let local = LocalStack::get();
-    let stack = local.stack().await;
-    let strategy = strategy(local, &stack, FAILS).await;
-    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let Run {
+        local,
+        stack,
+        strategy,
+        run_id,
+    } = start_run(FAILS, "BTC/USDT", 1).await;
     assert_failed(
         local,
         &stack,
@@ -358,11 +400,12 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
 
 #[tokio::test]
 async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
-    let local = LocalStack::get();
-    let stack = local.stack().await;
-    let strategy = strategy(local, &stack, RUNS_LONG).await;
-    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let Run {
+        local,
+        stack,
+        strategy,
+        run_id,
+    } = start_run(RUNS_LONG, "BTC/USDT", 1).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while record(&stack, run_id).await.status != Status::Running {
         assert!(Instant::now() < deadline, "the container never claimed the job");

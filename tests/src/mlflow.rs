@@ -133,17 +133,22 @@ pub async fn register(name: &str, versions: &[&[(&str, &str)]], aliases: &[(&str
     numbers
 }
 
-/// The artifact paths of MLflow run `run_id` under `path`.
-pub async fn artifacts(run_id: &str, path: &str) -> Vec<String> {
-    let answer: Value = reqwest::Client::new()
-        .get(format!("{}/api/2.0/mlflow/artifacts/list", endpoint()))
-        .query(&[("run_id", run_id), ("path", path)])
+/// MLflow's answer to GET `/api/2.0/mlflow/{path}` with `query`.
+async fn get(path: &str, query: &[(&str, &str)]) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}/api/2.0/mlflow/{path}", endpoint()))
+        .query(query)
         .send()
         .await
         .expect("MLflow answers")
         .json()
         .await
-        .expect("JSON");
+        .expect("JSON")
+}
+
+/// The artifact paths of MLflow run `run_id` under `path`.
+pub async fn artifacts(run_id: &str, path: &str) -> Vec<String> {
+    let answer = get("artifacts/list", &[("run_id", run_id), ("path", path)]).await;
     answer["files"]
         .as_array()
         .map(|files| {
@@ -153,4 +158,14 @@ pub async fn artifacts(run_id: &str, path: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The runs of experiment `name` (none when there is no such experiment).
+pub async fn runs(experiment: &str) -> Vec<Value> {
+    let found = get("experiments/get-by-name", &[("experiment_name", experiment)]).await;
+    let Some(id) = found["experiment"]["experiment_id"].as_str() else {
+        return Vec::new();
+    };
+    let runs = post("runs/search", json!({ "experiment_ids": [id] })).await;
+    runs["runs"].as_array().cloned().unwrap_or_default()
 }

@@ -28,8 +28,14 @@ pub struct Engine {
     pumps: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Freqtrade's usage errors (an unknown flag) come from argparse, with no `- ERROR -` line and, in places, exit 0.
+fn is_usage_error(line: &str) -> bool {
+    line.starts_with("freqtrade: error:")
+}
+
 fn is_error_line(line: &str) -> bool {
-    line.contains(" - ERROR - ")
+    is_usage_error(line)
+        || line.contains(" - ERROR - ")
         || line.starts_with("ERROR")
         || line.contains("Error: ")
         || line.ends_with("Error")
@@ -110,7 +116,7 @@ async fn pump(stream: impl AsyncRead + Unpin, transcript: Arc<Mutex<Transcript>>
             println!("{line}");
         }
         let mut transcript = transcript.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if line.contains(" - ERROR - ") {
+        if line.contains(" - ERROR - ") || is_usage_error(&line) {
             transcript.reported_error = true;
         }
         if is_error_line(&line) {
@@ -133,6 +139,8 @@ mod tests {
         ));
         assert!(is_error_line("KeyError: 'entry_pricing'"));
         assert!(is_error_line("ValueError: naive timestamps"));
+        assert!(is_error_line("freqtrade: error: unrecognized arguments: --cache none"));
+        assert!(is_usage_error("freqtrade: error: unrecognized arguments: --cache none"));
         assert!(!is_error_line(
             "2026-01-05 10:00:00,000 - freqtrade - INFO - Loading data"
         ));

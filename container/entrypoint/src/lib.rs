@@ -4,6 +4,7 @@
 //! the engine and the job recorded FAILED `interrupted` well within the stop timeout, never left RUNNING.
 
 mod engine;
+pub mod hyperopt;
 pub mod result;
 pub mod settings;
 pub mod trade;
@@ -247,24 +248,19 @@ pub async fn run<M: Probe + ExperimentTracker>(
         )
         .await;
     }
-    let result_file = match latest_result(&backtests) {
-        Ok(file) => file,
-        Err(reason) => return fail_running_job(store, run_id, reason, exit::RESULT).await,
-    };
-
-    let result = match result::read_result(&result_file, &settings.strategy) {
-        Ok(result) => result,
+    let produced = match produced(settings, &folder, &backtests) {
+        Ok(produced) => produced,
         Err(reason) => return fail_running_job(store, run_id, reason, exit::RESULT).await,
     };
     let tracked = match mlflow {
-        Some(tracker) => match track(tracker, settings, &result, &result_file).await {
+        Some(tracker) => match track(tracker, settings, &produced).await {
             Ok(tracked) => Some(tracked),
             Err(reason) => return fail_running_job(store, run_id, reason, exit::DEPENDENCY).await,
         },
         None => None,
     };
     if let Some(results) = results
-        && let Err(reason) = upload(results, run_id, &backtests).await
+        && let Err(reason) = upload(results, run_id, &produced.folder).await
     {
         if let (Some(tracker), Some(run)) = (mlflow, &tracked) {
             let _ended = tracker.end_run(run, RunEnd::Failed).await;
@@ -277,12 +273,9 @@ pub async fn run<M: Probe + ExperimentTracker>(
         tracing::warn!(%run_id, error = %chain(&error), "the MLflow run could not be ended");
     }
 
-    let name = result_file
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let result_file = produced.file.clone();
     let update = RecordUpdate {
-        result: Some(json!({ "result_file": name, "metrics": result.metrics, "pairlist": result.pairlist })),
+        result: Some(produced.record),
         mlflow_experiment_id: tracked.as_ref().map(|run| run.experiment_id.clone()),
         mlflow_run_id: tracked.as_ref().map(|run| run.run_id.clone()),
         ..RecordUpdate::default()
@@ -314,12 +307,86 @@ pub async fn run<M: Probe + ExperimentTracker>(
     Outcome::Completed { result_file }
 }
 
+/// What the engine produced, read and ready to be tracked, uploaded and recorded.
+struct Produced {
+    /// The result file; MLflow gets it as the run's artifact.
+    file: PathBuf,
+    /// The folder whose files go to `results/{run_id}/`.
+    folder: PathBuf,
+    /// Parameters beside the run's own (a hyperopt's best parameters).
+    params: std::collections::BTreeMap<String, String>,
+    metrics: std::collections::BTreeMap<String, f64>,
+    /// What the job record gets as its result.
+    record: serde_json::Value,
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads the engine's result: the backtest Freqtrade's `.last_result.json` names in the backtest folder, or for
+/// hyperopt the best epoch of the `.fthypt` file named in `{userdir}/hyperopt_results`.
+fn produced(settings: &EntrypointSettings, folder: &Path, backtests: &Path) -> Result<Produced, String> {
+    if settings.trading_mode != "hyperopt" {
+        let file = latest_result(backtests)?;
+        let result = result::read_result(&file, &settings.strategy)?;
+        return Ok(Produced {
+            record: json!({ "result_file": file_name(&file), "metrics": result.metrics, "pairlist": result.pairlist }),
+            file,
+            folder: backtests.to_owned(),
+            params: std::collections::BTreeMap::new(),
+            metrics: result.metrics,
+        });
+    }
+    let results = folder.join("user_data").join(hyperopt::RESULTS_DIR);
+    let file = hyperopt::latest_hyperopt(&results)?;
+    let best = hyperopt::read_hyperopt(&file, &settings.strategy)?;
+    // Megabytes of preprocessed candles that nothing reads again; and the lock of the finished run.
+    let _removed = std::fs::remove_file(results.join(hyperopt::TICKER_DATA));
+    let _unlocked = std::fs::remove_file(folder.join("user_data").join("hyperopt.lock"));
+    let loss = best.loss.is_finite().then_some(best.loss);
+    let mut metrics = best.metrics.clone();
+    metrics.extend([
+        ("hyperopt_epochs".to_owned(), best.epochs as f64),
+        ("hyperopt_best_epoch".to_owned(), best.best_epoch as f64),
+    ]);
+    if let Some(loss) = loss {
+        metrics.insert("hyperopt_loss".to_owned(), loss);
+    }
+    let params = best
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+            (format!("best.{name}"), text)
+        })
+        .collect();
+    let record = json!({"mode": "hyperopt", "result_file": file_name(&file), "best_epoch": best.best_epoch,
+        "epochs": best.epochs, "loss": loss, "params": best.params, "metrics": best.metrics,
+        "pairlist": best.pairlist, "loss_function": settings.hyperopt.loss,
+        "random_state": settings.hyperopt.random_state});
+    // The best epoch on its own beside the full log, for whoever reads the results without Freqtrade.
+    std::fs::write(
+        results.join("best_epoch.json"),
+        serde_json::to_vec_pretty(&record).unwrap_or_default(),
+    )
+    .map_err(|error| format!("cannot write best_epoch.json: {error}"))?;
+    Ok(Produced {
+        file,
+        folder: results,
+        params,
+        metrics,
+        record,
+    })
+}
+
 /// Logs the run to MLflow: its parameters, the result's metrics and the result file as an artifact.
 async fn track(
     tracker: &impl ExperimentTracker,
     settings: &EntrypointSettings,
-    result: &result::BacktestResult,
-    result_file: &Path,
+    produced: &Produced,
 ) -> Result<TrackedRun, String> {
     let failed = |error: tradai::mlflow::RegistryError| format!("MLflow logging failed: {}", chain(&error));
     let run_id = settings.run_id.to_string();
@@ -332,7 +399,7 @@ async fn track(
         .start_run(&settings.experiment_name, &run_id, &tags)
         .await
         .map_err(failed)?;
-    let params = std::collections::BTreeMap::from([
+    let mut params = std::collections::BTreeMap::from([
         ("strategy".to_owned(), settings.strategy.clone()),
         ("strategy_version".to_owned(), settings.strategy_version.clone()),
         ("timeframe".to_owned(), settings.timeframe.clone()),
@@ -340,15 +407,29 @@ async fn track(
         ("pairs".to_owned(), settings.pairs.join(",")),
         ("trading_mode".to_owned(), settings.trading_mode.clone()),
     ]);
+    if settings.trading_mode == "hyperopt" {
+        params.extend([
+            ("hyperopt_epochs".to_owned(), settings.hyperopt.epochs.to_string()),
+            ("hyperopt_loss".to_owned(), settings.hyperopt.loss.clone()),
+            (
+                "hyperopt_random_state".to_owned(),
+                settings.hyperopt.random_state.to_string(),
+            ),
+        ]);
+    }
+    params.extend(produced.params.clone());
     let logged = async {
-        tracker.log_batch(&tracked, &params, &result.metrics).await?;
+        tracker.log_batch(&tracked, &params, &produced.metrics).await?;
         let bytes =
-            std::fs::read(result_file).map_err(|error| tradai::mlflow::RegistryError::Malformed(Box::new(error)))?;
-        let name = result_file
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        tracker.log_artifact(&tracked, &format!("backtest/{name}"), bytes).await
+            std::fs::read(&produced.file).map_err(|error| tradai::mlflow::RegistryError::Malformed(Box::new(error)))?;
+        let folder = if settings.trading_mode == "hyperopt" {
+            "hyperopt"
+        } else {
+            "backtest"
+        };
+        tracker
+            .log_artifact(&tracked, &format!("{folder}/{}", file_name(&produced.file)), bytes)
+            .await
     };
     if let Err(error) = logged.await {
         let _ended = tracker.end_run(&tracked, RunEnd::Failed).await;
@@ -357,7 +438,7 @@ async fn track(
     Ok(tracked)
 }
 
-/// Uploads every file of the backtest folder (the result, its metadata, the pointer) to `results/{run_id}/`.
+/// Uploads every file of the result folder (the result, its metadata, the pointer) to `results/{run_id}/`.
 async fn upload(results: &impl ResultStore, run_id: RunId, backtests: &Path) -> Result<(), String> {
     let entries = std::fs::read_dir(backtests).map_err(|error| format!("cannot list the results: {error}"))?;
     for entry in entries {
@@ -442,6 +523,9 @@ fn engine_argv(settings: &EntrypointSettings, folder: &Path, backtests: &Path) -
         ("{timeframe}", settings.timeframe.clone()),
         ("{timerange}", settings.timerange.clone()),
         ("{run_id}", settings.run_id.to_string()),
+        ("{epochs}", settings.hyperopt.epochs.to_string()),
+        ("{hyperopt_loss}", settings.hyperopt.loss.clone()),
+        ("{random_state}", settings.hyperopt.random_state.to_string()),
     ];
     settings
         .engine_command

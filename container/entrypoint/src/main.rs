@@ -1,7 +1,8 @@
 //! `tradai-entrypoint` — the strategy container's entrypoint (ECS Fargate, or a local process).
 //! Input: the container environment of the original design (RUN_ID, STRATEGY, TIMEFRAME, TIMERANGE, PAIRS,
 //! STRATEGY_VERSION, EXPERIMENT_NAME, S3_RESULTS_BUCKET, MARKET_DATA_S3_URI, EXCHANGE, DYNAMODB_TABLE / WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI, CONFIG_PATH, TRADING_MODE) plus
-//! ENGINE_COMMAND, HEARTBEAT_SECONDS, MLFLOW_WAIT_SECONDS, STOP_GRACE_SECONDS, WORK_DIR, LAUNCHED_BY.
+//! ENGINE_COMMAND, HEARTBEAT_SECONDS, MLFLOW_WAIT_SECONDS, STOP_GRACE_SECONDS, WORK_DIR, LAUNCHED_BY; for
+//! TRADING_MODE=hyperopt also HYPEROPT_EPOCHS, HYPEROPT_LOSS, HYPEROPT_RANDOM_STATE.
 //! With TRADING_MODE=live or dry_run it trades instead: STRATEGY_NAME + STRATEGY_STAGE (an alias) → the version's
 //! `config_path` tag → the config from S3 → CONFIG_OVERRIDES merged over it → the engine's trade mode (TRADE_COMMAND),
 //! serving GET /health on HEALTH_PORT (8080) while it runs.

@@ -66,6 +66,17 @@ pub struct EntrypointSettings {
     pub exchange: String,
     /// True when the workflow writes the final status (`LAUNCHED_BY=workflow`); otherwise the entrypoint does.
     pub workflow_managed: bool,
+    /// `TRADING_MODE=hyperopt` only: how to search.
+    pub hyperopt: HyperoptSettings,
+}
+
+/// How a hyperopt run searches: `HYPEROPT_EPOCHS` (default 100), `HYPEROPT_LOSS` (default `SharpeHyperOptLoss`)
+/// and `HYPEROPT_RANDOM_STATE` (default: derived from the run id, so a repeated run searches the same way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HyperoptSettings {
+    pub epochs: u32,
+    pub loss: String,
+    pub random_state: u32,
 }
 
 /// A variable that is missing or malformed.
@@ -112,14 +123,46 @@ impl EntrypointSettings {
                 format!("{trading_mode:?} is not supported yet; use backtest or hyperopt"),
             ));
         }
+        let default_engine = if trading_mode == "hyperopt" {
+            crate::hyperopt::DEFAULT_HYPEROPT_ENGINE
+        } else {
+            DEFAULT_ENGINE
+        };
         let engine_command = match get("ENGINE_COMMAND") {
-            None => DEFAULT_ENGINE.iter().map(|part| (*part).to_owned()).collect(),
+            None => default_engine.iter().map(|part| (*part).to_owned()).collect(),
             Some(text) => serde_json::from_str::<Vec<String>>(&text)
                 .ok()
                 .filter(|argv| !argv.is_empty())
                 .ok_or_else(|| error("ENGINE_COMMAND", "must be a non-empty JSON array of strings"))?,
         };
         let strategy = required("STRATEGY")?;
+        let positive = |name: &'static str, default: u32| -> Result<u32, SettingsError> {
+            match get(name) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|value| *value > 0)
+                    .ok_or_else(|| error(name, format!("{text:?} is not a positive whole number"))),
+            }
+        };
+        let run_id: RunId = run_id;
+        // FNV-1a of the run id; Freqtrade takes 0 for "draw one", so a run's own state is never 0.
+        let derived_state = run_id.to_string().bytes().fold(2_166_136_261_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(16_777_619)
+        }) % 1_000_000_000
+            + 1;
+        let hyperopt = HyperoptSettings {
+            epochs: positive("HYPEROPT_EPOCHS", 100)?,
+            loss: get("HYPEROPT_LOSS").unwrap_or_else(|| "SharpeHyperOptLoss".to_owned()),
+            random_state: positive("HYPEROPT_RANDOM_STATE", derived_state)?,
+        };
+        if !hyperopt.loss.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(error(
+                "HYPEROPT_LOSS",
+                format!("{:?} is not a loss class name", hyperopt.loss),
+            ));
+        }
         Ok(Self {
             run_id,
             trading_mode,
@@ -152,6 +195,7 @@ impl EntrypointSettings {
                 .transpose()?,
             exchange: get("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
             workflow_managed: get("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
+            hyperopt,
         })
     }
 }
@@ -185,12 +229,28 @@ mod tests {
     }
 
     #[test]
+    fn hyperopt_runs_its_own_command_with_a_state_of_the_run() {
+        let settings = EntrypointSettings::from_map(&vars(&[("TRADING_MODE", "hyperopt")])).expect("valid");
+        assert_eq!(settings.engine_command[0..2], ["freqtrade", "hyperopt"]);
+        assert_eq!(settings.hyperopt.epochs, 100);
+        assert_eq!(settings.hyperopt.loss, "SharpeHyperOptLoss");
+        let again = EntrypointSettings::from_map(&vars(&[("TRADING_MODE", "hyperopt")])).expect("valid");
+        assert_eq!(
+            settings.hyperopt.random_state, again.hyperopt.random_state,
+            "the same run searches alike"
+        );
+        assert!(settings.hyperopt.random_state > 0);
+    }
+
+    #[test]
     fn malformed_variables_are_named() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("RUN_ID", "x")], "RUN_ID"),
             (&[("TRADING_MODE", "live")], "TRADING_MODE"),
             (&[("ENGINE_COMMAND", "freqtrade backtesting")], "ENGINE_COMMAND"),
             (&[("HEARTBEAT_SECONDS", "-1")], "HEARTBEAT_SECONDS"),
+            (&[("HYPEROPT_EPOCHS", "0")], "HYPEROPT_EPOCHS"),
+            (&[("HYPEROPT_LOSS", "x; rm -rf /")], "HYPEROPT_LOSS"),
         ];
         for (extra, name) in cases {
             assert_eq!(

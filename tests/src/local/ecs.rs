@@ -3,10 +3,9 @@
 //! reports it as ECS does (RUNNING, then STOPPED with `EssentialContainerExited` and the exit code); StopTask
 //! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,19 +47,9 @@ pub struct LocalEcs {
     stop_timeout: Duration,
     http: reqwest::Client,
     tasks: Mutex<HashMap<String, Task>>,
-    spot_exhausted: AtomicBool,
+    /// Task definition families for which Spot has no capacity.
+    spot_exhausted: Mutex<HashSet<String>>,
 }
-
-/// Variables a task inherits from the machine, as a Fargate task gets them from its role and agent.
-const INHERITED: &[&str] = &[
-    "PATH",
-    "HOME",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_EC2_METADATA_DISABLED",
-];
 
 fn now() -> f64 {
     std::time::SystemTime::now()
@@ -81,13 +70,17 @@ impl LocalEcs {
             stop_timeout: Duration::from_secs(30),
             http: reqwest::Client::new(),
             tasks: Mutex::new(HashMap::new()),
-            spot_exhausted: AtomicBool::new(false),
+            spot_exhausted: Mutex::new(HashSet::new()),
         }
     }
 
-    /// From now on, RunTask on FARGATE_SPOT fails for lack of capacity (as Spot does at times), or works again.
-    pub fn exhaust_spot(&self, exhausted: bool) {
-        self.spot_exhausted.store(exhausted, Ordering::SeqCst);
+    /// From now on, RunTask of task definition `family` on FARGATE_SPOT fails for lack of capacity, as Spot does
+    /// at times (for one family, so that other runs of the process are not touched).
+    pub fn exhaust_spot_for(&self, family: &str) {
+        self.spot_exhausted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(family.to_owned());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Task>> {
@@ -146,14 +139,20 @@ impl LocalEcs {
         let on_spot = body["capacityProviderStrategy"]
             .as_array()
             .is_some_and(|strategy| strategy.iter().any(|item| item["capacityProvider"] == "FARGATE_SPOT"));
-        if on_spot && self.spot_exhausted.load(Ordering::SeqCst) {
+        let family = body["taskDefinition"].as_str().unwrap_or_default();
+        let exhausted = self
+            .spot_exhausted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(family.split(':').next().unwrap_or(family));
+        if on_spot && exhausted {
             return Ok(json!({"tasks": [], "failures": [{"arn": cluster_arn, "reason": NO_SPOT_CAPACITY}]}));
         }
-        let family = body["taskDefinition"].as_str().unwrap_or_default();
         let definition = self.task_definition(family).await?;
         let container = &definition["containerDefinitions"][0];
         let container_name = container["name"].as_str().unwrap_or("strategy").to_owned();
-        let mut environment: Vec<(String, String)> = INHERITED
+        // What a Fargate task gets from its role and agent; the router stands in for every AWS endpoint.
+        let mut environment: Vec<(String, String)> = tradai::executor::INHERITED
             .iter()
             .filter_map(|name| std::env::var(name).ok().map(|value| ((*name).to_owned(), value)))
             .collect();
