@@ -359,13 +359,26 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
         .await
         .expect("results bucket");
     let experiment = format!("backtests/{}", tradai_tests::mlflow::unique_name("EmaCross"));
+    // Launched directly (no CONFIG_PATH), the container prepares its config from the version's base config.
+    let base = stack
+        .put_config(
+            &format!("strategies/EmaCross/{}.yaml", uuid::Uuid::new_v4().simple()),
+            b"stake_currency: USDT\nstake_amount: 100\nexchange:\n  name: binance\n".to_vec(),
+        )
+        .await;
+    let versions = tradai_tests::mlflow::register("EmaCross", &[&[("config_path", base.as_str())]], &[]).await;
+    let version = versions[0].to_string();
     let (run_id, settings, folder) = waiting_job(
         &stack,
         SUCCEEDS,
         &[
             ("MLFLOW_TRACKING_URI", &uri),
             ("EXPERIMENT_NAME", &experiment),
-            ("STRATEGY_VERSION", "3"),
+            ("STRATEGY_VERSION", &version),
+            (
+                "CONFIG_OVERRIDES",
+                r#"{"stake_amount": 250, "exchange": {"ccxt_config": {"timeout": 3000}}}"#,
+            ),
         ],
     )
     .await;
@@ -382,6 +395,15 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
     )
     .await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(folder.join("work").join(run_id.to_string()).join("config.json")).expect("the config"),
+    )
+    .expect("JSON, as Freqtrade reads it");
+    assert_eq!(config["stake_amount"], 250, "{config}");
+    assert_eq!(config["exchange"]["name"], "binance");
+    assert_eq!(config["exchange"]["ccxt_config"]["timeout"], 3000);
+    assert_eq!(config["exchange"]["pair_whitelist"], serde_json::json!(["BTC/USDT"]));
+    assert_eq!(config["strategy_version"], versions[0]);
 
     let record = status(&stack, run_id).await;
     assert_eq!(record.status, Status::Completed);
@@ -408,7 +430,7 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
             .map(|p| p["value"].clone())
     };
     assert_eq!(param("strategy"), Some(serde_json::json!("EmaCross")));
-    assert_eq!(param("strategy_version"), Some(serde_json::json!("3")));
+    assert_eq!(param("strategy_version"), Some(serde_json::json!(version)));
     let metric = |key: &str| {
         data["metrics"]
             .as_array()
@@ -465,7 +487,13 @@ test -f "$3/BTC_USDT-5m.parquet" || { echo "ERROR: no candles in $3" >&2; exit 1
 test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
 "#;
     let engine = format!("{checks}{SUCCEEDS}");
-    let config_uri = stack.put_config("temp/run/config.json", b"{}".to_vec()).await;
+    // A YAML config (as a release may write it) reaches Freqtrade as the JSON it reads.
+    let config_uri = stack
+        .put_config(
+            "temp/run/config.yaml",
+            b"stake_currency: USDT\nexchange: {name: binance}\n".to_vec(),
+        )
+        .await;
     let candles = tradai_tests::candles::CandleFile::ending_at(Timestamp::now(), chrono::TimeDelta::minutes(5), 50);
     stack
         .put_market_data("ohlcv/binance/BTC_USDT-5m.parquet", candles.to_parquet())
@@ -495,6 +523,12 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
     .await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     assert_eq!(status(&stack, run_id).await.status, Status::Completed);
+    let written = std::fs::read(folder.join("work").join(run_id.to_string()).join("config.json")).expect("config");
+    let written: serde_json::Value = serde_json::from_slice(&written).expect("JSON");
+    assert_eq!(
+        written,
+        serde_json::json!({"stake_currency": "USDT", "exchange": {"name": "binance"}})
+    );
 
     // A pair without candles fails the job before the engine runs, naming what is missing.
     let (run_id, mut settings, _) = waiting_job(

@@ -106,6 +106,7 @@ fn expectations(function: &str) -> BTreeMap<&'static str, Expect> {
         "notify-completion" => vec![
             ("valid-completed.json", Ok),
             ("valid-failed.json", Ok),
+            ("valid-stopped-execution.json", Ok),
             ("invalid-malformed-run-id.json", Invalid("run_id")),
             ("invalid-missing-run-id.json", Invalid("run_id")),
         ],
@@ -871,16 +872,30 @@ async fn notify_completion_events() {
         .send()
         .await
         .expect("subscribed");
-    let deps = notify_completion::Deps { sns, topic_arn: topic };
+    let deps = notify_completion::Deps {
+        sns,
+        topic_arn: topic,
+        store: stack.store(),
+    };
     for (path, expect) in files_with_expectations("notify-completion") {
         let state = event_json(&path);
+        // The rule on stopped executions sends only the run id: the rest comes from the (cancelled) job.
+        let stopped = state.get("execution_status").is_some();
+        if stopped {
+            let run_id = state["run_id"].as_str().expect("run id");
+            sample_job(&stack, run_id, Status::Cancelled).await;
+        }
         let event = lambda_runtime::LambdaEvent::new(state.clone(), lambda_runtime::Context::default());
         let answer = notify_completion::handle(&deps, event).await;
         match expect {
             Expect::Ok => {
                 let output = answer.expect("published");
                 let failed = state.get("error").is_some();
-                let status = if failed { "FAILED" } else { "COMPLETED" };
+                let status = match (stopped, failed) {
+                    (true, _) => "CANCELLED",
+                    (false, true) => "FAILED",
+                    (false, false) => "COMPLETED",
+                };
                 assert_eq!(output["notification"]["status"], status);
                 let received = stack.messages(&inbox).await;
                 assert_eq!(received.len(), 1, "{}", path.display());
@@ -890,7 +905,9 @@ async fn notify_completion_events() {
                 let message: Value =
                     serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("JSON");
                 assert_eq!(message["run_id"], state["run_id"]);
-                if failed {
+                if stopped {
+                    assert_eq!(message["error"], "cancelled by its owner");
+                } else if failed {
                     assert!(
                         message["error"].as_str().is_some_and(|e| e.contains("stale data")),
                         "{message}"

@@ -432,7 +432,12 @@ async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
     }
     let job = record(&stack, run_id).await;
     assert_eq!(job.status, Status::Cancelled, "{job:?}");
-    // The rule on executions that end outside their failure path cleans up after it (EventBridge: asynchronously).
+    // The rules on executions that end outside their failure path notify and clean up (EventBridge: asynchronously).
+    let (status, message) = notification(&stack, &strategy).await;
+    assert_eq!(status, "CANCELLED");
+    assert_eq!(message["run_id"], run_id.to_string());
+    let runs = mlflow_runs(&strategy.name).await;
+    assert!(runs.is_empty(), "the engine was stopped before any result: {runs:?}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !temporaries(&stack, run_id).await.is_empty() {
         assert!(Instant::now() < deadline, "temp/{run_id}/ is left after the abort");

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tradai::backtest::{RunId, Status};
-use tradai::mlflow::{ExperimentTracker, RunEnd, TrackedRun};
+use tradai::mlflow::{ExperimentTracker, ModelRegistry, RunEnd, TrackedRun};
 use tradai::readiness::Probe;
 use tradai::report::chain;
 use tradai::store::{RecordUpdate, Transition, TransitionOutcome, WorkflowStore};
@@ -104,7 +104,7 @@ impl ResultStore for tradai::market_data::S3Objects {
 /// Runs job `settings.run_id` to its end: MLflow (when given) is waited for and gets the run's params, metrics and
 /// result; `results` (when given) gets the raw result under `results/{run_id}/`. `shutdown` completes when the
 /// process is asked to stop (SIGTERM).
-pub async fn run<M: Probe + ExperimentTracker>(
+pub async fn run<M: Probe + ExperimentTracker + ModelRegistry>(
     settings: &EntrypointSettings,
     store: &impl WorkflowStore,
     mlflow: Option<&M>,
@@ -159,10 +159,17 @@ pub async fn run<M: Probe + ExperimentTracker>(
         )
         .await;
     }
-    if let Some(inputs) = inputs
-        && let Err(reason) = fetch_inputs(inputs, settings, &folder).await
-    {
-        return fail_running_job(store, run_id, reason, exit::INPUTS).await;
+    if let Some(inputs) = inputs {
+        // Launched directly there is no PrepareConfig step before the container: it prepares the config itself.
+        if settings.config_path.is_none()
+            && let Some(registry) = mlflow
+            && let Err(reason) = prepare_config(registry, inputs, settings, &folder).await
+        {
+            return fail_running_job(store, run_id, reason, exit::INPUTS).await;
+        }
+        if let Err(reason) = fetch_inputs(inputs, settings, &folder).await {
+            return fail_running_job(store, run_id, reason, exit::INPUTS).await;
+        }
     }
     let argv = engine_argv(settings, &folder, &backtests);
     tracing::info!(%run_id, command = ?argv, "starting the engine");
@@ -472,8 +479,8 @@ async fn fetch_inputs(inputs: &impl InputStore, settings: &EntrypointSettings, f
             .fetch(bucket, key)
             .await?
             .ok_or_else(|| format!("the config {uri} does not exist"))?;
-        std::fs::write(folder.join("config.json"), bytes)
-            .map_err(|error| format!("cannot write the config: {error}"))?;
+        let config = tradai::config::parse_document(&bytes).map_err(|error| format!("the config {uri}: {error}"))?;
+        write_config(folder, &config)?;
     }
     let Some(location) = &settings.market_data else {
         return Ok(());
@@ -502,6 +509,59 @@ async fn fetch_inputs(inputs: &impl InputStore, settings: &EntrypointSettings, f
             .map_err(|error| format!("cannot write markets.json: {error}"))?;
     }
     Ok(())
+}
+
+/// Freqtrade reads its config as JSON, whatever the config was written in.
+fn write_config(folder: &Path, config: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_vec_pretty(config).map_err(|error| format!("cannot write the config: {error}"))?;
+    std::fs::write(folder.join("config.json"), text).map_err(|error| format!("cannot write the config: {error}"))
+}
+
+/// The run's config as PrepareConfig makes it (`tradai::workflow::prepare`), for a container launched without
+/// one: the version's (or alias's) `config_path` tag → the base config → `CONFIG_OVERRIDES` → the run's fields.
+async fn prepare_config(
+    registry: &impl ModelRegistry,
+    inputs: &impl InputStore,
+    settings: &EntrypointSettings,
+    folder: &Path,
+) -> Result<(), String> {
+    let name = &settings.strategy;
+    let registry_down = |error: tradai::mlflow::RegistryError| format!("MLflow: {}", chain(&error));
+    let version = match settings.strategy_version.parse::<u32>() {
+        Ok(number) => registry.version(name, number).await,
+        Err(_) => registry.resolve_alias(name, &settings.strategy_version).await,
+    }
+    .map_err(registry_down)?
+    .ok_or_else(|| {
+        format!(
+            "strategy {name} version {} is not registered",
+            settings.strategy_version
+        )
+    })?;
+    let uri = version
+        .tags
+        .get("config_path")
+        .ok_or_else(|| format!("strategy {name} version {} has no config_path tag", version.version))?;
+    let (bucket, key) = uri
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .ok_or_else(|| format!("config_path {uri} is not an s3:// URI"))?;
+    let bytes = inputs
+        .fetch(bucket, key)
+        .await?
+        .ok_or_else(|| format!("the config {uri} does not exist"))?;
+    let base = tradai::config::parse_document(&bytes).map_err(|error| format!("the config {uri}: {error}"))?;
+    let run = tradai::workflow::prepare::RunFields {
+        run_id: settings.run_id,
+        pairs: settings.pairs.iter().map(String::as_str).collect(),
+        timeframe: &settings.timeframe,
+        experiment_name: &settings.experiment_name,
+        strategy_name: name,
+        strategy_version: version.version,
+    };
+    let config = tradai::workflow::prepare::merged_config(base, &settings.config_overrides, &run);
+    tracing::info!(run_id = %settings.run_id, %uri, version = version.version, "run config prepared");
+    write_config(folder, &config)
 }
 
 /// Replaces the `{placeholders}` of the engine command.

@@ -68,6 +68,9 @@ pub struct EntrypointSettings {
     pub workflow_managed: bool,
     /// `TRADING_MODE=hyperopt` only: how to search.
     pub hyperopt: HyperoptSettings,
+    /// `CONFIG_OVERRIDES`: a JSON object merged over the strategy's base config when the entrypoint prepares the
+    /// config itself (launched directly, without `CONFIG_PATH`).
+    pub config_overrides: serde_json::Value,
 }
 
 /// How a hyperopt run searches: `HYPEROPT_EPOCHS` (default 100), `HYPEROPT_LOSS` (default `SharpeHyperOptLoss`)
@@ -196,6 +199,13 @@ impl EntrypointSettings {
             exchange: get("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
             workflow_managed: get("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
             hyperopt,
+            config_overrides: match get("CONFIG_OVERRIDES") {
+                None => serde_json::Value::Object(serde_json::Map::new()),
+                Some(text) => serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .filter(serde_json::Value::is_object)
+                    .ok_or_else(|| error("CONFIG_OVERRIDES", "must be a JSON object"))?,
+            },
         })
     }
 }
@@ -250,6 +260,7 @@ mod tests {
             (&[("ENGINE_COMMAND", "freqtrade backtesting")], "ENGINE_COMMAND"),
             (&[("HEARTBEAT_SECONDS", "-1")], "HEARTBEAT_SECONDS"),
             (&[("HYPEROPT_EPOCHS", "0")], "HYPEROPT_EPOCHS"),
+            (&[("CONFIG_OVERRIDES", "[1]")], "CONFIG_OVERRIDES"),
             (&[("HYPEROPT_LOSS", "x; rm -rf /")], "HYPEROPT_LOSS"),
         ];
         for (extra, name) in cases {

@@ -1,12 +1,14 @@
 //! `notify-completion` — the workflow's NotifyCompletion step (Step Functions → Lambda).
-//! Input: the workflow state (`run_id`, `strategy_name`, and `error` on the failure path). Output: the state with
+//! Input: the workflow state (`run_id`, `strategy_name`, and `error` on the failure path), or from the rule on
+//! ended executions `{run_id, execution_status}` (the rest is read from the job). Output: the state with
 //! `notification: {message_id, status}`. Publishes a JSON message with attributes `status` and `strategy`.
 //! Errors: `InvalidInput` (no or malformed run_id), `TransientDependency` (SNS failed; the state machine retries).
-//! Environment: NOTIFICATION_TOPIC_ARN (required), AWS_ENDPOINT_URL (local stand-ins only).
-//! IAM: sns:Publish on the topic.
+//! Environment: NOTIFICATION_TOPIC_ARN (required), WORKFLOW_STATE_TABLE, AWS_ENDPOINT_URL (local stand-ins only).
+//! IAM: sns:Publish on the topic; dynamodb:GetItem on the table.
 
 use notify_completion::{Deps, handle};
 use tradai::settings::Settings;
+use tradai::store::DynamoDbStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -20,6 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = Deps {
         sns: aws_sdk_sns::Client::new(&aws),
         topic_arn,
+        store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
     };
     lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
 }

@@ -54,6 +54,10 @@ pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> V
     if let Some(uri) = &context.market_data_uri {
         environment.push(("MARKET_DATA_S3_URI".to_owned(), uri.clone()));
     }
+    if !config.config_overrides.is_empty() {
+        let overrides = serde_json::Value::Object(config.config_overrides.clone());
+        environment.push(("CONFIG_OVERRIDES".to_owned(), overrides.to_string()));
+    }
     environment
 }
 

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::{ContainerContext, Handoff, LaunchError, Launcher, container_environment};
@@ -17,6 +17,14 @@ pub const INHERITED: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_EC2_METADATA_DISABLED",
 ];
+
+/// The [`INHERITED`] variables this process has.
+fn inherited() -> Vec<(String, String)> {
+    INHERITED
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|value| ((*name).to_owned(), value)))
+        .collect()
+}
 
 /// `EXECUTOR_MODE=local` (development): the strategy container's entrypoint started as a local process with the
 /// environment the ECS container overrides would give it, and nothing else of the launcher's.
@@ -37,12 +45,9 @@ impl LocalProcess {
         }
     }
 
-    /// The environment the process gets for `job`.
+    /// The environment the process gets for `job`: what it inherits, then the container's.
     pub fn environment(&self, job: &BacktestJob) -> Vec<(String, String)> {
-        let mut environment: Vec<(String, String)> = INHERITED
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|value| ((*name).to_owned(), value)))
-            .collect();
+        let mut environment = inherited();
         environment.extend(container_environment(job, &self.context));
         environment
     }
@@ -54,24 +59,11 @@ impl Launcher for LocalProcess {
     }
 
     async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {
-        let (stdout, stderr) = match &self.log_dir {
-            Some(folder) => {
-                std::fs::create_dir_all(folder).map_err(LaunchError::unavailable)?;
-                let log = std::fs::File::create(folder.join(format!("{}.log", job.run_id)))
-                    .map_err(LaunchError::unavailable)?;
-                let copy = log.try_clone().map_err(LaunchError::unavailable)?;
-                (Stdio::from(log), Stdio::from(copy))
-            }
-            None => (Stdio::inherit(), Stdio::inherit()),
-        };
-        let mut child = tokio::process::Command::new(&self.program)
-            .env_clear()
-            .envs(self.environment(job))
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .map_err(|error| LaunchError::Refused(format!("cannot start {}: {error}", self.program.display())))?;
+        let log = self
+            .log_dir
+            .as_ref()
+            .map(|folder| folder.join(format!("{}.log", job.run_id)));
+        let mut child = start_entrypoint(&self.program, container_environment(job, &self.context), log.as_deref())?;
         let run_id = job.run_id;
         // Reap the process when it ends, so it never lingers as a zombie of the launcher.
         tokio::spawn(async move {
@@ -82,4 +74,37 @@ impl Launcher for LocalProcess {
         });
         Ok(Handoff::default())
     }
+}
+
+/// Starts the strategy container's entrypoint `program` as a local process, as a container starts: with
+/// [`INHERITED`] from this process and `environment` (the container's) and nothing else, in a process group of its
+/// own (so a stop reaches the engine it starts), its output to `log` when given. The one way both
+/// `EXECUTOR_MODE=local` and the local ECS of the workflow runner start it.
+pub fn start_entrypoint(
+    program: &Path,
+    environment: Vec<(String, String)>,
+    log: Option<&Path>,
+) -> Result<tokio::process::Child, LaunchError> {
+    let (stdout, stderr) = match log {
+        Some(file) => {
+            if let Some(folder) = file.parent() {
+                std::fs::create_dir_all(folder).map_err(LaunchError::unavailable)?;
+            }
+            let log = std::fs::File::create(file).map_err(LaunchError::unavailable)?;
+            let copy = log.try_clone().map_err(LaunchError::unavailable)?;
+            (Stdio::from(log), Stdio::from(copy))
+        }
+        None => (Stdio::inherit(), Stdio::inherit()),
+    };
+    let mut variables = inherited();
+    variables.extend(environment);
+    tokio::process::Command::new(program)
+        .env_clear()
+        .envs(variables)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .map_err(|error| LaunchError::Refused(format!("cannot start {}: {error}", program.display())))
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::backtest::{BacktestJob, StrategyVersion};
+use crate::backtest::{BacktestJob, RunId, StrategyVersion};
 use crate::config::deep_merge;
 use crate::executor::{ContainerContext, container_environment};
 
@@ -16,25 +16,48 @@ pub fn run_config_key(job: &BacktestJob) -> String {
 /// The exchange a config trades on when it does not say (the market data's default too).
 pub const DEFAULT_EXCHANGE: &str = "binance";
 
-/// The run's engine config: `base` with the job's overrides merged over it and the run's own fields set last.
-/// `version` is the number the requested version or alias was pinned to.
-pub fn run_config(mut base: Value, job: &BacktestJob, version: u32) -> Value {
-    let request = &job.request;
-    deep_merge(&mut base, &Value::Object(request.config.config_overrides.clone()));
-    let pairs: Vec<&str> = request.config.symbols.iter().map(|s| s.as_str()).collect();
+/// What a run fixes in its engine config, whatever the base config or the overrides say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFields<'a> {
+    pub run_id: RunId,
+    pub pairs: Vec<&'a str>,
+    pub timeframe: &'a str,
+    pub experiment_name: &'a str,
+    pub strategy_name: &'a str,
+    /// The number the requested version or alias was pinned to.
+    pub strategy_version: u32,
+}
+
+/// The run's engine config: `base` with `overrides` merged over it and the run's own fields set last.
+pub fn merged_config(mut base: Value, overrides: &Value, run: &RunFields<'_>) -> Value {
+    deep_merge(&mut base, overrides);
     deep_merge(
         &mut base,
         &json!({
-            "exchange": {"pair_whitelist": pairs},
-            "timeframe": request.config.timeframe.as_str(),
+            "exchange": {"pair_whitelist": run.pairs},
+            "timeframe": run.timeframe,
             "dataformat_ohlcv": "parquet",
-            "run_id": job.run_id,
-            "experiment_name": request.experiment_name,
-            "strategy_name": request.strategy_name,
-            "strategy_version": version,
+            "run_id": run.run_id,
+            "experiment_name": run.experiment_name,
+            "strategy_name": run.strategy_name,
+            "strategy_version": run.strategy_version,
         }),
     );
     base
+}
+
+/// [`merged_config`] for `job`, its version pinned to `version`.
+pub fn run_config(base: Value, job: &BacktestJob, version: u32) -> Value {
+    let request = &job.request;
+    let run = RunFields {
+        run_id: job.run_id,
+        pairs: request.config.symbols.iter().map(|s| s.as_str()).collect(),
+        timeframe: request.config.timeframe.as_str(),
+        experiment_name: &request.experiment_name,
+        strategy_name: &request.strategy_name,
+        strategy_version: version,
+    };
+    merged_config(base, &Value::Object(request.config.config_overrides.clone()), &run)
 }
 
 /// The exchange a run config trades on, lower-cased as the market-data layout names it.
@@ -58,7 +81,11 @@ pub fn workflow_environment(
 ) -> Value {
     let mut pinned = job.clone();
     pinned.request.strategy_version = StrategyVersion::Number(version);
-    let mut environment = container_environment(&pinned, context);
+    // The overrides are merged into the config already: the container is given the config, not them.
+    let mut environment: Vec<(String, String)> = container_environment(&pinned, context)
+        .into_iter()
+        .filter(|(name, _)| name != "CONFIG_OVERRIDES")
+        .collect();
     environment.extend([
         ("CONFIG_PATH".to_owned(), config_uri.to_owned()),
         ("EXCHANGE".to_owned(), exchange.to_owned()),
@@ -80,7 +107,7 @@ pub fn workflow_environment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backtest::{BacktestRequest, RunId};
+    use crate::backtest::BacktestRequest;
     use crate::time::Timestamp;
 
     fn job(overrides: Value) -> BacktestJob {

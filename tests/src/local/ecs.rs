@@ -5,7 +5,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -151,12 +150,8 @@ impl LocalEcs {
         let definition = self.task_definition(family).await?;
         let container = &definition["containerDefinitions"][0];
         let container_name = container["name"].as_str().unwrap_or("strategy").to_owned();
-        // What a Fargate task gets from its role and agent; the router stands in for every AWS endpoint.
-        let mut environment: Vec<(String, String)> = tradai::executor::INHERITED
-            .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|value| ((*name).to_owned(), value)))
-            .collect();
-        environment.push(("AWS_ENDPOINT_URL".to_owned(), self.router_url.clone()));
+        // The router stands in for every AWS endpoint the task reaches.
+        let mut environment = vec![("AWS_ENDPOINT_URL".to_owned(), self.router_url.clone())];
         let pairs = |list: &Value| -> Vec<(String, String)> {
             list.as_array()
                 .into_iter()
@@ -173,26 +168,11 @@ impl LocalEcs {
 
         let id = uuid::Uuid::new_v4().simple().to_string();
         let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster_name}/{id}");
-        std::fs::create_dir_all(&self.log_dir).ok();
-        let log = std::fs::File::create(self.log_dir.join(format!("{id}.log"))).map_err(|error| EcsError {
-            code: "ServerException",
-            message: format!("cannot open the task log: {error}"),
-        })?;
-        let copy = log.try_clone().map_err(|error| EcsError {
-            code: "ServerException",
-            message: format!("cannot open the task log: {error}"),
-        })?;
-        let mut child = tokio::process::Command::new(&self.program)
-            .env_clear()
-            .envs(environment)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(copy)
-            .process_group(0)
-            .spawn()
-            .map_err(|error| EcsError {
+        let log = self.log_dir.join(format!("{id}.log"));
+        let mut child =
+            tradai::executor::start_entrypoint(&self.program, environment, Some(&log)).map_err(|error| EcsError {
                 code: "ServerException",
-                message: format!("cannot start {}: {error}", self.program.display()),
+                message: tradai::report::chain(&error),
             })?;
         let task = Task {
             arn: arn.clone(),

@@ -116,26 +116,34 @@ pub fn definition(local: &[(&str, String)]) -> String {
     text
 }
 
-/// What the template's rule on ended executions (`BacktestExecutionEndedRule`) invokes for the execution
-/// `execution_arn` that ended in `status`: each target function with its transformed input, as EventBridge would.
+/// What the template's rules on Step Functions executions (`AWS::Events::Rule` with source `aws.states`) invoke for
+/// execution `execution_arn` that ended in `status`: each matching rule's target functions with their transformed
+/// input, as EventBridge would.
 pub fn ended_execution_targets(execution_arn: &str, status: &str) -> Vec<(String, String)> {
-    let rule = template::properties("BacktestExecutionEndedRule");
-    let statuses = rule["EventPattern"]["detail"]["status"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !statuses.iter().any(|wanted| wanted == status) {
-        return Vec::new();
-    }
     let name = execution_arn.rsplit(':').next().unwrap_or_default();
     let event = serde_json::json!({"source": "aws.states", "detail-type": "Step Functions Execution Status Change",
         "detail": {"executionArn": execution_arn, "name": name, "status": status}});
-    rule["Targets"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let resources = template::template()["Resources"].as_object().expect("Resources");
+    resources
+        .values()
+        .filter(|resource| resource["Type"] == "AWS::Events::Rule")
+        .map(|rule| &rule["Properties"])
+        .filter(|rule| {
+            rule["EventPattern"]["source"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s == "aws.states"))
+        })
+        .filter(|rule| {
+            rule["EventPattern"]["detail"]["status"]
+                .as_array()
+                .is_some_and(|statuses| statuses.iter().any(|wanted| wanted == status))
+        })
+        .flat_map(|rule| rule["Targets"].as_array().cloned().unwrap_or_default())
         .map(|target| {
-            let function = target["Arn"]["Fn::GetAtt"][0].as_str().expect("a function target");
+            let function = target["Arn"]["Fn::GetAtt"][0]
+                .as_str()
+                .expect("a function target")
+                .to_owned();
             let transformer = &target["InputTransformer"];
             let mut input = transformer["InputTemplate"]
                 .as_str()
@@ -143,12 +151,10 @@ pub fn ended_execution_targets(execution_arn: &str, status: &str) -> Vec<(String
                 .to_owned();
             for (key, path) in transformer["InputPathsMap"].as_object().into_iter().flatten() {
                 let pointer = path.as_str().expect("a path").trim_start_matches('$').replace('.', "/");
-                input = input.replace(
-                    &format!("<{key}>"),
-                    &event.pointer(&pointer).unwrap_or(&Value::Null).to_string(),
-                );
+                let value = event.pointer(&pointer).unwrap_or(&Value::Null).to_string();
+                input = input.replace(&format!("<{key}>"), &value);
             }
-            (crate_of(function), input)
+            (crate_of(&function), input)
         })
         .collect()
 }
