@@ -176,20 +176,16 @@ async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
 
 #[tokio::test]
 async fn a_backtest_runs_through_every_step_to_completed() {
-    let Run {
-        local,
-        stack,
-        strategy,
-        run_id,
-    } = start_run(SUCCEEDS, "BTC/USDT", 1).await;
+    let run = start_run(SUCCEEDS, "BTC/USDT", 1).await;
+    let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
-    let job = record(&stack, run_id).await;
+    let job = record(stack, run_id).await;
     assert_eq!(job.status, Status::Completed, "{job:?}");
     let result = job.result.expect("the summary");
     assert_eq!(result["total_trades"], 3);
     assert_eq!(result["profit_total_abs"], 55.0);
-    let (status, message) = notification(&stack, &strategy).await;
+    let (status, message) = notification(stack, strategy).await;
     assert_eq!(status, "COMPLETED");
     assert_eq!(message["run_id"], run_id.to_string());
     assert_eq!(message["summary"]["total_trades"], 3);
@@ -207,10 +203,7 @@ async fn a_backtest_runs_through_every_step_to_completed() {
     for file in ["summary.json", "equity.svg", ".last_result.json"] {
         assert!(results.contains(&format!("results/{run_id}/{file}")), "{results:?}");
     }
-    assert!(
-        temporaries(&stack, run_id).await.is_empty(),
-        "temp/{run_id}/ is removed"
-    );
+    assert!(temporaries(stack, run_id).await.is_empty(), "temp/{run_id}/ is removed");
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
 
@@ -250,12 +243,14 @@ async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
     assert!(spot < fargate, "{entered:?}");
     let (status, _) = notification(&stack, &strategy).await;
     assert_eq!(status, "COMPLETED");
+    assert_eq!(mlflow_runs(&strategy.name).await.len(), 1, "one MLflow run");
     assert!(temporaries(&stack, run_id).await.is_empty());
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
 
 /// Asserts the failure path: FAILED with `error` (a part of it) at `step`, the notification, temp/ gone.
-async fn assert_failed(local: &LocalStack, stack: &Stack, strategy: &Strategy, run_id: RunId, step: &str, error: &str) {
+async fn assert_failed(run: &Run, step: &str, error: &str) {
+    let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
     assert_eq!(finished(local, run_id).await, "FAILED");
     let job = record(stack, run_id).await;
     assert_eq!(job.status, Status::Failed, "{job:?}");
@@ -291,15 +286,14 @@ async fn an_unregistered_strategy_fails_validation() {
         .await
         .expect("submitted")
         .run_id;
-    assert_failed(
+    let run = Run {
         local,
-        &stack,
-        &unknown,
+        stack,
+        strategy: unknown,
         run_id,
-        "ValidateStrategy",
-        "version 7 is not registered",
-    )
-    .await;
+    };
+    let unknown = &run.strategy;
+    assert_failed(&run, "ValidateStrategy", "version 7 is not registered").await;
     assert!(
         mlflow_runs(&unknown.name).await.is_empty(),
         "no engine ran, so no MLflow run"
@@ -309,42 +303,18 @@ async fn an_unregistered_strategy_fails_validation() {
 
 #[tokio::test]
 async fn stale_market_data_fails_the_freshness_check() {
-    let Run {
-        local,
-        stack,
-        strategy,
-        run_id,
-    } = start_run(SUCCEEDS, "XRP/USDT", 72).await;
-    assert_failed(
-        local,
-        &stack,
-        &strategy,
-        run_id,
-        "CheckDataFreshness",
-        "XRP/USDT last candle 72.0 h old",
-    )
-    .await;
+    let run = start_run(SUCCEEDS, "XRP/USDT", 72).await;
+    let strategy = &run.strategy;
+    assert_failed(&run, "CheckDataFreshness", "XRP/USDT last candle 72.0 h old").await;
     assert!(mlflow_runs(&strategy.name).await.is_empty());
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
 
 #[tokio::test]
 async fn an_engine_that_exits_1_fails_the_run_with_its_error_line() {
-    let Run {
-        local,
-        stack,
-        strategy,
-        run_id,
-    } = start_run(FAILS, "BTC/USDT", 1).await;
-    assert_failed(
-        local,
-        &stack,
-        &strategy,
-        run_id,
-        "RunBacktest",
-        "No data found. Terminating.",
-    )
-    .await;
+    let run = start_run(FAILS, "BTC/USDT", 1).await;
+    let (local, strategy, run_id) = (run.local, &run.strategy, run.run_id);
+    assert_failed(&run, "RunBacktest", "No data found. Terminating.").await;
     let history = local
         .sfn()
         .await
@@ -384,30 +354,24 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
     std::fs::write(strategy.folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
     put_candles(&stack, &["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
-    assert_failed(
-        local,
-        &stack,
-        &strategy,
-        run_id,
-        "TransformResults",
-        "no positive starting_balance",
-    )
-    .await;
-    let runs = mlflow_runs(&strategy.name).await;
-    assert_eq!(runs.len(), 1, "the container logged its run before the summary failed");
-    std::fs::remove_dir_all(&strategy.folder).ok();
-}
-
-#[tokio::test]
-async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
-    let Run {
+    let run = Run {
         local,
         stack,
         strategy,
         run_id,
-    } = start_run(RUNS_LONG, "BTC/USDT", 1).await;
+    };
+    assert_failed(&run, "TransformResults", "no positive starting_balance").await;
+    let runs = mlflow_runs(&run.strategy.name).await;
+    assert_eq!(runs.len(), 1, "the container logged its run before the summary failed");
+    std::fs::remove_dir_all(&run.strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
+    let run = start_run(RUNS_LONG, "BTC/USDT", 1).await;
+    let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
     let deadline = Instant::now() + Duration::from_secs(120);
-    while record(&stack, run_id).await.status != Status::Running {
+    while record(stack, run_id).await.status != Status::Running {
         assert!(Instant::now() < deadline, "the container never claimed the job");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -430,16 +394,16 @@ async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let job = record(&stack, run_id).await;
+    let job = record(stack, run_id).await;
     assert_eq!(job.status, Status::Cancelled, "{job:?}");
     // The rules on executions that end outside their failure path notify and clean up (EventBridge: asynchronously).
-    let (status, message) = notification(&stack, &strategy).await;
+    let (status, message) = notification(stack, strategy).await;
     assert_eq!(status, "CANCELLED");
     assert_eq!(message["run_id"], run_id.to_string());
     let runs = mlflow_runs(&strategy.name).await;
     assert!(runs.is_empty(), "the engine was stopped before any result: {runs:?}");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !temporaries(&stack, run_id).await.is_empty() {
+    while !temporaries(stack, run_id).await.is_empty() {
         assert!(Instant::now() < deadline, "temp/{run_id}/ is left after the abort");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -28,7 +28,7 @@ pub fn equity_svg(title: &str, points: &[EquityPoint]) -> String {
     let x = |at_ms: i64| MARGIN + (at_ms - first.at_ms) as f64 / span_ms * (WIDTH - 2.0 * MARGIN);
     let y = |balance: f64| HEIGHT - MARGIN - (balance - low) / (high - low) * (HEIGHT - 2.0 * MARGIN);
     let mut path = String::new();
-    for (index, point) in points.iter().enumerate() {
+    for (index, point) in visible(points, |point| x(point.at_ms)).iter().enumerate() {
         let command = if index == 0 { 'M' } else { 'L' };
         let _infallible = write!(path, "{command}{:.1},{:.1} ", x(point.at_ms), y(point.balance));
     }
@@ -53,6 +53,44 @@ pub fn equity_svg(title: &str, points: &[EquityPoint]) -> String {
         end = date(last.at_ms),
     );
     frame(title, &body, "")
+}
+
+/// The points that can be seen at this width: per pixel column its first, lowest, highest and last point, in time
+/// order, so a curve of 100 000 trades draws the same picture from a few thousand points.
+fn visible(points: &[EquityPoint], x: impl Fn(&EquityPoint) -> f64) -> Vec<EquityPoint> {
+    let columns = (WIDTH - 2.0 * MARGIN) as usize;
+    if points.len() <= 4 * columns {
+        return points.to_vec();
+    }
+    let mut kept = Vec::with_capacity(4 * columns + 1);
+    let mut start = 0;
+    while start < points.len() {
+        let column = x(&points[start]).floor();
+        let end = (start..points.len())
+            .find(|&index| x(&points[index]).floor() != column)
+            .unwrap_or(points.len());
+        let bucket = &points[start..end];
+        let (mut low, mut high) = (0, 0);
+        for (index, point) in bucket.iter().enumerate() {
+            if point.balance < bucket[low].balance {
+                low = index;
+            }
+            if point.balance > bucket[high].balance {
+                high = index;
+            }
+        }
+        let mut chosen = [0, low, high, bucket.len() - 1];
+        chosen.sort_unstable();
+        let mut previous = None;
+        for index in chosen {
+            if previous != Some(index) {
+                kept.push(bucket[index]);
+                previous = Some(index);
+            }
+        }
+        start = end;
+    }
+    kept
 }
 
 fn frame(title: &str, body: &str, note: &str) -> String {
@@ -115,6 +153,23 @@ mod tests {
         assert!(svg.contains("M48.0,197.3 L400.0,48.0 L752.0,272.0"), "{svg}");
         assert!(svg.contains("EmaCross &lt;run&gt;"));
         assert!(svg.contains("1970-01-01") && svg.contains("1970-01-03"));
+    }
+
+    #[test]
+    fn a_long_curve_keeps_each_columns_extremes_and_stays_small() {
+        let points: Vec<EquityPoint> = (0..100_000)
+            .map(|i| EquityPoint {
+                at_ms: i * 60_000,
+                balance: 1000.0 + (i as f64 / 500.0).sin() * 100.0 + if i == 54_321 { 400.0 } else { 0.0 },
+            })
+            .collect();
+        let svg = equity_svg("S", &points);
+        assert!(svg.len() < 100 * 1024, "{} bytes", svg.len());
+        // The spike is one point of 100 000, and still the top of the chart.
+        assert!(svg.contains(",48.0 "), "the highest point is drawn");
+        let highest = points.iter().map(|p| p.balance).fold(f64::MIN, f64::max);
+        assert!(highest > 1400.0, "the spike is the highest point");
+        assert!(svg.contains(&format!(">{highest:.2}<")), "{}", &svg[svg.len() - 400..]);
     }
 
     #[test]

@@ -7,7 +7,6 @@ mod chart;
 mod summary;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use serde_json::Value;
 
@@ -49,11 +48,64 @@ fn error(message: impl Into<String>) -> ResultError {
     ResultError(message.into())
 }
 
-/// One strategy's section of a backtest result.
+/// One strategy's section of a backtest result: its fields, and its trades read down to what a summary needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StrategyResult {
     pub strategy: String,
     section: Value,
+    trades: Vec<RawTrade>,
+}
+
+/// A trade as the result holds it: only the fields a summary reads are kept (the others, and their nested
+/// orders, are skipped while parsing, so a result of 100 000 trades costs a few megabytes, not its JSON tree).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+struct RawTrade {
+    #[serde(default)]
+    close_timestamp: Value,
+    #[serde(default)]
+    profit_abs: Value,
+    #[serde(default)]
+    trade_duration: Value,
+}
+
+/// A strategy section: every field but `trades` kept as it is, the trades as [`RawTrade`]s.
+struct RawSection {
+    fields: serde_json::Map<String, Value>,
+    trades: Vec<RawTrade>,
+}
+
+impl<'de> serde::Deserialize<'de> for RawSection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = RawSection;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a strategy's result object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawSection, A::Error> {
+                let mut section = RawSection {
+                    fields: serde_json::Map::new(),
+                    trades: Vec::new(),
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "trades" {
+                        section.trades = map.next_value()?;
+                    } else {
+                        section.fields.insert(key, map.next_value()?);
+                    }
+                }
+                Ok(section)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// The top of a result document: `strategy` (by name); `strategy_comparison` and the rest are skipped.
+#[derive(serde::Deserialize)]
+struct Document {
+    #[serde(default)]
+    strategy: std::collections::HashMap<String, RawSection>,
 }
 
 /// One closed trade, as the summary needs it.
@@ -79,31 +131,30 @@ pub fn latest_backtest(pointer: &[u8]) -> Result<String, ResultError> {
         })
 }
 
-/// Reads a result file's bytes (a Freqtrade `.zip` when `zipped`, else the bare `.json`) for `strategy`.
+/// Reads a result file's bytes (a Freqtrade `.zip` when `zipped`, else the bare `.json`) for `strategy`. The JSON
+/// is read as a stream out of the zip, never held whole.
 pub fn parse_result(bytes: &[u8], zipped: bool, strategy: &str) -> Result<StrategyResult, ResultError> {
-    let owned;
-    let json = if zipped {
-        owned = json_in_zip(bytes)?;
-        &owned[..]
+    let not_json = |e: serde_json::Error| error(format!("the result is not JSON: {e}"));
+    let mut document: Document = if zipped {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+            .map_err(|e| error(format!("the result zip is unreadable: {e}")))?;
+        let name = result_entry(&archive)?;
+        let entry = archive
+            .by_name(&name)
+            .map_err(|e| error(format!("cannot open {name} in the zip: {e}")))?;
+        serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, entry)).map_err(not_json)?
     } else {
-        bytes
+        serde_json::from_slice(bytes).map_err(not_json)?
     };
-    let mut document: Value =
-        serde_json::from_slice(json).map_err(|e| error(format!("the result is not JSON: {e}")))?;
-    let section = document["strategy"]
-        .get_mut(strategy)
-        .map(Value::take)
-        .filter(Value::is_object);
-    match section {
+    match document.strategy.remove(strategy) {
         Some(section) => Ok(StrategyResult {
             strategy: strategy.to_owned(),
-            section,
+            section: Value::Object(section.fields),
+            trades: section.trades,
         }),
         None => {
-            let found: Vec<&String> = document["strategy"]
-                .as_object()
-                .map(|s| s.keys().collect())
-                .unwrap_or_default();
+            let mut found: Vec<&String> = document.strategy.keys().collect();
+            found.sort();
             Err(error(format!(
                 "the result has no section for strategy {strategy} (found {found:?})"
             )))
@@ -135,20 +186,17 @@ impl StrategyResult {
 
     /// The closed trades; a trade without a close time or profit is an error, not a silent gap.
     pub fn trades(&self) -> Result<Vec<Trade>, ResultError> {
-        let Some(trades) = self.section["trades"].as_array() else {
-            return Ok(Vec::new());
-        };
-        trades
+        self.trades
             .iter()
             .enumerate()
             .map(|(index, trade)| {
-                let field = |name: &str| {
-                    number(&trade[name]).ok_or_else(|| error(format!("trade {index} has no numeric {name}")))
+                let field = |value: &Value, name: &str| {
+                    number(value).ok_or_else(|| error(format!("trade {index} has no numeric {name}")))
                 };
                 Ok(Trade {
-                    close_ms: field("close_timestamp")? as i64,
-                    profit_abs: field("profit_abs")?,
-                    duration_minutes: number(&trade["trade_duration"]).unwrap_or(0.0),
+                    close_ms: field(&trade.close_timestamp, "close_timestamp")? as i64,
+                    profit_abs: field(&trade.profit_abs, "profit_abs")?,
+                    duration_minutes: number(&trade.trade_duration).unwrap_or(0.0),
                 })
             })
             .collect()
@@ -178,21 +226,20 @@ fn number(value: &Value) -> Option<f64> {
     .filter(|number: &f64| number.is_finite())
 }
 
-/// The one `.json` in the zip that is the result (not `_config.json`, not the `.meta.json`).
-fn json_in_zip(bytes: &[u8]) -> Result<Vec<u8>, ResultError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| error(format!("the result zip is unreadable: {e}")))?;
-    let name = (0..archive.len())
-        .filter_map(|index| archive.name_for_index(index).map(str::to_owned))
-        .find(|name| name.ends_with(".json") && !name.ends_with("_config.json") && !name.ends_with(".meta.json"))
-        .ok_or_else(|| error("the result zip holds no result JSON"))?;
-    let mut file = archive
-        .by_name(&name)
-        .map_err(|e| error(format!("cannot open {name} in the zip: {e}")))?;
-    let mut json = Vec::new();
-    file.read_to_end(&mut json)
-        .map_err(|e| error(format!("cannot read {name} in the zip: {e}")))?;
-    Ok(json)
+/// The one `.json` in the zip that is the result (not `_config.json`, not the `.meta.json`, not a strategy's
+/// parameter file `<base>_<Strategy>.json`, which a hyperopted strategy adds): the one named `<base>.json` after
+/// the zip itself, or else the first other `.json`.
+fn result_entry(archive: &zip::ZipArchive<std::io::Cursor<&[u8]>>) -> Result<String, ResultError> {
+    let names: Vec<&str> = archive.file_names().collect();
+    let candidates: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| name.ends_with(".json") && !name.ends_with("_config.json") && !name.ends_with(".meta.json"))
+        .collect();
+    let shortest = candidates.iter().copied().min_by_key(|name| name.len());
+    shortest
+        .map(str::to_owned)
+        .ok_or_else(|| error("the result zip holds no result JSON"))
 }
 
 #[cfg(test)]
