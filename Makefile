@@ -41,9 +41,11 @@ clippy:
 	@echo "cargo clippy --workspace --all-targets -- -D warnings"
 	@cargo clippy --workspace --all-targets -- -D warnings
 
-# cfn-lint and SAM do not look inside DefinitionUri: asl-validator checks every state machine definition.
+# cfn-lint checks the template as written, `sam validate --lint` after the SAM transform; neither looks inside
+# DefinitionUri: asl-validator checks every state machine definition.
 lint: stand-ins
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/.stand-ins/sam/config .stand-ins/sam/bin/sam validate --lint --template template.yaml
 	.stand-ins/node/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
 	$(VENV)/bin/hadolint container/Dockerfile

@@ -30,6 +30,9 @@ ENV = {
     "BACKTEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/tradai-backtest-dev.fifo",
     "MLFLOW_TRACKING_URI": "http://mlflow.tradai.local:5000",
     "MARKET_DATA_S3_URI": "s3://tradai-market-data-dev/ohlcv",
+    "S3_CONFIG_BUCKET": "tradai-configs-123456789012-dev",
+    "S3_RESULTS_BUCKET": "tradai-results-123456789012-dev",
+    "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:tradai-backtest-notifications-dev",
     "_HANDLER": "handler.handler",
 }
 
