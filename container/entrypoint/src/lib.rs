@@ -538,6 +538,26 @@ async fn prepare_config(
             settings.strategy_version
         )
     })?;
+    let (base, uri) = version_config(&version, name, inputs).await?;
+    let run = tradai::workflow::prepare::RunFields {
+        run_id: settings.run_id,
+        pairs: settings.pairs.iter().map(String::as_str).collect(),
+        timeframe: &settings.timeframe,
+        experiment_name: &settings.experiment_name,
+        strategy_name: name,
+        strategy_version: version.version,
+    };
+    let config = tradai::workflow::prepare::merged_config(base, &settings.config_overrides, &run);
+    tracing::info!(run_id = %settings.run_id, %uri, version = version.version, "run config prepared");
+    write_config(folder, &config)
+}
+
+/// The base config a registered version's `config_path` tag names (YAML or JSON, in S3), and that URI.
+pub(crate) async fn version_config(
+    version: &tradai::mlflow::StrategyVersion,
+    name: &str,
+    inputs: &impl InputStore,
+) -> Result<(serde_json::Value, String), String> {
     let uri = version
         .tags
         .get("config_path")
@@ -550,18 +570,8 @@ async fn prepare_config(
         .fetch(bucket, key)
         .await?
         .ok_or_else(|| format!("the config {uri} does not exist"))?;
-    let base = tradai::config::parse_document(&bytes).map_err(|error| format!("the config {uri}: {error}"))?;
-    let run = tradai::workflow::prepare::RunFields {
-        run_id: settings.run_id,
-        pairs: settings.pairs.iter().map(String::as_str).collect(),
-        timeframe: &settings.timeframe,
-        experiment_name: &settings.experiment_name,
-        strategy_name: name,
-        strategy_version: version.version,
-    };
-    let config = tradai::workflow::prepare::merged_config(base, &settings.config_overrides, &run);
-    tracing::info!(run_id = %settings.run_id, %uri, version = version.version, "run config prepared");
-    write_config(folder, &config)
+    let config = tradai::config::parse_document(&bytes).map_err(|error| format!("the config {uri}: {error}"))?;
+    Ok((config, uri.clone()))
 }
 
 /// Replaces the `{placeholders}` of the engine command.

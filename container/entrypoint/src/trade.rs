@@ -199,22 +199,7 @@ async fn load_config(
         .await
         .map_err(|error| format!("MLflow: {}", chain(&error)))?
         .ok_or_else(|| format!("no version of {} has the alias {}", settings.strategy, settings.stage))?;
-    let path = version.tags.get("config_path").ok_or_else(|| {
-        format!(
-            "version {} of {} has no config_path tag",
-            version.version, settings.strategy
-        )
-    })?;
-    let (bucket, key) = path
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
-        .ok_or_else(|| format!("config_path {path} is not an s3:// URI"))?;
-    let bytes = inputs
-        .fetch(bucket, key)
-        .await?
-        .ok_or_else(|| format!("the config {path} does not exist"))?;
-    let mut config: Value =
-        serde_json::from_slice(&bytes).map_err(|error| format!("the config {path} is not JSON: {error}"))?;
+    let (mut config, _uri) = crate::version_config(&version, &settings.strategy, inputs).await?;
     tradai::config::deep_merge(&mut config, &settings.overrides);
     // The mode is the container's, whatever the config says: a dry run must never trade for real.
     config["dry_run"] = Value::Bool(settings.mode == "dry_run");
