@@ -940,20 +940,9 @@ async fn notify_completion_events() {
 /// For check-data-freshness, `NotFound` stands for the failure path: the data is stale.
 #[tokio::test]
 async fn check_data_freshness_events() {
-    use tradai::backtest::{Symbol, Timeframe};
-    use tradai_tests::candles::CandleFile;
     let stack = Stack::fresh().await;
-    let now = Timestamp::now();
-    for (pair, age) in [("BTC/USDT", 1), ("ETH/USDT", 48)] {
-        let symbol = Symbol::try_from(pair.to_owned()).expect("valid");
-        let key = tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
-        let file = CandleFile::ending_at(
-            now.minus(chrono::TimeDelta::hours(age)),
-            chrono::TimeDelta::minutes(5),
-            300,
-        );
-        stack.put_market_data(&key, file.to_parquet()).await;
-    }
+    stack.put_candles(&["BTC/USDT"], 1, 300).await;
+    stack.put_candles(&["ETH/USDT"], 48, 300).await;
     let deps = check_data_freshness::Deps {
         objects: stack.market_objects(),
         location: stack.market_data.clone(),
@@ -996,23 +985,7 @@ async fn validate_strategy_events() {
     let stack = Stack::fresh().await;
     let ecr = aws_sdk_ecr::Client::new(&stack.sdk);
     let repository = format!("strategy-emacross-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let uri = ecr
-        .create_repository()
-        .repository_name(&repository)
-        .send()
-        .await
-        .expect("repository");
-    let repository_uri = uri.repository.and_then(|r| r.repository_uri).expect("repository URI");
-    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:00"},
-        "layers": []});
-    ecr.put_image()
-        .repository_name(&repository)
-        .image_manifest(manifest.to_string())
-        .image_tag("3")
-        .send()
-        .await
-        .expect("image");
+    let repository_uri = stack.push_image(&repository, "3").await;
     let config = stack
         .put_config("strategies/EmaCrossCandidate/base.json", b"{}".to_vec())
         .await;

@@ -14,7 +14,7 @@ use tradai::executor::StepFunctions;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::freqtrade;
-use tradai_tests::local::{LocalStack, crate_of, deploy_strategy, put_candles};
+use tradai_tests::local::{LocalStack, crate_of, deploy_strategy};
 use tradai_tests::stack::Stack;
 use tradai_tests::template::{properties, template};
 
@@ -164,7 +164,7 @@ async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
     let local = LocalStack::get();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, engine).await;
-    put_candles(&stack, &[pair], age_hours, 300).await;
+    stack.put_candles(&[pair], age_hours, 300).await;
     let run_id = submit(local, &stack, &strategy.name, pair).await;
     Run {
         local,
@@ -213,7 +213,7 @@ async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
     local.ecs.exhaust_spot_for(&format!("strategy-{}", strategy.name));
-    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
+    stack.put_candles(&["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
@@ -352,7 +352,7 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
         .expect("the section")
         .remove("starting_balance");
     std::fs::write(strategy.folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
-    put_candles(&stack, &["BTC/USDT"], 1, 300).await;
+    stack.put_candles(&["BTC/USDT"], 1, 300).await;
     let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
     let run = Run {
         local,

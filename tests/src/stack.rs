@@ -155,6 +155,48 @@ impl Stack {
         self.results().put_object(key, bytes).await.expect("result written");
     }
 
+    /// Creates ECR repository `repository` with one image tagged `tag` (a minimal manifest); answers the
+    /// repository's URI.
+    pub async fn push_image(&self, repository: &str, tag: &str) -> String {
+        let ecr = aws_sdk_ecr::Client::new(&self.sdk);
+        let uri = ecr
+            .create_repository()
+            .repository_name(repository)
+            .send()
+            .await
+            .expect("repository")
+            .repository
+            .and_then(|r| r.repository_uri)
+            .expect("repository URI");
+        let manifest = serde_json::json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+            "digest": "sha256:00"}, "layers": []});
+        ecr.put_image()
+            .repository_name(repository)
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send()
+            .await
+            .expect("image");
+        uri
+    }
+
+    /// Candles for `pairs` (binance, 5m) in the market-data bucket: `rows` of them, the last one `age_hours` old.
+    pub async fn put_candles(&self, pairs: &[&str], age_hours: i64, rows: usize) {
+        use tradai::backtest::{Symbol, Timeframe};
+        for pair in pairs {
+            let symbol = Symbol::try_from((*pair).to_owned()).expect("a pair");
+            let key = tradai::market_data::dataset_key(&self.market_data, "binance", &symbol, Timeframe::M5);
+            let file = crate::candles::CandleFile::ending_at(
+                tradai::time::Timestamp::now().minus(chrono::TimeDelta::hours(age_hours)),
+                chrono::TimeDelta::minutes(5),
+                rows,
+            );
+            self.put_market_data(&key, file.to_parquet()).await;
+        }
+    }
+
     /// The results bucket as an object store.
     pub fn results(&self) -> tradai::market_data::S3Objects {
         tradai::market_data::S3Objects::new(self.s3.clone(), &self.results_bucket)

@@ -89,18 +89,14 @@ pub struct HyperoptResult {
 /// The `.fthypt` file `dir/.last_result.json` names (`dir` is `{userdir}/hyperopt_results`).
 pub fn latest_hyperopt(dir: &Path) -> Result<PathBuf, String> {
     let pointer = dir.join(tradai::results::LAST_RESULT);
-    let text = std::fs::read_to_string(&pointer).map_err(|_| {
+    let text = std::fs::read(&pointer).map_err(|_| {
         format!(
             "the engine wrote no hyperopt result ({} in {})",
             tradai::results::LAST_RESULT,
             dir.display()
         )
     })?;
-    let name = serde_json::from_str::<Value>(&text)
-        .ok()
-        .and_then(|value| value["latest_hyperopt"].as_str().map(str::to_owned))
-        .filter(|name| !name.is_empty() && !name.contains(['/', '\\']) && name != "..")
-        .ok_or_else(|| format!(".last_result.json names no latest_hyperopt: {}", text.trim()))?;
+    let name = tradai::results::pointed_file(&text, "latest_hyperopt").map_err(|error| error.0)?;
     if !name.ends_with(".fthypt") {
         return Err(format!(".last_result.json names {name}, not a .fthypt file"));
     }

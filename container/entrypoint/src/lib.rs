@@ -472,9 +472,8 @@ async fn upload(results: &impl ResultStore, run_id: RunId, backtests: &Path) -> 
 /// `markets.json`, when there is one) into the engine's data folder, in Freqtrade's layout.
 async fn fetch_inputs(inputs: &impl InputStore, settings: &EntrypointSettings, folder: &Path) -> Result<(), String> {
     if let Some(uri) = settings.config_path.as_deref().filter(|path| path.starts_with("s3://")) {
-        let (bucket, key) = uri["s3://".len()..]
-            .split_once('/')
-            .ok_or_else(|| format!("CONFIG_PATH {uri} names no key"))?;
+        let (bucket, key) =
+            tradai::market_data::s3_object(uri).ok_or_else(|| format!("CONFIG_PATH {uri} names no key"))?;
         let bytes = inputs
             .fetch(bucket, key)
             .await?
@@ -562,10 +561,8 @@ pub(crate) async fn version_config(
         .tags
         .get("config_path")
         .ok_or_else(|| format!("strategy {name} version {} has no config_path tag", version.version))?;
-    let (bucket, key) = uri
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
-        .ok_or_else(|| format!("config_path {uri} is not an s3:// URI"))?;
+    let (bucket, key) =
+        tradai::market_data::s3_object(uri).ok_or_else(|| format!("config_path {uri} is not an s3:// URI"))?;
     let bytes = inputs
         .fetch(bucket, key)
         .await?
@@ -610,13 +607,9 @@ fn engine_argv(settings: &EntrypointSettings, folder: &Path, backtests: &Path) -
 
 /// The result file Freqtrade's `.last_result.json` names, if the run left one.
 fn latest_result(backtests: &Path) -> Result<PathBuf, String> {
-    let pointer = backtests.join(".last_result.json");
-    let text =
-        std::fs::read_to_string(&pointer).map_err(|_| "the engine wrote no result (.last_result.json)".to_owned())?;
-    let latest = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|value| value["latest_backtest"].as_str().map(str::to_owned))
-        .ok_or_else(|| format!(".last_result.json names no latest_backtest: {}", text.trim()))?;
+    let pointer = backtests.join(tradai::results::LAST_RESULT);
+    let text = std::fs::read(&pointer).map_err(|_| "the engine wrote no result (.last_result.json)".to_owned())?;
+    let latest = tradai::results::latest_backtest(&text).map_err(|error| error.0)?;
     let file = backtests.join(&latest);
     if file.is_file() {
         Ok(file)

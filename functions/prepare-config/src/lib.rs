@@ -35,9 +35,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Dia
             StepError::invalid_input("the state has no validated strategy {version, ecr_url, config_path}").into(),
         );
     };
-    let (bucket, key) = base_uri
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
+    let (bucket, key) = tradai::market_data::s3_object(base_uri)
         .ok_or_else(|| StepError::named("MissingConfig", format!("config_path {base_uri} is not an s3:// URI")))?;
     let bytes = S3Objects::new(deps.s3.clone(), bucket)
         .get_object(key)

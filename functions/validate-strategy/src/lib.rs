@@ -96,15 +96,12 @@ pub async fn handle<R: ModelRegistry>(deps: &Deps<R>, event: LambdaEvent<Value>)
             format!("strategy {name} version {} has no config_path tag", version.version),
         )
     })?;
-    let (bucket, key) = config_path
-        .strip_prefix("s3://")
-        .and_then(|rest| rest.split_once('/'))
-        .ok_or_else(|| {
-            failure(
-                "MissingConfig",
-                format!("config_path {config_path} is not an s3:// URI"),
-            )
-        })?;
+    let (bucket, key) = tradai::market_data::s3_object(&config_path).ok_or_else(|| {
+        failure(
+            "MissingConfig",
+            format!("config_path {config_path} is not an s3:// URI"),
+        )
+    })?;
     if let Err(error) = deps.s3.head_object().bucket(bucket).key(key).send().await {
         let error = error.into_service_error();
         return Err(if error.is_not_found() {

@@ -6,7 +6,7 @@ use crate::backtest::{BacktestJob, Status};
 
 /// Variables a local strategy process inherits from its launcher, as an ECS task gets them from its task role and
 /// agent: the region, the credentials, and (locally) the stand-ins' endpoint; plus what finding programs needs.
-pub const INHERITED: &[&str] = &[
+const INHERITED: &[&str] = &[
     "PATH",
     "HOME",
     "AWS_REGION",

@@ -9,7 +9,7 @@ mod stop;
 use std::future::Future;
 
 pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
-pub use local::{INHERITED, LocalProcess, start_entrypoint};
+pub use local::{LocalProcess, start_entrypoint};
 pub use sqs::SqsQueue;
 pub use stepfunctions::StepFunctions;
 pub use stop::{AwsStopper, StopError, Stopper};

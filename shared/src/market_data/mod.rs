@@ -16,7 +16,7 @@ pub use freshness::{
     DEFAULT_EXCHANGE, DEFAULT_MAX_AGE_HOURS, FreshnessReport, FreshnessRequest, SymbolFreshness, check_freshness,
     list_datasets,
 };
-pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, parse_dataset_key};
+pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, parse_dataset_key, s3_object};
 pub use s3::S3Objects;
 
 use crate::time::Timestamp;

@@ -119,13 +119,18 @@ pub struct Trade {
 
 /// The file `.last_result.json` names (`{"latest_backtest": "backtest-result-<ts>.zip"}`).
 pub fn latest_backtest(pointer: &[u8]) -> Result<String, ResultError> {
+    pointed_file(pointer, "latest_backtest")
+}
+
+/// The file a Freqtrade pointer (`.last_result.json`) names under `key`: a bare name in the pointer's own folder.
+pub fn pointed_file(pointer: &[u8], key: &str) -> Result<String, ResultError> {
     serde_json::from_slice::<Value>(pointer)
         .ok()
-        .and_then(|value| value["latest_backtest"].as_str().map(str::to_owned))
-        .filter(|name| !name.is_empty() && !name.contains('/'))
+        .and_then(|value| value[key].as_str().map(str::to_owned))
+        .filter(|name| !name.is_empty() && !name.contains(['/', '\\']) && name != "..")
         .ok_or_else(|| {
             error(format!(
-                "{LAST_RESULT} names no latest_backtest: {}",
+                "{LAST_RESULT} names no {key}: {}",
                 String::from_utf8_lossy(pointer).trim()
             ))
         })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tradai::executor::StepFunctions;
-use tradai_tests::local::{LocalStack, deploy_strategy, put_candles};
+use tradai_tests::local::{LocalStack, deploy_strategy};
 use tradai_tests::{events, project_root};
 
 const STRATEGY: &str = "EmaCross";
@@ -74,7 +74,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         ("HEARTBEAT_SECONDS", "5".to_owned()),
     ];
     let image = deploy_strategy(&stack, STRATEGY, BASE_CONFIG.as_bytes(), &environment).await;
-    put_candles(&stack, &PAIRS, 0, 30 * 288).await;
+    stack.put_candles(&PAIRS, 0, 30 * 288).await;
     stack
         .put_market_data(
             "ohlcv/binance/markets.json",

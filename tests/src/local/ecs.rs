@@ -50,6 +50,15 @@ pub struct LocalEcs {
     spot_exhausted: Mutex<HashSet<String>>,
 }
 
+impl Task {
+    /// Whether the task runs `run_id` (its `run_id` tag, which RunBacktest sets).
+    fn runs(&self, run_id: &str) -> bool {
+        self.tags
+            .iter()
+            .any(|tag| tag["key"] == "run_id" && tag["value"] == run_id)
+    }
+}
+
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -237,13 +246,9 @@ impl LocalEcs {
 
     /// Whether a task tagged `run_id` is still running.
     pub fn running_for(&self, run_id: &str) -> bool {
-        self.lock().values().any(|task| {
-            task.exit_code.is_none()
-                && task
-                    .tags
-                    .iter()
-                    .any(|tag| tag["key"] == "run_id" && tag["value"] == run_id)
-        })
+        self.lock()
+            .values()
+            .any(|task| task.exit_code.is_none() && task.runs(run_id))
     }
 
     /// Stops the task whose tag `run_id` is `run_id`, as Step Functions stops the task of an execution it stops.
@@ -252,11 +257,7 @@ impl LocalEcs {
             .lock()
             .values()
             .filter(|task| task.exit_code.is_none())
-            .filter(|task| {
-                task.tags
-                    .iter()
-                    .any(|tag| tag["key"] == "run_id" && tag["value"] == run_id)
-            })
+            .filter(|task| task.runs(run_id))
             .map(|task| task.arn.clone())
             .collect();
         for arn in &arns {

@@ -367,33 +367,8 @@ fn start_cargo_lambda(port: u16, environment: &[(&str, String)]) -> Child {
 /// registered MLflow version tagged with both (alias `production`), and its task definition (family
 /// `strategy-<name>`, container `strategy`) with `environment`. Answers the image URL.
 pub async fn deploy_strategy(stack: &Stack, name: &str, base_config: &[u8], environment: &[(&str, String)]) -> String {
-    let ecr = aws_sdk_ecr::Client::new(&stack.sdk);
-    let repository = format!("strategy-{}", name.to_lowercase());
-    let created = ecr.create_repository().repository_name(&repository).send().await;
-    let uri = match created {
-        Ok(created) => created.repository.and_then(|r| r.repository_uri),
-        Err(_) => ecr
-            .describe_repositories()
-            .repository_names(&repository)
-            .send()
-            .await
-            .expect("the repository")
-            .repositories
-            .and_then(|mut found| found.pop())
-            .and_then(|r| r.repository_uri),
-    }
-    .expect("a repository URI");
-    let manifest = serde_json::json!({"schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": "sha256:00"},
-        "layers": []});
-    // The same manifest under the same tag again is accepted or refused as already there; either way it exists.
-    let _pushed = ecr
-        .put_image()
-        .repository_name(&repository)
-        .image_manifest(manifest.to_string())
-        .image_tag("1")
-        .send()
+    let uri = stack
+        .push_image(&format!("strategy-{}", name.to_lowercase()), "1")
         .await;
     let config = stack
         .put_config(&format!("strategies/{name}/base.yaml"), base_config.to_vec())
@@ -428,19 +403,4 @@ pub async fn deploy_strategy(stack: &Stack, name: &str, base_config: &[u8], envi
         .await
         .expect("task definition");
     image
-}
-
-/// Candles for `pairs` in the market-data bucket, `rows` of 5 minutes each, the last one `age_hours` old.
-pub async fn put_candles(stack: &Stack, pairs: &[&str], age_hours: i64, rows: usize) {
-    use tradai::backtest::{Symbol, Timeframe};
-    for pair in pairs {
-        let symbol = Symbol::try_from((*pair).to_owned()).expect("a pair");
-        let key = tradai::market_data::dataset_key(&stack.market_data, "binance", &symbol, Timeframe::M5);
-        let file = crate::candles::CandleFile::ending_at(
-            tradai::time::Timestamp::now().minus(chrono::TimeDelta::hours(age_hours)),
-            chrono::TimeDelta::minutes(5),
-            rows,
-        );
-        stack.put_market_data(&key, file.to_parquet()).await;
-    }
 }

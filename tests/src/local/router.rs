@@ -81,11 +81,10 @@ impl Router {
             let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             if let Some(answer) = self.ecs.answer(operation, &input).await {
                 return match answer {
-                    Ok(output) => json(StatusCode::OK, &output, None),
+                    Ok(output) => json(StatusCode::OK, &output),
                     Err(error) => json(
                         StatusCode::BAD_REQUEST,
                         &serde_json::json!({"__type": error.code, "message": error.message}),
-                        None,
                     ),
                 };
             }
@@ -193,12 +192,11 @@ fn invoked_function(path: &str) -> Option<String> {
     Some(name)
 }
 
-fn json(status: StatusCode, body: &Value, request_id: Option<&str>) -> Answer {
-    let request_id = request_id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+fn json(status: StatusCode, body: &Value) -> Answer {
     Response::builder()
         .status(status)
         .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amzn-RequestId", request_id)
+        .header("x-amzn-RequestId", uuid::Uuid::new_v4().to_string())
         .body(Full::new(Bytes::from(body.to_string())))
         .expect("a response")
 }
