@@ -100,7 +100,7 @@ impl Probe for crate::mlflow::MlflowClient {
     }
 }
 
-impl Probe for crate::market_data::S3Objects {
+impl Probe for crate::objects::S3Objects {
     async fn probe(&self) -> Result<(), Box<dyn Error + Send + Sync>> {
         self.head_bucket().await.map_err(Into::into)
     }

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use entrypoint::{EntrypointSettings, Outcome, exit, run};
+use entrypoint::{Deps, EntrypointSettings, Outcome, exit, run};
 use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
 use tradai::mlflow::{MlflowClient, MlflowOptions};
+use tradai::objects::S3Objects;
+use tradai::settings::Env;
+use tradai::store::DynamoDbStore;
 use tradai::store::{Transition, WorkflowStore};
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
@@ -29,7 +32,7 @@ async fn waiting_job(stack: &Stack, engine: &str, extra: &[(&str, &str)]) -> (Ru
     let (run_id, vars, folder) = waiting_job_environment(stack, engine, extra).await;
     (
         run_id,
-        EntrypointSettings::from_map(&vars).expect("valid settings"),
+        EntrypointSettings::from_env(&Env::from_vars(vars.clone())).expect("valid settings"),
         folder,
     )
 }
@@ -70,16 +73,13 @@ async fn waiting_job_environment(
     (record.run_id, vars, folder)
 }
 
-fn no_mlflow() -> Option<&'static MlflowClient> {
-    None
-}
-
-fn no_results() -> Option<&'static tradai::market_data::S3Objects> {
-    None
-}
-
-fn no_inputs() -> Option<&'static entrypoint::S3Inputs> {
-    None
+/// What the entrypoint works with here: the stand-in's job table and S3, and MLflow when given.
+fn deps(stack: &Stack, mlflow: Option<MlflowClient>) -> Deps<DynamoDbStore, MlflowClient, S3Objects> {
+    Deps {
+        store: stack.store(),
+        mlflow,
+        objects: S3Objects::new(stack.s3.clone(), ""),
+    }
 }
 
 /// A result zip as Freqtrade writes it: `<base>.json` with the strategy's metrics, beside its config copy.
@@ -112,15 +112,7 @@ async fn status(stack: &Stack, run_id: RunId) -> WorkflowRecord {
 async fn a_successful_run_completes_the_job_it_claimed() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[]).await;
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        no_inputs(),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     let Outcome::Completed { result_file } = &outcome else {
         panic!("{outcome:?}")
     };
@@ -139,15 +131,7 @@ async fn a_successful_run_completes_the_job_it_claimed() {
 async fn under_the_workflow_the_job_stays_running_for_the_next_step() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &[("LAUNCHED_BY", "workflow")]).await;
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        no_inputs(),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     assert_eq!(status(&stack, run_id).await.status, Status::Running);
     std::fs::remove_dir_all(folder).ok();
@@ -157,15 +141,7 @@ async fn under_the_workflow_the_job_stays_running_for_the_next_step() {
 async fn an_engine_that_exits_1_fails_the_job_with_its_last_error_line() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = waiting_job(&stack, FAILS, &[]).await;
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        no_inputs(),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert_eq!(outcome.exit_code(), exit::ENGINE, "{outcome:?}");
     let record = status(&stack, run_id).await;
     assert_eq!(record.status, Status::Failed);
@@ -186,15 +162,7 @@ async fn freqtrades_exit_0_failures_and_missing_results_are_failures() {
         (WRITES_NOTHING, exit::RESULT, "no result"),
     ] {
         let (run_id, settings, folder) = waiting_job(&stack, engine, &[]).await;
-        let outcome = run(
-            &settings,
-            &stack.store(),
-            no_mlflow(),
-            no_inputs(),
-            no_results(),
-            std::future::pending(),
-        )
-        .await;
+        let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
         assert_eq!(outcome.exit_code(), code, "{outcome:?}");
         let record = status(&stack, run_id).await;
         assert_eq!(record.status, Status::Failed);
@@ -213,15 +181,7 @@ async fn sigterm_mid_run_stops_the_engine_and_never_leaves_the_job_running() {
     let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, &[]).await;
     let started = Instant::now();
     let shutdown = tokio::time::sleep(Duration::from_millis(500));
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        no_inputs(),
-        no_results(),
-        shutdown,
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), shutdown).await;
     assert_eq!(outcome, Outcome::Interrupted);
     assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
     assert!(
@@ -251,17 +211,8 @@ async fn a_cancel_seen_by_the_heartbeat_stops_the_engine_and_leaves_the_job_canc
         store.transition(run_id, &cancel).await.expect("cancelled");
     };
     let started = Instant::now();
-    let (outcome, ()) = tokio::join!(
-        run(
-            &settings,
-            &store,
-            no_mlflow(),
-            no_inputs(),
-            no_results(),
-            std::future::pending()
-        ),
-        canceller
-    );
+    let deps = deps(&stack, None);
+    let (outcome, ()) = tokio::join!(run(&settings, &deps, std::future::pending()), canceller);
     assert_eq!(outcome, Outcome::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(status(&stack, run_id).await.status, Status::Cancelled);
@@ -279,15 +230,7 @@ async fn a_second_start_for_the_same_job_does_nothing() {
         .await
         .expect("the first start claimed it");
     let before = status(&stack, run_id).await;
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        no_inputs(),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert_eq!(
         outcome,
         Outcome::NothingToDo {
@@ -318,15 +261,7 @@ async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
     options.breaker_threshold = 1000;
     let mlflow = MlflowClient::new(options).expect("client");
     let started = Instant::now();
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        Some(&mlflow),
-        no_inputs(),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, Some(mlflow)), std::future::pending()).await;
     assert_eq!(outcome.exit_code(), exit::DEPENDENCY, "{outcome:?}");
     assert!(
         started.elapsed() < Duration::from_secs(6),
@@ -373,6 +308,7 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
         SUCCEEDS,
         &[
             ("MLFLOW_TRACKING_URI", &uri),
+            ("S3_RESULTS_BUCKET", &results_bucket),
             ("EXPERIMENT_NAME", &experiment),
             ("STRATEGY_VERSION", &version),
             (
@@ -383,17 +319,7 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
     )
     .await;
     let mlflow = MlflowClient::new(MlflowOptions::new(&uri)).expect("client");
-    let results = tradai::market_data::S3Objects::new(stack.s3.clone(), &results_bucket);
-    let inputs = entrypoint::S3Inputs(stack.s3.clone());
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        Some(&mlflow),
-        Some(&inputs),
-        Some(&results),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, Some(mlflow)), std::future::pending()).await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     let config: serde_json::Value = serde_json::from_slice(
         &std::fs::read(folder.join("work").join(run_id.to_string()).join("config.json")).expect("the config"),
@@ -511,16 +437,7 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
     settings
         .engine_command
         .extend(["{config}".to_owned(), "{datadir}".to_owned()]);
-    let inputs = entrypoint::S3Inputs(stack.s3.clone());
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        Some(&inputs),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     assert_eq!(status(&stack, run_id).await.status, Status::Completed);
     let written = std::fs::read(folder.join("work").join(run_id.to_string()).join("config.json")).expect("config");
@@ -540,15 +457,7 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
     settings
         .engine_command
         .extend(["{config}".to_owned(), "{datadir}".to_owned()]);
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        Some(&inputs),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert_eq!(outcome.exit_code(), exit::INPUTS, "{outcome:?}");
     let record = status(&stack, run_id).await;
     assert!(
@@ -697,23 +606,14 @@ async fn real_freqtrade_hyperopts_offline_through_the_entrypoint() {
         entrypoint::hyperopt::DEFAULT_HYPEROPT_ENGINE,
         &[
             ("TRADING_MODE", "hyperopt"),
+            ("S3_RESULTS_BUCKET", &stack.results_bucket),
             ("HYPEROPT_EPOCHS", "10"),
             ("HYPEROPT_RANDOM_STATE", "42"),
         ],
     )
     .await;
     let tracker = MlflowClient::new(MlflowOptions::new(tradai_tests::mlflow::endpoint())).expect("client");
-    let results = stack.results();
-    let inputs = entrypoint::S3Inputs(stack.s3.clone());
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        Some(&tracker),
-        Some(&inputs),
-        Some(&results),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, Some(tracker)), std::future::pending()).await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     let record = status(&stack, run_id).await;
     assert_eq!(record.status, Status::Completed);
@@ -758,17 +658,8 @@ async fn real_freqtrade_hyperopts_offline_through_the_entrypoint() {
 async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = real_freqtrade_job(&stack, entrypoint::settings::DEFAULT_ENGINE, &[]).await;
-    let inputs = entrypoint::S3Inputs(stack.s3.clone());
     let started = Instant::now();
-    let outcome = run(
-        &settings,
-        &stack.store(),
-        no_mlflow(),
-        Some(&inputs),
-        no_results(),
-        std::future::pending(),
-    )
-    .await;
+    let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
     let record = status(&stack, run_id).await;
     assert_eq!(record.status, Status::Completed);
@@ -852,6 +743,7 @@ async fn dry_run_loads_the_aliased_versions_config_merges_overrides_and_serves_h
         ("TRADING_MODE", "dry_run".to_owned()),
         ("STRATEGY_NAME", name.clone()),
         ("STRATEGY_STAGE", "staging".to_owned()),
+        ("MLFLOW_TRACKING_URI", tradai_tests::mlflow::endpoint().to_owned()),
         (
             "CONFIG_OVERRIDES",
             r#"{"stake_amount": 250, "exchange": {"pair_whitelist": ["SOL/USDT"]}}"#.to_owned(),
@@ -867,9 +759,8 @@ async fn dry_run_loads_the_aliased_versions_config_merges_overrides_and_serves_h
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let settings = entrypoint::trade::TradeSettings::from_map(&vars).expect("valid");
+    let settings = entrypoint::trade::TradeSettings::from_env(&Env::from_vars(vars.clone())).expect("valid");
     let registry = MlflowClient::new(MlflowOptions::new(tradai_tests::mlflow::endpoint())).expect("client");
-    let inputs = entrypoint::S3Inputs(stack.s3.clone());
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let prober = async {
@@ -894,8 +785,9 @@ async fn dry_run_loads_the_aliased_versions_config_merges_overrides_and_serves_h
     let shutdown = async {
         let _ = stopped.await;
     };
+    let objects = S3Objects::new(stack.s3.clone(), "");
     let (code, (status, body)) = tokio::join!(
-        entrypoint::trade::trade(&settings, &registry, &inputs, shutdown),
+        entrypoint::trade::trade(&settings, &registry, &objects, shutdown),
         prober
     );
     assert_eq!((status, body["status"].as_str()), (200, Some("healthy")), "{body}");

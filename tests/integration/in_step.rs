@@ -193,3 +193,19 @@ fn openapi_documents_exactly_the_template_routes() {
         "/health is documented as open"
     );
 }
+
+#[test]
+fn every_error_the_state_machines_match_is_one_a_step_raises_and_every_step_error_is_handled() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(project_root().join("statemachine")).expect("statemachine/") {
+        let path = entry.expect("entry").path();
+        if !path.to_string_lossy().ends_with(".asl.json") {
+            continue;
+        }
+        let definition: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("JSON");
+        let problems = tradai_tests::asl::check(&definition);
+        assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+        checked += 1;
+    }
+    assert!(checked > 0, "no state machine found");
+}

@@ -3,7 +3,7 @@
 
 mod answer;
 mod entrypoint;
-mod event_files;
+mod events;
 mod executors;
 mod idempotency;
 mod in_step;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tradai::backtest::{BacktestJob, RunId, Status};
 use tradai::executor::{Handoff, LaunchError, Launcher, StopError, Stopper};
 use tradai::idempotency::MemoryKeys;
-use tradai::market_data::{ObjectError, ObjectInfo, ObjectStore, Tail};
 use tradai::mlflow::{ModelRegistry, RegistryError, StrategyPage, StrategyVersion};
+use tradai::objects::{ObjectError, ObjectInfo, ObjectStore, Tail};
 use tradai::store::MemoryStore;
 
 use crate::answer::Answer;
@@ -19,8 +19,8 @@ use crate::answer::Answer;
 const CASES: u32 = 2_000;
 
 /// Counts every call that reaches a dependency; a malformed request must make none.
-#[derive(Default)]
-struct Reached(AtomicUsize);
+#[derive(Default, Clone)]
+struct Reached(std::sync::Arc<AtomicUsize>);
 
 impl Reached {
     fn hit(&self) {
@@ -86,6 +86,35 @@ impl ModelRegistry for Reached {
 }
 
 impl ObjectStore for Reached {
+    fn bucket(&self) -> &str {
+        "reached"
+    }
+
+    fn in_bucket(&self, _bucket: &str) -> Self {
+        self.hit();
+        self.clone()
+    }
+
+    async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        self.hit();
+        Ok(None)
+    }
+
+    async fn put(&self, _key: &str, _bytes: Vec<u8>) -> Result<(), ObjectError> {
+        self.hit();
+        Ok(())
+    }
+
+    async fn head(&self, _key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
+        self.hit();
+        Ok(None)
+    }
+
+    async fn delete_prefix(&self, _prefix: &str) -> Result<usize, ObjectError> {
+        self.hit();
+        Ok(0)
+    }
+
     async fn tail(&self, _key: &str, _length: u64) -> Result<Option<Tail>, ObjectError> {
         self.hit();
         Ok(None)

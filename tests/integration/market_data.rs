@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::TimeDelta;
 use tradai::backtest::{Symbol, Timeframe};
 use tradai::market_data::{
-    FreshnessRequest, ObjectError, ObjectInfo, ObjectStore, SymbolFreshness, Tail, check_freshness, dataset_key,
-    list_datasets, read_footer,
+    FreshnessRequest, SymbolFreshness, check_freshness, dataset_key, list_datasets, read_footer,
 };
+use tradai::objects::{ObjectError, ObjectInfo, ObjectStore, Tail};
 use tradai::time::Timestamp;
 use tradai_tests::candles::CandleFile;
 use tradai_tests::stack::Stack;
@@ -21,6 +21,36 @@ struct Counting<S> {
 }
 
 impl<S: ObjectStore> ObjectStore for Counting<S> {
+    fn bucket(&self) -> &str {
+        self.inner.bucket()
+    }
+
+    fn in_bucket(&self, bucket: &str) -> Self {
+        Counting {
+            inner: self.inner.in_bucket(bucket),
+            bytes: self.bytes.clone(),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        let bytes = self.inner.get(key).await?;
+        let read = bytes.as_ref().map_or(0, Vec::len) as u64;
+        self.bytes.fetch_add(read, Ordering::SeqCst);
+        Ok(bytes)
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
+        self.inner.put(key, bytes).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
+        self.inner.head(key).await
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
+        self.inner.delete_prefix(prefix).await
+    }
+
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {
         let tail = self.inner.tail(key, length).await?;
         if let Some(tail) = &tail {

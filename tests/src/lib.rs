@@ -1,6 +1,7 @@
 //! Support for the integration tests and the demo: the AWS stand-in, fresh resources made from `template.yaml`,
 //! the template itself, and the sample events.
 
+pub mod asl;
 pub mod candles;
 pub mod emulator;
 pub mod events;

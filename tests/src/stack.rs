@@ -152,7 +152,9 @@ impl Stack {
 
     /// Puts `bytes` at `key` in the results bucket.
     pub async fn put_result(&self, key: &str, bytes: Vec<u8>) {
-        self.results().put_object(key, bytes).await.expect("result written");
+        tradai::objects::ObjectStore::put(&self.results(), key, bytes)
+            .await
+            .expect("result written");
     }
 
     /// Creates ECR repository `repository` with one image tagged `tag` (a minimal manifest); answers the
@@ -198,8 +200,8 @@ impl Stack {
     }
 
     /// The results bucket as an object store.
-    pub fn results(&self) -> tradai::market_data::S3Objects {
-        tradai::market_data::S3Objects::new(self.s3.clone(), &self.results_bucket)
+    pub fn results(&self) -> tradai::objects::S3Objects {
+        tradai::objects::S3Objects::new(self.s3.clone(), &self.results_bucket)
     }
 
     /// The keys under `prefix` in `bucket`.
@@ -220,8 +222,8 @@ impl Stack {
     }
 
     /// The market-data bucket as an object store.
-    pub fn market_objects(&self) -> tradai::market_data::S3Objects {
-        tradai::market_data::S3Objects::new(self.s3.clone(), &self.market_data_bucket)
+    pub fn market_objects(&self) -> tradai::objects::S3Objects {
+        tradai::objects::S3Objects::new(self.s3.clone(), &self.market_data_bucket)
     }
 
     /// The workflow store over this stack's table.

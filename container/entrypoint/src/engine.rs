@@ -1,14 +1,25 @@
 //! The engine as a child process: started with its output streamed through ours, watched for Freqtrade's error
-//! lines, and stopped the way ECS stops a container (SIGTERM, then SIGKILL after a grace period).
+//! lines, and stopped the way ECS stops a container (SIGTERM, then SIGKILL after a grace period). While it runs,
+//! the job's heartbeat is kept, and a heartbeat that finds the job no longer RUNNING (a cancel) stops it.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
+use tradai::report::chain;
+use tradai::store::WorkflowStore;
+use tradai::time::Timestamp;
+
+use crate::failure::RunFailure;
+use crate::settings::EntrypointSettings;
+use crate::workspace::Workspace;
 
 /// What the engine said that matters once it has exited.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +137,95 @@ async fn pump(stream: impl AsyncRead + Unpin, transcript: Arc<Mutex<Transcript>>
             transcript.last_line = Some(line.trim().to_owned());
         }
     }
+}
+
+/// How the engine phase ended.
+#[derive(Debug)]
+pub enum EngineEnd {
+    /// The engine exited 0 without reporting an error: its result can be read.
+    Finished,
+    /// The job was cancelled while the engine ran; the engine was stopped.
+    Cancelled,
+    /// The container was asked to stop (SIGTERM); the engine was stopped.
+    Interrupted,
+}
+
+/// Why the engine is being stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Cancelled,
+    Interrupted,
+}
+
+/// Runs the engine command in `workspace` until it exits, keeping the job's heartbeat; a cancel seen by the
+/// heartbeat, or `shutdown`, stops it (SIGTERM, then SIGKILL after the grace period).
+pub async fn run_engine(
+    settings: &EntrypointSettings,
+    workspace: &Workspace,
+    store: &impl WorkflowStore,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> Result<EngineEnd, RunFailure> {
+    let run_id = settings.run_id;
+    let argv = workspace.engine_argv(settings);
+    tracing::info!(%run_id, command = ?argv, "starting the engine");
+    let mut engine = Engine::start(&argv, &workspace.folder).map_err(|source| RunFailure::EngineStart {
+        program: argv.first().cloned().unwrap_or_default(),
+        source,
+    })?;
+    let mut beat = tokio::time::interval(settings.heartbeat);
+    beat.tick().await;
+    let mut stopping: Option<Stop> = None;
+    let kill_at = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(kill_at);
+    let status = loop {
+        tokio::select! {
+            status = engine.child.wait() => break status,
+            () = &mut shutdown, if stopping.is_none() => {
+                tracing::warn!(%run_id, "SIGTERM: stopping the engine");
+                engine.terminate();
+                stopping = Some(Stop::Interrupted);
+                kill_at.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
+            }
+            _ = beat.tick(), if stopping.is_none() => match store.heartbeat(run_id, Timestamp::now()).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(%run_id, "the job is no longer RUNNING (cancelled?): stopping the engine");
+                    engine.terminate();
+                    stopping = Some(Stop::Cancelled);
+                    kill_at.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
+                }
+                Err(error) => tracing::warn!(%run_id, error = %chain(&error), "heartbeat not recorded; retrying"),
+            },
+            () = &mut kill_at => {
+                tracing::error!(%run_id, "the engine ignored SIGTERM; killing it");
+                engine.kill();
+            }
+        }
+    };
+    let transcript = engine.transcript().await;
+    match stopping {
+        Some(Stop::Cancelled) => return Ok(EngineEnd::Cancelled),
+        Some(Stop::Interrupted) => return Ok(EngineEnd::Interrupted),
+        None => {}
+    }
+    let status = status.map_err(RunFailure::EngineLost)?;
+    if !status.success() {
+        return Err(RunFailure::EngineExited {
+            code: status
+                .code()
+                .map_or_else(|| "a signal".to_owned(), |code| code.to_string()),
+            said: transcript
+                .last_error
+                .or(transcript.last_line)
+                .unwrap_or_else(|| "no output".to_owned()),
+        });
+    }
+    if transcript.reported_error {
+        return Err(RunFailure::EngineReported {
+            said: transcript.last_error.unwrap_or_default(),
+        });
+    }
+    Ok(EngineEnd::Finished)
 }
 
 #[cfg(test)]

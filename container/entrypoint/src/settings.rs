@@ -1,10 +1,15 @@
-//! The entrypoint's environment: the job (as the ECS overrides or the local launcher give it) and how to run it.
+//! The container's environment, read once at start: `TRADING_MODE` decides what the container is — a run of one
+//! job (backtest, hyperopt) or a trading bot (dry run, live) — and each reads exactly what it needs.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tradai::backtest::RunId;
+use tradai::backtest::{RunId, Symbol, Timeframe};
+use tradai::market_data::DataLocation;
+use tradai::mlflow::MlflowOptions;
+use tradai::settings::{AwsSettings, Env, SettingsError};
+
+use crate::trade::TradeSettings;
 
 /// The engine command when `ENGINE_COMMAND` does not give one: Freqtrade's backtest, as ENGINE.md measured it.
 pub const DEFAULT_ENGINE: &[&str] = &[
@@ -30,11 +35,55 @@ pub const DEFAULT_ENGINE: &[&str] = &[
     "{backtest_directory}",
 ];
 
-/// What the entrypoint runs, read once at start.
+/// What the container is, by `TRADING_MODE`.
+#[derive(Debug, Clone)]
+pub enum Container {
+    /// `backtest` (the default) or `hyperopt`: one job, run to its end.
+    Run(Box<EntrypointSettings>),
+    /// `dry_run` or `live`: a trading bot, until it is stopped.
+    Trade(Box<TradeSettings>),
+}
+
+impl Container {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        match env.optional("TRADING_MODE").as_deref() {
+            Some("live" | "dry_run") => Ok(Container::Trade(Box::new(TradeSettings::from_env(env)?))),
+            _ => Ok(Container::Run(Box::new(EntrypointSettings::from_env(env)?))),
+        }
+    }
+}
+
+/// What a run does with the engine (`TRADING_MODE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunMode {
+    Backtest,
+    Hyperopt(HyperoptSettings),
+}
+
+impl RunMode {
+    /// The mode's name, as `TRADING_MODE` spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunMode::Backtest => "backtest",
+            RunMode::Hyperopt(_) => "hyperopt",
+        }
+    }
+}
+
+/// How a hyperopt run searches: `HYPEROPT_EPOCHS` (default 100), `HYPEROPT_LOSS` (default `SharpeHyperOptLoss`)
+/// and `HYPEROPT_RANDOM_STATE` (default: derived from the run id, so a repeated run searches the same way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HyperoptSettings {
+    pub epochs: u32,
+    pub loss: String,
+    pub random_state: u32,
+}
+
+/// What a run of one job reads, once at start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntrypointSettings {
     pub run_id: RunId,
-    pub trading_mode: String,
+    pub mode: RunMode,
     pub strategy: String,
     /// `STRATEGY_VERSION`: the registered version (or alias) the run belongs to.
     pub strategy_version: String,
@@ -42,11 +91,13 @@ pub struct EntrypointSettings {
     pub experiment_name: String,
     /// `S3_RESULTS_BUCKET`: where the raw result goes, under `results/{run_id}/`.
     pub results_bucket: Option<String>,
-    pub timeframe: String,
+    pub timeframe: Timeframe,
     pub timerange: String,
-    pub pairs: Vec<String>,
+    pub pairs: Vec<Symbol>,
+    /// `WORKFLOW_STATE_TABLE` (or the original design's `DYNAMODB_TABLE`).
     pub workflow_table: String,
-    pub mlflow_tracking_uri: Option<String>,
+    /// `MLFLOW_TRACKING_URI` and its credentials, when the run is tracked.
+    pub mlflow: Option<MlflowOptions>,
     /// How long to wait for MLflow before giving up (`MLFLOW_WAIT_SECONDS`, default 120).
     pub mlflow_wait: Duration,
     /// How often `updated_at` is refreshed while the engine runs (`HEARTBEAT_SECONDS`, default 120).
@@ -61,151 +112,144 @@ pub struct EntrypointSettings {
     /// The merged config (`CONFIG_PATH`, `s3://bucket/key` or a local path), if given.
     pub config_path: Option<String>,
     /// Where the candles are (`MARKET_DATA_S3_URI`); without it the engine's data folder is left as it is.
-    pub market_data: Option<tradai::market_data::DataLocation>,
+    pub market_data: Option<DataLocation>,
     /// The exchange whose candles the run needs (`EXCHANGE`, default `binance`).
     pub exchange: String,
     /// True when the workflow writes the final status (`LAUNCHED_BY=workflow`); otherwise the entrypoint does.
     pub workflow_managed: bool,
-    /// `TRADING_MODE=hyperopt` only: how to search.
-    pub hyperopt: HyperoptSettings,
     /// `CONFIG_OVERRIDES`: a JSON object merged over the strategy's base config when the entrypoint prepares the
     /// config itself (launched directly, without `CONFIG_PATH`).
     pub config_overrides: serde_json::Value,
+    pub aws: AwsSettings,
 }
 
-/// How a hyperopt run searches: `HYPEROPT_EPOCHS` (default 100), `HYPEROPT_LOSS` (default `SharpeHyperOptLoss`)
-/// and `HYPEROPT_RANDOM_STATE` (default: derived from the run id, so a repeated run searches the same way).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HyperoptSettings {
-    pub epochs: u32,
-    pub loss: String,
-    pub random_state: u32,
+/// A positive number of seconds.
+pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|value| *value > 0.0 && value.is_finite())
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a positive number of seconds"))
 }
 
-/// A variable that is missing or malformed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("environment variable {name}: {problem}")]
-pub struct SettingsError {
-    pub name: &'static str,
-    pub problem: String,
+/// A non-empty JSON array of strings: an argv.
+pub(crate) fn argv(text: &str) -> Result<Vec<String>, String> {
+    serde_json::from_str::<Vec<String>>(text)
+        .ok()
+        .filter(|argv| !argv.is_empty())
+        .ok_or_else(|| "must be a non-empty JSON array of strings".to_owned())
 }
 
-fn error(name: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        name,
-        problem: problem.into(),
-    }
+/// A JSON object.
+pub(crate) fn json_object(text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .ok_or_else(|| "must be a JSON object".to_owned())
+}
+
+fn positive(text: &str) -> Result<u32, String> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|value| *value > 0)
+        .ok_or_else(|| format!("{text:?} is not a positive whole number"))
 }
 
 impl EntrypointSettings {
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_map(&std::env::vars().collect())
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let run_id: RunId = env
+            .required("RUN_ID")?
+            .parse()
+            .map_err(|error: tradai::backtest::InvalidRunId| SettingsError::new("RUN_ID", error.to_string()))?;
+        let mode = match env.optional("TRADING_MODE").as_deref() {
+            None | Some("backtest") => RunMode::Backtest,
+            Some("hyperopt") => RunMode::Hyperopt(HyperoptSettings::from_env(env, run_id)?),
+            Some(other) => {
+                return Err(SettingsError::new(
+                    "TRADING_MODE",
+                    format!("{other:?} is not a run of one job; use backtest or hyperopt"),
+                ));
+            }
+        };
+        let default_engine = match mode {
+            RunMode::Backtest => DEFAULT_ENGINE,
+            RunMode::Hyperopt(_) => crate::hyperopt::DEFAULT_HYPEROPT_ENGINE,
+        };
+        let default_engine: Vec<String> = default_engine.iter().map(|part| (*part).to_owned()).collect();
+        let strategy = env.required("STRATEGY")?;
+        let timeframe = Timeframe::try_from(env.required("TIMEFRAME")?)
+            .map_err(|problem| SettingsError::new("TIMEFRAME", problem))?;
+        let pairs = env
+            .required("PAIRS")?
+            .split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| Symbol::try_from(pair.to_owned()).map_err(|problem| SettingsError::new("PAIRS", problem)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if pairs.is_empty() {
+            return Err(SettingsError::new("PAIRS", "names no pair"));
+        }
+        let workflow_table = match env.optional("WORKFLOW_STATE_TABLE") {
+            Some(_) => env.workflow_table()?,
+            None => env.table("DYNAMODB_TABLE", tradai::settings::DEFAULT_WORKFLOW_TABLE)?,
+        };
+        Ok(Self {
+            run_id,
+            mode,
+            strategy_version: env.optional("STRATEGY_VERSION").unwrap_or_else(|| "unknown".to_owned()),
+            experiment_name: env
+                .optional("EXPERIMENT_NAME")
+                .unwrap_or_else(|| format!("backtests/{strategy}")),
+            results_bucket: env.optional_bucket("S3_RESULTS_BUCKET")?,
+            strategy,
+            timeframe,
+            timerange: env.required("TIMERANGE")?,
+            pairs,
+            workflow_table,
+            mlflow: env.optional_mlflow()?,
+            mlflow_wait: env.parsed("MLFLOW_WAIT_SECONDS", Duration::from_secs(120), seconds)?,
+            heartbeat: env.parsed("HEARTBEAT_SECONDS", Duration::from_secs(120), seconds)?,
+            stop_grace: env.parsed("STOP_GRACE_SECONDS", Duration::from_secs(60), seconds)?,
+            engine_command: env.parsed("ENGINE_COMMAND", default_engine, argv)?,
+            work_dir: PathBuf::from(env.optional("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
+            config_path: env.optional("CONFIG_PATH"),
+            market_data: env.optional_market_data()?,
+            exchange: env.optional("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
+            workflow_managed: env.optional("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
+            config_overrides: env.parsed("CONFIG_OVERRIDES", serde_json::json!({}), json_object)?,
+            aws: env.aws()?,
+        })
     }
 
-    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| get(name).ok_or_else(|| error(name, "required"));
-        let seconds = |name: &'static str, default: u64| -> Result<Duration, SettingsError> {
-            match get(name) {
-                None => Ok(Duration::from_secs(default)),
-                Some(text) => text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|value| *value > 0.0 && value.is_finite())
-                    .map(Duration::from_secs_f64)
-                    .ok_or_else(|| error(name, format!("{text:?} is not a positive number of seconds"))),
-            }
-        };
-        let run_id = required("RUN_ID")?
-            .parse()
-            .map_err(|e: tradai::backtest::InvalidRunId| error("RUN_ID", e.to_string()))?;
-        let trading_mode = get("TRADING_MODE").unwrap_or_else(|| "backtest".to_owned());
-        if !matches!(trading_mode.as_str(), "backtest" | "hyperopt") {
-            return Err(error(
-                "TRADING_MODE",
-                format!("{trading_mode:?} is not supported yet; use backtest or hyperopt"),
-            ));
+    /// The hyperopt settings, for a hyperopt run.
+    pub fn hyperopt(&self) -> Option<&HyperoptSettings> {
+        match &self.mode {
+            RunMode::Backtest => None,
+            RunMode::Hyperopt(hyperopt) => Some(hyperopt),
         }
-        let default_engine = if trading_mode == "hyperopt" {
-            crate::hyperopt::DEFAULT_HYPEROPT_ENGINE
-        } else {
-            DEFAULT_ENGINE
-        };
-        let engine_command = match get("ENGINE_COMMAND") {
-            None => default_engine.iter().map(|part| (*part).to_owned()).collect(),
-            Some(text) => serde_json::from_str::<Vec<String>>(&text)
-                .ok()
-                .filter(|argv| !argv.is_empty())
-                .ok_or_else(|| error("ENGINE_COMMAND", "must be a non-empty JSON array of strings"))?,
-        };
-        let strategy = required("STRATEGY")?;
-        let positive = |name: &'static str, default: u32| -> Result<u32, SettingsError> {
-            match get(name) {
-                None => Ok(default),
-                Some(text) => text
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|value| *value > 0)
-                    .ok_or_else(|| error(name, format!("{text:?} is not a positive whole number"))),
-            }
-        };
-        let run_id: RunId = run_id;
+    }
+}
+
+impl HyperoptSettings {
+    fn from_env(env: &Env, run_id: RunId) -> Result<Self, SettingsError> {
         // FNV-1a of the run id; Freqtrade takes 0 for "draw one", so a run's own state is never 0.
         let derived_state = run_id.to_string().bytes().fold(2_166_136_261_u32, |hash, byte| {
             (hash ^ u32::from(byte)).wrapping_mul(16_777_619)
         }) % 1_000_000_000
             + 1;
-        let hyperopt = HyperoptSettings {
-            epochs: positive("HYPEROPT_EPOCHS", 100)?,
-            loss: get("HYPEROPT_LOSS").unwrap_or_else(|| "SharpeHyperOptLoss".to_owned()),
-            random_state: positive("HYPEROPT_RANDOM_STATE", derived_state)?,
-        };
-        if !hyperopt.loss.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(error(
+        let loss = env
+            .optional("HYPEROPT_LOSS")
+            .unwrap_or_else(|| "SharpeHyperOptLoss".to_owned());
+        if !loss.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(SettingsError::new(
                 "HYPEROPT_LOSS",
-                format!("{:?} is not a loss class name", hyperopt.loss),
+                format!("{loss:?} is not a loss class name"),
             ));
         }
         Ok(Self {
-            run_id,
-            trading_mode,
-            strategy_version: get("STRATEGY_VERSION").unwrap_or_else(|| "unknown".to_owned()),
-            experiment_name: get("EXPERIMENT_NAME").unwrap_or_else(|| format!("backtests/{strategy}")),
-            results_bucket: get("S3_RESULTS_BUCKET"),
-            strategy,
-            timeframe: required("TIMEFRAME")?,
-            timerange: required("TIMERANGE")?,
-            pairs: required("PAIRS")?
-                .split(',')
-                .map(|pair| pair.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect(),
-            workflow_table: get("WORKFLOW_STATE_TABLE")
-                .or_else(|| get("DYNAMODB_TABLE"))
-                .unwrap_or_else(|| tradai::settings::DEFAULT_WORKFLOW_TABLE.to_owned()),
-            mlflow_tracking_uri: get("MLFLOW_TRACKING_URI"),
-            mlflow_wait: seconds("MLFLOW_WAIT_SECONDS", 120)?,
-            heartbeat: seconds("HEARTBEAT_SECONDS", 120)?,
-            stop_grace: seconds("STOP_GRACE_SECONDS", 60)?,
-            engine_command,
-            work_dir: PathBuf::from(get("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
-            config_path: get("CONFIG_PATH"),
-            market_data: get("MARKET_DATA_S3_URI")
-                .map(|uri| {
-                    tradai::market_data::DataLocation::parse(&uri)
-                        .map_err(|problem| error("MARKET_DATA_S3_URI", problem))
-                })
-                .transpose()?,
-            exchange: get("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
-            workflow_managed: get("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
-            hyperopt,
-            config_overrides: match get("CONFIG_OVERRIDES") {
-                None => serde_json::Value::Object(serde_json::Map::new()),
-                Some(text) => serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .filter(serde_json::Value::is_object)
-                    .ok_or_else(|| error("CONFIG_OVERRIDES", "must be a JSON object"))?,
-            },
+            epochs: env.parsed("HYPEROPT_EPOCHS", 100, positive)?,
+            loss,
+            random_state: env.parsed("HYPEROPT_RANDOM_STATE", derived_state, positive)?,
         })
     }
 }
@@ -214,8 +258,8 @@ impl EntrypointSettings {
 mod tests {
     use super::*;
 
-    fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut vars: HashMap<String, String> = [
+    fn vars(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = [
             ("RUN_ID", "3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10"),
             ("STRATEGY", "EmaCross"),
             ("TIMEFRAME", "5m"),
@@ -229,9 +273,13 @@ mod tests {
         vars
     }
 
+    fn settings(vars: Vec<(String, String)>) -> Result<EntrypointSettings, SettingsError> {
+        EntrypointSettings::from_env(&Env::from_vars(vars))
+    }
+
     #[test]
     fn the_seed_environment_is_enough() {
-        let settings = EntrypointSettings::from_map(&vars(&[("DYNAMODB_TABLE", "jobs")])).expect("valid");
+        let settings = settings(vars(&[("DYNAMODB_TABLE", "jobs")])).expect("valid");
         assert_eq!(settings.pairs, ["BTC/USDT", "ETH/USDT"]);
         assert_eq!(settings.workflow_table, "jobs");
         assert_eq!(settings.engine_command[0..2], ["freqtrade", "backtesting"]);
@@ -240,16 +288,19 @@ mod tests {
 
     #[test]
     fn hyperopt_runs_its_own_command_with_a_state_of_the_run() {
-        let settings = EntrypointSettings::from_map(&vars(&[("TRADING_MODE", "hyperopt")])).expect("valid");
+        let settings = settings(vars(&[("TRADING_MODE", "hyperopt")])).expect("valid");
         assert_eq!(settings.engine_command[0..2], ["freqtrade", "hyperopt"]);
-        assert_eq!(settings.hyperopt.epochs, 100);
-        assert_eq!(settings.hyperopt.loss, "SharpeHyperOptLoss");
-        let again = EntrypointSettings::from_map(&vars(&[("TRADING_MODE", "hyperopt")])).expect("valid");
+        let hyperopt = settings.hyperopt().expect("a hyperopt run");
+        assert_eq!(hyperopt.epochs, 100);
+        assert_eq!(hyperopt.loss, "SharpeHyperOptLoss");
+        let again =
+            EntrypointSettings::from_env(&Env::from_vars(vars(&[("TRADING_MODE", "hyperopt")]))).expect("valid");
         assert_eq!(
-            settings.hyperopt.random_state, again.hyperopt.random_state,
+            hyperopt.random_state,
+            again.hyperopt().expect("hyperopt").random_state,
             "the same run searches alike"
         );
-        assert!(settings.hyperopt.random_state > 0);
+        assert!(hyperopt.random_state > 0);
     }
 
     #[test]
@@ -259,21 +310,30 @@ mod tests {
             (&[("TRADING_MODE", "live")], "TRADING_MODE"),
             (&[("ENGINE_COMMAND", "freqtrade backtesting")], "ENGINE_COMMAND"),
             (&[("HEARTBEAT_SECONDS", "-1")], "HEARTBEAT_SECONDS"),
-            (&[("HYPEROPT_EPOCHS", "0")], "HYPEROPT_EPOCHS"),
+            (
+                &[("TRADING_MODE", "hyperopt"), ("HYPEROPT_EPOCHS", "0")],
+                "HYPEROPT_EPOCHS",
+            ),
             (&[("CONFIG_OVERRIDES", "[1]")], "CONFIG_OVERRIDES"),
-            (&[("HYPEROPT_LOSS", "x; rm -rf /")], "HYPEROPT_LOSS"),
+            (
+                &[("TRADING_MODE", "hyperopt"), ("HYPEROPT_LOSS", "x; rm -rf /")],
+                "HYPEROPT_LOSS",
+            ),
+            (&[("TIMEFRAME", "7m")], "TIMEFRAME"),
+            (&[("PAIRS", "BTC/USDT,not a pair")], "PAIRS"),
         ];
         for (extra, name) in cases {
-            assert_eq!(
-                EntrypointSettings::from_map(&vars(extra)).expect_err("rejected").name,
-                *name
-            );
+            assert_eq!(settings(vars(extra)).expect_err("rejected").name, *name);
         }
-        let mut missing = vars(&[]);
-        missing.remove("STRATEGY");
-        assert_eq!(
-            EntrypointSettings::from_map(&missing).expect_err("rejected").name,
-            "STRATEGY"
-        );
+        let missing: Vec<(String, String)> = vars(&[]).into_iter().filter(|(k, _)| k != "STRATEGY").collect();
+        assert_eq!(settings(missing).expect_err("rejected").name, "STRATEGY");
+    }
+
+    #[test]
+    fn the_mode_decides_what_the_container_is() {
+        let env = Env::from_vars([("TRADING_MODE", "dry_run"), ("STRATEGY_NAME", "EmaCross")]);
+        assert!(matches!(Container::from_env(&env), Err(error) if error.name == "MLFLOW_TRACKING_URI"));
+        let env = Env::from_vars(vars(&[]));
+        assert!(matches!(Container::from_env(&env), Ok(Container::Run(_))));
     }
 }

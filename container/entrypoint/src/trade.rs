@@ -2,7 +2,6 @@
 //! version, whose `config_path` tag names its config in S3; runtime overrides are merged over it, and the engine's
 //! trade mode runs with `/health` served on 8080 until it ends or the container is stopped.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,11 +11,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tradai::mlflow::ModelRegistry;
+use tradai::mlflow::{MlflowOptions, ModelRegistry};
+use tradai::objects::ObjectStore;
 use tradai::report::chain;
+use tradai::settings::{AwsSettings, Env, SettingsError};
 
-use super::{Engine, InputStore, exit};
-use crate::settings::SettingsError;
+use crate::settings::{argv, json_object, seconds};
+use crate::{Engine, exit};
 
 const DEFAULT_TRADE: &[&str] = &[
     "freqtrade",
@@ -30,7 +31,7 @@ const DEFAULT_TRADE: &[&str] = &[
 ];
 
 /// What a trading container runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TradeSettings {
     /// `live` or `dry_run` (`TRADING_MODE`).
     pub mode: String,
@@ -46,72 +47,42 @@ pub struct TradeSettings {
     /// `HEALTH_PORT` (default 8080).
     pub health_port: u16,
     pub stop_grace: Duration,
-}
-
-fn error(name: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        name,
-        problem: problem.into(),
-    }
+    /// `MLFLOW_TRACKING_URI` (required: the strategy is loaded through the registry).
+    pub mlflow: MlflowOptions,
+    pub aws: AwsSettings,
 }
 
 impl TradeSettings {
-    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let mode = get("TRADING_MODE").unwrap_or_default();
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let mode = env.optional("TRADING_MODE").unwrap_or_default();
         if !matches!(mode.as_str(), "live" | "dry_run") {
-            return Err(error(
+            return Err(SettingsError::new(
                 "TRADING_MODE",
                 format!("{mode:?} is not a trading mode; expected live or dry_run"),
             ));
         }
-        let strategy = get("STRATEGY_NAME")
-            .or_else(|| get("STRATEGY"))
-            .ok_or_else(|| error("STRATEGY_NAME", "required"))?;
-        tradai::backtest::validate_strategy_name(&strategy).map_err(|problem| error("STRATEGY_NAME", problem))?;
-        let overrides = match get("CONFIG_OVERRIDES") {
-            None => json!({}),
-            Some(text) => serde_json::from_str::<Value>(&text)
-                .ok()
-                .filter(Value::is_object)
-                .ok_or_else(|| error("CONFIG_OVERRIDES", "must be a JSON object"))?,
-        };
-        let command = match get("TRADE_COMMAND") {
-            None => DEFAULT_TRADE.iter().map(|part| (*part).to_owned()).collect(),
-            Some(text) => serde_json::from_str::<Vec<String>>(&text)
-                .ok()
-                .filter(|argv| !argv.is_empty())
-                .ok_or_else(|| error("TRADE_COMMAND", "must be a non-empty JSON array of strings"))?,
-        };
-        let health_port = match get("HEALTH_PORT") {
-            None => 8080,
-            Some(text) => text
-                .parse()
-                .map_err(|_| error("HEALTH_PORT", format!("{text:?} is not a port")))?,
-        };
-        let stop_grace = match get("STOP_GRACE_SECONDS") {
-            None => Duration::from_secs(60),
-            Some(text) => text
-                .parse::<f64>()
-                .ok()
-                .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| {
-                    error(
-                        "STOP_GRACE_SECONDS",
-                        format!("{text:?} is not a positive number of seconds"),
-                    )
-                })?,
-        };
+        let strategy = env
+            .optional("STRATEGY_NAME")
+            .or_else(|| env.optional("STRATEGY"))
+            .ok_or_else(|| SettingsError::new("STRATEGY_NAME", "required"))?;
+        tradai::backtest::validate_strategy_name(&strategy)
+            .map_err(|problem| SettingsError::new("STRATEGY_NAME", problem))?;
+        let default_command = DEFAULT_TRADE.iter().map(|part| (*part).to_owned()).collect();
         Ok(Self {
             mode,
             strategy,
-            stage: get("STRATEGY_STAGE").unwrap_or_else(|| "production".to_owned()),
-            overrides,
-            command,
-            work_dir: PathBuf::from(get("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
-            health_port,
-            stop_grace,
+            stage: env
+                .optional("STRATEGY_STAGE")
+                .unwrap_or_else(|| "production".to_owned()),
+            overrides: env.parsed("CONFIG_OVERRIDES", json!({}), json_object)?,
+            command: env.parsed("TRADE_COMMAND", default_command, argv)?,
+            work_dir: PathBuf::from(env.optional("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
+            health_port: env.parsed("HEALTH_PORT", 8080, |text| {
+                text.parse().map_err(|_| format!("{text:?} is not a port"))
+            })?,
+            stop_grace: env.parsed("STOP_GRACE_SECONDS", Duration::from_secs(60), seconds)?,
+            mlflow: env.mlflow()?,
+            aws: env.aws()?,
         })
     }
 }
@@ -121,10 +92,10 @@ impl TradeSettings {
 pub async fn trade(
     settings: &TradeSettings,
     registry: &impl ModelRegistry,
-    inputs: &impl InputStore,
+    objects: &impl ObjectStore,
     shutdown: impl Future<Output = ()>,
 ) -> i32 {
-    let config = match load_config(settings, registry, inputs).await {
+    let config = match load_config(settings, registry, objects).await {
         Ok(config) => config,
         Err(reason) => {
             tracing::error!(strategy = %settings.strategy, %reason, "cannot start trading");
@@ -192,14 +163,16 @@ pub async fn trade(
 async fn load_config(
     settings: &TradeSettings,
     registry: &impl ModelRegistry,
-    inputs: &impl InputStore,
+    objects: &impl ObjectStore,
 ) -> Result<Value, String> {
     let version = registry
         .resolve_alias(&settings.strategy, &settings.stage)
         .await
         .map_err(|error| format!("MLflow: {}", chain(&error)))?
         .ok_or_else(|| format!("no version of {} has the alias {}", settings.strategy, settings.stage))?;
-    let (mut config, _uri) = crate::version_config(&version, &settings.strategy, inputs).await?;
+    let (mut config, _uri) = crate::inputs::version_config(&version, &settings.strategy, objects)
+        .await
+        .map_err(|failure| chain(&failure))?;
     tradai::config::deep_merge(&mut config, &settings.overrides);
     // The mode is the container's, whatever the config says: a dry run must never trade for real.
     config["dry_run"] = Value::Bool(settings.mode == "dry_run");

@@ -5,7 +5,27 @@ use lambda_http::{Body, Request, Response};
 use tradai::executor::Stopper;
 use tradai::http::{ApiError, conflict, json_response, respond, run_id_parameter};
 use tradai::jobs::{self, CancelError};
+use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::store::WorkflowStore;
+
+/// What the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub workflow_table: String,
+    /// `ECS_CLUSTER`: the cluster of tasks whose ARN names none.
+    pub ecs_cluster: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            workflow_table: env.workflow_table()?,
+            ecs_cluster: env.optional("ECS_CLUSTER"),
+        })
+    }
+}
 
 /// What the handler needs: the store and what stops executions and tasks.
 pub struct Deps<S, T> {

@@ -6,22 +6,22 @@
 //! IAM: dynamodb:GetItem and dynamodb:UpdateItem on the table; states:StopExecution on the backtest workflow's
 //! executions; ecs:StopTask on the cluster's tasks.
 
-use cancel_backtest::{Deps, handle};
+use cancel_backtest::{Deps, Settings, handle};
 use tradai::executor::AwsStopper;
-use tradai::settings::Settings;
+use tradai::settings::Env;
 use tradai::store::DynamoDbStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tradai::telemetry::init();
-    let settings = Settings::from_env()?;
-    let aws = tradai::aws::sdk_config(&settings).await;
+    let settings = Settings::from_env(&Env::process())?;
+    let aws = tradai::aws::sdk_config(&settings.aws).await;
     let deps = Deps {
         store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
         stopper: AwsStopper::new(
             aws_sdk_sfn::Client::new(&aws),
             aws_sdk_ecs::Client::new(&aws),
-            settings.ecs_cluster.clone(),
+            settings.ecs_cluster,
         ),
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await

@@ -2,21 +2,21 @@
 //! Input: the run id path parameter. Output: 200 `{run_id, status, strategy_name, strategy_version,
 //! experiment_name, created_at, updated_at, result?, mlflow_url?, error?, failed_step?}`; 400 for a malformed
 //! run id; 404 for an unknown one; 503 when DynamoDB is unavailable.
-//! Environment: WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI (links), AWS_ENDPOINT_URL (local stand-ins only).
+//! Environment: WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI (links), AWS_ENDPOINT_URL (local stack only).
 //! IAM: dynamodb:GetItem on the table.
 
-use get_backtest_status::{Deps, handle};
-use tradai::settings::Settings;
+use get_backtest_status::{Deps, Settings, handle};
+use tradai::settings::Env;
 use tradai::store::DynamoDbStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tradai::telemetry::init();
-    let settings = Settings::from_env()?;
-    let aws = tradai::aws::sdk_config(&settings).await;
+    let settings = Settings::from_env(&Env::process())?;
+    let aws = tradai::aws::sdk_config(&settings.aws).await;
     let deps = Deps {
         store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
-        mlflow_ui: settings.mlflow_tracking_uri,
+        mlflow_ui: settings.mlflow_ui,
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

@@ -5,16 +5,16 @@
 //! Environment: MLFLOW_TRACKING_URI (required), MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (basic auth).
 //! IAM: none (MLflow is reached over the VPC).
 
-use get_strategy::{Deps, handle};
+use get_strategy::{Deps, Settings, handle};
 use tradai::mlflow::MlflowClient;
-use tradai::settings::Settings;
+use tradai::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tradai::telemetry::init();
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env(&Env::process())?;
     let deps = Deps {
-        registry: MlflowClient::new(settings.mlflow()?)?,
+        registry: MlflowClient::new(settings.mlflow)?,
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

@@ -3,21 +3,21 @@
 //! `limit` (1 to 100, default 20), `cursor` (the previous page's `next_cursor`).
 //! Output: 200 `{backtests: [status report...], next_cursor}` newest first; 400 naming the parameter; 503 when
 //! DynamoDB is unavailable.
-//! Environment: WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI (links), AWS_ENDPOINT_URL (local stand-ins only).
+//! Environment: WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI (links), AWS_ENDPOINT_URL (local stack only).
 //! IAM: dynamodb:Query on the table's status-created_at-index.
 
-use list_backtests::{Deps, handle};
-use tradai::settings::Settings;
+use list_backtests::{Deps, Settings, handle};
+use tradai::settings::Env;
 use tradai::store::DynamoDbStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     tradai::telemetry::init();
-    let settings = Settings::from_env()?;
-    let aws = tradai::aws::sdk_config(&settings).await;
+    let settings = Settings::from_env(&Env::process())?;
+    let aws = tradai::aws::sdk_config(&settings.aws).await;
     let deps = Deps {
         store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
-        mlflow_ui: settings.mlflow_tracking_uri,
+        mlflow_ui: settings.mlflow_ui,
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

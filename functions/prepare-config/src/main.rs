@@ -8,23 +8,18 @@
 //! MARKET_DATA_S3_URI (passed on to the container), ECS_TASK_PREFIX (default `strategy-`), AWS_ENDPOINT_URL.
 //! IAM: s3:GetObject on the configs bucket; s3:PutObject on its temp/*.
 
-use prepare_config::{Deps, handle};
-use tradai::settings::Settings;
+use prepare_config::{Deps, Settings, handle};
+use tradai::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tradai::telemetry::init();
-    let settings = Settings::from_env()?;
-    let config_bucket = settings
-        .config_bucket
-        .clone()
-        .ok_or("environment variable S3_CONFIG_BUCKET: required")?;
-    let aws = tradai::aws::sdk_config(&settings).await;
+    let settings = Settings::from_env(&Env::process())?;
+    let aws = tradai::aws::sdk_config(&settings.aws).await;
     let deps = Deps {
-        s3: tradai::aws::s3_client(&aws),
-        config_bucket,
-        context: tradai::executor::context(&settings),
-        task_prefix: std::env::var("ECS_TASK_PREFIX").unwrap_or_else(|_| "strategy-".to_owned()),
+        configs: tradai::aws::s3_objects(&aws, &settings.config_bucket),
+        context: settings.context,
+        task_prefix: settings.task_prefix,
     };
     lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
 }

@@ -3,7 +3,41 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::http::{json_response, no_input, respond};
+use tradai::mlflow::MlflowOptions;
 use tradai::readiness::{CHECK_TIMEOUT, Probe, check, check_all, readiness};
+use tradai::settings::{AwsSettings, Env, SettingsError};
+
+/// What the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub workflow_table: String,
+    pub mlflow: MlflowOptions,
+    /// The buckets to check, by what they hold: those of `MARKET_DATA_S3_URI`, `S3_CONFIG_BUCKET` and
+    /// `S3_RESULTS_BUCKET` that are set.
+    pub buckets: Vec<(String, String)>,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            workflow_table: env.workflow_table()?,
+            mlflow: env.mlflow()?,
+            buckets: [
+                (
+                    "market-data",
+                    env.optional_market_data()?.map(|location| location.bucket),
+                ),
+                ("configs", env.optional_bucket("S3_CONFIG_BUCKET")?),
+                ("results", env.optional_bucket("S3_RESULTS_BUCKET")?),
+            ]
+            .into_iter()
+            .filter_map(|(name, bucket)| Some((name.to_owned(), bucket?)))
+            .collect(),
+        })
+    }
+}
 
 /// What the handler checks: MLflow, the workflow table, and named buckets.
 pub struct Deps<R, S, B> {

@@ -6,9 +6,11 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tradai::backtest::BacktestRequest;
 use tradai::executor::Launcher;
+use tradai::executor::{ContainerContext, ExecutorMode};
 use tradai::http::{ApiError, json_body, json_response, log_run_id, respond, unprocessable};
 use tradai::idempotency::{IdempotencyKey, IdempotencyKeys};
 use tradai::jobs::{self, SubmitError};
+use tradai::settings::{AwsSettings, DEFAULT_IDEMPOTENCY_TABLE, Env, SettingsError};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 
@@ -16,6 +18,30 @@ use tradai::time::Timestamp;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// The response header that marks an answer replayed for a repeated idempotent request.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// What the function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    pub workflow_table: String,
+    /// `IDEMPOTENCY_TABLE` (default `tradai-idempotency`).
+    pub idempotency_table: String,
+    pub executor: ExecutorMode,
+    /// What strategy containers are told (`ecs` and `local` modes).
+    pub context: ContainerContext,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            workflow_table: env.workflow_table()?,
+            idempotency_table: env.table("IDEMPOTENCY_TABLE", DEFAULT_IDEMPOTENCY_TABLE)?,
+            executor: ExecutorMode::from_env(env)?,
+            context: ContainerContext::from_env(env)?,
+        })
+    }
+}
 
 /// What the handler needs: where jobs are recorded, where they are handed off, where idempotency keys are kept.
 pub struct Deps<S, L, K> {

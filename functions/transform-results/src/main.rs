@@ -8,30 +8,20 @@
 //! IAM: s3:GetObject and s3:PutObject on results/* of the results bucket; dynamodb:GetItem and UpdateItem on the
 //! table.
 
-use tradai::market_data::S3Objects;
 use tradai::mlflow::MlflowClient;
-use tradai::settings::Settings;
+use tradai::settings::Env;
 use tradai::store::DynamoDbStore;
-use transform_results::{Deps, handle};
+use transform_results::{Deps, Settings, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     tradai::telemetry::init();
-    let settings = Settings::from_env()?;
-    let results_bucket = settings
-        .results_bucket
-        .clone()
-        .ok_or("environment variable S3_RESULTS_BUCKET: required")?;
-    let aws = tradai::aws::sdk_config(&settings).await;
-    let tracker = match settings.mlflow_tracking_uri {
-        Some(_) => Some(MlflowClient::new(settings.mlflow()?)?),
-        None => None,
-    };
+    let settings = Settings::from_env(&Env::process())?;
+    let aws = tradai::aws::sdk_config(&settings.aws).await;
     let deps = Deps {
-        results: S3Objects::new(tradai::aws::s3_client(&aws), &results_bucket),
-        results_bucket,
+        results: tradai::aws::s3_objects(&aws, &settings.results_bucket),
         store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.workflow_table),
-        tracker,
+        tracker: settings.mlflow.map(MlflowClient::new).transpose()?,
     };
     lambda_runtime::run(lambda_runtime::service_fn(|event| handle(&deps, event))).await
 }

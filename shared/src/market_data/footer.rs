@@ -5,7 +5,7 @@ use parquet::basic::{LogicalType, TimeUnit};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 use parquet::file::statistics::Statistics;
 
-use super::{ObjectError, ObjectInfo, ObjectStore};
+use crate::objects::{ObjectError, ObjectInfo, ObjectStore};
 use crate::time::Timestamp;
 
 /// How much of a file's end the first read fetches: enough for the footer of any candle file we have seen, so

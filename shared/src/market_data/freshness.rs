@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::footer::{FooterError, read_footer};
 use super::layout::{DataLocation, Dataset, dataset_key, parse_dataset_key};
-use super::{ObjectError, ObjectStore};
 use crate::backtest::{Symbol, Timeframe};
+use crate::objects::{ObjectError, ObjectStore};
 use crate::time::Timestamp;
 use crate::validation::{FieldError, ValidationErrors, check, parse_json, required, symbols};
 
@@ -47,7 +47,38 @@ impl FreshnessRequest {
             required(&mut errors, "symbols", raw.symbols).and_then(|list| symbols(&mut errors, "symbols", list));
         let timeframe = required(&mut errors, "timeframe", raw.timeframe)
             .and_then(|text| check(&mut errors, "timeframe", Timeframe::try_from(text)));
-        let exchange = raw.exchange.unwrap_or_else(|| DEFAULT_EXCHANGE.to_owned());
+        match (symbols, timeframe) {
+            (Some(symbols), Some(timeframe)) if errors.is_empty() => {
+                Self::new(symbols, timeframe, raw.exchange, raw.max_age_hours)
+            }
+            _ => {
+                let rest = Self::limits(raw.exchange, raw.max_age_hours).err();
+                errors.extend(rest.map(|rest| rest.0).unwrap_or_default());
+                Err(ValidationErrors(errors))
+            }
+        }
+    }
+
+    /// The question for pairs and a timeframe already parsed; the exchange defaults to binance and the age limit
+    /// to 24 h.
+    pub fn new(
+        symbols: Vec<Symbol>,
+        timeframe: Timeframe,
+        exchange: Option<String>,
+        max_age_hours: Option<f64>,
+    ) -> Result<Self, ValidationErrors> {
+        let (exchange, max_age_hours) = Self::limits(exchange, max_age_hours)?;
+        Ok(Self {
+            symbols,
+            timeframe,
+            exchange,
+            max_age_hours,
+        })
+    }
+
+    fn limits(exchange: Option<String>, max_age_hours: Option<f64>) -> Result<(String, f64), ValidationErrors> {
+        let mut errors = Vec::new();
+        let exchange = exchange.unwrap_or_else(|| DEFAULT_EXCHANGE.to_owned());
         let valid_exchange = (1..=32).contains(&exchange.len())
             && exchange
                 .bytes()
@@ -58,21 +89,17 @@ impl FreshnessRequest {
                 "exchange must be a lower-case exchange id such as binance",
             ));
         }
-        let max_age_hours = raw.max_age_hours.unwrap_or(DEFAULT_MAX_AGE_HOURS);
+        let max_age_hours = max_age_hours.unwrap_or(DEFAULT_MAX_AGE_HOURS);
         if !(max_age_hours > 0.0 && max_age_hours <= MAX_AGE_LIMIT_HOURS) {
             errors.push(FieldError::new(
                 "max_age_hours",
                 format!("max_age_hours must be more than 0 and at most {MAX_AGE_LIMIT_HOURS}"),
             ));
         }
-        match (symbols, timeframe) {
-            (Some(symbols), Some(timeframe)) if errors.is_empty() => Ok(Self {
-                symbols,
-                timeframe,
-                exchange,
-                max_age_hours,
-            }),
-            _ => Err(ValidationErrors(errors)),
+        if errors.is_empty() {
+            Ok((exchange, max_age_hours))
+        } else {
+            Err(ValidationErrors(errors))
         }
     }
 }

@@ -13,11 +13,6 @@ pub struct DataLocation {
     pub prefix: String,
 }
 
-/// `s3://bucket/key` → (`bucket`, `key`); `None` for anything else.
-pub fn s3_object(uri: &str) -> Option<(&str, &str)> {
-    uri.strip_prefix("s3://")?.split_once('/')
-}
-
 impl DataLocation {
     /// Parses `s3://bucket[/prefix]`.
     pub fn parse(uri: &str) -> Result<Self, String> {

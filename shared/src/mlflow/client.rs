@@ -12,7 +12,7 @@ use super::breaker::CircuitBreaker;
 use super::{ModelRegistry, RegistryError, Strategy, StrategyPage, StrategyVersion};
 
 /// How an [`MlflowClient`] reaches MLflow.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MlflowOptions {
     /// Base URI, such as `http://mlflow.tradai.local:5000`.
     pub tracking_uri: String,

@@ -1,87 +1,87 @@
-//! What the workflow's step functions share: the state they read, and errors with stable names that the state
-//! machine's Retry and Catch match on.
+//! The backtest workflow's Lambda steps (`statemachine/backtest.asl.json`): for each, the part of the state it
+//! reads, its logic behind the ports it needs, and what it adds to the state; and the errors, with stable names,
+//! that the state machine's Retry and Catch match on.
 
+pub mod cleanup;
+pub mod completion;
+mod error;
 pub mod failure;
-pub mod prepare;
-
-use lambda_runtime::Diagnostic;
-use serde_json::Value;
-
-use crate::backtest::RunId;
-use crate::report::chain;
-
-/// A step failure: a stable PascalCase name (the state machine matches it) and a one-line message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepError {
-    pub name: &'static str,
-    pub message: String,
-}
-
-impl StepError {
-    /// The state is not what this step needs; retrying cannot help.
-    pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self {
-            name: "InvalidInput",
-            message: message.into(),
-        }
-    }
-
-    /// A dependency failed in a way a retry may fix.
-    pub fn transient(what: &str, error: &dyn std::error::Error) -> Self {
-        Self {
-            name: "TransientDependency",
-            message: format!("{what}: {}", chain(error)),
-        }
-    }
-}
-
-impl From<StepError> for Diagnostic {
-    fn from(error: StepError) -> Self {
-        tracing::error!(error_type = error.name, message = %error.message, "step failed");
-        Diagnostic {
-            error_type: error.name.to_owned(),
-            error_message: error.message,
-        }
-    }
-}
-
-impl StepError {
-    /// A failure retrying cannot fix, named for the state machine.
-    pub fn named(name: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            name,
-            message: message.into(),
-        }
-    }
-}
-
-/// The run id of a workflow state (`$.run_id`).
-pub fn run_id_of(state: &Value) -> Result<RunId, StepError> {
-    let text = state
-        .get("run_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| StepError::invalid_input("the state has no run_id"))?;
-    text.parse()
-        .map_err(|error: crate::backtest::InvalidRunId| StepError::invalid_input(error.to_string()))
-}
-
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
+mod fakes;
+pub mod freshness;
+pub mod prepare;
+mod state;
+pub mod transform;
+pub mod validate;
 
-    use super::*;
+pub use error::{ErrorType, StepError};
+pub use state::{Failure, RunRef, StepInput};
 
-    #[test]
-    fn the_run_id_must_be_there_and_valid() {
-        assert!(run_id_of(&json!({"run_id": "3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10"})).is_ok());
-        assert_eq!(run_id_of(&json!({})).expect_err("missing").name, "InvalidInput");
-        assert_eq!(
-            run_id_of(&json!({"run_id": 7})).expect_err("a number").name,
-            "InvalidInput"
-        );
-        assert_eq!(
-            run_id_of(&json!({"run_id": "x"})).expect_err("malformed").name,
-            "InvalidInput"
-        );
+/// A Lambda step of the workflow: its state's name in the state machine (also what `failed_step` records) and the
+/// function that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    ValidateStrategy,
+    CheckDataFreshness,
+    PrepareConfig,
+    TransformResults,
+    NotifyCompletion,
+    CleanupResources,
+    MarkFailed,
+}
+
+impl Step {
+    pub const ALL: &[Step] = &[
+        Step::ValidateStrategy,
+        Step::CheckDataFreshness,
+        Step::PrepareConfig,
+        Step::TransformResults,
+        Step::NotifyCompletion,
+        Step::CleanupResources,
+        Step::MarkFailed,
+    ];
+
+    /// The state's name in `statemachine/backtest.asl.json`.
+    pub fn state_name(self) -> &'static str {
+        match self {
+            Step::ValidateStrategy => "ValidateStrategy",
+            Step::CheckDataFreshness => "CheckDataFreshness",
+            Step::PrepareConfig => "PrepareConfig",
+            Step::TransformResults => "TransformResults",
+            Step::NotifyCompletion => "NotifyCompletion",
+            Step::CleanupResources => "CleanupResources",
+            Step::MarkFailed => "MarkFailed",
+        }
+    }
+
+    /// The function crate (and events folder) that runs the step.
+    pub fn function(self) -> &'static str {
+        match self {
+            Step::ValidateStrategy => "validate-strategy",
+            Step::CheckDataFreshness => "check-data-freshness",
+            Step::PrepareConfig => "prepare-config",
+            Step::TransformResults => "transform-results",
+            Step::NotifyCompletion => "notify-completion",
+            Step::CleanupResources => "cleanup-resources",
+            Step::MarkFailed => "mark-failed",
+        }
+    }
+
+    /// The step whose function is `function`.
+    pub fn of_function(function: &str) -> Option<Step> {
+        Self::ALL.iter().copied().find(|step| step.function() == function)
+    }
+
+    /// Every error the step's function can answer with.
+    pub fn raises(self) -> &'static [ErrorType] {
+        match self {
+            Step::ValidateStrategy => validate::RAISES,
+            Step::CheckDataFreshness => freshness::RAISES,
+            Step::PrepareConfig => prepare::RAISES,
+            Step::TransformResults => transform::RAISES,
+            Step::NotifyCompletion => completion::RAISES,
+            Step::CleanupResources => cleanup::RAISES,
+            Step::MarkFailed => failure::RAISES,
+        }
     }
 }

@@ -1,12 +1,114 @@
-//! PrepareConfig's logic (the original design's §4): the strategy's base config, the run's `config_overrides`
-//! merged over it, then what the run fixes and no override may change: the pairs, the timeframe, the data format
-//! our market data is kept in, and the run's identity (run id, experiment, the pinned version).
+//! PrepareConfig (the original design's §4): the strategy's base config, the run's `config_overrides` merged over
+//! it, then what the run fixes and no override may change: the pairs, the timeframe, the data format our market
+//! data is kept in, and the run's identity (run id, experiment, the pinned version). The merged config is written
+//! to `temp/{run_id}/config.yaml` (as JSON, which YAML readers and Freqtrade both read); the step answers what
+//! RunBacktest needs: the task definition, the image, and the container's complete environment.
 
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
+use super::validate::ValidatedStrategy;
+use super::{ErrorType, StepError};
 use crate::backtest::{BacktestJob, RunId, StrategyVersion};
 use crate::config::deep_merge;
 use crate::executor::{ContainerContext, container_environment};
+use crate::objects::{ObjectStore, s3_object};
+
+/// What the step reads: the job, and the strategy version ValidateStrategy pinned.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ValidatedJob {
+    #[serde(flatten)]
+    pub job: BacktestJob,
+    pub strategy: ValidatedStrategy,
+}
+
+/// What RunBacktest runs (`$.prepared`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreparedRun {
+    /// The merged config, `s3://{configs bucket}/temp/{run_id}/config.yaml`.
+    pub config_path: String,
+    pub ecr_url: String,
+    pub strategy_name: String,
+    pub strategy_version: u32,
+    pub experiment_name: String,
+    pub exchange: String,
+    /// The task definition family: the prefix and the strategy name (`strategy-EmaCross`).
+    pub task_definition: String,
+    /// The container's environment, in the form of ECS container overrides.
+    pub environment: Vec<ContainerVariable>,
+}
+
+/// One variable of a container override, as ECS spells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerVariable {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Value")]
+    pub value: String,
+}
+
+/// What the step adds to the state.
+#[derive(Debug, Serialize)]
+pub struct Prepared {
+    pub prepared: PreparedRun,
+}
+
+/// The errors this step raises.
+pub const RAISES: &[ErrorType] = &[
+    ErrorType::MissingConfig,
+    ErrorType::InvalidConfig,
+    ErrorType::InvalidInput,
+    ErrorType::TransientDependency,
+];
+
+/// Merges the run's config from its base in S3 and writes it to `configs` (the configs bucket); containers get
+/// `context` and run task definition `{task_prefix}{strategy}`.
+pub async fn prepare_config(
+    configs: &impl ObjectStore,
+    context: &ContainerContext,
+    task_prefix: &str,
+    validated: &ValidatedJob,
+) -> Result<Prepared, StepError> {
+    let (job, strategy) = (&validated.job, &validated.strategy);
+    let base_uri = &strategy.config_path;
+    let (bucket, key) = s3_object(base_uri)
+        .ok_or_else(|| StepError::MissingConfig(format!("config_path {base_uri} is not an s3:// URI")))?;
+    let bytes = configs
+        .in_bucket(bucket)
+        .get(key)
+        .await
+        .map_err(|error| StepError::transient("reading the base config", error))?
+        .ok_or_else(|| StepError::MissingConfig(format!("the config {base_uri} does not exist")))?;
+    let base = crate::config::parse_document(&bytes).map_err(|error| StepError::InvalidConfig {
+        uri: base_uri.clone(),
+        source: Box::new(error),
+    })?;
+    let config = run_config(base, job, strategy.version);
+    let exchange = exchange_of(&config);
+
+    let key = run_config_key(job);
+    let text = serde_json::to_vec_pretty(&config)
+        .map_err(|error| StepError::invalid_state("the merged config cannot be written", error))?;
+    configs
+        .put(&key, text)
+        .await
+        .map_err(|error| StepError::transient("writing the merged config", error))?;
+    let config_path = format!("s3://{}/{key}", configs.bucket());
+    tracing::info!(run_id = %job.run_id, %config_path, version = strategy.version, "run config prepared");
+    let request = &job.request;
+    Ok(Prepared {
+        prepared: PreparedRun {
+            environment: workflow_environment(job, context, strategy.version, &config_path, &exchange),
+            config_path,
+            ecr_url: strategy.ecr_url.clone(),
+            strategy_name: request.strategy_name.clone(),
+            strategy_version: strategy.version,
+            experiment_name: request.experiment_name.clone(),
+            exchange,
+            task_definition: format!("{task_prefix}{}", request.strategy_name),
+        },
+    })
+}
 
 /// Where a run's merged config is kept in the configs bucket (removed by CleanupResources).
 pub fn run_config_key(job: &BacktestJob) -> String {
@@ -69,16 +171,16 @@ pub fn exchange_of(config: &Value) -> String {
         .unwrap_or_else(|| DEFAULT_EXCHANGE.to_owned())
 }
 
-/// The strategy container's environment for a workflow run, in the `[{"Name", "Value"}]` form of ECS container
-/// overrides: the same variables every executor gives (pinned to `version`), plus the merged config and the
-/// note that the workflow, not the container, writes the final status.
+/// The strategy container's environment for a workflow run, in the form of ECS container overrides: the same
+/// variables every executor gives (pinned to `version`), plus the merged config and the note that the workflow,
+/// not the container, writes the final status.
 pub fn workflow_environment(
     job: &BacktestJob,
     context: &ContainerContext,
     version: u32,
     config_uri: &str,
     exchange: &str,
-) -> Value {
+) -> Vec<ContainerVariable> {
     let mut pinned = job.clone();
     pinned.request.strategy_version = StrategyVersion::Number(version);
     // The overrides are merged into the config already: the container is given the config, not them.
@@ -91,17 +193,10 @@ pub fn workflow_environment(
         ("EXCHANGE".to_owned(), exchange.to_owned()),
         ("LAUNCHED_BY".to_owned(), "workflow".to_owned()),
     ]);
-    Value::Array(
-        environment
-            .into_iter()
-            .map(|(name, value)| {
-                let mut pair = Map::new();
-                pair.insert("Name".to_owned(), Value::String(name));
-                pair.insert("Value".to_owned(), Value::String(value));
-                Value::Object(pair)
-            })
-            .collect(),
-    )
+    environment
+        .into_iter()
+        .map(|(name, value)| ContainerVariable { name, value })
+        .collect()
 }
 
 #[cfg(test)]
@@ -154,9 +249,9 @@ mod tests {
         let environment = workflow_environment(&job, &context, 7, "s3://configs/temp/x/config.yaml", "binance");
         let value = |name: &str| {
             environment
-                .as_array()
-                .and_then(|pairs| pairs.iter().find(|pair| pair["Name"] == name))
-                .map(|pair| pair["Value"].clone())
+                .iter()
+                .find(|variable| variable.name == name)
+                .map(|variable| json!(variable.value))
         };
         assert_eq!(value("STRATEGY_VERSION"), Some(json!("7")));
         assert_eq!(value("CONFIG_PATH"), Some(json!("s3://configs/temp/x/config.yaml")));

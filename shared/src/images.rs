@@ -1,0 +1,111 @@
+//! Strategy images: the registry a strategy version's `ecr_url` points into. One port, its ECR adapter.
+
+use std::future::Future;
+
+use aws_sdk_ecr::types::ImageIdentifier;
+
+/// An image by repository and tag or digest, from an image URL such as
+/// `123456789012.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:3` or `…/strategy-emacross@sha256:…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub repository: String,
+    pub reference: ImageReference,
+}
+
+/// How an image is named within its repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageReference {
+    Tag(String),
+    Digest(String),
+}
+
+impl ImageRef {
+    /// Parses an image URL: registry host, `/`, repository, then `:tag` (`latest` when absent) or `@digest`.
+    pub fn parse(url: &str) -> Option<Self> {
+        let (_, path) = url.split_once('/')?;
+        let (repository, reference) = match path.split_once('@') {
+            Some((repository, digest)) => (repository, ImageReference::Digest(digest.to_owned())),
+            None => {
+                let (repository, tag) = path.rsplit_once(':').unwrap_or((path, "latest"));
+                (repository, ImageReference::Tag(tag.to_owned()))
+            }
+        };
+        let named = !repository.is_empty()
+            && !matches!(&reference, ImageReference::Tag(text) | ImageReference::Digest(text) if text.is_empty());
+        named.then(|| Self {
+            repository: repository.to_owned(),
+            reference,
+        })
+    }
+}
+
+/// Where strategy images are kept.
+pub trait ImageRegistry: Send + Sync {
+    /// Whether `image` is in the registry (a missing repository is a missing image).
+    fn contains(&self, image: &ImageRef) -> impl Future<Output = Result<bool, ImageError>> + Send;
+}
+
+/// The registry did not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the image registry could not be read")]
+pub struct ImageError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Amazon ECR, asked with DescribeImages.
+#[derive(Debug, Clone)]
+pub struct EcrImages {
+    client: aws_sdk_ecr::Client,
+}
+
+impl EcrImages {
+    pub fn new(client: aws_sdk_ecr::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl ImageRegistry for EcrImages {
+    async fn contains(&self, image: &ImageRef) -> Result<bool, ImageError> {
+        let id = match &image.reference {
+            ImageReference::Tag(tag) => ImageIdentifier::builder().image_tag(tag).build(),
+            ImageReference::Digest(digest) => ImageIdentifier::builder().image_digest(digest).build(),
+        };
+        let found = self
+            .client
+            .describe_images()
+            .repository_name(&image.repository)
+            .image_ids(id)
+            .send()
+            .await;
+        match found {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let error = error.into_service_error();
+                if error.is_image_not_found_exception() || error.is_repository_not_found_exception() {
+                    Ok(false)
+                } else {
+                    Err(ImageError(Box::new(error)))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_urls_name_a_repository_and_a_tag_or_digest() {
+        let image = ImageRef::parse("123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:3").expect("url");
+        assert_eq!(image.repository, "strategy-emacross");
+        assert_eq!(image.reference, ImageReference::Tag("3".into()));
+        let image = ImageRef::parse("123.dkr.ecr.us-east-1.amazonaws.com/s@sha256:abc").expect("url");
+        assert_eq!(image.reference, ImageReference::Digest("sha256:abc".into()));
+        let image = ImageRef::parse("localhost:5000/team/strategy").expect("url");
+        assert_eq!(
+            (image.repository.as_str(), image.reference),
+            ("team/strategy", ImageReference::Tag("latest".into()))
+        );
+        assert!(ImageRef::parse("strategy-emacross").is_none());
+        assert!(ImageRef::parse("host/repo:").is_none());
+    }
+}

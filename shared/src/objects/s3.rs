@@ -1,0 +1,230 @@
+use std::ops::Range;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::DateTime;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+use super::{ObjectError, ObjectInfo, ObjectStore, Tail};
+use crate::time::Timestamp;
+
+/// The objects of one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Objects {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Objects {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// Whether the bucket exists and may be read.
+    pub async fn head_bucket(&self) -> Result<(), ObjectError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|error| ObjectError::new(error.into_service_error()))?;
+        Ok(())
+    }
+}
+
+fn timestamp(time: Option<&DateTime>) -> Option<Timestamp> {
+    let time = time?;
+    chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()).map(Timestamp::from)
+}
+
+/// The object's full size from a ranged answer's `Content-Range: bytes a-b/size`.
+fn total_size(content_range: Option<&str>, fallback: u64) -> u64 {
+    content_range
+        .and_then(|range| range.rsplit_once('/'))
+        .and_then(|(_, size)| size.parse().ok())
+        .unwrap_or(fallback)
+}
+
+impl ObjectStore for S3Objects {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn in_bucket(&self, bucket: &str) -> Self {
+        Self::new(self.client.clone(), bucket)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => output,
+            Err(error) => {
+                let error = error.into_service_error();
+                return if error.is_no_such_key() {
+                    Ok(None)
+                } else {
+                    Err(ObjectError::new(error))
+                };
+            }
+        };
+        let bytes = output.body.collect().await.map_err(ObjectError::new)?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .map_err(|error| ObjectError::new(error.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => Ok(Some(ObjectInfo {
+                key: key.to_owned(),
+                size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
+                last_modified: timestamp(output.last_modified()),
+            })),
+            Err(error) => {
+                let error = error.into_service_error();
+                if error.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(ObjectError::new(error))
+                }
+            }
+        }
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ObjectError> {
+        let mut objects = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|error| ObjectError::new(error.into_service_error()))?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    objects.push(ObjectInfo {
+                        key: key.to_owned(),
+                        size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
+                        last_modified: timestamp(object.last_modified()),
+                    });
+                }
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(objects);
+            }
+        }
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
+        let keys: Vec<String> = self.list(prefix).await?.into_iter().map(|object| object.key).collect();
+        // DeleteObjects takes at most 1 000 keys a request.
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(key).build().map_err(ObjectError::new))
+                .collect::<Result<Vec<_>, _>>()?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(ObjectError::new)?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|error| ObjectError::new(error.into_service_error()))?;
+        }
+        Ok(keys.len())
+    }
+
+    async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=-{}", length.max(1)))
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => {
+                let error = error.into_service_error();
+                if error.is_no_such_key() {
+                    return Ok(None);
+                }
+                return Err(ObjectError::new(error));
+            }
+        };
+        let last_modified = timestamp(output.last_modified());
+        let content_range = output.content_range().map(str::to_owned);
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .map_err(ObjectError::new)?
+            .into_bytes()
+            .to_vec();
+        let size = total_size(content_range.as_deref(), bytes.len() as u64);
+        Ok(Some(Tail {
+            bytes,
+            info: ObjectInfo {
+                key: key.to_owned(),
+                size,
+                last_modified,
+            },
+        }))
+    }
+
+    async fn range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, ObjectError> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await
+            .map_err(|error| ObjectError::new(error.into_service_error()))?;
+        Ok(output
+            .body
+            .collect()
+            .await
+            .map_err(ObjectError::new)?
+            .into_bytes()
+            .to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_size_comes_from_the_content_range() {
+        assert_eq!(total_size(Some("bytes 900-999/1000"), 100), 1000);
+        assert_eq!(total_size(None, 100), 100);
+        assert_eq!(total_size(Some("bytes */*"), 7), 7);
+    }
+}

@@ -1,0 +1,148 @@
+//! CheckDataFreshness: the run's pairs must have recent candles (from the data files' Parquet footers), unless the
+//! run says `allow_stale`. Stale or missing data fails the step with `StaleMarketData`, naming the pairs.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorType, StepError};
+use crate::backtest::{RunId, Symbol, Timeframe};
+use crate::market_data::{DataLocation, FreshnessReport, FreshnessRequest, SymbolFreshness, check_freshness};
+use crate::objects::ObjectStore;
+use crate::time::Timestamp;
+
+/// What the step reads: the run's pairs and timeframe, and how fresh their data must be.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FreshnessCheck {
+    pub run_id: RunId,
+    pub config: RunData,
+    /// The exchange whose candles the run reads (binance when absent).
+    #[serde(default)]
+    pub exchange: Option<String>,
+    /// How old the newest candle may be (24 h when absent).
+    #[serde(default)]
+    pub max_age_hours: Option<f64>,
+    /// Run on stale data, with a warning, instead of failing.
+    #[serde(default)]
+    pub allow_stale: bool,
+}
+
+/// The part of the job's config that names its data.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RunData {
+    pub symbols: Vec<Symbol>,
+    pub timeframe: Timeframe,
+}
+
+/// What the step adds to the state.
+#[derive(Debug, Serialize)]
+pub struct Checked {
+    pub data_freshness: FreshnessReport,
+}
+
+/// The errors this step raises.
+pub const RAISES: &[ErrorType] = &[
+    ErrorType::StaleMarketData,
+    ErrorType::InvalidInput,
+    ErrorType::TransientDependency,
+];
+
+/// Checks the run's data in `objects` under `location` as of `now`.
+pub async fn check_data_freshness(
+    objects: &impl ObjectStore,
+    location: &DataLocation,
+    check: &FreshnessCheck,
+    now: Timestamp,
+) -> Result<Checked, StepError> {
+    let question = FreshnessRequest::new(
+        check.config.symbols.clone(),
+        check.config.timeframe,
+        check.exchange.clone(),
+        check.max_age_hours,
+    )
+    .map_err(|errors| StepError::invalid_input(format!("config: {errors}")))?;
+    let report = check_freshness(objects, location, &question, now)
+        .await
+        .map_err(|error| StepError::transient("reading the market data", error))?;
+    if !report.all_fresh {
+        let problems: Vec<String> = report
+            .symbols
+            .iter()
+            .filter(|(_, answer)| !answer.is_fresh())
+            .map(|(pair, answer)| match answer {
+                SymbolFreshness::Known { age_hours, .. } => format!(
+                    "{pair} last candle {} h old",
+                    age_hours.map_or_else(|| "?".to_owned(), |age| format!("{age:.1}"))
+                ),
+                SymbolFreshness::Unknown { error, .. } => format!("{pair}: {error}"),
+            })
+            .collect();
+        let message = format!(
+            "stale market data (limit {} h): {}",
+            question.max_age_hours,
+            problems.join("; ")
+        );
+        if !check.allow_stale {
+            return Err(StepError::StaleMarketData(message));
+        }
+        tracing::warn!(run_id = %check.run_id, %message, "continuing on stale data: the run allows it");
+    }
+    Ok(Checked { data_freshness: report })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::objects::MemoryObjects;
+
+    fn check(allow_stale: bool) -> FreshnessCheck {
+        FreshnessCheck {
+            run_id: RunId::new(),
+            config: RunData {
+                symbols: vec![Symbol::try_from("BTC/USDT".to_owned()).expect("pair")],
+                timeframe: Timeframe::M5,
+            },
+            exchange: None,
+            max_age_hours: None,
+            allow_stale,
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_data_is_stale_unless_the_run_allows_it() {
+        let objects = MemoryObjects::new("data");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let error = check_data_freshness(&objects, &location, &check(false), Timestamp::now())
+            .await
+            .expect_err("no data");
+        assert_eq!(error.error_type(), ErrorType::StaleMarketData);
+        assert!(error.to_string().contains("BTC/USDT: no 5m data on binance"), "{error}");
+        let checked = check_data_freshness(&objects, &location, &check(true), Timestamp::now())
+            .await
+            .expect("allowed");
+        assert!(!checked.data_freshness.all_fresh);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_file_is_stale_and_a_bad_limit_is_invalid_input() {
+        let objects = MemoryObjects::new("data");
+        objects
+            .put("ohlcv/binance/BTC_USDT-5m.parquet", b"not parquet".to_vec())
+            .await
+            .expect("put");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let now = Timestamp::now().minus(TimeDelta::zero());
+        let error = check_data_freshness(&objects, &location, &check(false), now)
+            .await
+            .expect_err("unreadable");
+        assert_eq!(error.error_type(), ErrorType::StaleMarketData);
+        let mut negative = check(false);
+        negative.max_age_hours = Some(-1.0);
+        let error = check_data_freshness(&objects, &location, &negative, now)
+            .await
+            .expect_err("refused");
+        assert_eq!(error.error_type(), ErrorType::InvalidInput);
+        assert!(error.to_string().contains("max_age_hours"), "{error}");
+        assert!(RAISES.contains(&error.error_type()));
+    }
+}

@@ -1,0 +1,223 @@
+//! ValidateStrategy: the requested version (or alias) is registered and not archived, its `ecr_url` image is in
+//! the image registry, and its `config_path` object is in S3. Each failure names what is missing. The version is
+//! pinned here, so that moving an alias later never changes this run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorType, StepError};
+use crate::backtest::{RunId, StrategyVersion};
+use crate::images::{ImageRef, ImageRegistry};
+use crate::mlflow::{ModelRegistry, RegistryError};
+use crate::objects::{ObjectStore, s3_object};
+
+/// What the step reads: the job's strategy and the version or alias asked for.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StrategyRequest {
+    pub run_id: RunId,
+    pub strategy_name: String,
+    pub strategy_version: StrategyVersion,
+}
+
+/// The strategy version the run is pinned to (`$.strategy`), as PrepareConfig and the engine read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatedStrategy {
+    pub version: u32,
+    pub ecr_url: String,
+    pub config_path: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What the step adds to the state.
+#[derive(Debug, Serialize)]
+pub struct Validated {
+    pub strategy: ValidatedStrategy,
+}
+
+/// The errors this step raises.
+pub const RAISES: &[ErrorType] = &[
+    ErrorType::StrategyNotFound,
+    ErrorType::StrategyArchived,
+    ErrorType::MissingImage,
+    ErrorType::MissingConfig,
+    ErrorType::InvalidInput,
+    ErrorType::TransientDependency,
+];
+
+/// Checks the strategy version `request` asks for, in `registry`, `images` and (for its base config) `objects`.
+pub async fn validate_strategy(
+    registry: &impl ModelRegistry,
+    images: &impl ImageRegistry,
+    objects: &impl ObjectStore,
+    request: &StrategyRequest,
+) -> Result<Validated, StepError> {
+    let name = &request.strategy_name;
+    let registry_down = |error: RegistryError| StepError::transient("MLflow", error);
+    let found = match &request.strategy_version {
+        StrategyVersion::Number(number) => registry.version(name, *number).await,
+        StrategyVersion::Alias(alias) => registry.resolve_alias(name, alias).await,
+    }
+    .map_err(registry_down)?;
+    let version = found.ok_or_else(|| StepError::StrategyNotFound {
+        name: name.clone(),
+        version: request.strategy_version.to_string(),
+    })?;
+    if version.is_archived() {
+        return Err(StepError::StrategyArchived {
+            name: name.clone(),
+            version: version.version,
+        });
+    }
+    let tag = |tag: &str| version.tags.get(tag).cloned();
+    let ecr_url = tag("ecr_url").ok_or_else(|| {
+        StepError::MissingImage(format!(
+            "strategy {name} version {} has no ecr_url tag",
+            version.version
+        ))
+    })?;
+    let image = ImageRef::parse(&ecr_url)
+        .ok_or_else(|| StepError::MissingImage(format!("ecr_url {ecr_url} is not an image URL")))?;
+    if !images
+        .contains(&image)
+        .await
+        .map_err(|error| StepError::transient("ECR", error))?
+    {
+        return Err(StepError::MissingImage(format!("the image {ecr_url} does not exist")));
+    }
+    let config_path = tag("config_path").ok_or_else(|| {
+        StepError::MissingConfig(format!(
+            "strategy {name} version {} has no config_path tag",
+            version.version
+        ))
+    })?;
+    let (bucket, key) = s3_object(&config_path)
+        .ok_or_else(|| StepError::MissingConfig(format!("config_path {config_path} is not an s3:// URI")))?;
+    let config = objects
+        .in_bucket(bucket)
+        .head(key)
+        .await
+        .map_err(|error| StepError::transient("S3", error))?;
+    if config.is_none() {
+        return Err(StepError::MissingConfig(format!(
+            "the config {config_path} does not exist"
+        )));
+    }
+    tracing::info!(run_id = %request.run_id, strategy = %name, version = version.version, "strategy validated");
+    Ok(Validated {
+        strategy: ValidatedStrategy {
+            version: version.version,
+            ecr_url,
+            config_path,
+            tags: version.tags,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::MemoryObjects;
+    use crate::workflow::fakes::{FakeImages, FakeRegistry};
+
+    const IMAGE: &str = "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:3";
+
+    fn request(version: StrategyVersion) -> StrategyRequest {
+        StrategyRequest {
+            run_id: RunId::new(),
+            strategy_name: "EmaCross".into(),
+            strategy_version: version,
+        }
+    }
+
+    async fn world(tags: &[(&str, &str)]) -> (FakeRegistry, FakeImages, MemoryObjects) {
+        let registry =
+            FakeRegistry::default()
+                .with_version("EmaCross", 3, tags)
+                .with_alias("EmaCross", "production", 3);
+        let objects = MemoryObjects::new("configs");
+        objects
+            .put("strategies/EmaCross.yaml", b"{}".to_vec())
+            .await
+            .expect("put");
+        (registry, FakeImages::with(&[IMAGE]), objects)
+    }
+
+    async fn failure(tags: &[(&str, &str)], version: StrategyVersion) -> StepError {
+        let (registry, images, objects) = world(tags).await;
+        let error = validate_strategy(&registry, &images, &objects, &request(version))
+            .await
+            .expect_err("refused");
+        assert!(RAISES.contains(&error.error_type()), "{error:?}");
+        error
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("ecr_url", IMAGE),
+        ("config_path", "s3://configs/strategies/EmaCross.yaml"),
+    ];
+
+    #[tokio::test]
+    async fn an_alias_is_pinned_to_its_version() {
+        let (registry, images, objects) = world(GOOD).await;
+        let validated = validate_strategy(
+            &registry,
+            &images,
+            &objects,
+            &request(StrategyVersion::Alias("production".into())),
+        )
+        .await
+        .expect("valid");
+        assert_eq!(validated.strategy.version, 3);
+        assert_eq!(validated.strategy.ecr_url, IMAGE);
+        assert_eq!(validated.strategy.config_path, "s3://configs/strategies/EmaCross.yaml");
+    }
+
+    #[tokio::test]
+    async fn each_missing_piece_is_named() {
+        let unknown = failure(GOOD, StrategyVersion::Alias("nonexistent".into())).await;
+        assert_eq!(
+            unknown.to_string(),
+            "strategy EmaCross version nonexistent is not registered"
+        );
+        let archived = [GOOD, &[("archived", "true")]].concat();
+        assert_eq!(
+            failure(&archived, StrategyVersion::Number(3)).await.error_type(),
+            ErrorType::StrategyArchived
+        );
+        let no_image = failure(&GOOD[1..], StrategyVersion::Number(3)).await;
+        assert_eq!(no_image.error_type(), ErrorType::MissingImage);
+        assert!(no_image.to_string().contains("no ecr_url tag"), "{no_image}");
+        let other_image = [
+            ("ecr_url", "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:99"),
+            GOOD[1],
+        ];
+        let missing = failure(&other_image, StrategyVersion::Number(3)).await;
+        assert!(missing.to_string().contains(":99 does not exist"), "{missing}");
+        let no_config = [GOOD[0], ("config_path", "s3://configs/strategies/none.yaml")];
+        let missing = failure(&no_config, StrategyVersion::Number(3)).await;
+        assert_eq!(missing.error_type(), ErrorType::MissingConfig);
+        assert!(missing.to_string().contains("strategies/none.yaml"), "{missing}");
+        let not_s3 = [GOOD[0], ("config_path", "/etc/config.yaml")];
+        assert_eq!(
+            failure(&not_s3, StrategyVersion::Number(3)).await.error_type(),
+            ErrorType::MissingConfig
+        );
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_does_not_answer_is_transient() {
+        let (_, images, objects) = world(GOOD).await;
+        let error = validate_strategy(
+            &FakeRegistry::down(),
+            &images,
+            &objects,
+            &request(StrategyVersion::Number(3)),
+        )
+        .await
+        .expect_err("down");
+        assert_eq!(error.error_type(), ErrorType::TransientDependency);
+        assert!(RAISES.contains(&error.error_type()));
+    }
+}

@@ -1,0 +1,100 @@
+//! POST /backtest/{run_id}/cancel: a running job becomes CANCELLED and its execution and task are stopped; a
+//! finished job is 409; an unknown run id 404 and a malformed one 400, each writing nothing.
+
+use tradai::backtest::{RunId, Status, WorkflowRecord};
+use tradai::executor::AwsStopper;
+use tradai::store::{DynamoDbStore, WorkflowStore};
+use tradai::time::Timestamp;
+use tradai_tests::stack::Stack;
+
+use super::{event, request, sample_request};
+use crate::answer::Answer;
+
+const FUNCTION: &str = "cancel-backtest";
+
+fn deps(stack: &Stack) -> cancel_backtest::Deps<DynamoDbStore, AwsStopper> {
+    cancel_backtest::Deps {
+        store: stack.store(),
+        stopper: AwsStopper::new(
+            aws_sdk_sfn::Client::new(&stack.sdk),
+            aws_sdk_ecs::Client::new(&stack.sdk),
+            None,
+        ),
+    }
+}
+
+async fn cancel(stack: &Stack, request: lambda_http::Request) -> Answer {
+    Answer::read(cancel_backtest::handle(&deps(stack), request).await.expect("answers"))
+}
+
+#[tokio::test]
+async fn a_running_job_is_cancelled_and_its_execution_and_task_stopped() {
+    let stack = Stack::fresh().await;
+    let event = event(FUNCTION, "valid.json");
+    let run_id: RunId = event["pathParameters"]["run_id"]
+        .as_str()
+        .expect("run id")
+        .parse()
+        .expect("valid");
+    // The job runs in a real (emulated) execution and task, which must be stopped.
+    let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
+    record.execution_arn = Some(stack.running_execution().await);
+    record.task_arn = Some(stack.running_task().await);
+    stack.store().create(&record).await.expect("created");
+
+    let answer = cancel(&stack, request(FUNCTION, "valid.json")).await;
+    answer.assert_well_formed(&event);
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.json["status"], "CANCELLED");
+    assert_eq!(answer.json["previous_status"], "RUNNING");
+    assert_eq!(answer.json["stop_requested"], true);
+    let stored = stack.store().get(run_id).await.expect("read").expect("stored");
+    assert_eq!(stored.status, Status::Cancelled);
+    let execution = aws_sdk_sfn::Client::new(&stack.sdk)
+        .describe_execution()
+        .execution_arn(record.execution_arn.clone().expect("arn"))
+        .send()
+        .await
+        .expect("execution");
+    assert_eq!(execution.status, aws_sdk_sfn::types::ExecutionStatus::Aborted);
+    let task_arn = record.task_arn.clone().expect("arn");
+    let cluster = task_arn.split('/').nth(1).expect("cluster in the ARN").to_owned();
+    let tasks = aws_sdk_ecs::Client::new(&stack.sdk)
+        .describe_tasks()
+        .cluster(cluster)
+        .tasks(task_arn)
+        .send()
+        .await
+        .expect("tasks");
+    assert_eq!(tasks.tasks()[0].desired_status(), Some("STOPPED"));
+}
+
+#[tokio::test]
+async fn a_finished_job_cannot_be_cancelled() {
+    let stack = Stack::fresh().await;
+    let event = event(FUNCTION, "valid.json");
+    let run_id = event["pathParameters"]["run_id"].as_str().expect("run id");
+    let mut finished = WorkflowRecord::new(RunId::new(), sample_request(), Status::Completed, Timestamp::now());
+    finished.result = Some(serde_json::json!({"total_trades": 1}));
+    stack.store().create(&finished).await.expect("created");
+    let text = event.to_string().replace(run_id, &finished.run_id.to_string());
+    let conflict = cancel(&stack, tradai_tests::events::request_from_json(&text)).await;
+    assert_eq!(conflict.status, 409, "{}", conflict.json);
+    assert_eq!(conflict.json["error"]["code"], "Conflict");
+}
+
+#[tokio::test]
+async fn an_unknown_or_malformed_run_id_writes_nothing() {
+    let stack = Stack::fresh().await;
+    let before = stack.items().await;
+    let answer = cancel(&stack, request(FUNCTION, "unknown-run-id.json")).await;
+    answer.assert_well_formed(&event(FUNCTION, "unknown-run-id.json"));
+    assert_eq!(answer.status, 404, "{}", answer.json);
+    assert_eq!(stack.items().await, before, "nothing written");
+    for name in ["invalid-malformed-run-id.json", "invalid-not-version-4.json"] {
+        let answer = cancel(&stack, request(FUNCTION, name)).await;
+        answer.assert_well_formed(&event(FUNCTION, name));
+        answer.assert_names_field("run_id");
+        assert_eq!(stack.items().await, before, "nothing written");
+    }
+}

@@ -1,0 +1,78 @@
+//! GET /backtest/{run_id}/status: a job's status with its result and MLflow link; 404 for an unknown run id, 400
+//! naming `run_id` for a malformed one; reading writes nothing.
+
+use tradai::backtest::{RunId, Status, WorkflowRecord};
+use tradai::store::WorkflowStore;
+use tradai::time::Timestamp;
+use tradai_tests::stack::Stack;
+
+use super::{event, request, sample_request};
+use crate::answer::Answer;
+
+const FUNCTION: &str = "get-backtest-status";
+
+/// The completed job `valid.json` asks about, with a result and its MLflow run.
+async fn completed_job(stack: &Stack) -> RunId {
+    let valid = event(FUNCTION, "valid.json");
+    let run_id: RunId = valid["pathParameters"]["run_id"]
+        .as_str()
+        .expect("run id")
+        .parse()
+        .expect("valid id");
+    let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Completed, Timestamp::now());
+    record.result = Some(serde_json::json!({"total_trades": 42, "profit_total_pct": 3.5}));
+    record.mlflow_experiment_id = Some("12".into());
+    record.mlflow_run_id = Some("f00dfeed".into());
+    stack.store().create(&record).await.expect("created");
+    run_id
+}
+
+fn deps(stack: &Stack) -> get_backtest_status::Deps<tradai::store::DynamoDbStore> {
+    get_backtest_status::Deps {
+        store: stack.store(),
+        mlflow_ui: Some("http://mlflow.tradai.local:5000".into()),
+    }
+}
+
+async fn ask(stack: &Stack, name: &str) -> Answer {
+    let answer = Answer::read(
+        get_backtest_status::handle(&deps(stack), request(FUNCTION, name))
+            .await
+            .expect("answers"),
+    );
+    answer.assert_well_formed(&event(FUNCTION, name));
+    answer
+}
+
+#[tokio::test]
+async fn a_completed_job_shows_its_result_and_mlflow_link() {
+    let stack = Stack::fresh().await;
+    let run_id = completed_job(&stack).await;
+    let before = stack.items().await;
+    let answer = ask(&stack, "valid.json").await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.json["run_id"], run_id.to_string());
+    assert_eq!(answer.json["status"], "COMPLETED");
+    assert_eq!(answer.json["result"]["total_trades"], 42);
+    assert_eq!(
+        answer.json["mlflow_url"],
+        "http://mlflow.tradai.local:5000/#/experiments/12/runs/f00dfeed"
+    );
+    assert_eq!(answer.json["strategy_version"], 3);
+    assert!(answer.json.get("error").is_none());
+    assert_eq!(stack.items().await, before, "reading a status writes nothing");
+}
+
+#[tokio::test]
+async fn an_unknown_run_id_is_404_and_a_malformed_one_names_run_id() {
+    let stack = Stack::fresh().await;
+    completed_job(&stack).await;
+    let before = stack.items().await;
+    let answer = ask(&stack, "unknown-run-id.json").await;
+    assert_eq!(answer.status, 404, "{}", answer.json);
+    assert_eq!(answer.json["error"]["code"], "NotFound");
+    for name in ["invalid-malformed-run-id.json", "invalid-not-version-4.json"] {
+        ask(&stack, name).await.assert_names_field("run_id");
+    }
+    assert_eq!(stack.items().await, before, "reading a status writes nothing");
+}

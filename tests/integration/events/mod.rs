@@ -1,0 +1,113 @@
+//! Every file in `events/` goes through its function's handler against the stand-ins: one module per function,
+//! each behaviour a test named for it. A sample event that no test of its function names fails
+//! `every_event_file_is_exercised`.
+
+mod cancel_backtest;
+mod check_data_freshness;
+mod cleanup_resources;
+mod data_freshness;
+mod get_backtest_status;
+mod get_strategy;
+mod health;
+mod list_backtests;
+mod list_datasets;
+mod list_strategies;
+mod mark_failed;
+mod notify_completion;
+mod prepare_config;
+mod ready;
+mod submit_backtest;
+mod transform_results;
+mod validate_strategy;
+
+use std::path::PathBuf;
+
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
+use tradai::store::WorkflowStore;
+use tradai::time::Timestamp;
+use tradai_tests::project_root;
+use tradai_tests::stack::Stack;
+
+/// `events/{function}/{name}`, which must exist.
+fn path(function: &str, name: &str) -> PathBuf {
+    let path = project_root().join("events").join(function).join(name);
+    assert!(path.is_file(), "no sample event {}", path.display());
+    path
+}
+
+/// The sample event `events/{function}/{name}` as JSON.
+fn event(function: &str, name: &str) -> Value {
+    let text = std::fs::read_to_string(path(function, name)).expect("event file");
+    serde_json::from_str(&text).expect("event is JSON")
+}
+
+/// The sample API Gateway event `events/{function}/{name}` as the request lambda_http hands a handler.
+fn request(function: &str, name: &str) -> lambda_http::Request {
+    tradai_tests::events::request(&path(function, name))
+}
+
+/// The sample workflow state `events/{function}/{name}`, its configs bucket (the dev stage's) replaced by the
+/// test stack's.
+fn state(function: &str, name: &str, stack: &Stack) -> Value {
+    let text = std::fs::read_to_string(path(function, name)).expect("event file");
+    serde_json::from_str(&text.replace("tradai-configs-dev", &stack.config_bucket)).expect("event is JSON")
+}
+
+/// A workflow state as Step Functions invokes a step with it.
+fn invocation(state: &Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(state.clone(), Context::default())
+}
+
+/// Asserts `answer` is the `InvalidInput` failure naming `field`.
+fn assert_invalid_input(answer: Result<Value, Diagnostic>, field: &str) {
+    let error = answer.expect_err("refused");
+    assert_eq!(error.error_type, "InvalidInput");
+    assert!(error.error_message.contains(field), "{}", error.error_message);
+}
+
+/// A job of the sample events' strategy (EmaCross version 3, two pairs), recorded in `status` under `run_id`.
+async fn sample_job(stack: &Stack, run_id: &str, status: Status) -> RunId {
+    let body = br#"{"strategy_name":"EmaCross","strategy_version":3,"config":{"timeframe":"5m",
+        "symbols":["BTC/USDT","ETH/USDT"],"start_date":"2026-01-05","end_date":"2026-03-01"}}"#;
+    let request = BacktestRequest::from_json(body, Timestamp::now().date()).expect("valid");
+    let run_id: RunId = run_id.parse().expect("a run id");
+    let record = WorkflowRecord::new(run_id, request, status, Timestamp::now());
+    stack.store().create(&record).await.expect("created");
+    run_id
+}
+
+/// The request of `events/submit-backtest/valid.json`.
+fn sample_request() -> BacktestRequest {
+    let event = event("submit-backtest", "valid.json");
+    let body = event["body"].as_str().expect("body");
+    BacktestRequest::from_json(body.as_bytes(), Timestamp::now().date()).expect("valid")
+}
+
+/// A client of the stand-in MLflow.
+fn registry() -> tradai::mlflow::MlflowClient {
+    tradai::mlflow::MlflowClient::new(tradai::mlflow::MlflowOptions::new(tradai_tests::mlflow::endpoint()))
+        .expect("client")
+}
+
+#[test]
+fn every_event_file_is_exercised() {
+    for function in tradai_tests::events::functions() {
+        let module = project_root()
+            .join("tests/integration/events")
+            .join(format!("{}.rs", function.replace('-', "_")));
+        let source = std::fs::read_to_string(&module)
+            .unwrap_or_else(|_| panic!("events/{function}/ has no tests: add {}", module.display()));
+        let files = tradai_tests::events::files(&function);
+        assert!(!files.is_empty(), "events/{function}/ is empty");
+        for file in files {
+            let name = tradai_tests::events::name(&file);
+            assert!(
+                source.contains(&format!("\"{name}\"")),
+                "events/{function}/{name} is exercised by no test in {}",
+                module.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! NotifyCompletion: how a run ended reaches subscribers with `status` and `strategy` attributes — COMPLETED with
+//! the summary, FAILED with the reason and step, and an execution stopped outside the workflow told from its job;
+//! a state without a valid run id is `InvalidInput`.
+
+use serde_json::Value;
+use tradai::backtest::Status;
+use tradai::notify::SnsTopic;
+use tradai::store::DynamoDbStore;
+use tradai_tests::stack::Stack;
+
+use super::{assert_invalid_input, event, invocation, sample_job};
+
+const FUNCTION: &str = "notify-completion";
+
+/// A topic with a queue subscribed to it: what the queue receives is what subscribers get.
+struct Subscribed {
+    deps: notify_completion::Deps<SnsTopic, DynamoDbStore>,
+    inbox: String,
+}
+
+async fn subscribed(stack: &Stack) -> Subscribed {
+    let sns = aws_sdk_sns::Client::new(&stack.sdk);
+    let suffix = || uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let topic = sns
+        .create_topic()
+        .name(format!("tradai-notifications-{}", suffix()))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn
+        .expect("topic ARN");
+    let inbox = stack
+        .sqs
+        .create_queue()
+        .queue_name(format!("inbox-{}", suffix()))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("queue URL");
+    let inbox_arn = stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&inbox)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("queue ARN");
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(inbox_arn)
+        .send()
+        .await
+        .expect("subscribed");
+    Subscribed {
+        deps: notify_completion::Deps {
+            notifier: SnsTopic::new(sns, topic),
+            store: stack.store(),
+        },
+        inbox,
+    }
+}
+
+/// Notifies `state` and answers the one message subscribers received: its attribute `status` and its body.
+async fn notify(stack: &Stack, subscribed: &Subscribed, state: &Value, status: &str) -> Value {
+    let output = notify_completion::handle(&subscribed.deps, invocation(state))
+        .await
+        .expect("published");
+    assert_eq!(output["notification"]["status"], status);
+    let received = stack.messages(&subscribed.inbox).await;
+    assert_eq!(received.len(), 1, "one message");
+    let envelope: Value = serde_json::from_str(received[0].body().expect("body")).expect("SNS envelope");
+    assert_eq!(envelope["MessageAttributes"]["status"]["Value"], status);
+    assert_eq!(envelope["MessageAttributes"]["strategy"]["Value"], "EmaCross");
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("JSON");
+    assert_eq!(message["run_id"], state["run_id"]);
+    message
+}
+
+#[tokio::test]
+async fn a_completed_run_is_notified_with_its_summary() {
+    let stack = Stack::fresh().await;
+    let subscribed = subscribed(&stack).await;
+    let message = notify(
+        &stack,
+        &subscribed,
+        &event(FUNCTION, "valid-completed.json"),
+        "COMPLETED",
+    )
+    .await;
+    assert_eq!(message["summary"]["total_trades"], 404);
+}
+
+#[tokio::test]
+async fn a_failed_run_is_notified_with_its_reason_and_step() {
+    let stack = Stack::fresh().await;
+    let subscribed = subscribed(&stack).await;
+    let message = notify(&stack, &subscribed, &event(FUNCTION, "valid-failed.json"), "FAILED").await;
+    assert!(
+        message["error"].as_str().is_some_and(|e| e.contains("stale data")),
+        "{message}"
+    );
+    assert_eq!(message["failed_step"], "CheckDataFreshness");
+}
+
+#[tokio::test]
+async fn a_stopped_execution_is_told_from_its_cancelled_job() {
+    let stack = Stack::fresh().await;
+    let subscribed = subscribed(&stack).await;
+    // The rule on stopped executions sends only the run id: the rest comes from the (cancelled) job.
+    let state = event(FUNCTION, "valid-stopped-execution.json");
+    sample_job(&stack, state["run_id"].as_str().expect("run id"), Status::Cancelled).await;
+    let message = notify(&stack, &subscribed, &state, "CANCELLED").await;
+    assert_eq!(message["error"], "cancelled by its owner");
+}
+
+#[tokio::test]
+async fn notify_refuses_a_state_without_a_valid_run_id() {
+    let stack = Stack::fresh().await;
+    let subscribed = subscribed(&stack).await;
+    for name in ["invalid-malformed-run-id.json", "invalid-missing-run-id.json"] {
+        let answer = notify_completion::handle(&subscribed.deps, invocation(&event(FUNCTION, name))).await;
+        assert_invalid_input(answer, "run_id");
+    }
+    assert!(stack.messages(&subscribed.inbox).await.is_empty(), "nothing published");
+}

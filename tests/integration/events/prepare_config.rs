@@ -1,0 +1,122 @@
+//! PrepareConfig: the base config with the run's overrides and fields, written as JSON (valid YAML) to
+//! `temp/{run_id}/config.yaml`, and the container's environment the entrypoint accepts; a base config that is not
+//! there is `MissingConfig`; a state without a valid run or strategy is `InvalidInput`.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use tradai::executor::ContainerContext;
+use tradai::objects::{ObjectStore, S3Objects};
+use tradai_tests::stack::Stack;
+
+use super::{assert_invalid_input, invocation, state};
+
+const FUNCTION: &str = "prepare-config";
+
+/// A stack with the sample events' base config, and the step's deps on it.
+async fn prepared_stack() -> (Stack, prepare_config::Deps<S3Objects>) {
+    let stack = Stack::fresh().await;
+    let base = "# EmaCross base config\nstake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\n\
+                exchange:\n  name: binance\n  pair_whitelist: [XRP/USDT]\n  ccxt_config: {enableRateLimit: true}\n\
+                entry_pricing: {price_side: same}\nexit_pricing: {price_side: same}\n";
+    stack
+        .put_config("strategies/EmaCross/base.yaml", base.as_bytes().to_vec())
+        .await;
+    let context = ContainerContext {
+        workflow_table: stack.table.clone(),
+        mlflow_tracking_uri: Some("http://mlflow.tradai.local:5000".into()),
+        results_bucket: Some(stack.results_bucket.clone()),
+        market_data_uri: Some(format!("s3://{}/ohlcv", stack.market_data_bucket)),
+    };
+    let deps = prepare_config::Deps {
+        configs: S3Objects::new(stack.s3.clone(), &stack.config_bucket),
+        context,
+        task_prefix: "strategy-".into(),
+    };
+    (stack, deps)
+}
+
+#[tokio::test]
+async fn the_merged_config_and_the_containers_environment_are_prepared() {
+    let (stack, deps) = prepared_stack().await;
+    for name in ["valid.json", "valid-with-overrides.json"] {
+        let state = state(FUNCTION, name, &stack);
+        let output = prepare_config::handle(&deps, invocation(&state))
+            .await
+            .expect("prepared");
+        let run_id = state["run_id"].as_str().expect("run id");
+        let prepared = &output["prepared"];
+        let key = format!("temp/{run_id}/config.yaml");
+        assert_eq!(prepared["config_path"], format!("s3://{}/{key}", stack.config_bucket));
+        assert_eq!(prepared["strategy_version"], 3, "the pinned version, not the alias");
+        assert_eq!(prepared["task_definition"], "strategy-EmaCross");
+        assert_eq!(prepared["ecr_url"], state["strategy"]["ecr_url"]);
+        let written = deps
+            .configs
+            .get(&key)
+            .await
+            .expect("read")
+            .expect("the merged config is there");
+        let config = tradai::config::parse_document(&written).expect("YAML");
+        let as_json: Value = serde_json::from_slice(&written).expect("and JSON, for Freqtrade");
+        assert_eq!(config, as_json);
+        assert_eq!(config["run_id"], run_id);
+        assert_eq!(config["strategy_version"], 3);
+        assert_eq!(
+            config["exchange"]["pair_whitelist"],
+            serde_json::json!(["BTC/USDT", "ETH/USDT"])
+        );
+        assert_eq!(config["exchange"]["ccxt_config"]["enableRateLimit"], true);
+        assert_eq!(config["dataformat_ohlcv"], "parquet");
+        let overridden = state["config"].get("config_overrides").is_some();
+        assert_eq!(config["stake_amount"], if overridden { 250 } else { 100 }, "{name}");
+        let environment: BTreeMap<String, String> = prepared["environment"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|pair| {
+                (
+                    pair["Name"].as_str().expect("Name").to_owned(),
+                    pair["Value"].as_str().expect("Value").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(environment["RUN_ID"], run_id);
+        assert_eq!(environment["STRATEGY_VERSION"], "3");
+        assert_eq!(
+            environment["CONFIG_PATH"],
+            prepared["config_path"].as_str().expect("path")
+        );
+        assert_eq!(environment["WORKFLOW_STATE_TABLE"], stack.table);
+        assert_eq!(environment["LAUNCHED_BY"], "workflow");
+        assert_eq!(environment["TIMERANGE"], "20260105-20260301");
+        // What the container reads is what the executors give: the entrypoint accepts it.
+        let vars = tradai::settings::Env::from_vars(environment);
+        let settings = entrypoint::EntrypointSettings::from_env(&vars).expect("the entrypoint's environment");
+        assert!(settings.workflow_managed);
+        assert_eq!(settings.pairs, ["BTC/USDT", "ETH/USDT"]);
+    }
+}
+
+#[tokio::test]
+async fn a_base_config_that_is_not_there_is_missing_config() {
+    let (stack, deps) = prepared_stack().await;
+    let state = state(FUNCTION, "missing-config.json", &stack);
+    let error = prepare_config::handle(&deps, invocation(&state))
+        .await
+        .expect_err("refused");
+    assert_eq!(error.error_type, "MissingConfig");
+    assert!(error.error_message.contains("removed.yaml"), "{}", error.error_message);
+}
+
+#[tokio::test]
+async fn a_state_without_a_valid_run_or_strategy_is_invalid_input() {
+    let (stack, deps) = prepared_stack().await;
+    for (name, field) in [
+        ("invalid-missing-strategy.json", "strategy"),
+        ("invalid-malformed-run-id.json", "run"),
+    ] {
+        let answer = prepare_config::handle(&deps, invocation(&state(FUNCTION, name, &stack))).await;
+        assert_invalid_input(answer, field);
+    }
+}
