@@ -201,6 +201,53 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
 }
 
+/// What the functions that read candles need: `MARKET_DATA_S3_URI` (required) and the AWS clients' settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketDataSettings {
+    pub aws: AwsSettings,
+    pub market_data: DataLocation,
+}
+
+impl MarketDataSettings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            market_data: env.market_data()?,
+        })
+    }
+}
+
+/// What the routes that read jobs need: the job table, and MLflow's address as the base of the links to a job's
+/// MLflow run (`MLFLOW_TRACKING_URI`, optional).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReadSettings {
+    pub aws: AwsSettings,
+    pub workflow_table: String,
+    pub mlflow_ui: Option<String>,
+}
+
+impl JobReadSettings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            workflow_table: env.workflow_table()?,
+            mlflow_ui: env.http_url("MLFLOW_TRACKING_URI")?,
+        })
+    }
+}
+
+/// What the routes that read the model registry need: MLflow (required).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    pub mlflow: MlflowOptions,
+}
+
+impl RegistrySettings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self { mlflow: env.mlflow()? })
+    }
+}
+
 /// An absolute http(s) URL with a host, without a trailing slash.
 fn http_url(name: &'static str, value: String) -> Result<String, SettingsError> {
     let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));

@@ -5,10 +5,12 @@ use tracing_subscriber::EnvFilter;
 /// Installs the JSON log subscriber. The level comes from `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else info.
 /// Calling it twice is harmless.
 pub fn init() {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
+    let env = crate::settings::Env::process();
+    let filter = env
+        .optional("RUST_LOG")
+        .or_else(|| env.optional("AWS_LAMBDA_LOG_LEVEL"))
         .map(|level| level.to_lowercase())
-        .unwrap_or_else(|_| "info".to_owned());
+        .unwrap_or_else(|| "info".to_owned());
     let _already_installed = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

@@ -208,7 +208,12 @@ async fn local_mode_starts_the_entrypoint_with_only_the_container_environment() 
         results_bucket: Some("tradai-results-local".into()),
         market_data_uri: Some("s3://tradai-market-data-local/ohlcv".into()),
     };
-    let launcher = tradai::executor::LocalProcess::new(&script, context, Some(folder.join("logs")));
+    let launcher = tradai::executor::LocalProcess::new(
+        &script,
+        context,
+        Some(folder.join("logs")),
+        tradai::executor::inherited(&tradai::settings::Env::process()),
+    );
     let job = job();
     launcher.launch(&job).await.expect("started");
 

@@ -25,7 +25,8 @@ fn event(key: &str, strategy: Option<&str>) -> lambda_http::Request {
     events::request_from_json(&event.to_string())
 }
 
-fn queue_deps(
+/// The submit handler on the stack's table, queue and idempotency keys.
+pub(crate) fn queue_deps(
     stack: &Stack,
 ) -> submit_backtest::Deps<tradai::store::DynamoDbStore, SqsQueue, tradai::idempotency::DynamoDbKeys> {
     submit_backtest::Deps {

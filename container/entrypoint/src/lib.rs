@@ -196,3 +196,96 @@ async fn wait_for(dependency: &impl Probe, limit: Duration) -> Result<(), String
         pause = (pause * 2).min(Duration::from_secs(8));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tradai::backtest::{BacktestRequest, RunId, WorkflowRecord};
+    use tradai::mlflow::MlflowClient;
+    use tradai::objects::MemoryObjects;
+    use tradai::settings::Env;
+    use tradai::store::MemoryStore;
+    use tradai::time::Timestamp;
+
+    use super::*;
+
+    /// A job in `status`, and the settings of a run of it whose engine would succeed without doing anything.
+    async fn job(store: &MemoryStore, status: Status, extra: &[(&str, &str)]) -> EntrypointSettings {
+        let body = br#"{"strategy_name":"EmaCross","strategy_version":3,"config":{"timeframe":"5m",
+            "symbols":["BTC/USDT"],"start_date":"2024-01-01","end_date":"2024-03-01"}}"#;
+        let request = BacktestRequest::from_json(body, Timestamp::now().date()).expect("valid");
+        let record = WorkflowRecord::new(RunId::new(), request, status, Timestamp::now());
+        store.create(&record).await.expect("created");
+        let work = std::env::temp_dir().join(format!("tradai-entrypoint-{}", record.run_id));
+        let run_id = record.run_id.to_string();
+        let work = work.display().to_string();
+        let mut vars = vec![
+            ("RUN_ID", run_id.as_str()),
+            ("STRATEGY", "EmaCross"),
+            ("TIMEFRAME", "5m"),
+            ("TIMERANGE", "20240101-20240301"),
+            ("PAIRS", "BTC/USDT"),
+            ("WORK_DIR", work.as_str()),
+            ("ENGINE_COMMAND", r#"["true"]"#),
+        ];
+        vars.extend_from_slice(extra);
+        EntrypointSettings::from_env(&Env::from_vars(vars.iter().copied())).expect("valid settings")
+    }
+
+    fn deps(store: MemoryStore, objects: MemoryObjects) -> Deps<MemoryStore, MlflowClient, MemoryObjects> {
+        Deps {
+            store,
+            mlflow: None,
+            objects,
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_candles_fail_the_job_before_the_engine_with_the_inputs_exit_code() {
+        let deps = deps(MemoryStore::new(), MemoryObjects::new("data"));
+        let settings = job(
+            &deps.store,
+            Status::Queued,
+            &[("MARKET_DATA_S3_URI", "s3://data/ohlcv")],
+        )
+        .await;
+        let outcome = run(&settings, &deps, std::future::pending()).await;
+        assert_eq!(outcome.exit_code(), exit::INPUTS, "{outcome:?}");
+        let record = deps.store.get(settings.run_id).await.expect("read").expect("there");
+        assert_eq!(record.status, Status::Failed);
+        let error = record.error.unwrap_or_default();
+        assert!(
+            error.contains("no 5m market data for BTC/USDT at s3://data/ohlcv/"),
+            "{error}"
+        );
+        assert_eq!(record.failed_step.as_deref(), Some(STEP));
+        std::fs::remove_dir_all(settings.work_dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_job_that_is_not_waiting_is_left_alone() {
+        let deps = deps(MemoryStore::new(), MemoryObjects::new("data"));
+        let settings = job(&deps.store, Status::Cancelled, &[]).await;
+        let outcome = run(&settings, &deps, std::future::pending()).await;
+        assert_eq!(
+            outcome,
+            Outcome::NothingToDo {
+                status: Some(Status::Cancelled)
+            }
+        );
+        assert!(!settings.work_dir.join(settings.run_id.to_string()).exists());
+    }
+
+    #[tokio::test]
+    async fn an_engine_that_leaves_no_result_fails_with_the_result_exit_code() {
+        let deps = deps(MemoryStore::new(), MemoryObjects::new("data"));
+        let settings = job(&deps.store, Status::Pending, &[]).await;
+        let outcome = run(&settings, &deps, std::future::pending()).await;
+        assert_eq!(outcome.exit_code(), exit::RESULT, "{outcome:?}");
+        let record = deps.store.get(settings.run_id).await.expect("read").expect("there");
+        assert_eq!(
+            (record.status, record.error.as_deref()),
+            (Status::Failed, Some("the engine wrote no result (.last_result.json)"))
+        );
+        std::fs::remove_dir_all(settings.work_dir).ok();
+    }
+}

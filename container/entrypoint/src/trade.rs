@@ -16,6 +16,7 @@ use tradai::objects::ObjectStore;
 use tradai::report::chain;
 use tradai::settings::{AwsSettings, Env, SettingsError};
 
+use crate::failure::RunFailure;
 use crate::settings::{argv, json_object, seconds};
 use crate::{Engine, exit};
 
@@ -97,9 +98,9 @@ pub async fn trade(
 ) -> i32 {
     let config = match load_config(settings, registry, objects).await {
         Ok(config) => config,
-        Err(reason) => {
-            tracing::error!(strategy = %settings.strategy, %reason, "cannot start trading");
-            return exit::INPUTS;
+        Err(failure) => {
+            tracing::error!(strategy = %settings.strategy, reason = %chain(&failure), "cannot start trading");
+            return failure.exit_code();
         }
     };
     let folder = settings.work_dir.join(format!("trade-{}", settings.strategy));
@@ -164,15 +165,18 @@ async fn load_config(
     settings: &TradeSettings,
     registry: &impl ModelRegistry,
     objects: &impl ObjectStore,
-) -> Result<Value, String> {
+) -> Result<Value, RunFailure> {
     let version = registry
         .resolve_alias(&settings.strategy, &settings.stage)
         .await
-        .map_err(|error| format!("MLflow: {}", chain(&error)))?
-        .ok_or_else(|| format!("no version of {} has the alias {}", settings.strategy, settings.stage))?;
-    let (mut config, _uri) = crate::inputs::version_config(&version, &settings.strategy, objects)
-        .await
-        .map_err(|failure| chain(&failure))?;
+        .map_err(|error| RunFailure::inputs_because("MLflow", error))?
+        .ok_or_else(|| {
+            RunFailure::inputs(format!(
+                "no version of {} has the alias {}",
+                settings.strategy, settings.stage
+            ))
+        })?;
+    let (mut config, _uri) = crate::inputs::version_config(&version, &settings.strategy, objects).await?;
     tradai::config::deep_merge(&mut config, &settings.overrides);
     // The mode is the container's, whatever the config says: a dry run must never trade for real.
     config["dry_run"] = Value::Bool(settings.mode == "dry_run");

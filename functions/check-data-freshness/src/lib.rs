@@ -5,26 +5,12 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tradai::market_data::DataLocation;
 use tradai::objects::ObjectStore;
-use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::time::Timestamp;
 use tradai::workflow::StepInput;
 use tradai::workflow::freshness::{FreshnessCheck, check_data_freshness};
 
-/// What the function reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub aws: AwsSettings,
-    pub market_data: DataLocation,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self {
-            aws: env.aws()?,
-            market_data: env.market_data()?,
-        })
-    }
-}
+/// What the function reads from its environment: where the candles are.
+pub type Settings = tradai::settings::MarketDataSettings;
 
 /// What the step needs: the object store and where the candles are in it.
 pub struct Deps<O> {

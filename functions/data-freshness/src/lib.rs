@@ -5,24 +5,10 @@ use lambda_http::{Body, Request, Response};
 use tradai::http::{ApiError, json_body, json_response, respond};
 use tradai::market_data::{DataLocation, FreshnessRequest, check_freshness};
 use tradai::objects::ObjectStore;
-use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::time::Timestamp;
 
-/// What the function reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub aws: AwsSettings,
-    pub market_data: DataLocation,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self {
-            aws: env.aws()?,
-            market_data: env.market_data()?,
-        })
-    }
-}
+/// What the function reads from its environment: where the candles are.
+pub type Settings = tradai::settings::MarketDataSettings;
 
 /// What the handler needs: the object store and where the candles are in it.
 pub struct Deps<O> {

@@ -4,27 +4,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::http::{ApiError, json_response, respond, run_id_parameter};
 use tradai::jobs;
-use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::store::WorkflowStore;
 
-/// What the function reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub aws: AwsSettings,
-    pub workflow_table: String,
-    /// `MLFLOW_TRACKING_URI`: the base of the links to a job's MLflow run.
-    pub mlflow_ui: Option<String>,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self {
-            aws: env.aws()?,
-            workflow_table: env.workflow_table()?,
-            mlflow_ui: env.http_url("MLFLOW_TRACKING_URI")?,
-        })
-    }
-}
+/// What the function reads from its environment: the job table and the base of MLflow links.
+pub type Settings = tradai::settings::JobReadSettings;
 
 /// What the handler needs: the store and MLflow's address for links.
 pub struct Deps<S> {

@@ -3,22 +3,11 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::http::{ApiError, json_response, limit_parameter, query_parameters, registry_error, respond};
-use tradai::mlflow::MlflowOptions;
 use tradai::mlflow::ModelRegistry;
-use tradai::settings::{Env, SettingsError};
 use tradai::strategies::{self, DEFAULT_LIMIT, LIMITS};
 
-/// What the function reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub mlflow: MlflowOptions,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self { mlflow: env.mlflow()? })
-    }
-}
+/// What the function reads from its environment: MLflow.
+pub type Settings = tradai::settings::RegistrySettings;
 
 /// What the handler needs: the model registry.
 pub struct Deps<R> {

@@ -3,6 +3,7 @@ use std::process::Stdio;
 
 use super::{ContainerContext, Handoff, LaunchError, Launcher, container_environment};
 use crate::backtest::{BacktestJob, Status};
+use crate::settings::Env;
 
 /// Variables a local strategy process inherits from its launcher, as an ECS task gets them from its task role and
 /// agent: the region, the credentials, and (locally) the stand-ins' endpoint; plus what finding programs needs.
@@ -18,11 +19,11 @@ const INHERITED: &[&str] = &[
     "AWS_EC2_METADATA_DISABLED",
 ];
 
-/// The [`INHERITED`] variables this process has.
-fn inherited() -> Vec<(String, String)> {
+/// The [`INHERITED`] variables of `env` (the launcher's own environment).
+pub fn inherited(env: &Env) -> Vec<(String, String)> {
     INHERITED
         .iter()
-        .filter_map(|name| std::env::var(name).ok().map(|value| ((*name).to_owned(), value)))
+        .filter_map(|name| env.optional(name).map(|value| ((*name).to_owned(), value)))
         .collect()
 }
 
@@ -33,21 +34,29 @@ pub struct LocalProcess {
     program: PathBuf,
     context: ContainerContext,
     log_dir: Option<PathBuf>,
+    inherited: Vec<(String, String)>,
 }
 
 impl LocalProcess {
-    /// Starts `program` (the entrypoint) for each job; its output goes to `log_dir/<run_id>.log` when given.
-    pub fn new(program: impl Into<PathBuf>, context: ContainerContext, log_dir: Option<PathBuf>) -> Self {
+    /// Starts `program` (the entrypoint) for each job with `inherited` (see [`inherited`]) and the container's
+    /// environment; its output goes to `log_dir/<run_id>.log` when given.
+    pub fn new(
+        program: impl Into<PathBuf>,
+        context: ContainerContext,
+        log_dir: Option<PathBuf>,
+        inherited: Vec<(String, String)>,
+    ) -> Self {
         Self {
             program: program.into(),
             context,
             log_dir,
+            inherited,
         }
     }
 
     /// The environment the process gets for `job`: what it inherits, then the container's.
     pub fn environment(&self, job: &BacktestJob) -> Vec<(String, String)> {
-        let mut environment = inherited();
+        let mut environment = self.inherited.clone();
         environment.extend(container_environment(job, &self.context));
         environment
     }
@@ -63,7 +72,7 @@ impl Launcher for LocalProcess {
             .log_dir
             .as_ref()
             .map(|folder| folder.join(format!("{}.log", job.run_id)));
-        let mut child = start_entrypoint(&self.program, container_environment(job, &self.context), log.as_deref())?;
+        let mut child = start_entrypoint(&self.program, self.environment(job), log.as_deref())?;
         let run_id = job.run_id;
         // Reap the process when it ends, so it never lingers as a zombie of the launcher.
         tokio::spawn(async move {
@@ -77,8 +86,8 @@ impl Launcher for LocalProcess {
 }
 
 /// Starts the strategy container's entrypoint `program` as a local process, as a container starts: with
-/// [`INHERITED`] from this process and `environment` (the container's) and nothing else, in a process group of its
-/// own (so a stop reaches the engine it starts), its output to `log` when given. The one way both
+/// `environment` (what it inherits, see [`inherited`], and the container's) and nothing else, in a process group of
+/// its own (so a stop reaches the engine it starts), its output to `log` when given. The one way both
 /// `EXECUTOR_MODE=local` and the local ECS of the workflow runner start it.
 pub fn start_entrypoint(
     program: &Path,
@@ -96,11 +105,9 @@ pub fn start_entrypoint(
         }
         None => (Stdio::inherit(), Stdio::inherit()),
     };
-    let mut variables = inherited();
-    variables.extend(environment);
     tokio::process::Command::new(program)
         .env_clear()
-        .envs(variables)
+        .envs(environment)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
-pub use local::{LocalProcess, start_entrypoint};
+pub use local::{LocalProcess, inherited, start_entrypoint};
 pub use sqs::SqsQueue;
 pub use stepfunctions::StepFunctions;
 pub use stop::{AwsStopper, StopError, Stopper};
@@ -32,10 +32,12 @@ pub enum ExecutorMode {
     /// `ECS_SECURITY_GROUPS`, overriding container `ECS_CONTAINER_NAME`.
     Ecs(TaskPlacement),
     /// `EXECUTOR_MODE=local` (development): the entrypoint at `LOCAL_ENTRYPOINT` (default `tradai-entrypoint` on
-    /// the PATH) as a local process, logging to `LOCAL_LOG_DIR` when set.
+    /// the PATH) as a local process, logging to `LOCAL_LOG_DIR` when set, with the launcher's region, credentials
+    /// and endpoint (`inherited`) as a task gets them from its role.
     Local {
         entrypoint: PathBuf,
         log_dir: Option<PathBuf>,
+        inherited: Vec<(String, String)>,
     },
 }
 
@@ -93,6 +95,7 @@ impl ExecutorMode {
                         .unwrap_or_else(|| "tradai-entrypoint".to_owned()),
                 ),
                 log_dir: env.optional("LOCAL_LOG_DIR").map(PathBuf::from),
+                inherited: inherited(env),
             },
             Some(other) => {
                 return Err(SettingsError::new(
@@ -209,9 +212,16 @@ impl Executor {
             ExecutorMode::Ecs(placement) => {
                 Executor::Ecs(EcsTasks::new(aws_sdk_ecs::Client::new(aws), placement.clone(), context))
             }
-            ExecutorMode::Local { entrypoint, log_dir } => {
-                Executor::Local(LocalProcess::new(entrypoint, context, log_dir.clone()))
-            }
+            ExecutorMode::Local {
+                entrypoint,
+                log_dir,
+                inherited,
+            } => Executor::Local(LocalProcess::new(
+                entrypoint,
+                context,
+                log_dir.clone(),
+                inherited.clone(),
+            )),
         }
     }
 }
@@ -312,10 +322,17 @@ mod tests {
 
         let missing = mode(&[("EXECUTOR_MODE", "ecs"), ("ECS_CLUSTER", "c")]).expect_err("no subnets");
         assert_eq!(missing.name, "ECS_SUBNETS");
-        let local = mode(&[("EXECUTOR_MODE", "local"), ("LOCAL_LOG_DIR", "/tmp/tradai")]).expect("ok");
+        let local = mode(&[
+            ("EXECUTOR_MODE", "local"),
+            ("LOCAL_LOG_DIR", "/tmp/tradai"),
+            ("AWS_REGION", "eu-west-1"),
+            ("EXECUTOR_SECRET", "not passed on"),
+        ])
+        .expect("ok");
         let expected = ExecutorMode::Local {
             entrypoint: PathBuf::from("tradai-entrypoint"),
             log_dir: Some(PathBuf::from("/tmp/tradai")),
+            inherited: vec![("AWS_REGION".to_owned(), "eu-west-1".to_owned())],
         };
         assert_eq!(local, expected);
 

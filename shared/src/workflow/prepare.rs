@@ -261,4 +261,89 @@ mod tests {
         assert_eq!(value("MARKET_DATA_S3_URI"), Some(json!("s3://data/ohlcv")));
         assert_eq!(value("EXCHANGE"), Some(json!("binance")));
     }
+
+    fn validated(job: BacktestJob, config_path: &str) -> ValidatedJob {
+        ValidatedJob {
+            job,
+            strategy: ValidatedStrategy {
+                version: 4,
+                ecr_url: "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:4".into(),
+                config_path: config_path.into(),
+                tags: Default::default(),
+            },
+        }
+    }
+
+    fn context() -> ContainerContext {
+        ContainerContext {
+            workflow_table: "jobs".into(),
+            mlflow_tracking_uri: None,
+            results_bucket: None,
+            market_data_uri: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_merged_config_is_written_beside_the_run_and_named_in_what_runbacktest_gets() {
+        let configs = crate::objects::MemoryObjects::new("configs");
+        let bases = configs.in_bucket("releases");
+        bases
+            .put(
+                "EmaCross/base.yaml",
+                b"stake_amount: 100\nexchange: {name: Kraken}\n".to_vec(),
+            )
+            .await
+            .expect("put");
+        let job = job(json!({"stake_amount": 250}));
+        let run_id = job.run_id;
+        let validated = validated(job, "s3://releases/EmaCross/base.yaml");
+        let prepared = prepare_config(&configs, &context(), "strategy-", &validated)
+            .await
+            .expect("prepared")
+            .prepared;
+        let key = format!("temp/{run_id}/config.yaml");
+        assert_eq!(prepared.config_path, format!("s3://configs/{key}"));
+        assert_eq!((prepared.strategy_version, prepared.exchange.as_str()), (4, "kraken"));
+        assert_eq!(prepared.task_definition, "strategy-EmaCross");
+        let written = configs.get(&key).await.expect("read").expect("written");
+        let config: Value = serde_json::from_slice(&written).expect("JSON");
+        assert_eq!(
+            (config["stake_amount"].clone(), config["strategy_version"].clone()),
+            (json!(250), json!(4))
+        );
+        let variable = |name: &str| {
+            prepared
+                .environment
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.value.clone())
+        };
+        assert_eq!(variable("CONFIG_PATH"), Some(prepared.config_path.clone()));
+        assert_eq!(variable("CONFIG_OVERRIDES"), None, "merged already");
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_unreadable_base_config_is_named() {
+        let configs = crate::objects::MemoryObjects::new("configs");
+        configs.put("bad.yaml", b"[unclosed".to_vec()).await.expect("put");
+        for (path, error) in [
+            ("s3://configs/none.yaml", ErrorType::MissingConfig),
+            ("/etc/base.yaml", ErrorType::MissingConfig),
+            ("s3://configs/bad.yaml", ErrorType::InvalidConfig),
+        ] {
+            let failed = prepare_config(&configs, &context(), "strategy-", &validated(job(json!({})), path))
+                .await
+                .expect_err("refused");
+            assert_eq!(failed.error_type(), error, "{path}");
+            assert!(
+                crate::report::chain(&failed).contains(path.trim_start_matches("s3://configs/")),
+                "{failed}"
+            );
+            assert!(RAISES.contains(&failed.error_type()));
+        }
+        assert!(
+            configs.keys().iter().all(|key| !key.starts_with("temp/")),
+            "nothing written"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::StepError;
 use crate::backtest::RunId;
@@ -19,34 +19,37 @@ pub struct RunRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepInput<T> {
     pub input: T,
-    state: Map<String, Value>,
+    /// The state as it came: always a JSON object.
+    state: Value,
 }
 
 impl<T: DeserializeOwned> StepInput<T> {
     /// Reads `state`; a state without what the step needs is `InvalidInput`, naming the field.
     pub fn parse(state: Value) -> Result<Self, StepError> {
-        let Value::Object(state) = state else {
-            return Err(StepError::invalid_input("the state is not a JSON object"));
-        };
-        let fields = Value::Object(state);
-        let input = serde_path_to_error::deserialize(&fields).map_err(|error| {
+        if !state.is_object() {
+            return Err(not_an_object());
+        }
+        let input = serde_path_to_error::deserialize(&state).map_err(|error| {
             let what = match error.path().to_string().as_str() {
                 "." => "the state".to_owned(),
                 path => format!("the state's {path}"),
             };
             StepError::invalid_state(what, error.into_inner())
         })?;
-        let Value::Object(state) = fields else {
-            unreachable!("built as an object above")
-        };
         Ok(Self { input, state })
     }
+}
+
+fn not_an_object() -> StepError {
+    StepError::invalid_input("the state is not a JSON object")
 }
 
 impl<T> StepInput<T> {
     /// The state, with the fields of `added` (a struct of the keys this step writes) set over it.
     pub fn answer(self, added: &impl Serialize) -> Result<Value, StepError> {
-        let mut state = self.state;
+        let Value::Object(mut state) = self.state else {
+            return Err(not_an_object());
+        };
         match serde_json::to_value(added) {
             Ok(Value::Object(fields)) => state.extend(fields),
             Ok(_) => return Err(StepError::invalid_input("a step's answer must be a set of keys")),

@@ -4,25 +4,15 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use tradai::backtest::{BacktestRequest, RunId};
-use tradai::executor::SqsQueue;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
 use super::{event, request};
 use crate::answer::Answer;
+use crate::idempotency::queue_deps as deps;
 
 const FUNCTION: &str = "submit-backtest";
-
-fn deps(
-    stack: &Stack,
-) -> submit_backtest::Deps<tradai::store::DynamoDbStore, SqsQueue, tradai::idempotency::DynamoDbKeys> {
-    submit_backtest::Deps {
-        store: stack.store(),
-        launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
-        keys: stack.keys(),
-    }
-}
 
 #[tokio::test]
 async fn an_accepted_submission_is_recorded_queued_and_sent_once() {

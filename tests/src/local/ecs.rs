@@ -178,8 +178,11 @@ impl LocalEcs {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster_name}/{id}");
         let log = self.log_dir.join(format!("{id}.log"));
+        // A task gets its region, credentials and endpoint from its role and agent; here, from this process.
+        let mut variables = tradai::executor::inherited(&tradai::settings::Env::process());
+        variables.extend(environment);
         let mut child =
-            tradai::executor::start_entrypoint(&self.program, environment, Some(&log)).map_err(|error| EcsError {
+            tradai::executor::start_entrypoint(&self.program, variables, Some(&log)).map_err(|error| EcsError {
                 code: "ServerException",
                 message: tradai::report::chain(&error),
             })?;
