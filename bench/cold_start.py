@@ -28,6 +28,7 @@ ENV = {
     "WORKFLOW_STATE_TABLE": "tradai-workflow-state",
     "EXECUTOR_MODE": "sqs",
     "BACKTEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/tradai-backtest-dev.fifo",
+    "BACKTEST_WORKFLOW_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:tradai-backtest-dev",
     "MLFLOW_TRACKING_URI": "http://mlflow.tradai.local:5000",
     "MARKET_DATA_S3_URI": "s3://tradai-market-data-dev/ohlcv",
     "S3_CONFIG_BUCKET": "tradai-configs-123456789012-dev",

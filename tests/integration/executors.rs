@@ -27,22 +27,10 @@ fn job() -> BacktestJob {
     }
 }
 
-async fn state_machine(stack: &Stack) -> String {
-    aws_sdk_sfn::Client::new(&stack.sdk)
-        .create_state_machine()
-        .name(format!("tradai-backtest-{}", uuid::Uuid::new_v4().simple()))
-        .definition(r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#)
-        .role_arn("arn:aws:iam::123456789012:role/tradai-tests")
-        .send()
-        .await
-        .expect("state machine")
-        .state_machine_arn
-}
-
 #[tokio::test]
 async fn step_functions_starts_one_execution_named_by_the_run_id() {
     let stack = Stack::fresh().await;
-    let machine = state_machine(&stack).await;
+    let machine = stack.state_machine().await;
     let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
     let workflow = StepFunctions::new(sfn.clone(), &machine);
     let job = job();
@@ -77,7 +65,7 @@ async fn step_functions_starts_one_execution_named_by_the_run_id() {
 #[tokio::test]
 async fn submitting_through_step_functions_records_the_execution_on_the_job() {
     let stack = Stack::fresh().await;
-    let machine = state_machine(&stack).await;
+    let machine = stack.state_machine().await;
     let deps = submit_backtest::Deps {
         store: stack.store(),
         launcher: StepFunctions::new(aws_sdk_sfn::Client::new(&stack.sdk), &machine),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
-use tradai::executor::StepFunctions;
+use tradai::executor::{Launcher, SqsQueue, StepFunctions};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::freqtrade;
@@ -78,12 +78,17 @@ async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
 
 /// Submits a backtest of `strategy` on `pair` through the `stepfunctions` executor; answers its run id.
 async fn submit(local: &LocalStack, stack: &Stack, strategy: &str, pair: &str) -> RunId {
+    let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
+    submit_to(&launcher, stack, strategy, pair).await
+}
+
+/// Submits a backtest of `strategy` on `pair` through `launcher`; answers its run id.
+async fn submit_to(launcher: &impl Launcher, stack: &Stack, strategy: &str, pair: &str) -> RunId {
     let body = serde_json::json!({"strategy_name": strategy, "strategy_version": "production",
         "config": {"timeframe": "5m", "symbols": [pair], "start_date": "2026-01-05", "end_date": "2026-02-04",
         "config_overrides": {"max_open_trades": 1}}});
     let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
-    let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
-    tradai::jobs::submit(&stack.store(), &launcher, request, Timestamp::now())
+    tradai::jobs::submit(&stack.store(), launcher, request, Timestamp::now())
         .await
         .expect("submitted")
         .run_id
@@ -101,15 +106,16 @@ async fn finished(local: &LocalStack, run_id: RunId) -> String {
     let sfn = local.sfn().await;
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
+        // Through the queue the execution starts a moment after the submission: until then it is not there.
         let described = sfn
             .describe_execution()
             .execution_arn(execution_arn(local, run_id))
             .send()
-            .await
-            .expect("the execution");
-        let status = described.status.as_str().to_owned();
-        if status != "RUNNING" {
-            return status;
+            .await;
+        if let Ok(described) = described
+            && described.status.as_str() != "RUNNING"
+        {
+            return described.status.as_str().to_owned();
         }
         assert!(
             Instant::now() < deadline,
@@ -457,4 +463,27 @@ fn definitions_and_template_agree() {
         }
     }
     assert!(invoked.len() >= 7, "{invoked:?}");
+}
+
+#[tokio::test]
+async fn in_sqs_mode_the_queue_consumer_starts_the_workflow_and_the_backtest_completes() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, SUCCEEDS).await;
+    stack.put_candles(&["BTC/USDT"], 1, 300).await;
+    let queue = SqsQueue::new(stack.sqs.clone(), &stack.queue_url);
+    let run_id = submit_to(&queue, &stack, &strategy.name, "BTC/USDT").await;
+
+    assert_eq!(finished(local, run_id).await, "SUCCEEDED");
+    let job = record(&stack, run_id).await;
+    assert_eq!(job.status, Status::Completed, "{job:?}");
+    assert_eq!(job.result.expect("the summary")["total_trades"], 3);
+    assert_eq!(
+        job.execution_arn.as_deref(),
+        Some(execution_arn(local, run_id).as_str()),
+        "the consumer recorded the execution it started"
+    );
+    let (status, _) = notification(&stack, &strategy).await;
+    assert_eq!(status, "COMPLETED");
+    std::fs::remove_dir_all(&strategy.folder).ok();
 }

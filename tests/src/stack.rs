@@ -231,19 +231,23 @@ impl Stack {
         DynamoDbStore::new(self.dynamodb.clone(), &self.table)
     }
 
-    /// A Step Functions execution that keeps running (a long Wait) until stopped: its ARN.
-    pub async fn running_execution(&self) -> String {
-        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
-        let definition = r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
-        let machine = sfn
+    /// A state machine of its own whose executions wait an hour (the stand-in does not run them).
+    pub async fn state_machine(&self) -> String {
+        aws_sdk_sfn::Client::new(&self.sdk)
             .create_state_machine()
             .name(format!("tradai-backtest-{}", uuid::Uuid::new_v4().simple()))
-            .definition(definition)
+            .definition(r#"{"StartAt":"Wait","States":{"Wait":{"Type":"Wait","Seconds":3600,"End":true}}}"#)
             .role_arn("arn:aws:iam::123456789012:role/tradai-tests")
             .send()
             .await
             .expect("state machine")
-            .state_machine_arn;
+            .state_machine_arn
+    }
+
+    /// A Step Functions execution that keeps running (a long Wait) until stopped: its ARN.
+    pub async fn running_execution(&self) -> String {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let machine = self.state_machine().await;
         sfn.start_execution()
             .state_machine_arn(machine)
             .name(uuid::Uuid::new_v4().to_string())

@@ -38,6 +38,9 @@ pub struct WorkflowRecord {
     /// The ECS task running the strategy container, once one was started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
+    /// Why the queue consumer's last hand-off of the job failed (QUEUED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_error: Option<String>,
 }
 
 impl WorkflowRecord {
@@ -66,6 +69,7 @@ impl WorkflowRecord {
             mlflow_run_id: None,
             execution_arn: None,
             task_arn: None,
+            handoff_error: None,
         }
     }
 

@@ -44,12 +44,29 @@ pub enum ExecutorMode {
 impl ExecutorMode {
     /// The mode `EXECUTOR_MODE` selects, with what that mode needs.
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        let mode = match env.optional("EXECUTOR_MODE").as_deref() {
+        Self::named_by(env, "EXECUTOR_MODE", env.optional("EXECUTOR_MODE").as_deref())
+    }
+
+    /// How the queue consumer launches jobs (`LAUNCH_MODE`): `stepfunctions` (the default) or `ecs`.
+    pub fn for_launch(env: &Env) -> Result<Self, SettingsError> {
+        match env.optional("LAUNCH_MODE").as_deref().unwrap_or("stepfunctions") {
+            mode @ ("stepfunctions" | "ecs") => Self::named_by(env, "LAUNCH_MODE", Some(mode)),
+            other => Err(SettingsError::new(
+                "LAUNCH_MODE",
+                format!("unknown mode {other:?}; expected stepfunctions or ecs"),
+            )),
+        }
+    }
+
+    /// The mode `mode` (as variable `variable` names it), with what that mode needs.
+    fn named_by(env: &Env, variable: &'static str, mode: Option<&str>) -> Result<Self, SettingsError> {
+        let required_by = |mode: &str| format!("required when {variable}={mode}");
+        let mode = match mode {
             None => ExecutorMode::None,
             Some("sqs") => {
                 let queue_url = env
                     .http_url("BACKTEST_QUEUE_URL")?
-                    .ok_or_else(|| SettingsError::new("BACKTEST_QUEUE_URL", "required when EXECUTOR_MODE=sqs"))?;
+                    .ok_or_else(|| SettingsError::new("BACKTEST_QUEUE_URL", required_by("sqs")))?;
                 if !queue_url.ends_with(".fifo") {
                     return Err(SettingsError::new(
                         "BACKTEST_QUEUE_URL",
@@ -59,9 +76,9 @@ impl ExecutorMode {
                 ExecutorMode::Sqs { queue_url }
             }
             Some("stepfunctions") => {
-                let arn = env.optional("BACKTEST_WORKFLOW_ARN").ok_or_else(|| {
-                    SettingsError::new("BACKTEST_WORKFLOW_ARN", "required when EXECUTOR_MODE=stepfunctions")
-                })?;
+                let arn = env
+                    .optional("BACKTEST_WORKFLOW_ARN")
+                    .ok_or_else(|| SettingsError::new("BACKTEST_WORKFLOW_ARN", required_by("stepfunctions")))?;
                 if !arn.starts_with("arn:") || !arn.contains(":stateMachine:") {
                     return Err(SettingsError::new(
                         "BACKTEST_WORKFLOW_ARN",
@@ -73,7 +90,7 @@ impl ExecutorMode {
             Some("ecs") => {
                 let required = |name: &'static str| {
                     env.optional(name)
-                        .ok_or_else(|| SettingsError::new(name, "required when EXECUTOR_MODE=ecs"))
+                        .ok_or_else(|| SettingsError::new(name, required_by("ecs")))
                 };
                 let subnets = list(Some(required("ECS_SUBNETS")?));
                 if subnets.is_empty() {
@@ -99,7 +116,7 @@ impl ExecutorMode {
             },
             Some(other) => {
                 return Err(SettingsError::new(
-                    "EXECUTOR_MODE",
+                    variable,
                     format!("unknown mode {other:?}; expected sqs, stepfunctions, ecs, local or unset"),
                 ));
             }
@@ -352,5 +369,30 @@ mod tests {
         assert_eq!(context.mlflow_tracking_uri.as_deref(), Some("http://mlflow:5000"));
         assert_eq!(context.results_bucket, None);
         assert_eq!(context.market_data_uri.as_deref(), Some("s3://data/ohlcv/"));
+    }
+
+    #[test]
+    fn the_consumer_launches_with_step_functions_unless_told_ecs() {
+        let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:tradai-backtest-dev";
+        let launch = |vars: &[(&str, &str)]| ExecutorMode::for_launch(&Env::from_vars(vars.iter().copied()));
+        assert_eq!(
+            launch(&[("BACKTEST_WORKFLOW_ARN", arn), ("EXECUTOR_MODE", "sqs")]).expect("valid"),
+            ExecutorMode::StepFunctions {
+                state_machine_arn: arn.into()
+            }
+        );
+        let missing = launch(&[]).expect_err("no workflow");
+        assert_eq!(missing.name, "BACKTEST_WORKFLOW_ARN");
+        assert!(missing.problem.contains("LAUNCH_MODE=stepfunctions"), "{missing}");
+        assert_eq!(
+            launch(&[("LAUNCH_MODE", "sqs")]).expect_err("a loop").name,
+            "LAUNCH_MODE"
+        );
+        let ecs = launch(&[
+            ("LAUNCH_MODE", "ecs"),
+            ("ECS_CLUSTER", "c"),
+            ("ECS_SUBNETS", "subnet-a"),
+        ]);
+        assert!(matches!(ecs, Ok(ExecutorMode::Ecs(_))), "{ecs:?}");
     }
 }

@@ -1,9 +1,12 @@
-//! The service functions behind the job routes: submit a backtest, report on one, list them, cancel one.
+//! The service functions behind the job routes and the queue: submit a backtest, report on one, list them, cancel
+//! one, and launch the queued ones.
 
 mod cancel;
+mod consume;
 mod listing;
 
 pub use cancel::{CancelError, Cancelled, cancel};
+pub use consume::{ConsumeError, Consumed, consume, consume_batch};
 pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, Listing, list};
 
 use serde::Serialize;

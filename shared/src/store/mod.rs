@@ -116,6 +116,8 @@ pub struct RecordUpdate {
     pub execution_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_error: Option<String>,
 }
 
 impl RecordUpdate {
@@ -124,6 +126,14 @@ impl RecordUpdate {
         Self {
             error: Some(one_line(&error.into())),
             failed_step: Some(failed_step.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Why a hand-off failed, in one line, noted on a job that stays QUEUED.
+    pub fn handoff_failure(reason: impl Into<String>) -> Self {
+        Self {
+            handoff_error: Some(one_line(&reason.into())),
             ..Self::default()
         }
     }
@@ -137,6 +147,7 @@ impl RecordUpdate {
         record.mlflow_run_id = update.mlflow_run_id.or(record.mlflow_run_id.take());
         record.execution_arn = update.execution_arn.or(record.execution_arn.take());
         record.task_arn = update.task_arn.or(record.task_arn.take());
+        record.handoff_error = update.handoff_error.or(record.handoff_error.take());
     }
 }
 

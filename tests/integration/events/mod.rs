@@ -16,6 +16,7 @@ mod mark_failed;
 mod notify_completion;
 mod prepare_config;
 mod ready;
+mod sqs_consumer;
 mod submit_backtest;
 mod transform_results;
 mod validate_strategy;

@@ -5,6 +5,7 @@
 //! apart by run id). It starts once per process and ends with it.
 
 pub mod ecs;
+pub mod queue;
 pub mod router;
 
 use std::os::unix::process::CommandExt;
@@ -259,26 +260,6 @@ async fn boot() -> LocalStack {
         .and_then(|cluster| cluster.cluster_arn)
         .expect("cluster ARN");
 
-    let functions = [
-        ("WORKFLOW_STATE_TABLE", resources.table.clone()),
-        ("S3_CONFIG_BUCKET", resources.config_bucket.clone()),
-        ("S3_RESULTS_BUCKET", resources.results_bucket.clone()),
-        (
-            "MARKET_DATA_S3_URI",
-            format!("s3://{}/ohlcv", resources.market_data_bucket),
-        ),
-        ("NOTIFICATION_TOPIC_ARN", topic_arn.clone()),
-        ("MLFLOW_TRACKING_URI", crate::mlflow::endpoint().to_owned()),
-        ("ECS_TASK_PREFIX", "strategy-".to_owned()),
-        ("AWS_ENDPOINT_URL", endpoint.clone()),
-        ("AWS_REGION", REGION.to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("RUST_LOG", "info".to_owned()),
-    ];
-    let watch = start_cargo_lambda(lambda_port, &functions);
-
     let definition = definition(&[
         ("StrategyClusterArn", cluster_arn.clone()),
         ("StrategySubnets", "subnet-0local".to_owned()),
@@ -293,6 +274,45 @@ async fn boot() -> LocalStack {
         .await
         .expect("the state machine is accepted")
         .state_machine_arn;
+    let functions = [
+        ("WORKFLOW_STATE_TABLE", resources.table.clone()),
+        ("S3_CONFIG_BUCKET", resources.config_bucket.clone()),
+        ("S3_RESULTS_BUCKET", resources.results_bucket.clone()),
+        (
+            "MARKET_DATA_S3_URI",
+            format!("s3://{}/ohlcv", resources.market_data_bucket),
+        ),
+        ("NOTIFICATION_TOPIC_ARN", topic_arn.clone()),
+        ("MLFLOW_TRACKING_URI", crate::mlflow::endpoint().to_owned()),
+        ("ECS_TASK_PREFIX", "strategy-".to_owned()),
+        ("BACKTEST_WORKFLOW_ARN", state_machine_arn.clone()),
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_REGION", REGION.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("RUST_LOG", "info".to_owned()),
+    ];
+    let watch = start_cargo_lambda(lambda_port, &functions);
+    // The consumer's event source mapping, as the template declares it.
+    let mapping = &template::properties("SqsConsumerFunction")["Events"]["BacktestQueue"]["Properties"];
+    tokio::spawn(
+        queue::QueueMapping {
+            sqs: resources.sqs.clone(),
+            queue_arn: format!(
+                "arn:aws:sqs:{REGION}:{ACCOUNT}:{}",
+                resources.queue_url.rsplit('/').next().unwrap_or_default()
+            ),
+            queue_url: resources.queue_url.clone(),
+            invoke_url: format!("{lambda_url}/2015-03-31/functions/sqs-consumer/invocations"),
+            batch_size: mapping["BatchSize"]
+                .as_i64()
+                .and_then(|size| i32::try_from(size).ok())
+                .unwrap_or(10),
+        }
+        .run(),
+    );
+
     tracing::info!(elapsed = ?started.elapsed(), %endpoint, "local stack up");
     LocalStack {
         endpoint,
