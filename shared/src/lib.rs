@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod images;
 pub mod jobs;
 pub mod market_data;
+pub mod metrics;
 pub mod mlflow;
 pub mod notify;
 pub mod objects;

@@ -471,9 +471,9 @@ test -f "$3/markets.json" || { echo "ERROR: no markets in $3" >&2; exit 1; }
     std::fs::remove_dir_all(folder).ok();
 }
 
-#[tokio::test]
-async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
-    let stack = Stack::fresh().await;
+/// The entrypoint binary started with `vars` (and the stand-in's endpoint and dummy credentials), once it claimed
+/// job `run_id`.
+async fn claimed_by_the_binary(stack: &Stack, run_id: RunId, vars: HashMap<String, String>) -> tokio::process::Child {
     let target =
         std::env::var("CARGO_TARGET_DIR").map_or_else(|_| tradai_tests::project_root().join("target"), Into::into);
     let binary = target.join("debug/tradai-entrypoint");
@@ -481,8 +481,7 @@ async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
         binary.exists(),
         "build the entrypoint first: cargo build -p tradai-entrypoint (make test does)"
     );
-    let (run_id, vars, folder) = waiting_job_environment(&stack, RUNS_LONG, &[]).await;
-    let mut process = tokio::process::Command::new(&binary)
+    let process = tokio::process::Command::new(&binary)
         .env_clear()
         .envs(vars)
         .env("AWS_ENDPOINT_URL", tradai_tests::emulator::endpoint())
@@ -497,13 +496,21 @@ async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
         .spawn()
         .expect("the entrypoint starts");
     let started = Instant::now();
-    while status(&stack, run_id).await.status != Status::Running {
+    while status(stack, run_id).await.status != Status::Running {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "the entrypoint never claimed the job"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    process
+}
+
+#[tokio::test]
+async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
+    let stack = Stack::fresh().await;
+    let (run_id, vars, folder) = waiting_job_environment(&stack, RUNS_LONG, &[]).await;
+    let mut process = claimed_by_the_binary(&stack, run_id, vars).await;
     let pid = process.id().expect("a pid").to_string();
     let signalled = Instant::now();
     let sent = std::process::Command::new("kill")
@@ -525,6 +532,51 @@ async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
     assert_eq!(
         (record.status, record.error.as_deref()),
         (Status::Failed, Some("interrupted"))
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
+async fn a_container_killed_with_sigkill_is_failed_by_the_orphan_scan_naming_its_last_heartbeat() {
+    let stack = Stack::fresh().await;
+    let (run_id, vars, folder) = waiting_job_environment(&stack, RUNS_LONG, &[]).await;
+    let process = claimed_by_the_binary(&stack, run_id, vars).await;
+    let pid = process.id().expect("a pid").to_string();
+    // SIGKILL: no handler runs, nothing is recorded; the engine's own process group goes with it, as in a task.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let engine = folder.join("engine.sh").display().to_string();
+    let _engine_killed = std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &engine])
+        .status();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let last = status(&stack, run_id).await;
+    assert_eq!(last.status, Status::Running, "left RUNNING by the dead container");
+
+    // 91 minutes later, the heartbeat is stale and nothing runs the job (local mode records no task).
+    let later = Timestamp::now().plus(chrono::TimeDelta::minutes(91));
+    let limits = tradai::jobs::OrphanLimits {
+        max_running: chrono::TimeDelta::minutes(90),
+        max_queued: chrono::TimeDelta::minutes(60),
+    };
+    let inspector = tradai::executor::AwsInspector::new(
+        aws_sdk_sfn::Client::new(&stack.sdk),
+        aws_sdk_ecs::Client::new(&stack.sdk),
+        None,
+    );
+    let (report, _) = tradai::jobs::scan(&stack.store(), &inspector, limits, later)
+        .await
+        .expect("scanned");
+    assert_eq!(report.jobs_marked_failed, [run_id]);
+    let record = status(&stack, run_id).await;
+    assert_eq!(record.status, Status::Failed);
+    let error = record.error.unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("orphaned: no heartbeat since {}", last.updated_at)),
+        "{error}"
     );
     std::fs::remove_dir_all(folder).ok();
 }

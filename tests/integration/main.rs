@@ -10,6 +10,8 @@ mod in_step;
 mod malformed;
 mod market_data;
 mod mlflow_registry;
+mod orphans;
+mod queue;
 mod store;
 mod submit;
 mod workflow;

@@ -222,7 +222,7 @@ async fn the_stale_running_query_judges_by_heartbeat_and_crosses_pages() {
     }
 
     let found: HashSet<RunId> = store
-        .stale_running(cutoff)
+        .stale(Status::Running, cutoff)
         .await
         .expect("query")
         .into_iter()

@@ -487,3 +487,37 @@ async fn in_sqs_mode_the_queue_consumer_starts_the_workflow_and_the_backtest_com
     assert_eq!(status, "COMPLETED");
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
+
+#[tokio::test]
+async fn an_execution_stopped_from_outside_before_its_container_starts_fails_its_job() {
+    let run = start_run(RUNS_LONG, "BTC/USDT", 1).await;
+    let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
+    // Not a cancel: someone stops the execution in the console while its first steps run.
+    local
+        .sfn()
+        .await
+        .stop_execution()
+        .execution_arn(execution_arn(local, run_id))
+        .send()
+        .await
+        .expect("stopped");
+    assert_eq!(finished(local, run_id).await, "ABORTED");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let job = record(stack, run_id).await;
+        if job.status.is_terminal() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job was left {}", job.status);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job.status, Status::Failed, "{job:?}");
+    let error = job.error.unwrap_or_default();
+    // Stopped before RunBacktest (the usual case here) the rule fails it; had its container started, it would
+    // have recorded its own interruption.
+    assert!(
+        error == "the workflow execution ended ABORTED" || error == "interrupted",
+        "{error}"
+    );
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}

@@ -316,6 +316,30 @@ impl Stack {
         }
     }
 
+    /// A queue of its own subscribed to SNS topic `topic_arn`: what it receives is what subscribers get.
+    pub async fn subscribed_queue(&self, topic_arn: &str) -> String {
+        let name = format!("inbox-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("queue URL");
+        let arn = queue_arn(&self.sqs, &url).await;
+        aws_sdk_sns::Client::new(&self.sdk)
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .send()
+            .await
+            .expect("subscribed");
+        url
+    }
+
     /// Every message waiting in `queue_url` (received, not deleted), as JSON bodies with their attributes.
     pub async fn messages(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let mut messages = Vec::new();

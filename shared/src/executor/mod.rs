@@ -1,6 +1,7 @@
 //! Executors: where a submitted job is handed off, chosen by `EXECUTOR_MODE`. One port, one adapter per mode.
 
 mod ecs;
+mod inspect;
 mod local;
 mod sqs;
 mod stepfunctions;
@@ -10,6 +11,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
+pub use inspect::{AwsInspector, InspectError, RunInspector, RunState};
 pub use local::{LocalProcess, inherited, start_entrypoint};
 pub use sqs::SqsQueue;
 pub use stepfunctions::StepFunctions;

@@ -4,10 +4,12 @@
 mod cancel;
 mod consume;
 mod listing;
+mod orphans;
 
 pub use cancel::{CancelError, Cancelled, cancel};
 pub use consume::{ConsumeError, Consumed, consume, consume_batch};
 pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, Listing, list};
+pub use orphans::{OrphanLimits, QUEUED_STEP, RUNNING_STEP, ScanError, ScanReport, report_orphans, scan};
 
 use serde::Serialize;
 use serde_json::Value;

@@ -185,6 +185,12 @@ impl WorkflowStore for DynamoDbStore {
         update.set("status", AttributeValue::S(transition.to.to_string()));
         update.set("updated_at", AttributeValue::S(transition.at.to_string()));
         update.value(":from", AttributeValue::S(transition.from.to_string()));
+        let mut condition = "attribute_exists(#key) AND #status = :from".to_owned();
+        if let Some(seen) = transition.unchanged_since {
+            update.names.insert("#updated_at".to_owned(), "updated_at".to_owned());
+            update.value(":seen", AttributeValue::S(seen.to_string()));
+            condition.push_str(" AND #updated_at = :seen");
+        }
         let (assignments, names, values) = (update.expression(), update.names, update.values);
 
         let (key_name, key_value) = key(run_id);
@@ -194,7 +200,7 @@ impl WorkflowStore for DynamoDbStore {
             .table_name(&self.table)
             .key(key_name, key_value)
             .update_expression(assignments)
-            .condition_expression("attribute_exists(#key) AND #status = :from")
+            .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::AllNew)
@@ -305,7 +311,7 @@ impl WorkflowStore for DynamoDbStore {
         Ok(Page { records, next })
     }
 
-    async fn stale_running(&self, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
+    async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
         let mut stale = Vec::new();
         let mut start = None;
         loop {
@@ -316,12 +322,12 @@ impl WorkflowStore for DynamoDbStore {
                 .query()
                 .table_name(&self.table)
                 .index_name(STATUS_INDEX)
-                .key_condition_expression("#status = :running AND #created_at < :cutoff")
+                .key_condition_expression("#status = :status AND #created_at < :cutoff")
                 .filter_expression("#updated_at < :cutoff")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_names("#created_at", "created_at")
                 .expression_attribute_names("#updated_at", "updated_at")
-                .expression_attribute_values(":running", AttributeValue::S(Status::Running.to_string()))
+                .expression_attribute_values(":status", AttributeValue::S(status.to_string()))
                 .expression_attribute_values(":cutoff", AttributeValue::S(updated_before.to_string()))
                 .limit(self.scan_page_size)
                 .set_exclusive_start_key(start)

@@ -52,7 +52,8 @@ impl WorkflowStore for MemoryStore {
         let Some(record) = records.get_mut(&run_id) else {
             return Ok(TransitionOutcome::NotFound);
         };
-        if record.status != transition.from {
+        let touched = transition.unchanged_since.is_some_and(|seen| seen != record.updated_at);
+        if record.status != transition.from || touched {
             return Ok(TransitionOutcome::LostRace { current: record.status });
         }
         record.status = transition.to;
@@ -109,11 +110,11 @@ impl WorkflowStore for MemoryStore {
         Ok(Page { records, next })
     }
 
-    async fn stale_running(&self, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
+    async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
         Ok(self
             .lock()
             .values()
-            .filter(|record| record.status == Status::Running && record.updated_at < updated_before)
+            .filter(|record| record.status == status && record.updated_at < updated_before)
             .cloned()
             .collect())
     }

@@ -54,9 +54,11 @@ pub trait WorkflowStore: Send + Sync {
         cursor: Option<&Cursor>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
-    /// Every RUNNING job whose `updated_at` (its last heartbeat) is older than `updated_before`.
-    fn stale_running(
+    /// Every job in `status` whose `updated_at` (for a RUNNING job its last heartbeat) is older than
+    /// `updated_before`, across every page.
+    fn stale(
         &self,
+        status: Status,
         updated_before: Timestamp,
     ) -> impl Future<Output = Result<Vec<WorkflowRecord>, StoreError>> + Send;
 }
@@ -68,6 +70,9 @@ pub struct Transition {
     pub to: Status,
     pub at: Timestamp,
     pub set: RecordUpdate,
+    /// When set, the change happens only if the job's `updated_at` is still this: nothing (a heartbeat, another
+    /// writer) touched it since it was read.
+    pub unchanged_since: Option<Timestamp>,
 }
 
 impl Transition {
@@ -78,7 +83,14 @@ impl Transition {
             to,
             at,
             set: RecordUpdate::default(),
+            unchanged_since: None,
         }
+    }
+
+    /// The same change, only if the job's `updated_at` is still `seen`.
+    pub fn if_unchanged_since(mut self, seen: Timestamp) -> Self {
+        self.unchanged_since = Some(seen);
+        self
     }
 
     /// The same change, also writing `set`.

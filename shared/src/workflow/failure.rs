@@ -10,7 +10,8 @@ use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
-/// What the step reads: the run, the caught error and the step it came from.
+/// What the step reads: the run, the caught error and the step it came from — or, from the rule on executions
+/// that ended outside their failure path, how the execution ended.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct CaughtFailure {
     pub run_id: RunId,
@@ -18,6 +19,9 @@ pub struct CaughtFailure {
     pub failed_step: Option<String>,
     #[serde(default)]
     pub error: Option<Failure>,
+    /// `ABORTED`, `TIMED_OUT` or `FAILED`, from the rule on ended executions.
+    #[serde(default)]
+    pub execution_status: Option<String>,
 }
 
 /// What the step sets in the state: the error with its Cause made one line, the step, and the job's status now.
@@ -35,7 +39,14 @@ pub const RAISES: &[ErrorType] = &[ErrorType::InvalidInput, ErrorType::Transient
 pub async fn mark_failed_step(store: &impl WorkflowStore, caught: &CaughtFailure) -> Result<Marked, StepError> {
     let run_id = caught.run_id;
     let step = caught.failed_step.clone().unwrap_or_else(|| "Workflow".to_owned());
-    let failure = caught.error.clone().unwrap_or_default();
+    let failure = match (&caught.error, &caught.execution_status) {
+        (Some(failure), _) => failure.clone(),
+        (None, Some(ended)) => Failure {
+            error: format!("Execution{ended}"),
+            cause: format!("the workflow execution ended {ended}"),
+        },
+        (None, None) => Failure::default(),
+    };
     let why = reason(&failure);
     let record = mark_failed(store, run_id, &why, &step)
         .await
@@ -253,6 +264,7 @@ mod tests {
                 error: "States.TaskFailed".into(),
                 cause: "exited".into(),
             }),
+            execution_status: None,
         };
         let marked = mark_failed_step(&store, &caught).await.expect("read");
         assert_eq!(marked.job_status, Status::Cancelled);
@@ -271,6 +283,7 @@ mod tests {
             run_id,
             failed_step: Some("RunBacktest".into()),
             error: None,
+            execution_status: None,
         };
         let marked = mark_failed_step(&store, &caught).await.expect("read");
         assert_eq!(
@@ -288,5 +301,33 @@ mod tests {
         let error = mark_failed_step(&store, &unknown).await.expect_err("no job");
         assert_eq!(error.error_type(), ErrorType::InvalidInput);
         assert!(RAISES.contains(&error.error_type()));
+    }
+
+    #[tokio::test]
+    async fn an_execution_that_ended_outside_its_failure_path_fails_its_job() {
+        let store = MemoryStore::default();
+        let queued = job(&store, Status::Queued).await;
+        let ended = CaughtFailure {
+            run_id: queued,
+            failed_step: Some("Workflow".into()),
+            error: None,
+            execution_status: Some("ABORTED".into()),
+        };
+        let marked = mark_failed_step(&store, &ended).await.expect("recorded");
+        assert_eq!(marked.job_status, Status::Failed);
+        assert_eq!(marked.error.error, "ExecutionABORTED");
+        let record = store.get(queued).await.expect("read").expect("there");
+        assert_eq!(record.error.as_deref(), Some("the workflow execution ended ABORTED"));
+        let cancelled = job(&store, Status::Cancelled).await;
+        let marked = mark_failed_step(
+            &store,
+            &CaughtFailure {
+                run_id: cancelled,
+                ..ended
+            },
+        )
+        .await
+        .expect("read");
+        assert_eq!(marked.job_status, Status::Cancelled, "a cancel stays CANCELLED");
     }
 }

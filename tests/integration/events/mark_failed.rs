@@ -67,3 +67,18 @@ async fn an_unknown_job_or_a_state_without_a_run_id_is_invalid_input() {
     .await;
     assert_invalid_input(answer, "run_id");
 }
+
+#[tokio::test]
+async fn an_execution_that_ended_outside_its_failure_path_fails_its_queued_job() {
+    let stack = Stack::fresh().await;
+    let state = event(FUNCTION, "valid-execution-ended.json");
+    let run_id = sample_job(&stack, state["run_id"].as_str().expect("run id"), Status::Queued).await;
+    let output = mark_failed::handle(&deps(&stack), invocation(&state))
+        .await
+        .expect("recorded");
+    assert_eq!(output["job_status"], Status::Failed.as_str());
+    let record = stack.store().get(run_id).await.expect("read").expect("there");
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(record.error.as_deref(), Some("the workflow execution ended ABORTED"));
+    assert_eq!(record.failed_step.as_deref(), Some("Workflow"));
+}

@@ -14,6 +14,7 @@ mod list_datasets;
 mod list_strategies;
 mod mark_failed;
 mod notify_completion;
+mod orphan_scanner;
 mod prepare_config;
 mod ready;
 mod sqs_consumer;

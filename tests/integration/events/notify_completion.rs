@@ -29,33 +29,7 @@ async fn subscribed(stack: &Stack) -> Subscribed {
         .expect("topic")
         .topic_arn
         .expect("topic ARN");
-    let inbox = stack
-        .sqs
-        .create_queue()
-        .queue_name(format!("inbox-{}", suffix()))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("queue URL");
-    let inbox_arn = stack
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&inbox)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attributes")
-        .attributes
-        .and_then(|mut attributes| attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .expect("queue ARN");
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(inbox_arn)
-        .send()
-        .await
-        .expect("subscribed");
+    let inbox = stack.subscribed_queue(&topic).await;
     Subscribed {
         deps: notify_completion::Deps {
             notifier: SnsTopic::new(sns, topic),

@@ -77,7 +77,11 @@ impl QueueMapping {
                 .filter_map(|m| m.message_id.clone())
                 .collect::<HashSet<_>>()
         };
-        let event = json!({"Records": messages.iter().map(|message| self.record(message)).collect::<Vec<_>>()});
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|message| sqs_record(message, &self.queue_arn))
+            .collect();
+        let event = json!({ "Records": records });
         let answer = match http.post(&self.invoke_url).json(&event).send().await {
             Ok(answer) if answer.status().is_success() => answer,
             Ok(answer) => {
@@ -98,28 +102,28 @@ impl QueueMapping {
             None => ids(),
         }
     }
+}
 
-    /// A message as Lambda puts it in an SQS event.
-    fn record(&self, message: &Message) -> Value {
-        let attributes: serde_json::Map<String, Value> = message
-            .attributes()
-            .map(|attributes| {
-                attributes
-                    .iter()
-                    .map(|(name, value)| (name.as_str().to_owned(), Value::from(value.as_str())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        json!({
-            "messageId": message.message_id(),
-            "receiptHandle": message.receipt_handle(),
-            "body": message.body(),
-            "attributes": attributes,
-            "messageAttributes": {},
-            "md5OfBody": message.md5_of_body(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": super::REGION,
+/// `message` of queue `queue_arn` as Lambda puts it in an SQS event.
+pub fn sqs_record(message: &Message, queue_arn: &str) -> Value {
+    let attributes: serde_json::Map<String, Value> = message
+        .attributes()
+        .map(|attributes| {
+            attributes
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), Value::from(value.as_str())))
+                .collect()
         })
-    }
+        .unwrap_or_default();
+    json!({
+        "messageId": message.message_id(),
+        "receiptHandle": message.receipt_handle(),
+        "body": message.body(),
+        "attributes": attributes,
+        "messageAttributes": {},
+        "md5OfBody": message.md5_of_body(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": crate::emulator::REGION,
+    })
 }
