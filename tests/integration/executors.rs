@@ -230,3 +230,40 @@ async fn local_mode_starts_the_entrypoint_with_only_the_container_environment() 
     assert_eq!(environment["TIMERANGE"], "20250101-20250401");
     std::fs::remove_dir_all(&folder).ok();
 }
+
+#[tokio::test]
+async fn in_ecs_mode_overrides_too_long_for_run_task_are_refused_at_submit_and_nothing_is_written() {
+    let stack = Stack::fresh().await;
+    let tasks = EcsTasks::new(
+        aws_sdk_ecs::Client::new(&stack.sdk),
+        TaskPlacement {
+            cluster: "tradai-dev".into(),
+            task_prefix: "strategy-".into(),
+            subnets: vec!["subnet-12345678".into()],
+            security_groups: Vec::new(),
+            container_name: "strategy".into(),
+        },
+        ContainerContext {
+            workflow_table: stack.table.clone(),
+            mlflow_tracking_uri: None,
+            results_bucket: None,
+            market_data_uri: None,
+        },
+    );
+    let deps = submit_backtest::Deps {
+        store: stack.store(),
+        launcher: tasks,
+        keys: stack.keys(),
+    };
+    let text = std::fs::read_to_string(project_root().join("events/submit-backtest/valid.json")).expect("event");
+    let mut event: Value = serde_json::from_str(&text).expect("JSON");
+    let mut body: Value = serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
+    // 9 000 characters: within the request's own limit (16 KiB), over ECS's 8 192 for the task's overrides.
+    body["config"]["config_overrides"] = serde_json::json!({"note": "x".repeat(9_000)});
+    event["body"] = Value::from(body.to_string());
+    let request = tradai_tests::events::request_from_json(&event.to_string());
+    let answer = Answer::read(submit_backtest::handle(&deps, request).await.expect("answers"));
+    assert_eq!(answer.status, 400, "{}", answer.json);
+    answer.assert_names_field("config.config_overrides");
+    assert!(stack.items().await.is_empty(), "nothing written");
+}

@@ -209,3 +209,73 @@ fn every_error_the_state_machines_match_is_one_a_step_raises_and_every_step_erro
     }
     assert!(checked > 0, "no state machine found");
 }
+
+#[test]
+fn every_asynchronous_path_keeps_what_failed() {
+    let resources = template()["Resources"].as_object().expect("Resources");
+    let mut asynchronous: BTreeSet<String> = BTreeSet::new();
+    for (id, resource) in resources {
+        if resource["Type"] == "AWS::Events::Rule" {
+            for target in resource["Properties"]["Targets"].as_array().into_iter().flatten() {
+                assert!(
+                    target["DeadLetterConfig"]["Arn"].is_object(),
+                    "{id}: target {} keeps no undelivered events",
+                    target["Id"]
+                );
+                if let Some(function) = target["Arn"]["Fn::GetAtt"][0].as_str() {
+                    asynchronous.insert(function.to_owned());
+                }
+            }
+        }
+        let events = resource["Properties"]["Events"].as_object();
+        for (name, event) in events.into_iter().flatten() {
+            if event["Type"] == "Schedule" {
+                assert!(
+                    event["Properties"]["DeadLetterConfig"].is_object(),
+                    "{id}: schedule {name} keeps no undelivered events"
+                );
+                asynchronous.insert(id.clone());
+            }
+        }
+    }
+    assert!(!asynchronous.is_empty());
+    for function in &asynchronous {
+        let on_failure = &properties(function)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        assert_eq!(
+            on_failure["Type"], "SQS",
+            "{function} is invoked asynchronously but keeps no failed invocation"
+        );
+    }
+    // Every queue that keeps failures is watched.
+    let watched: BTreeSet<String> = resources
+        .values()
+        .filter(|resource| resource["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|alarm| {
+            alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    for queue in ["BacktestDeadLetterQueue", "EventsDeadLetterQueue"] {
+        assert!(watched.contains(queue), "{queue} has no alarm on its depth");
+    }
+    let orphan_alarm = &template()["Resources"]["OrphanedJobsAlarm"]["Properties"];
+    assert_eq!(
+        (
+            orphan_alarm["Period"].as_i64(),
+            orphan_alarm["EvaluationPeriods"].as_i64()
+        ),
+        (Some(900), Some(1))
+    );
+    assert_eq!(orphan_alarm["Namespace"], tradai::metrics::NAMESPACE);
+    assert_eq!(
+        orphan_alarm["Dimensions"][0]["Name"], "Environment",
+        "the dimension the scanner publishes"
+    );
+    let queue = properties("BacktestQueue");
+    let consumer = properties("SqsConsumerFunction");
+    assert!(
+        queue["VisibilityTimeout"].as_i64().unwrap_or(0) >= 6 * consumer["Timeout"].as_i64().unwrap_or(i64::MAX),
+        "the queue's visibility timeout is at least six times the consumer's timeout"
+    );
+}

@@ -15,6 +15,8 @@ pub struct Settings {
     pub workflow_table: String,
     /// `ECS_CLUSTER`: the cluster of tasks whose ARN names none.
     pub ecs_cluster: Option<String>,
+    /// `BACKTEST_WORKFLOW_ARN`: whose execution, named by the run id, is stopped when none is recorded yet.
+    pub workflow_arn: Option<String>,
 }
 
 impl Settings {
@@ -23,6 +25,10 @@ impl Settings {
             aws: env.aws()?,
             workflow_table: env.workflow_table()?,
             ecs_cluster: env.optional("ECS_CLUSTER"),
+            workflow_arn: env
+                .optional("BACKTEST_WORKFLOW_ARN")
+                .map(|_| env.arn("BACKTEST_WORKFLOW_ARN", "states"))
+                .transpose()?,
         })
     }
 }

@@ -93,6 +93,7 @@ pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
                 Ok(response)
             }
             Err(error @ SubmitError::KeyReused(_)) => Err(unprocessable("Idempotency-Key", error.to_string())),
+            Err(SubmitError::Refused(errors)) => Err(ApiError::validation(&errors)),
             Err(error @ SubmitError::Handoff { .. }) => Err(ApiError::unavailable("the executor", &error)),
             Err(error @ SubmitError::Store(_)) => Err(ApiError::unavailable("the workflow store", &error)),
         }

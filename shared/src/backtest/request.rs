@@ -10,6 +10,37 @@ use crate::validation::{check, clip, json_kind, parse_json, required, symbols};
 /// The largest `config_overrides` accepted, measured as compact JSON.
 pub const MAX_OVERRIDES_BYTES: usize = 16 * 1024;
 const MAX_NAME_CHARS: usize = 128;
+/// Engine settings an override may not set: they move the engine's files, load other code or configs, or reach
+/// outside the run (a database, an API server, a message service, the exchange's own addresses or keys).
+const FORBIDDEN_OVERRIDES: &[&str] = &[
+    "strategy",
+    "strategy_path",
+    "recursive_strategy_search",
+    "user_data_dir",
+    "datadir",
+    "add_config_files",
+    "db_url",
+    "api_server",
+    "telegram",
+    "webhook",
+    "discord",
+    "logfile",
+    "export",
+    "exportfilename",
+    "exportdirectory",
+    "backtest_directory",
+    "freqaimodel_path",
+    "hyperopt_path",
+    "exchange.key",
+    "exchange.secret",
+    "exchange.password",
+    "exchange.uid",
+    "exchange.private_key",
+    "exchange.wallet_address",
+    "exchange.ccxt_config.urls",
+    "exchange.ccxt_async_config.urls",
+    "exchange.ccxt_sync_config.urls",
+];
 const MAX_EXPERIMENT_CHARS: usize = 256;
 
 /// A validated request to backtest one registered strategy version over a date range.
@@ -246,6 +277,7 @@ impl RawConfig {
             ));
         }
         let config_overrides = self.config_overrides.unwrap_or_default();
+        check_overrides(errors, &config_overrides);
         let size = serde_json::to_vec(&config_overrides).map_or(usize::MAX, |json| json.len());
         if size > MAX_OVERRIDES_BYTES {
             errors.push(FieldError::new(
@@ -260,6 +292,40 @@ impl RawConfig {
             end_date: end_date?,
             config_overrides,
         })
+    }
+}
+
+/// Refuses the overrides that would move the engine's files or reach outside the run, naming each, and an exchange
+/// name that is not a lower-case identifier (it becomes a path and an S3 key).
+fn check_overrides(errors: &mut Vec<FieldError>, overrides: &Map<String, Value>) {
+    for path in FORBIDDEN_OVERRIDES {
+        let mut parts = path.split('.');
+        let first = parts.next().unwrap_or_default();
+        let found = parts.try_fold(overrides.get(first), |value, part| {
+            Some(value.and_then(|v| v.get(part)))
+        });
+        if found.flatten().is_some() {
+            errors.push(FieldError::new(
+                format!("config.config_overrides.{path}"),
+                format!(
+                    "config_overrides may not set {path}: it would move the engine's files or reach outside the run"
+                ),
+            ));
+        }
+    }
+    if let Some(name) = overrides.get("exchange").and_then(|exchange| exchange.get("name")) {
+        let valid = name.as_str().is_some_and(|name| {
+            (1..=32).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+        if !valid {
+            errors.push(FieldError::new(
+                "config.config_overrides.exchange.name",
+                "exchange.name must be a lower-case exchange id such as binance",
+            ));
+        }
     }
 }
 
@@ -488,5 +554,33 @@ mod tests {
         let text = serde_json::to_string(&request).expect("serializes");
         let back: BacktestRequest = serde_json::from_str(&text).expect("deserializes");
         assert_eq!(back, request);
+    }
+
+    #[test]
+    fn overrides_that_move_the_engines_files_or_reach_outside_are_refused_by_name() {
+        let mut body = valid();
+        body["config"]["config_overrides"] = json!({"strategy_path": "/tmp", "db_url": "sqlite:////x",
+            "exchange": {"name": "binance", "key": "k", "ccxt_config": {"urls": {"api": "http://evil"}}},
+            "stake_amount": 100});
+        assert_eq!(
+            rejected_fields(&body),
+            [
+                "config.config_overrides.strategy_path",
+                "config.config_overrides.db_url",
+                "config.config_overrides.exchange.key",
+                "config.config_overrides.exchange.ccxt_config.urls",
+            ]
+        );
+        for name in [json!("Binance"), json!("../binance"), json!(7), json!("")] {
+            body["config"]["config_overrides"] = json!({"exchange": {"name": name}});
+            assert_eq!(
+                rejected_fields(&body),
+                ["config.config_overrides.exchange.name"],
+                "{name}"
+            );
+        }
+        body["config"]["config_overrides"] = json!({"exchange": {"name": "kraken", "ccxt_config": {"enableRateLimit": true}},
+            "max_open_trades": 3});
+        assert!(parse(&body).is_ok(), "engine settings of the run itself are fine");
     }
 }

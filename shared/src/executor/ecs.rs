@@ -5,7 +5,7 @@ use aws_sdk_ecs::types::{
 };
 
 use super::{Handoff, LaunchError, Launcher};
-use crate::backtest::{BacktestJob, Status};
+use crate::backtest::{BacktestJob, FieldError, Status};
 
 /// Where strategy containers run: the cluster, the task definition family prefix (the family is the prefix and
 /// the strategy name, as in the original design), the network, and the container to override.
@@ -61,6 +61,9 @@ pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> V
     environment
 }
 
+/// The most characters of task overrides RunTask accepts.
+pub const MAX_OVERRIDES_CHARS: usize = 8_192;
+
 /// `EXECUTOR_MODE=ecs`: one Fargate task per job, on Spot capacity when there is any and on regular Fargate when
 /// Spot has none. The run id is RunTask's client token, so a retried hand-off does not start a second task.
 #[derive(Debug, Clone)]
@@ -77,6 +80,18 @@ impl EcsTasks {
             placement,
             context,
         }
+    }
+
+    /// The length of `job`'s container overrides as RunTask sends them (ECS refuses more than
+    /// [`MAX_OVERRIDES_CHARS`]).
+    pub fn overrides_length(&self, job: &BacktestJob) -> usize {
+        let environment: Vec<serde_json::Value> = container_environment(job, &self.context)
+            .into_iter()
+            .map(|(name, value)| serde_json::json!({"name": name, "value": value}))
+            .collect();
+        let overrides = serde_json::json!({"containerOverrides": [{"name": self.placement.container_name,
+            "environment": environment}]});
+        overrides.to_string().chars().count()
     }
 
     async fn run(&self, job: &BacktestJob, capacity: &str) -> Result<Result<String, String>, LaunchError> {
@@ -142,6 +157,20 @@ impl EcsTasks {
 impl Launcher for EcsTasks {
     fn handoff_status(&self) -> Status {
         Status::Queued
+    }
+
+    fn admits(&self, job: &BacktestJob) -> Result<(), FieldError> {
+        let length = self.overrides_length(job);
+        if length > MAX_OVERRIDES_CHARS {
+            return Err(FieldError::new(
+                "config.config_overrides",
+                format!(
+                    "the strategy task's overrides would be {length} characters, over ECS's limit of \
+                     {MAX_OVERRIDES_CHARS}: shorten config_overrides"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {

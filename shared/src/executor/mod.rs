@@ -14,10 +14,10 @@ pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
 pub use inspect::{AwsInspector, InspectError, RunInspector, RunState};
 pub use local::{LocalProcess, inherited, start_entrypoint};
 pub use sqs::SqsQueue;
-pub use stepfunctions::StepFunctions;
+pub use stepfunctions::{StepFunctions, execution_arn};
 pub use stop::{AwsStopper, StopError, Stopper};
 
-use crate::backtest::{BacktestJob, Status};
+use crate::backtest::{BacktestJob, FieldError, Status};
 use crate::settings::{Env, SettingsError};
 use crate::store::RecordUpdate;
 
@@ -171,6 +171,12 @@ pub trait Launcher: Send + Sync {
 
     /// Hands `job` off. On `Ok` the job will run (or wait its turn); on `Err` nothing was handed off.
     fn launch(&self, job: &BacktestJob) -> impl Future<Output = Result<Handoff, LaunchError>> + Send;
+
+    /// Whether this launcher can ever take `job`: a job it never could is refused before it is recorded (naming the
+    /// field to change), not failed at launch. Launchers without limits of their own take every valid job.
+    fn admits(&self, _job: &BacktestJob) -> Result<(), FieldError> {
+        Ok(())
+    }
 }
 
 /// No executor configured: jobs are recorded and stay PENDING until someone hands them off.
@@ -205,6 +211,13 @@ impl Launcher for Executor {
             Executor::StepFunctions(workflow) => workflow.handoff_status(),
             Executor::Ecs(tasks) => tasks.handoff_status(),
             Executor::Local(process) => process.handoff_status(),
+        }
+    }
+
+    fn admits(&self, job: &BacktestJob) -> Result<(), FieldError> {
+        match self {
+            Executor::Ecs(tasks) => tasks.admits(job),
+            _ => Ok(()),
         }
     }
 

@@ -21,11 +21,17 @@ impl StepFunctions {
 
     /// The ARN of the execution named `name`: executions live beside their state machine.
     fn execution_arn(&self, name: &str) -> String {
-        format!(
-            "{}:{name}",
-            self.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
-        )
+        execution_arn(&self.state_machine_arn, name)
     }
+}
+
+/// The ARN of the execution named `name` of state machine `state_machine_arn` (a job's execution is named by its
+/// run id, so its ARN is known before anything is recorded).
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }
 
 impl Launcher for StepFunctions {

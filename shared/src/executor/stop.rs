@@ -24,12 +24,25 @@ pub struct AwsStopper {
     sfn: aws_sdk_sfn::Client,
     ecs: aws_sdk_ecs::Client,
     cluster: Option<String>,
+    workflow: Option<String>,
 }
 
 impl AwsStopper {
     /// `cluster` is where tasks run when a task ARN does not name its cluster (old-style ARNs).
     pub fn new(sfn: aws_sdk_sfn::Client, ecs: aws_sdk_ecs::Client, cluster: Option<String>) -> Self {
-        Self { sfn, ecs, cluster }
+        Self {
+            sfn,
+            ecs,
+            cluster,
+            workflow: None,
+        }
+    }
+
+    /// The same stopper, also stopping the execution of `state_machine_arn` named by a job's run id when none is
+    /// recorded on the job (a cancel that arrives before the hand-off recorded it).
+    pub fn with_workflow(mut self, state_machine_arn: Option<String>) -> Self {
+        self.workflow = state_machine_arn;
+        self
     }
 }
 
@@ -56,6 +69,30 @@ impl Stopper for AwsStopper {
                     source: Box::new(error.into_service_error()),
                 })?;
             asked = true;
+        } else if let Some(workflow) = &self.workflow {
+            let execution = super::execution_arn(workflow, &record.run_id.to_string());
+            let stopped = self
+                .sfn
+                .stop_execution()
+                .execution_arn(&execution)
+                .error("Cancelled")
+                .cause(reason)
+                .send()
+                .await;
+            asked = match stopped {
+                Ok(_) => true,
+                // Nothing was started for the job (yet): there is nothing to stop, and a later start finds it
+                // CANCELLED.
+                Err(error) => match error.into_service_error() {
+                    error if error.is_execution_does_not_exist() => false,
+                    error => {
+                        return Err(StopError {
+                            what: format!("execution {execution}"),
+                            source: Box::new(error),
+                        });
+                    }
+                },
+            };
         }
         if let Some(task) = &record.task_arn {
             let cluster = cluster_of(task).map(str::to_owned).or_else(|| self.cluster.clone());

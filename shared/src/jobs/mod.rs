@@ -14,7 +14,7 @@ pub use orphans::{OrphanLimits, QUEUED_STEP, RUNNING_STEP, ScanError, ScanReport
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, WorkflowRecord};
+use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, ValidationErrors, WorkflowRecord};
 use crate::executor::{LaunchError, Launcher};
 use crate::idempotency::{Claim, IdempotencyKey, IdempotencyKeys, fingerprint};
 use crate::report::chain;
@@ -47,6 +47,8 @@ pub enum SubmitError {
     },
     #[error("Idempotency-Key {0} was already used with a different request body")]
     KeyReused(IdempotencyKey),
+    #[error("the executor cannot take this backtest: {0}")]
+    Refused(ValidationErrors),
 }
 
 /// Records a new job for `request` and hands it to `launcher`. A job the launcher refused is never left waiting:
@@ -57,7 +59,13 @@ pub async fn submit(
     request: BacktestRequest,
     now: Timestamp,
 ) -> Result<Submitted, SubmitError> {
-    submit_as(store, launcher, RunId::new(), request, now).await
+    let run_id = RunId::new();
+    match submit_as(store, launcher, run_id, request, now).await {
+        // A fresh run id can only exist if this very create landed and its answer was lost (the SDK's retry then
+        // finds it): the job is recorded, but was it handed off? Hand it off (again).
+        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => replay(store, launcher, run_id, false).await,
+        other => other,
+    }
 }
 
 /// [`submit`], once per `key`: the same key with the same request answers with the first job (`replayed`), with
@@ -84,11 +92,7 @@ pub async fn submit_once(
         }
         Claim::Existing { fingerprint, .. } if fingerprint != ours => Err(SubmitError::KeyReused(key.clone())),
         Claim::Existing { run_id, .. } => match store.get(run_id).await? {
-            Some(record) => Ok(Submitted {
-                run_id,
-                status: record.status,
-                replayed: true,
-            }),
+            Some(_) => replay(store, launcher, run_id, true).await,
             // The first request claimed the key but has not recorded its job (it is in flight, or it died).
             None => create_or_replay(store, launcher, run_id, request, now).await,
         },
@@ -105,18 +109,37 @@ async fn create_or_replay(
     now: Timestamp,
 ) -> Result<Submitted, SubmitError> {
     match submit_as(store, launcher, run_id, request, now).await {
-        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
-            let record = store.get(run_id).await?.ok_or(StoreError::Unavailable(
-                "the job vanished while its idempotency key was replayed".into(),
-            ))?;
-            Ok(Submitted {
-                run_id,
-                status: record.status,
-                replayed: true,
-            })
-        }
+        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => replay(store, launcher, run_id, true).await,
         other => other,
     }
+}
+
+/// Answers with the recorded job `run_id`; one still waiting for its hand-off with nothing recorded behind it
+/// (its first hand-off's outcome is unknown: a lost answer, a timeout between record and launch) is handed off
+/// again — every launcher is idempotent by run id, so a job that did start is not started twice.
+async fn replay(
+    store: &impl WorkflowStore,
+    launcher: &impl Launcher,
+    run_id: RunId,
+    replayed: bool,
+) -> Result<Submitted, SubmitError> {
+    let record = store
+        .get(run_id)
+        .await?
+        .ok_or(StoreError::Unavailable("the job vanished while it was replayed".into()))?;
+    let unstarted = record.status == launcher.handoff_status()
+        && record.status != Status::Pending
+        && record.execution_arn.is_none()
+        && record.task_arn.is_none();
+    if unstarted {
+        tracing::info!(%run_id, "the job's hand-off is not known to have happened: handing it off again");
+        hand_off(store, launcher, &record).await?;
+    }
+    Ok(Submitted {
+        run_id,
+        status: record.status,
+        replayed,
+    })
 }
 
 async fn submit_as(
@@ -127,7 +150,27 @@ async fn submit_as(
     now: Timestamp,
 ) -> Result<Submitted, SubmitError> {
     let record = WorkflowRecord::new(run_id, request, launcher.handoff_status(), now);
+    launcher
+        .admits(&record.job())
+        .map_err(|error| SubmitError::Refused(ValidationErrors(vec![error])))?;
     store.create(&record).await?;
+    hand_off(store, launcher, &record).await?;
+    tracing::info!(%run_id, status = %record.status, strategy = %record.strategy_name, "job submitted");
+    Ok(Submitted {
+        run_id,
+        status: record.status,
+        replayed: false,
+    })
+}
+
+/// Hands the recorded job to `launcher` and records what runs it. A job the launcher refused is never left
+/// waiting: it is moved to FAILED with the reason, so nothing sits QUEUED without a message behind it.
+async fn hand_off(
+    store: &impl WorkflowStore,
+    launcher: &impl Launcher,
+    record: &WorkflowRecord,
+) -> Result<(), SubmitError> {
+    let run_id = record.run_id;
     match launcher.launch(&record.job()).await {
         Ok(handoff) => {
             if let Some(update) = handoff.record_update() {
@@ -137,12 +180,7 @@ async fn submit_as(
                     tracing::error!(%run_id, error = %chain(&error), "could not record what runs the job");
                 }
             }
-            tracing::info!(%run_id, status = %record.status, strategy = %record.strategy_name, "job submitted");
-            Ok(Submitted {
-                run_id,
-                status: record.status,
-                replayed: false,
-            })
+            Ok(())
         }
         Err(source) => {
             let reason = format!("hand-off to the executor failed: {}", chain(&source));
@@ -254,6 +292,104 @@ mod tests {
         async fn launch(&self, _job: &BacktestJob) -> Result<crate::executor::Handoff, LaunchError> {
             Err(LaunchError::Unavailable("queue does not exist".into()))
         }
+    }
+
+    /// A launcher that starts each run once, as Step Functions does with an execution named by the run id.
+    #[derive(Default)]
+    struct Executions(std::sync::Mutex<Vec<RunId>>);
+
+    impl Launcher for Executions {
+        fn handoff_status(&self) -> Status {
+            Status::Queued
+        }
+
+        async fn launch(&self, job: &BacktestJob) -> Result<crate::executor::Handoff, LaunchError> {
+            let mut started = self.0.lock().map_err(|_| LaunchError::Refused("poisoned".into()))?;
+            if !started.contains(&job.run_id) {
+                started.push(job.run_id);
+            }
+            Ok(crate::executor::Handoff {
+                execution_arn: Some(format!("arn:aws:states:us-east-1:1:execution:tradai:{}", job.run_id)),
+                task_arn: None,
+            })
+        }
+    }
+
+    /// A store whose create lands but whose answer is lost: the retry says the job exists.
+    struct LostCreateAnswer(MemoryStore);
+
+    impl WorkflowStore for LostCreateAnswer {
+        async fn create(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
+            self.0.create(record).await?;
+            Err(StoreError::AlreadyExists(record.run_id))
+        }
+
+        async fn get(&self, run_id: RunId) -> Result<Option<WorkflowRecord>, StoreError> {
+            self.0.get(run_id).await
+        }
+
+        async fn transition(&self, run_id: RunId, transition: &Transition) -> Result<TransitionOutcome, StoreError> {
+            self.0.transition(run_id, transition).await
+        }
+
+        async fn annotate(&self, run_id: RunId, set: &RecordUpdate) -> Result<bool, StoreError> {
+            self.0.annotate(run_id, set).await
+        }
+
+        async fn heartbeat(&self, run_id: RunId, at: Timestamp) -> Result<bool, StoreError> {
+            self.0.heartbeat(run_id, at).await
+        }
+
+        async fn list_by_status(
+            &self,
+            status: Status,
+            limit: usize,
+            cursor: Option<&crate::store::Cursor>,
+        ) -> Result<crate::store::Page, StoreError> {
+            self.0.list_by_status(status, limit, cursor).await
+        }
+
+        async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
+            self.0.stale(status, updated_before).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_create_answer_was_lost_is_still_handed_off() {
+        let store = LostCreateAnswer(MemoryStore::new());
+        let launcher = Executions::default();
+        let submitted = submit(&store, &launcher, request(), Timestamp::now())
+            .await
+            .expect("submitted");
+        assert_eq!(*launcher.0.lock().expect("lock"), [submitted.run_id]);
+        let record = store.get(submitted.run_id).await.expect("read").expect("there");
+        assert!(record.execution_arn.is_some(), "what runs it is recorded");
+    }
+
+    #[tokio::test]
+    async fn a_replay_of_a_job_never_handed_off_hands_it_off_once() {
+        let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
+        let key = IdempotencyKey::parse("k-lost").expect("valid key");
+        // The first request recorded its job and died before the hand-off (a Lambda timeout).
+        let run_id = RunId::new();
+        let now = Timestamp::now();
+        keys.claim(&key, &fingerprint(&request()), run_id, now)
+            .await
+            .expect("claimed");
+        store
+            .create(&WorkflowRecord::new(run_id, request(), Status::Queued, now))
+            .await
+            .expect("recorded");
+        let launcher = Executions::default();
+        for _ in 0..3 {
+            let replayed = submit_once(&store, &launcher, &keys, &key, request(), Timestamp::now())
+                .await
+                .expect("replayed");
+            assert_eq!((replayed.run_id, replayed.replayed), (run_id, true));
+        }
+        assert_eq!(*launcher.0.lock().expect("lock"), [run_id], "handed off, once");
+        let record = store.get(run_id).await.expect("read").expect("there");
+        assert!(record.execution_arn.is_some());
     }
 
     #[tokio::test]

@@ -30,6 +30,23 @@ pub struct FreshnessCheck {
 pub struct RunData {
     pub symbols: Vec<Symbol>,
     pub timeframe: Timeframe,
+    /// The overrides the run's engine gets: their `exchange.name`, when set, is the exchange it reads.
+    #[serde(default)]
+    pub config_overrides: serde_json::Map<String, serde_json::Value>,
+}
+
+impl FreshnessCheck {
+    /// The exchange whose candles the run reads: the state's own `exchange`, else the one its overrides choose.
+    pub fn exchange(&self) -> Option<String> {
+        self.exchange.clone().or_else(|| {
+            self.config
+                .config_overrides
+                .get("exchange")
+                .and_then(|exchange| exchange.get("name"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
+    }
 }
 
 /// What the step adds to the state.
@@ -55,7 +72,7 @@ pub async fn check_data_freshness(
     let question = FreshnessRequest::new(
         check.config.symbols.clone(),
         check.config.timeframe,
-        check.exchange.clone(),
+        check.exchange(),
         check.max_age_hours,
     )
     .map_err(|errors| StepError::invalid_input(format!("config: {errors}")))?;
@@ -101,6 +118,7 @@ mod tests {
             config: RunData {
                 symbols: vec![Symbol::try_from("BTC/USDT".to_owned()).expect("pair")],
                 timeframe: Timeframe::M5,
+                config_overrides: serde_json::Map::new(),
             },
             exchange: None,
             max_age_hours: None,
@@ -144,5 +162,20 @@ mod tests {
         assert_eq!(error.error_type(), ErrorType::InvalidInput);
         assert!(error.to_string().contains("max_age_hours"), "{error}");
         assert!(RAISES.contains(&error.error_type()));
+    }
+
+    #[tokio::test]
+    async fn the_exchange_the_overrides_choose_is_the_one_checked() {
+        let objects = MemoryObjects::new("data");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let mut kraken = check(false);
+        kraken.config.config_overrides = serde_json::json!({"exchange": {"name": "kraken"}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let error = check_data_freshness(&objects, &location, &kraken, Timestamp::now())
+            .await
+            .expect_err("no data");
+        assert!(error.to_string().contains("no 5m data on kraken"), "{error}");
     }
 }

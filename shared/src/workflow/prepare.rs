@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn overrides_merge_over_the_base_and_the_run_fields_win_over_both() {
         let job = job(
-            json!({"stake_amount": 250, "exchange": {"name": "Kraken", "pair_whitelist": ["SOL/USDT"]},
+            json!({"stake_amount": 250, "exchange": {"name": "kraken", "pair_whitelist": ["SOL/USDT"]},
             "timeframe": "1m", "run_id": "forged"}),
         );
         let base = json!({"stake_currency": "USDT", "stake_amount": 100, "exchange": {"name": "binance",
@@ -234,6 +234,8 @@ mod tests {
         assert_eq!(config["strategy_version"], 7);
         assert_eq!(config["experiment_name"], "research/q1");
         assert_eq!(exchange_of(&config), "kraken");
+        // A base config may spell it as the exchange does: the data layout's name is lower case.
+        assert_eq!(exchange_of(&json!({"exchange": {"name": "Kraken"}})), "kraken");
         assert_eq!(exchange_of(&json!({})), DEFAULT_EXCHANGE);
     }
 

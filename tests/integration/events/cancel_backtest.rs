@@ -98,3 +98,51 @@ async fn an_unknown_or_malformed_run_id_writes_nothing() {
         assert_eq!(stack.items().await, before, "nothing written");
     }
 }
+
+#[tokio::test]
+async fn a_cancel_before_the_execution_is_recorded_stops_it_by_its_run_id() {
+    let stack = Stack::fresh().await;
+    let machine = stack.state_machine().await;
+    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+    // Submitted and started, but the answer that records the execution on the job was lost.
+    let record = WorkflowRecord::new(RunId::new(), sample_request(), Status::Queued, Timestamp::now());
+    stack.store().create(&record).await.expect("created");
+    let execution = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(record.run_id.to_string())
+        .send()
+        .await
+        .expect("started")
+        .execution_arn;
+    let deps = cancel_backtest::Deps {
+        store: stack.store(),
+        stopper: AwsStopper::new(sfn.clone(), aws_sdk_ecs::Client::new(&stack.sdk), None).with_workflow(Some(machine)),
+    };
+    let event = event(FUNCTION, "valid.json").to_string();
+    let valid_run_id = super::event(FUNCTION, "valid.json")["pathParameters"]["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let request = tradai_tests::events::request_from_json(&event.replace(&valid_run_id, &record.run_id.to_string()));
+    let answer = Answer::read(cancel_backtest::handle(&deps, request).await.expect("answers"));
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    assert_eq!(answer.json["stop_requested"], true);
+    let described = sfn
+        .describe_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .expect("described");
+    assert_eq!(described.status, aws_sdk_sfn::types::ExecutionStatus::Aborted);
+
+    // A job that was never started is still cancelled: there is nothing to stop.
+    let unstarted = WorkflowRecord::new(RunId::new(), sample_request(), Status::Queued, Timestamp::now());
+    stack.store().create(&unstarted).await.expect("created");
+    let request = tradai_tests::events::request_from_json(&event.replace(&valid_run_id, &unstarted.run_id.to_string()));
+    let answer = Answer::read(cancel_backtest::handle(&deps, request).await.expect("answers"));
+    assert_eq!(
+        (answer.status, answer.json["stop_requested"].clone()),
+        (200, serde_json::json!(false))
+    );
+}
