@@ -17,7 +17,7 @@ help:
 	@echo "make demo        run a backtest through the whole workflow on the local stack, with real Freqtrade"
 	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
-	@echo "make bench       cold-start and TransformResults benchmarks (release builds; see bench/RESULTS.md)"
+	@echo "make bench       cold-start, TransformResults, orphan-scan and queue-consumer benchmarks (release; bench/RESULTS.md)"
 
 stand-ins:
 	@$(STAND_INS) install
@@ -63,3 +63,4 @@ test: stand-ins-up fmt lint clippy unit-and-integration
 bench: stand-ins
 	bench/cold-start
 	bench/transform
+	bench/queue

@@ -405,6 +405,73 @@ async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
 }
 
 #[tokio::test]
+async fn mlflow_going_down_before_a_good_run_finishes_leaves_the_result_in_s3_and_the_job_completed() {
+    let stack = Stack::fresh().await;
+    let proxy = tradai_tests::proxy::Proxy::start(tradai_tests::mlflow::endpoint().trim_start_matches("http://")).await;
+    let base = stack
+        .put_config(
+            &format!("strategies/EmaCross/{}.yaml", uuid::Uuid::new_v4().simple()),
+            b"stake_currency: USDT\nexchange:\n  name: binance\n".to_vec(),
+        )
+        .await;
+    let versions = tradai_tests::mlflow::register("EmaCross", &[&[("config_path", base.as_str())]], &[]).await;
+    let version = versions[0].to_string();
+    // The engine finishes only once the test has cut MLflow off.
+    let engine = format!("while [ ! -f \"$(dirname \"$0\")/go\" ]; do sleep 0.1; done\n{SUCCEEDS}");
+    let (run_id, settings, folder) = waiting_job(
+        &stack,
+        &engine,
+        &[
+            ("MLFLOW_TRACKING_URI", &proxy.url),
+            ("S3_RESULTS_BUCKET", &stack.results_bucket),
+            ("STRATEGY_VERSION", &version),
+        ],
+    )
+    .await;
+    let mlflow = MlflowClient::new(settings.mlflow.clone().expect("MLflow is configured")).expect("client");
+    let deps = deps(&stack, Some(mlflow));
+    let config = folder.join("work").join(run_id.to_string()).join("config.json");
+    let cut = async {
+        // Once the config is prepared (through MLflow), MLflow goes down; then the engine finishes.
+        let started = Instant::now();
+        while !config.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the run never prepared its config"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        proxy.cut();
+        std::fs::write(folder.join("go"), b"").expect("go");
+    };
+    let (outcome, ()) = tokio::join!(run(&settings, &deps, std::future::pending()), cut);
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    let record = status(&stack, run_id).await;
+    assert_eq!(
+        record.status,
+        Status::Completed,
+        "a good run is not failed for its tracking"
+    );
+    assert_eq!(record.mlflow_run_id, None);
+    assert!(
+        record
+            .tracking_error
+            .as_deref()
+            .is_some_and(|error| error.contains("MLflow")),
+        "the gap is recorded: {:?}",
+        record.tracking_error
+    );
+    let keys = stack
+        .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
+        .await;
+    assert!(
+        keys.contains(&format!("results/{run_id}/backtest-result-2026-11-24_06-00-00.zip")),
+        "the result is in S3: {keys:?}"
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
 async fn the_config_and_market_data_are_fetched_into_freqtrades_layout() {
     let stack = Stack::fresh().await;
     // An engine that checks its inputs are where Freqtrade looks for them, then succeeds.

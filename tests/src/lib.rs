@@ -10,6 +10,7 @@ pub mod local;
 pub mod mlflow;
 pub mod network;
 pub mod openapi;
+pub mod proxy;
 pub mod stack;
 pub mod template;
 

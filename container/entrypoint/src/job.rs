@@ -2,12 +2,12 @@
 //! start does nothing), completed (or annotated for the workflow's next steps), or failed with a one-line reason.
 
 use tradai::backtest::{RunId, Status};
-use tradai::mlflow::TrackedRun;
 use tradai::report::chain;
 use tradai::store::{RecordUpdate, Transition, TransitionOutcome, WorkflowStore};
 use tradai::time::Timestamp;
 
 use crate::failure::RunFailure;
+use crate::publish::Published;
 use crate::result::Produced;
 use crate::{Outcome, STEP};
 
@@ -27,19 +27,21 @@ pub async fn claim(store: &impl WorkflowStore, run_id: RunId) -> Result<Result<(
     }
 }
 
-/// Records the run's result: COMPLETED with it, or — when the workflow writes the final status — only the MLflow
-/// run, for the steps after the container.
+/// Records the run's result: COMPLETED with it (and what MLflow did not take, if anything), or — when the workflow
+/// writes the final status — only the MLflow run, for the steps after the container.
 pub async fn record_completion(
     store: &impl WorkflowStore,
     run_id: RunId,
     workflow_managed: bool,
     produced: &Produced,
-    tracked: Option<&TrackedRun>,
+    published: &Published,
 ) -> Result<(), RunFailure> {
+    let tracked = published.tracked.as_ref();
     let update = RecordUpdate {
         result: Some(produced.record.clone()),
         mlflow_experiment_id: tracked.map(|run| run.experiment_id.clone()),
         mlflow_run_id: tracked.map(|run| run.run_id.clone()),
+        tracking_error: published.tracking_error.clone(),
         ..RecordUpdate::default()
     };
     if workflow_managed {

@@ -1,7 +1,8 @@
 //! The strategy container's entrypoint: it owns a job's life while the engine runs. In phases: wait for MLflow,
 //! claim the job (QUEUED → RUNNING, conditionally, so a second start does nothing), fetch the inputs, run the
-//! engine (keeping a heartbeat; a cancel or a SIGTERM stops it), collect its result, publish it (MLflow, the
-//! results bucket) and record how the run ended. Each phase fails with a [`RunFailure`] that carries its exit code
+//! engine (keeping a heartbeat; a cancel or a SIGTERM stops it), collect its result, publish it (the results
+//! bucket, then MLflow: a good run whose MLflow logging fails still completes, the gap recorded) and record how
+//! the run ended. Each phase fails with a [`RunFailure`] that carries its exit code
 //! and its cause; a SIGTERM (Spot interruption, StopTask) leaves the job FAILED `interrupted`, never RUNNING.
 
 mod engine;
@@ -164,13 +165,13 @@ where
         EngineEnd::Interrupted => return Ok(Ended::Interrupted),
     }
     let produced = result::collect_result(settings, &workspace)?;
-    let tracked = publish::publish(settings, deps.mlflow.as_ref(), &deps.objects, &produced).await?;
+    let published = publish::publish(settings, deps.mlflow.as_ref(), &deps.objects, &produced).await?;
     job::record_completion(
         &deps.store,
         settings.run_id,
         settings.workflow_managed,
         &produced,
-        tracked.as_ref(),
+        &published,
     )
     .await?;
     Ok(Ended::Completed(produced.file))

@@ -1,5 +1,6 @@
-//! Publishing a run's result: its MLflow run (params, metrics, the result file as an artifact) and the raw result
-//! under `results/{run_id}/` of the results bucket.
+//! Publishing a run's result: first the raw result under `results/{run_id}/` of the results bucket (then it is
+//! safe), then its MLflow run (params, metrics, the result file as an artifact). MLflow failing after a good run
+//! does not fail the run: the gap is answered, to be recorded on the job.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,32 +14,48 @@ use crate::failure::RunFailure;
 use crate::result::{Produced, file_name};
 use crate::settings::EntrypointSettings;
 
-/// Tracks the run in `tracker` (when MLflow is configured) and uploads its files to the results bucket (when one
-/// is); answers the MLflow run.
+/// What was published.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// The MLflow run, when MLflow is configured and took it.
+    pub tracked: Option<TrackedRun>,
+    /// Why MLflow did not take the run, when it did not.
+    pub tracking_error: Option<String>,
+}
+
+/// Uploads the run's files to the results bucket (when one is), then tracks it in `tracker` (when MLflow is
+/// configured). Only an upload that fails fails the run.
 pub async fn publish(
     settings: &EntrypointSettings,
     tracker: Option<&impl ExperimentTracker>,
     objects: &impl ObjectStore,
     produced: &Produced,
-) -> Result<Option<TrackedRun>, RunFailure> {
-    let tracked = match tracker {
-        Some(tracker) => Some(track(tracker, settings, produced).await?),
-        None => None,
+) -> Result<Published, RunFailure> {
+    if let Some(bucket) = &settings.results_bucket {
+        upload(&objects.in_bucket(bucket), settings.run_id, &produced.folder).await?;
+    }
+    let Some(tracker) = tracker else {
+        return Ok(Published::default());
     };
-    if let Some(bucket) = &settings.results_bucket
-        && let Err(failure) = upload(&objects.in_bucket(bucket), settings.run_id, &produced.folder).await
-    {
-        if let (Some(tracker), Some(run)) = (tracker, &tracked) {
-            let _ended = tracker.end_run(run, RunEnd::Failed).await;
+    match track(tracker, settings, produced).await {
+        Ok(run) => {
+            if let Err(error) = tracker.end_run(&run, RunEnd::Finished).await {
+                tracing::warn!(run_id = %settings.run_id, error = %chain(&error), "the MLflow run could not be ended");
+            }
+            Ok(Published {
+                tracked: Some(run),
+                tracking_error: None,
+            })
         }
-        return Err(failure);
+        Err(failure) => {
+            let reason = chain(&failure);
+            tracing::error!(run_id = %settings.run_id, %reason, "the result is safe, but MLflow did not take the run");
+            Ok(Published {
+                tracked: None,
+                tracking_error: Some(reason),
+            })
+        }
     }
-    if let (Some(tracker), Some(run)) = (tracker, &tracked)
-        && let Err(error) = tracker.end_run(run, RunEnd::Finished).await
-    {
-        tracing::warn!(run_id = %settings.run_id, error = %chain(&error), "the MLflow run could not be ended");
-    }
-    Ok(tracked)
 }
 
 /// Logs the run to MLflow: its parameters, the result's metrics and the result file as an artifact.

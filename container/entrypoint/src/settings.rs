@@ -123,6 +123,16 @@ pub struct EntrypointSettings {
     pub aws: AwsSettings,
 }
 
+/// MLflow as the container uses it: a result artifact is megabytes, not a registry lookup, so each attempt may take
+/// two minutes and a failure is tried twice more; the breaker never opens on the one run this process owns.
+fn for_artifacts(mut options: MlflowOptions) -> MlflowOptions {
+    options.request_timeout = Duration::from_secs(120);
+    options.connect_timeout = Duration::from_secs(5);
+    options.attempts = 3;
+    options.breaker_threshold = u32::MAX;
+    options
+}
+
 /// A positive number of seconds.
 pub(crate) fn seconds(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
@@ -206,7 +216,7 @@ impl EntrypointSettings {
             timerange: env.required("TIMERANGE")?,
             pairs,
             workflow_table,
-            mlflow: env.optional_mlflow()?,
+            mlflow: env.optional_mlflow()?.map(for_artifacts),
             mlflow_wait: env.parsed("MLFLOW_WAIT_SECONDS", Duration::from_secs(120), seconds)?,
             heartbeat: env.parsed("HEARTBEAT_SECONDS", Duration::from_secs(120), seconds)?,
             stop_grace: env.parsed("STOP_GRACE_SECONDS", Duration::from_secs(60), seconds)?,

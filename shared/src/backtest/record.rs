@@ -41,6 +41,9 @@ pub struct WorkflowRecord {
     /// Why the queue consumer's last hand-off of the job failed (QUEUED only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff_error: Option<String>,
+    /// Why MLflow did not take a run whose result is safe in S3 (the run still completed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_error: Option<String>,
 }
 
 impl WorkflowRecord {
@@ -70,6 +73,7 @@ impl WorkflowRecord {
             execution_arn: None,
             task_arn: None,
             handoff_error: None,
+            tracking_error: None,
         }
     }
 

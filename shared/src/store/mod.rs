@@ -130,6 +130,8 @@ pub struct RecordUpdate {
     pub task_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_error: Option<String>,
 }
 
 impl RecordUpdate {
@@ -160,6 +162,7 @@ impl RecordUpdate {
         record.execution_arn = update.execution_arn.or(record.execution_arn.take());
         record.task_arn = update.task_arn.or(record.task_arn.take());
         record.handoff_error = update.handoff_error.or(record.handoff_error.take());
+        record.tracking_error = update.tracking_error.or(record.tracking_error.take());
     }
 }
 

@@ -115,6 +115,8 @@ async fn a_cancel_before_the_execution_is_recorded_stops_it_by_its_run_id() {
         .await
         .expect("started")
         .execution_arn;
+    // The stand-in runs the execution on a thread of its own: a stop racing its very start is overwritten there.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let deps = cancel_backtest::Deps {
         store: stack.store(),
         stopper: AwsStopper::new(sfn.clone(), aws_sdk_ecs::Client::new(&stack.sdk), None).with_workflow(Some(machine)),
@@ -128,13 +130,37 @@ async fn a_cancel_before_the_execution_is_recorded_stops_it_by_its_run_id() {
     let answer = Answer::read(cancel_backtest::handle(&deps, request).await.expect("answers"));
     assert_eq!(answer.status, 200, "{}", answer.json);
     assert_eq!(answer.json["stop_requested"], true);
-    let described = sfn
-        .describe_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .expect("described");
-    assert_eq!(described.status, aws_sdk_sfn::types::ExecutionStatus::Aborted);
+    // The stand-in's engine takes a stop only once the execution's worker thread exists (before that, moto's
+    // StopExecution is a no-op): a cancel is repeatable and repeats the stop, as a client would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut attempts = 0;
+    loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&execution)
+            .send()
+            .await
+            .expect("described");
+        if described.status == aws_sdk_sfn::types::ExecutionStatus::Aborted {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the execution is still {:?}",
+            described.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        attempts += 1;
+        if attempts % 4 == 0 {
+            let again =
+                tradai_tests::events::request_from_json(&event.replace(&valid_run_id, &record.run_id.to_string()));
+            let answer = Answer::read(cancel_backtest::handle(&deps, again).await.expect("answers"));
+            assert_eq!(
+                (answer.status, answer.json["stop_requested"].clone()),
+                (200, serde_json::json!(true))
+            );
+        }
+    }
 
     // A job that was never started is still cancelled: there is nothing to stop.
     let unstarted = WorkflowRecord::new(RunId::new(), sample_request(), Status::Queued, Timestamp::now());
