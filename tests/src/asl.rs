@@ -62,15 +62,8 @@ fn integration_errors(resource: &str) -> &'static [&'static str] {
 
 /// `${ValidateStrategyFunctionArn}` → the ValidateStrategy step (its function crate is `validate-strategy`).
 fn step_of(function_name: &str) -> Option<Step> {
-    let logical = function_name.strip_prefix("${")?.strip_suffix("FunctionArn}")?;
-    let mut crate_name = String::new();
-    for (index, letter) in logical.char_indices() {
-        if letter.is_ascii_uppercase() && index > 0 {
-            crate_name.push('-');
-        }
-        crate_name.push(letter.to_ascii_lowercase());
-    }
-    Step::of_function(&crate_name)
+    let logical = function_name.strip_prefix("${")?.strip_suffix("Arn}")?;
+    Step::of_function(&crate::local::crate_of(logical))
 }
 
 /// What state `name` may raise, and for a Lambda step the errors its function raises.

@@ -100,40 +100,11 @@ pub async fn consume_batch<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
     use crate::backtest::{BacktestRequest, WorkflowRecord};
     use crate::store::MemoryStore;
     use crate::time::Timestamp;
-
-    /// A launcher that starts each run once (as Step Functions does with an execution named by the run id) and
-    /// refuses the runs it is told to.
-    #[derive(Default)]
-    struct Executions {
-        started: Mutex<Vec<RunId>>,
-        refused: Vec<RunId>,
-    }
-
-    impl Launcher for Executions {
-        fn handoff_status(&self) -> Status {
-            Status::Queued
-        }
-
-        async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {
-            if self.refused.contains(&job.run_id) {
-                return Err(LaunchError::Refused("no such task definition".into()));
-            }
-            let mut started = self.started.lock().expect("lock");
-            if !started.contains(&job.run_id) {
-                started.push(job.run_id);
-            }
-            Ok(Handoff {
-                execution_arn: Some(format!("arn:aws:states:us-east-1:1:execution:tradai:{}", job.run_id)),
-                task_arn: None,
-            })
-        }
-    }
+    use crate::workflow::fakes::FakeExecutions as Executions;
 
     async fn queued(store: &MemoryStore, status: Status) -> (RunId, String) {
         let body = br#"{"strategy_name":"S","strategy_version":1,"config":{"timeframe":"5m","symbols":["BTC/USDT"],
@@ -154,7 +125,7 @@ mod tests {
             let consumed = consume(&store, &launcher, &message).await.expect("consumed");
             assert!(matches!(consumed, Consumed::Launched { .. }), "{consumed:?}");
         }
-        assert_eq!(*launcher.started.lock().expect("lock"), [run_id]);
+        assert_eq!(launcher.started(), [run_id]);
         let record = store.get(run_id).await.expect("read").expect("there");
         assert!(
             record
@@ -199,7 +170,7 @@ mod tests {
             .map(|(id, (_, body))| (id.as_str(), body.as_str()));
         let failed = consume_batch(&store, &launcher, batch).await;
         assert_eq!(failed, ["m3", "m4", "m5"]);
-        assert_eq!(*launcher.started.lock().expect("lock"), [messages[0].0, messages[1].0]);
+        assert_eq!(launcher.started(), [messages[0].0, messages[1].0]);
         let refused = store.get(messages[2].0).await.expect("read").expect("there");
         assert_eq!(refused.status, Status::Queued, "left for the next attempt");
         assert!(

@@ -63,7 +63,9 @@ pub async fn submit(
     match submit_as(store, launcher, run_id, request, now).await {
         // A fresh run id can only exist if this very create landed and its answer was lost (the SDK's retry then
         // finds it): the job is recorded, but was it handed off? Hand it off (again).
-        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => replay(store, launcher, run_id, false).await,
+        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
+            replay(store, launcher, recorded(store, run_id).await?, false).await
+        }
         other => other,
     }
 }
@@ -92,7 +94,7 @@ pub async fn submit_once(
         }
         Claim::Existing { fingerprint, .. } if fingerprint != ours => Err(SubmitError::KeyReused(key.clone())),
         Claim::Existing { run_id, .. } => match store.get(run_id).await? {
-            Some(_) => replay(store, launcher, run_id, true).await,
+            Some(record) => replay(store, launcher, record, true).await,
             // The first request claimed the key but has not recorded its job (it is in flight, or it died).
             None => create_or_replay(store, launcher, run_id, request, now).await,
         },
@@ -109,24 +111,31 @@ async fn create_or_replay(
     now: Timestamp,
 ) -> Result<Submitted, SubmitError> {
     match submit_as(store, launcher, run_id, request, now).await {
-        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => replay(store, launcher, run_id, true).await,
+        Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
+            replay(store, launcher, recorded(store, run_id).await?, true).await
+        }
         other => other,
     }
 }
 
-/// Answers with the recorded job `run_id`; one still waiting for its hand-off with nothing recorded behind it
+/// The job `run_id`, which a create just found there.
+async fn recorded(store: &impl WorkflowStore, run_id: RunId) -> Result<WorkflowRecord, StoreError> {
+    store
+        .get(run_id)
+        .await?
+        .ok_or(StoreError::Unavailable("the job vanished while it was replayed".into()))
+}
+
+/// Answers with the recorded job; one still waiting for its hand-off with nothing recorded behind it
 /// (its first hand-off's outcome is unknown: a lost answer, a timeout between record and launch) is handed off
 /// again — every launcher is idempotent by run id, so a job that did start is not started twice.
 async fn replay(
     store: &impl WorkflowStore,
     launcher: &impl Launcher,
-    run_id: RunId,
+    record: WorkflowRecord,
     replayed: bool,
 ) -> Result<Submitted, SubmitError> {
-    let record = store
-        .get(run_id)
-        .await?
-        .ok_or(StoreError::Unavailable("the job vanished while it was replayed".into()))?;
+    let run_id = record.run_id;
     let unstarted = record.status == launcher.handoff_status()
         && record.status != Status::Pending
         && record.execution_arn.is_none()
@@ -275,6 +284,7 @@ mod tests {
     use crate::executor::NoExecutor;
     use crate::idempotency::IdempotencyKeys;
     use crate::store::MemoryStore;
+    use crate::workflow::fakes::FakeExecutions as Executions;
 
     fn request() -> BacktestRequest {
         let body = json!({"strategy_name": "EmaCross", "strategy_version": "production", "config": {
@@ -291,27 +301,6 @@ mod tests {
 
         async fn launch(&self, _job: &BacktestJob) -> Result<crate::executor::Handoff, LaunchError> {
             Err(LaunchError::Unavailable("queue does not exist".into()))
-        }
-    }
-
-    /// A launcher that starts each run once, as Step Functions does with an execution named by the run id.
-    #[derive(Default)]
-    struct Executions(std::sync::Mutex<Vec<RunId>>);
-
-    impl Launcher for Executions {
-        fn handoff_status(&self) -> Status {
-            Status::Queued
-        }
-
-        async fn launch(&self, job: &BacktestJob) -> Result<crate::executor::Handoff, LaunchError> {
-            let mut started = self.0.lock().map_err(|_| LaunchError::Refused("poisoned".into()))?;
-            if !started.contains(&job.run_id) {
-                started.push(job.run_id);
-            }
-            Ok(crate::executor::Handoff {
-                execution_arn: Some(format!("arn:aws:states:us-east-1:1:execution:tradai:{}", job.run_id)),
-                task_arn: None,
-            })
         }
     }
 
@@ -361,7 +350,7 @@ mod tests {
         let submitted = submit(&store, &launcher, request(), Timestamp::now())
             .await
             .expect("submitted");
-        assert_eq!(*launcher.0.lock().expect("lock"), [submitted.run_id]);
+        assert_eq!(launcher.started(), [submitted.run_id]);
         let record = store.get(submitted.run_id).await.expect("read").expect("there");
         assert!(record.execution_arn.is_some(), "what runs it is recorded");
     }
@@ -387,7 +376,7 @@ mod tests {
                 .expect("replayed");
             assert_eq!((replayed.run_id, replayed.replayed), (run_id, true));
         }
-        assert_eq!(*launcher.0.lock().expect("lock"), [run_id], "handed off, once");
+        assert_eq!(launcher.started(), [run_id], "handed off, once");
         let record = store.get(run_id).await.expect("read").expect("there");
         assert!(record.execution_arn.is_some());
     }

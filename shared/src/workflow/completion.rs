@@ -130,21 +130,19 @@ async fn from_the_job(store: &impl WorkflowStore, run_id: RunId, ended: &str) ->
         .await
         .map_err(|error| StepError::transient("the workflow store", error))?
         .ok_or_else(|| StepError::invalid_input(format!("no job with run_id {run_id}")))?;
+    let ended_as = Failure::ended_execution(ended);
     let (status, cause) = match record.status {
         Status::Cancelled => (Status::Cancelled, "cancelled by its owner".to_owned()),
         Status::Failed => (Status::Failed, record.error.clone().unwrap_or_default()),
         Status::Completed => (Status::Completed, String::new()),
-        _ => (Status::Failed, format!("the workflow execution ended {ended}")),
+        _ => (Status::Failed, ended_as.cause.clone()),
     };
     let failed = status != Status::Completed;
     Ok(RunEnding {
         run_id,
         strategy_name: Some(record.strategy_name),
         strategy_version: Some(record.strategy_version),
-        error: failed.then(|| Failure {
-            error: format!("Execution{ended}"),
-            cause,
-        }),
+        error: failed.then_some(Failure { cause, ..ended_as }),
         failed_step: if failed { record.failed_step } else { None },
         job_status: Some(status),
         summary: None,

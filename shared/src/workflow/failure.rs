@@ -41,10 +41,7 @@ pub async fn mark_failed_step(store: &impl WorkflowStore, caught: &CaughtFailure
     let step = caught.failed_step.clone().unwrap_or_else(|| "Workflow".to_owned());
     let failure = match (&caught.error, &caught.execution_status) {
         (Some(failure), _) => failure.clone(),
-        (None, Some(ended)) => Failure {
-            error: format!("Execution{ended}"),
-            cause: format!("the workflow execution ended {ended}"),
-        },
+        (None, Some(ended)) => Failure::ended_execution(ended),
         (None, None) => Failure::default(),
     };
     let why = reason(&failure);

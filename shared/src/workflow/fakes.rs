@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use crate::backtest::{BacktestJob, RunId, Status};
+use crate::executor::{Handoff, LaunchError, Launcher};
 use crate::images::{ImageError, ImageRef, ImageReference, ImageRegistry};
 use crate::mlflow::{
     ExperimentTracker, ModelRegistry, RegistryError, RunEnd, Strategy, StrategyPage, StrategyVersion, TrackedRun,
@@ -210,4 +212,41 @@ pub fn sample_record(status: crate::backtest::Status) -> crate::backtest::Workfl
     let now = crate::time::Timestamp::now();
     let request = crate::backtest::BacktestRequest::from_json(body, now.date()).expect("a valid request");
     crate::backtest::WorkflowRecord::new(crate::backtest::RunId::new(), request, status, now)
+}
+
+/// A launcher that starts each run once, as Step Functions does with an execution named by the run id, and refuses
+/// the runs in `refused`.
+#[derive(Debug, Default)]
+pub struct FakeExecutions {
+    pub started: Mutex<Vec<RunId>>,
+    pub refused: Vec<RunId>,
+}
+
+impl FakeExecutions {
+    pub fn started(&self) -> Vec<RunId> {
+        self.started.lock().map(|started| started.clone()).unwrap_or_default()
+    }
+}
+
+impl Launcher for FakeExecutions {
+    fn handoff_status(&self) -> Status {
+        Status::Queued
+    }
+
+    async fn launch(&self, job: &BacktestJob) -> Result<Handoff, LaunchError> {
+        if self.refused.contains(&job.run_id) {
+            return Err(LaunchError::Refused("no such task definition".into()));
+        }
+        let mut started = self
+            .started
+            .lock()
+            .map_err(|_| LaunchError::Refused("poisoned".into()))?;
+        if !started.contains(&job.run_id) {
+            started.push(job.run_id);
+        }
+        Ok(Handoff {
+            execution_arn: Some(format!("arn:aws:states:us-east-1:1:execution:tradai:{}", job.run_id)),
+            task_arn: None,
+        })
+    }
 }

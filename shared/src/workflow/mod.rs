@@ -7,7 +7,7 @@ pub mod completion;
 mod error;
 pub mod failure;
 #[cfg(test)]
-mod fakes;
+pub(crate) mod fakes;
 pub mod freshness;
 pub mod prepare;
 mod state;

@@ -70,6 +70,16 @@ pub struct Failure {
     pub cause: String,
 }
 
+impl Failure {
+    /// How an execution that ended outside its failure path (`ABORTED`, `TIMED_OUT`, `FAILED`) is told.
+    pub fn ended_execution(status: &str) -> Self {
+        Failure {
+            error: format!("Execution{status}"),
+            cause: format!("the workflow execution ended {status}"),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum CaughtError {
