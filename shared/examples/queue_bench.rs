@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde_json::json;
 use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
 use tradai::executor::{InspectError, RunInspector, RunState, SqsQueue, StepFunctions};
-use tradai::jobs::{OrphanLimits, consume_batch, scan, submit};
+use tradai::jobs::{OrphanLimits, Submission, consume_batch, scan, submit};
 use tradai::settings::Env;
 use tradai::store::{DynamoDbStore, STATUS_INDEX};
 use tradai::time::Timestamp;
@@ -182,7 +182,7 @@ async fn bench_consume(aws: &aws_config::SdkConfig, jobs: usize, consumers: usiz
             let (store, queue) = (&store, &queue);
             // Ten strategies, ten message groups, as a shared deployment has.
             async move {
-                submit(store, queue, request(&format!("S{}", index % 10)), Timestamp::now())
+                submit(store, queue, Submission::new(request(&format!("S{}", index % 10))))
                     .await
                     .expect("queued")
             }

@@ -147,6 +147,16 @@ pub fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The caller API Gateway authenticated: the IAM principal's ARN (`requestContext.authorizer.iam.userArn`, an IAM
+/// user or an assumed role's session), or `None` when the request came without one (a local invoke).
+pub fn caller(request: &Request) -> Option<String> {
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return None;
+    };
+    let iam = context.authorizer.as_ref()?.iam.as_ref()?;
+    iam.user_arn.clone().filter(|arn| !arn.is_empty())
+}
+
 /// The request body, if it is JSON (or untyped) and within the size limit.
 pub fn json_body(request: &Request) -> Result<&[u8], ApiError> {
     if let Some(content_type) = request.headers().get(CONTENT_TYPE) {

@@ -7,6 +7,7 @@ use chrono::TimeDelta;
 use lambda_runtime::{Context, LambdaEvent};
 use tradai::backtest::{RunId, Status, WorkflowRecord};
 use tradai::executor::{AwsInspector, SqsQueue, StepFunctions};
+use tradai::jobs::Submission;
 use tradai::jobs::{OrphanLimits, QUEUED_STEP, scan};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
@@ -20,7 +21,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_after_five_receives_and_
         "start_date":"2024-01-01","end_date":"2024-02-01"}}"#;
     let request = tradai::backtest::BacktestRequest::from_json(body, Timestamp::now().date()).expect("valid");
     let queue = SqsQueue::new(stack.sqs.clone(), &stack.queue_url);
-    let run_id: RunId = tradai::jobs::submit(&stack.store(), &queue, request, Timestamp::now())
+    let run_id: RunId = tradai::jobs::submit(&stack.store(), &queue, Submission::new(request))
         .await
         .expect("queued")
         .run_id;

@@ -173,6 +173,77 @@ async fn listing_250_jobs_pages_by_100_newest_first() {
 }
 
 #[tokio::test]
+async fn one_submitters_jobs_page_through_their_index_and_a_status_filter_crosses_sparse_pages() {
+    let stack = Stack::fresh().await;
+    let store = stack.store();
+    let now = Timestamp::now();
+    let (ada, bob) = (
+        "arn:aws:iam::123456789012:user/ada",
+        "arn:aws:iam::123456789012:user/bob",
+    );
+    let mut adas = Vec::new();
+    let mut writers = tokio::task::JoinSet::new();
+    for index in 0..120 {
+        // Ada's RUNNING jobs are one in ten of hers: a status-filtered page must read past many others.
+        let status = if index % 10 == 0 {
+            Status::Running
+        } else {
+            Status::Queued
+        };
+        let caller = if index % 4 == 3 { bob } else { ada };
+        let job = record(status, now.minus(TimeDelta::seconds(index))).submitted_by(Some(caller.to_owned()));
+        if caller == ada {
+            adas.push((job.run_id, job.status));
+        }
+        let store = store.clone();
+        writers.spawn(async move { store.create(&job).await });
+    }
+    // Jobs recorded without a submitter are not in the (sparse) index at all.
+    writers.spawn({
+        let store = store.clone();
+        async move { store.create(&record(Status::Running, now)).await }
+    });
+    while let Some(result) = writers.join_next().await {
+        result.expect("task").expect("created");
+    }
+
+    for only in [None, Some(Status::Running)] {
+        let mut listed = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let page = store
+                .list_by_submitter(ada, only, 4, cursor.as_ref())
+                .await
+                .expect("page");
+            assert!(!page.records.is_empty() && page.records.len() <= 4);
+            listed.extend(page.records);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<RunId> = adas
+            .iter()
+            .filter(|(_, status)| only.is_none_or(|only| *status == only))
+            .map(|(run_id, _)| *run_id)
+            .collect();
+        assert_eq!(
+            listed.iter().map(|r| r.run_id).collect::<Vec<_>>(),
+            expected,
+            "status {only:?}: every job of hers once, newest first"
+        );
+        assert!(listed.iter().all(|r| r.submitted_by.as_deref() == Some(ada)));
+    }
+
+    let first = store.list_by_submitter(ada, None, 4, None).await.expect("page");
+    let cursor = first.next.expect("more");
+    assert!(matches!(
+        store.list_by_submitter(bob, None, 4, Some(&cursor)).await,
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+#[tokio::test]
 async fn exactly_200_jobs_end_without_an_empty_page() {
     let stack = Stack::fresh().await;
     let store = stack.store();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tradai::backtest::{BacktestRequest, RunId, Status, WorkflowRecord};
 use tradai::executor::{Launcher, SqsQueue, StepFunctions};
+use tradai::jobs::Submission;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::freqtrade;
@@ -88,7 +89,7 @@ async fn submit_to(launcher: &impl Launcher, stack: &Stack, strategy: &str, pair
         "config": {"timeframe": "5m", "symbols": [pair], "start_date": "2026-01-05", "end_date": "2026-02-04",
         "config_overrides": {"max_open_trades": 1}}});
     let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
-    tradai::jobs::submit(&stack.store(), launcher, request, Timestamp::now())
+    tradai::jobs::submit(&stack.store(), launcher, Submission::new(request))
         .await
         .expect("submitted")
         .run_id
@@ -288,7 +289,7 @@ async fn an_unregistered_strategy_fails_validation() {
         "symbols": ["BTC/USDT"], "start_date": "2026-01-05", "end_date": "2026-02-04"}});
     let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
     let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
-    let run_id = tradai::jobs::submit(&stack.store(), &launcher, request, Timestamp::now())
+    let run_id = tradai::jobs::submit(&stack.store(), &launcher, Submission::new(request))
         .await
         .expect("submitted")
         .run_id;
@@ -386,7 +387,7 @@ async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
         aws_sdk_ecs::Client::new(&stack.sdk),
         Some(local.cluster_arn.clone()),
     );
-    let cancelled = tradai::jobs::cancel(&stack.store(), &stopper, run_id)
+    let cancelled = tradai::jobs::cancel(&stack.store(), &stopper, run_id, None)
         .await
         .expect("cancelled");
     assert!(cancelled.stop_requested);

@@ -1,9 +1,10 @@
-//! POST /backtest/{run_id}/cancel: PENDING, QUEUED or RUNNING → CANCELLED, stopping what runs the job.
+//! POST /backtest/{run_id}/cancel: PENDING, QUEUED or RUNNING → CANCELLED, stopping what runs the job; the
+//! caller's IAM principal is recorded as `cancelled_by`.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::executor::Stopper;
-use tradai::http::{ApiError, conflict, json_response, respond, run_id_parameter};
+use tradai::http::{ApiError, caller, conflict, json_response, respond, run_id_parameter};
 use tradai::jobs::{self, CancelError};
 use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::store::WorkflowStore;
@@ -39,7 +40,7 @@ pub struct Deps<S, T> {
     pub stopper: T,
 }
 
-/// 200 `{run_id, status, previous_status, stop_requested}`; 400 malformed id; 404 unknown; 409 finished;
+/// 200 `{run_id, status, previous_status, stop_requested, cancelled_by?}`; 400 malformed id; 404 unknown; 409 finished;
 /// 503 when the store, or the service running the job, is unavailable.
 pub async fn handle<S: WorkflowStore, T: Stopper>(
     deps: &Deps<S, T>,
@@ -47,7 +48,7 @@ pub async fn handle<S: WorkflowStore, T: Stopper>(
 ) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
         let run_id = run_id_parameter(&request)?;
-        match jobs::cancel(&deps.store, &deps.stopper, run_id).await {
+        match jobs::cancel(&deps.store, &deps.stopper, run_id, caller(&request)).await {
             Ok(cancelled) => Ok(json_response(StatusCode::OK, &cancelled)),
             Err(error @ CancelError::NotFound(_)) => Err(ApiError::not_found(error.to_string())),
             Err(error @ (CancelError::Finished { .. } | CancelError::Contended(_))) => Err(conflict(error.to_string())),

@@ -7,9 +7,9 @@ use serde_json::json;
 use tradai::backtest::BacktestRequest;
 use tradai::executor::Launcher;
 use tradai::executor::{ContainerContext, ExecutorMode};
-use tradai::http::{ApiError, json_body, json_response, log_run_id, respond, unprocessable};
+use tradai::http::{ApiError, caller, json_body, json_response, log_run_id, respond, unprocessable};
 use tradai::idempotency::{IdempotencyKey, IdempotencyKeys};
-use tradai::jobs::{self, SubmitError};
+use tradai::jobs::{self, Submission, SubmitError};
 use tradai::settings::{AwsSettings, DEFAULT_IDEMPOTENCY_TABLE, Env, SettingsError};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
@@ -70,9 +70,10 @@ pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
         let now = Timestamp::now();
         let backtest = BacktestRequest::from_json(json_body(&request)?, now.date())
             .map_err(|errors| ApiError::validation(&errors))?;
+        let submission = Submission::new(backtest).by(caller(&request)).at(now);
         let submitted = match &key {
-            Some(key) => jobs::submit_once(&deps.store, &deps.launcher, &deps.keys, key, backtest, now).await,
-            None => jobs::submit(&deps.store, &deps.launcher, backtest, now).await,
+            Some(key) => jobs::submit_once(&deps.store, &deps.launcher, &deps.keys, key, submission).await,
+            None => jobs::submit(&deps.store, &deps.launcher, submission).await,
         };
         match submitted {
             Ok(submitted) => {

@@ -44,6 +44,13 @@ pub struct WorkflowRecord {
     /// Why MLflow did not take a run whose result is safe in S3 (the run still completed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_error: Option<String>,
+    /// The caller that submitted the job: the IAM principal API Gateway authenticated. Absent for jobs submitted
+    /// without one (a local stack), which the submitter index therefore does not hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<String>,
+    /// The caller that cancelled the job (CANCELLED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
 }
 
 impl WorkflowRecord {
@@ -74,7 +81,15 @@ impl WorkflowRecord {
             task_arn: None,
             handoff_error: None,
             tracking_error: None,
+            submitted_by: None,
+            cancelled_by: None,
         }
+    }
+
+    /// The same job, recorded as submitted by `caller`.
+    pub fn submitted_by(mut self, caller: Option<String>) -> Self {
+        self.submitted_by = caller;
+        self
     }
 
     /// The job as it is handed to an executor.

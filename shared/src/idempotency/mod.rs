@@ -50,14 +50,19 @@ impl fmt::Display for IdempotencyKey {
     }
 }
 
-/// The SHA-256 of a request's canonical JSON: equal for requests that mean the same, whatever their spacing,
-/// key order or defaulted fields.
-pub fn fingerprint(request: &BacktestRequest) -> String {
+/// The SHA-256 of a request's canonical JSON and of the caller asking: equal for requests that mean the same,
+/// whatever their spacing, key order or defaulted fields, when the same caller asks them. A key reused by another
+/// caller therefore never answers with the first caller's job.
+pub fn fingerprint(request: &BacktestRequest, caller: Option<&str>) -> String {
     let canonical = serde_json::to_vec(request).expect("a validated request always serializes");
-    Sha256::digest(canonical)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let mut hash = Sha256::new();
+    hash.update(canonical);
+    if let Some(caller) = caller {
+        // A NUL never occurs in JSON text, so no request and caller can collide with another pair.
+        hash.update([0]);
+        hash.update(caller.as_bytes());
+    }
+    hash.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// What claiming a key found.
@@ -114,12 +119,27 @@ mod tests {
             "start_date": "2024-01-01", "symbols": ["BTC/USDT"], "timeframe": "1h"},
             "strategy_version": "1", "strategy_name": "S", "experiment_name": "backtests/S"}),
         );
-        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(fingerprint(&a, None), fingerprint(&b, None));
         let c = request(
             json!({"strategy_name": "S", "strategy_version": 2, "config": {"timeframe": "1h",
             "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01"}}),
         );
-        assert_ne!(fingerprint(&a), fingerprint(&c));
-        assert_eq!(fingerprint(&a).len(), 64);
+        assert_ne!(fingerprint(&a, None), fingerprint(&c, None));
+        assert_eq!(fingerprint(&a, None).len(), 64);
+    }
+
+    #[test]
+    fn the_fingerprint_tells_callers_apart() {
+        let a = request(
+            json!({"strategy_name": "S", "strategy_version": 1, "config": {"timeframe": "1h",
+            "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01"}}),
+        );
+        let ada = "arn:aws:iam::123456789012:user/ada";
+        assert_eq!(fingerprint(&a, Some(ada)), fingerprint(&a, Some(ada)));
+        assert_ne!(
+            fingerprint(&a, Some(ada)),
+            fingerprint(&a, Some("arn:aws:iam::123456789012:user/bob"))
+        );
+        assert_ne!(fingerprint(&a, Some(ada)), fingerprint(&a, None));
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::backtest::{RunId, Status};
 use crate::executor::{StopError, Stopper};
-use crate::store::{StoreError, Transition, TransitionOutcome, WorkflowStore};
+use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
 /// How often a cancel re-reads a job that moved under it before giving up.
@@ -20,6 +20,9 @@ pub struct Cancelled {
     pub previous_status: Status,
     /// Whether a running execution or task was asked to stop.
     pub stop_requested: bool,
+    /// Who cancelled it (the first caller to, when it was cancelled before), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
 }
 
 /// Why a job was not cancelled.
@@ -41,11 +44,13 @@ pub enum CancelError {
     },
 }
 
-/// Cancels job `run_id`. Cancelling a CANCELLED job again repeats the stop request and succeeds.
+/// Cancels job `run_id` on behalf of `caller`, who is recorded as `cancelled_by`. Cancelling a CANCELLED job again
+/// repeats the stop request and succeeds; the first canceller stays on record.
 pub async fn cancel(
     store: &impl WorkflowStore,
     stopper: &impl Stopper,
     run_id: RunId,
+    caller: Option<String>,
 ) -> Result<Cancelled, CancelError> {
     for _ in 0..ATTEMPTS {
         let record = store.get(run_id).await?.ok_or(CancelError::NotFound(run_id))?;
@@ -59,7 +64,11 @@ pub async fn cancel(
             }
             Status::Cancelled => record,
             Status::Pending | Status::Queued | Status::Running => {
-                let transition = Transition::new(previous_status, Status::Cancelled, Timestamp::now());
+                let transition =
+                    Transition::new(previous_status, Status::Cancelled, Timestamp::now()).with(RecordUpdate {
+                        cancelled_by: caller.clone(),
+                        ..RecordUpdate::default()
+                    });
                 match store.transition(run_id, &transition).await? {
                     TransitionOutcome::Moved(record) => *record,
                     TransitionOutcome::LostRace { .. } => continue,
@@ -67,8 +76,9 @@ pub async fn cancel(
                 }
             }
         };
+        let by = record.cancelled_by.as_deref().unwrap_or("its owner");
         let stop_requested = stopper
-            .stop(&record, &format!("backtest {run_id} cancelled by its owner"))
+            .stop(&record, &format!("backtest {run_id} cancelled by {by}"))
             .await
             .map_err(|source| CancelError::Stop { run_id, source })?;
         tracing::info!(%run_id, %previous_status, stop_requested, "backtest cancelled");
@@ -77,6 +87,7 @@ pub async fn cancel(
             status: Status::Cancelled,
             previous_status,
             stop_requested,
+            cancelled_by: record.cancelled_by,
         });
     }
     Err(CancelError::Contended(run_id))
@@ -128,7 +139,7 @@ mod tests {
             (Status::Running, true),
         ] {
             let run_id = job(&store, status, execution).await;
-            let cancelled = cancel(&store, &stopper, run_id).await.expect("cancelled");
+            let cancelled = cancel(&store, &stopper, run_id, None).await.expect("cancelled");
             assert_eq!(
                 (cancelled.previous_status, cancelled.stop_requested),
                 (status, execution)
@@ -147,14 +158,14 @@ mod tests {
         for status in [Status::Completed, Status::Failed] {
             let run_id = job(&store, status, false).await;
             assert!(matches!(
-                cancel(&store, &Recorder::default(), run_id).await,
+                cancel(&store, &Recorder::default(), run_id, None).await,
                 Err(CancelError::Finished { .. })
             ));
             assert_eq!(store.get(run_id).await.expect("read").expect("stored").status, status);
         }
         let unknown = RunId::new();
         assert!(matches!(
-            cancel(&store, &Recorder::default(), unknown).await,
+            cancel(&store, &Recorder::default(), unknown, None).await,
             Err(CancelError::NotFound(_))
         ));
     }
@@ -164,9 +175,26 @@ mod tests {
         let store = MemoryStore::new();
         let stopper = Recorder::default();
         let run_id = job(&store, Status::Running, true).await;
-        cancel(&store, &stopper, run_id).await.expect("first");
-        let again = cancel(&store, &stopper, run_id).await.expect("second");
+        cancel(&store, &stopper, run_id, None).await.expect("first");
+        let again = cancel(&store, &stopper, run_id, None).await.expect("second");
         assert_eq!(again.previous_status, Status::Cancelled);
         assert_eq!(stopper.0.lock().expect("lock").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_first_canceller_is_recorded_and_kept() {
+        let store = MemoryStore::new();
+        let run_id = job(&store, Status::Running, true).await;
+        let ada = Some("arn:aws:iam::123456789012:user/ada".to_owned());
+        let first = cancel(&store, &Recorder::default(), run_id, ada.clone())
+            .await
+            .expect("first");
+        assert_eq!(first.cancelled_by, ada);
+        let bob = Some("arn:aws:iam::123456789012:user/bob".to_owned());
+        let again = cancel(&store, &Recorder::default(), run_id, bob).await.expect("again");
+        assert_eq!(again.cancelled_by, ada);
+        let record = store.get(run_id).await.expect("read").expect("stored");
+        assert_eq!(record.cancelled_by, ada);
+        assert_eq!(crate::jobs::StatusReport::new(record, None).cancelled_by, ada);
     }
 }

@@ -1,7 +1,9 @@
-//! Listing jobs newest first, by one status or across all of them, a page at a time.
+//! Listing jobs newest first, by one status or across all of them, or those one caller submitted, a page at a time.
 //!
 //! The status index orders jobs within one status. A listing across statuses reads the next page of each status
-//! and merges them; its cursor remembers where each status stands, so pages never repeat or skip a job.
+//! and merges them; its cursor remembers where each status stands, so pages never repeat or skip a job. The
+//! submitter index orders one caller's jobs across statuses, so their listing is one query (filtered by status
+//! when one is named).
 
 use std::collections::BTreeMap;
 
@@ -43,15 +45,33 @@ impl From<StoreError> for ListError {
     }
 }
 
+/// What to list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListQuery {
+    /// Only jobs in this status.
+    pub status: Option<Status>,
+    /// Only jobs this caller submitted.
+    pub submitted_by: Option<String>,
+    /// At most this many (clamped to [`LIMITS`]).
+    pub limit: usize,
+    /// Continuing the listing that handed out this cursor.
+    pub cursor: Option<String>,
+}
+
 /// Where each status of a listing stands. A status absent from `after` starts from its newest job; one mapped to
-/// `None` has no jobs left.
+/// `None` has no jobs left. A listing by submitter keeps its one position under [`BY_SUBMITTER`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Position {
     /// The status listed, or `None` for all of them: a cursor only continues the listing that made it.
     only: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    submitted_by: Option<String>,
     after: BTreeMap<String, Option<String>>,
 }
+
+/// The key of a submitter listing's position.
+const BY_SUBMITTER: &str = "submitted_by";
 
 impl Position {
     fn decode(text: &str) -> Result<Self, ListError> {
@@ -66,24 +86,50 @@ impl Position {
     }
 }
 
-/// Up to `limit` jobs newest first, in `only` status or in any, continuing after `cursor`.
+/// The page of jobs `query` asks for, newest first.
 pub async fn list(
     store: &impl WorkflowStore,
-    only: Option<Status>,
-    limit: usize,
-    cursor: Option<&str>,
+    query: &ListQuery,
     mlflow_ui: Option<&str>,
 ) -> Result<Listing, ListError> {
-    let limit = limit.clamp(*LIMITS.start(), *LIMITS.end());
-    let position = match cursor {
+    let limit = query.limit.clamp(*LIMITS.start(), *LIMITS.end());
+    let only = query.status;
+    let position = match &query.cursor {
         Some(text) => Position::decode(text)?,
         None => Position {
             only,
+            submitted_by: query.submitted_by.clone(),
             after: BTreeMap::new(),
         },
     };
-    if position.only != only {
+    if position.only != only || position.submitted_by != query.submitted_by {
         return Err(ListError::InvalidCursor);
+    }
+    if let Some(submitted_by) = &query.submitted_by {
+        let after = position
+            .after
+            .get(BY_SUBMITTER)
+            .cloned()
+            .flatten()
+            .map(Cursor::from_client);
+        let page = store
+            .list_by_submitter(submitted_by, only, limit, after.as_ref())
+            .await?;
+        let next_cursor = page.next.map(|next| {
+            let mut position = position.clone();
+            position
+                .after
+                .insert(BY_SUBMITTER.to_owned(), Some(next.as_str().to_owned()));
+            position.encode()
+        });
+        return Ok(Listing {
+            backtests: page
+                .records
+                .into_iter()
+                .map(|record| StatusReport::new(record, mlflow_ui))
+                .collect(),
+            next_cursor,
+        });
     }
     let statuses: Vec<Status> = match only {
         Some(status) => vec![status],
@@ -162,11 +208,25 @@ mod tests {
         (store, newest_first)
     }
 
+    fn page_of(limit: usize, cursor: Option<&str>) -> ListQuery {
+        ListQuery {
+            limit,
+            cursor: cursor.map(str::to_owned),
+            ..ListQuery::default()
+        }
+    }
+
     async fn all_pages(store: &MemoryStore, only: Option<Status>, limit: usize) -> Vec<Vec<RunId>> {
         let mut pages = Vec::new();
         let mut cursor = None;
         loop {
-            let listing = list(store, only, limit, cursor.as_deref(), None).await.expect("page");
+            let query = ListQuery {
+                status: only,
+                limit,
+                cursor: cursor.clone(),
+                ..ListQuery::default()
+            };
+            let listing = list(store, &query, None).await.expect("page");
             pages.push(listing.backtests.iter().map(|report| report.run_id).collect());
             match listing.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -208,15 +268,25 @@ mod tests {
     #[tokio::test]
     async fn a_cursor_only_continues_its_own_listing() {
         let (store, _) = seeded(30).await;
-        let first = list(&store, None, 5, None, None).await.expect("page");
+        let first = list(&store, &page_of(5, None), None).await.expect("page");
         let cursor = first.next_cursor.expect("more pages");
-        assert!(matches!(
-            list(&store, Some(Status::Queued), 5, Some(&cursor), None).await,
-            Err(ListError::InvalidCursor)
-        ));
+        let other_status = ListQuery {
+            status: Some(Status::Queued),
+            ..page_of(5, Some(&cursor))
+        };
+        let other_submitter = ListQuery {
+            submitted_by: Some("arn:aws:iam::123456789012:user/ada".into()),
+            ..page_of(5, Some(&cursor))
+        };
+        for query in [other_status, other_submitter] {
+            assert!(matches!(
+                list(&store, &query, None).await,
+                Err(ListError::InvalidCursor)
+            ));
+        }
         for garbage in ["", "x", "e30", "eyJvbmx5IjoiQk9HVVMiLCJhZnRlciI6e319"] {
             assert!(matches!(
-                list(&store, None, 5, Some(garbage), None).await,
+                list(&store, &page_of(5, Some(garbage)), None).await,
                 Err(ListError::InvalidCursor)
             ));
         }
@@ -225,8 +295,58 @@ mod tests {
     #[tokio::test]
     async fn an_empty_store_lists_nothing_and_no_cursor() {
         let store = MemoryStore::new();
-        let listing = list(&store, None, 10, None, None).await.expect("page");
+        let listing = list(&store, &page_of(10, None), None).await.expect("page");
         assert!(listing.backtests.is_empty());
         assert_eq!(listing.next_cursor, None);
+    }
+
+    #[tokio::test]
+    async fn by_submitter_lists_only_their_jobs_newest_first_in_any_or_one_status() {
+        let store = MemoryStore::new();
+        let now = Timestamp::now();
+        let (ada, bob) = (
+            "arn:aws:iam::123456789012:user/ada",
+            "arn:aws:iam::123456789012:user/bob",
+        );
+        let mut adas = Vec::new();
+        for index in 0..23 {
+            let status = Status::ALL[index as usize % Status::ALL.len()];
+            let caller = if index % 3 == 0 { bob } else { ada };
+            let record = WorkflowRecord::new(RunId::new(), request(), status, now.minus(TimeDelta::seconds(index)))
+                .submitted_by(Some(caller.to_owned()));
+            if caller == ada {
+                adas.push(record.clone());
+            }
+            store.create(&record).await.expect("created");
+        }
+        for only in [None, Some(Status::Running)] {
+            let mut listed = Vec::new();
+            let mut cursor = None;
+            loop {
+                let query = ListQuery {
+                    status: only,
+                    submitted_by: Some(ada.to_owned()),
+                    limit: 4,
+                    cursor,
+                };
+                let listing = list(&store, &query, None).await.expect("page");
+                assert!(listing.backtests.len() <= 4);
+                listed.extend(listing.backtests.iter().map(|report| {
+                    assert_eq!(report.submitted_by.as_deref(), Some(ada));
+                    report.run_id
+                }));
+                match listing.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            let expected: Vec<RunId> = adas
+                .iter()
+                .filter(|record| only.is_none_or(|status| record.status == status))
+                .map(|record| record.run_id)
+                .collect();
+            assert!(!expected.is_empty());
+            assert_eq!(listed, expected, "status {only:?}");
+        }
     }
 }

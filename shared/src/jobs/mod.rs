@@ -8,7 +8,7 @@ mod orphans;
 
 pub use cancel::{CancelError, Cancelled, cancel};
 pub use consume::{ConsumeError, Consumed, consume, consume_batch};
-pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, Listing, list};
+pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, ListQuery, Listing, list};
 pub use orphans::{OrphanLimits, QUEUED_STEP, RUNNING_STEP, ScanError, ScanReport, report_orphans, scan};
 
 use serde::Serialize;
@@ -23,6 +23,39 @@ use crate::time::Timestamp;
 
 /// The step name recorded when a job fails before any workflow step ran.
 pub const SUBMIT_STEP: &str = "Submit";
+
+/// A backtest a caller asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub request: BacktestRequest,
+    /// The caller asking (the IAM principal API Gateway authenticated), when there is one.
+    pub submitted_by: Option<String>,
+    /// When it was asked.
+    pub at: Timestamp,
+}
+
+impl Submission {
+    /// `request`, asked now by nobody in particular.
+    pub fn new(request: BacktestRequest) -> Self {
+        Self {
+            request,
+            submitted_by: None,
+            at: Timestamp::now(),
+        }
+    }
+
+    /// The same submission, asked by `caller`.
+    pub fn by(mut self, caller: Option<String>) -> Self {
+        self.submitted_by = caller;
+        self
+    }
+
+    /// The same submission, asked at `at`.
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.at = at;
+        self
+    }
+}
 
 /// A job that was recorded and handed off, or, for a repeated idempotent request, the job it made first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -45,7 +78,7 @@ pub enum SubmitError {
         #[source]
         source: LaunchError,
     },
-    #[error("Idempotency-Key {0} was already used with a different request body")]
+    #[error("Idempotency-Key {0} was already used with a different request body or by another caller")]
     KeyReused(IdempotencyKey),
     #[error("the executor cannot take this backtest: {0}")]
     Refused(ValidationErrors),
@@ -56,11 +89,10 @@ pub enum SubmitError {
 pub async fn submit(
     store: &impl WorkflowStore,
     launcher: &impl Launcher,
-    request: BacktestRequest,
-    now: Timestamp,
+    submission: Submission,
 ) -> Result<Submitted, SubmitError> {
     let run_id = RunId::new();
-    match submit_as(store, launcher, run_id, request, now).await {
+    match submit_as(store, launcher, run_id, submission).await {
         // A fresh run id can only exist if this very create landed and its answer was lost (the SDK's retry then
         // finds it): the job is recorded, but was it handed off? Hand it off (again).
         Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
@@ -70,21 +102,21 @@ pub async fn submit(
     }
 }
 
-/// [`submit`], once per `key`: the same key with the same request answers with the first job (`replayed`), with
-/// another request it is refused. A submission that fails gives the key up, so the client's retry starts afresh.
+/// [`submit`], once per `key`: the same key with the same request from the same caller answers with the first job
+/// (`replayed`); with another request, or from another caller, it is refused. A submission that fails gives the key
+/// up, so the client's retry starts afresh.
 pub async fn submit_once(
     store: &impl WorkflowStore,
     launcher: &impl Launcher,
     keys: &impl IdempotencyKeys,
     key: &IdempotencyKey,
-    request: BacktestRequest,
-    now: Timestamp,
+    submission: Submission,
 ) -> Result<Submitted, SubmitError> {
-    let ours = fingerprint(&request);
+    let ours = fingerprint(&submission.request, submission.submitted_by.as_deref());
     let run_id = RunId::new();
-    match keys.claim(key, &ours, run_id, now).await? {
+    match keys.claim(key, &ours, run_id, submission.at).await? {
         Claim::Claimed => {
-            let result = create_or_replay(store, launcher, run_id, request, now).await;
+            let result = create_or_replay(store, launcher, run_id, submission).await;
             if result.is_err()
                 && let Err(error) = keys.release(key, run_id).await
             {
@@ -96,7 +128,7 @@ pub async fn submit_once(
         Claim::Existing { run_id, .. } => match store.get(run_id).await? {
             Some(record) => replay(store, launcher, record, true).await,
             // The first request claimed the key but has not recorded its job (it is in flight, or it died).
-            None => create_or_replay(store, launcher, run_id, request, now).await,
+            None => create_or_replay(store, launcher, run_id, submission).await,
         },
     }
 }
@@ -107,10 +139,9 @@ async fn create_or_replay(
     store: &impl WorkflowStore,
     launcher: &impl Launcher,
     run_id: RunId,
-    request: BacktestRequest,
-    now: Timestamp,
+    submission: Submission,
 ) -> Result<Submitted, SubmitError> {
-    match submit_as(store, launcher, run_id, request, now).await {
+    match submit_as(store, launcher, run_id, submission).await {
         Err(SubmitError::Store(StoreError::AlreadyExists(_))) => {
             replay(store, launcher, recorded(store, run_id).await?, true).await
         }
@@ -155,10 +186,14 @@ async fn submit_as(
     store: &impl WorkflowStore,
     launcher: &impl Launcher,
     run_id: RunId,
-    request: BacktestRequest,
-    now: Timestamp,
+    submission: Submission,
 ) -> Result<Submitted, SubmitError> {
-    let record = WorkflowRecord::new(run_id, request, launcher.handoff_status(), now);
+    let Submission {
+        request,
+        submitted_by,
+        at,
+    } = submission;
+    let record = WorkflowRecord::new(run_id, request, launcher.handoff_status(), at).submitted_by(submitted_by);
     launcher
         .admits(&record.job())
         .map_err(|error| SubmitError::Refused(ValidationErrors(vec![error])))?;
@@ -228,6 +263,12 @@ pub struct StatusReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
+    /// Who submitted the job (the caller's IAM principal), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<String>,
+    /// Who cancelled it (CANCELLED only), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
 }
 
 impl StatusReport {
@@ -259,6 +300,8 @@ impl StatusReport {
             mlflow_url,
             error: record.error.filter(|_| failed),
             failed_step: record.failed_step.filter(|_| failed),
+            submitted_by: record.submitted_by,
+            cancelled_by: record.cancelled_by.filter(|_| record.status == Status::Cancelled),
         }
     }
 }
@@ -338,6 +381,16 @@ mod tests {
             self.0.list_by_status(status, limit, cursor).await
         }
 
+        async fn list_by_submitter(
+            &self,
+            submitted_by: &str,
+            only: Option<Status>,
+            limit: usize,
+            cursor: Option<&crate::store::Cursor>,
+        ) -> Result<crate::store::Page, StoreError> {
+            self.0.list_by_submitter(submitted_by, only, limit, cursor).await
+        }
+
         async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
             self.0.stale(status, updated_before).await
         }
@@ -347,7 +400,7 @@ mod tests {
     async fn a_job_whose_create_answer_was_lost_is_still_handed_off() {
         let store = LostCreateAnswer(MemoryStore::new());
         let launcher = Executions::default();
-        let submitted = submit(&store, &launcher, request(), Timestamp::now())
+        let submitted = submit(&store, &launcher, Submission::new(request()))
             .await
             .expect("submitted");
         assert_eq!(launcher.started(), [submitted.run_id]);
@@ -362,7 +415,7 @@ mod tests {
         // The first request recorded its job and died before the hand-off (a Lambda timeout).
         let run_id = RunId::new();
         let now = Timestamp::now();
-        keys.claim(&key, &fingerprint(&request()), run_id, now)
+        keys.claim(&key, &fingerprint(&request(), None), run_id, now)
             .await
             .expect("claimed");
         store
@@ -371,7 +424,7 @@ mod tests {
             .expect("recorded");
         let launcher = Executions::default();
         for _ in 0..3 {
-            let replayed = submit_once(&store, &launcher, &keys, &key, request(), Timestamp::now())
+            let replayed = submit_once(&store, &launcher, &keys, &key, Submission::new(request()))
                 .await
                 .expect("replayed");
             assert_eq!((replayed.run_id, replayed.replayed), (run_id, true));
@@ -384,7 +437,7 @@ mod tests {
     #[tokio::test]
     async fn without_an_executor_the_job_stays_pending() {
         let store = MemoryStore::new();
-        let submitted = submit(&store, &NoExecutor, request(), Timestamp::now())
+        let submitted = submit(&store, &NoExecutor, Submission::new(request()))
             .await
             .expect("submitted");
         assert_eq!(submitted.status, Status::Pending);
@@ -396,7 +449,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_handoff_leaves_the_job_failed_with_the_reason() {
         let store = MemoryStore::new();
-        let error = submit(&store, &RefusingQueue, request(), Timestamp::now())
+        let error = submit(&store, &RefusingQueue, Submission::new(request()))
             .await
             .expect_err("refused");
         let SubmitError::Handoff { run_id, .. } = error else {
@@ -418,10 +471,10 @@ mod tests {
     async fn one_key_gives_one_job_and_refuses_another_body() {
         let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
         let key = IdempotencyKey::parse("k-1").expect("valid key");
-        let first = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+        let first = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()))
             .await
             .expect("first");
-        let again = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+        let again = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()))
             .await
             .expect("again");
         assert_eq!(
@@ -432,8 +485,36 @@ mod tests {
 
         let mut other = request();
         other.strategy_name = "Other".into();
-        let refused = submit_once(&store, &NoExecutor, &keys, &key, other, Timestamp::now()).await;
+        let refused = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(other)).await;
         assert!(matches!(refused, Err(SubmitError::KeyReused(_))));
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_job_records_its_submitter_and_another_caller_cannot_reuse_the_key() {
+        let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
+        let key = IdempotencyKey::parse("k-who").expect("valid key");
+        let ada = Some("arn:aws:iam::123456789012:user/ada".to_owned());
+        let first = submit_once(
+            &store,
+            &NoExecutor,
+            &keys,
+            &key,
+            Submission::new(request()).by(ada.clone()),
+        )
+        .await
+        .expect("first");
+        let record = store.get(first.run_id).await.expect("read").expect("there");
+        assert_eq!(record.submitted_by, ada);
+        assert_eq!(StatusReport::new(record, None).submitted_by, ada);
+
+        let bob = Some("arn:aws:iam::123456789012:user/bob".to_owned());
+        let refused = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()).by(bob)).await;
+        assert!(matches!(refused, Err(SubmitError::KeyReused(_))), "{refused:?}");
+        let again = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()).by(ada))
+            .await
+            .expect("the same caller's retry");
+        assert_eq!((again.run_id, again.replayed), (first.run_id, true));
         assert_eq!(store.len(), 1);
     }
 
@@ -441,9 +522,9 @@ mod tests {
     async fn a_failed_submission_gives_its_key_up() {
         let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
         let key = IdempotencyKey::parse("k-2").expect("valid key");
-        let refused = submit_once(&store, &RefusingQueue, &keys, &key, request(), Timestamp::now()).await;
+        let refused = submit_once(&store, &RefusingQueue, &keys, &key, Submission::new(request())).await;
         assert!(matches!(refused, Err(SubmitError::Handoff { .. })));
-        let retried = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+        let retried = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()))
             .await
             .expect("retry");
         assert!(!retried.replayed);
@@ -455,10 +536,10 @@ mod tests {
         let (store, keys) = (MemoryStore::new(), crate::idempotency::MemoryKeys::default());
         let key = IdempotencyKey::parse("k-3").expect("valid key");
         let orphan = RunId::new();
-        keys.claim(&key, &fingerprint(&request()), orphan, Timestamp::now())
+        keys.claim(&key, &fingerprint(&request(), None), orphan, Timestamp::now())
             .await
             .expect("claimed");
-        let retried = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+        let retried = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()))
             .await
             .expect("retry");
         assert_eq!(retried.run_id, orphan);
@@ -471,15 +552,15 @@ mod tests {
         let key = IdempotencyKey::parse("k-4").expect("valid key");
         // The first request claims the key and is slow to record its job; a retry records it meanwhile.
         let first = RunId::new();
-        keys.claim(&key, &fingerprint(&request()), first, Timestamp::now())
+        keys.claim(&key, &fingerprint(&request(), None), first, Timestamp::now())
             .await
             .expect("claimed");
-        let retry = submit_once(&store, &NoExecutor, &keys, &key, request(), Timestamp::now())
+        let retry = submit_once(&store, &NoExecutor, &keys, &key, Submission::new(request()))
             .await
             .expect("retry");
         assert_eq!(retry.run_id, first);
         // The first request now goes on: it must answer with that job, not fail.
-        let late = create_or_replay(&store, &NoExecutor, first, request(), Timestamp::now())
+        let late = create_or_replay(&store, &NoExecutor, first, Submission::new(request()))
             .await
             .expect("answer");
         assert_eq!((late.run_id, late.replayed), (first, true));

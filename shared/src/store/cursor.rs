@@ -17,6 +17,8 @@ pub(super) struct Position {
     pub run_id: RunId,
     pub status: Status,
     pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_by: Option<String>,
 }
 
 impl Cursor {
@@ -36,6 +38,7 @@ impl Cursor {
             run_id: record.run_id,
             status: record.status,
             created_at: record.created_at,
+            submitted_by: record.submitted_by.clone(),
         };
         let json = serde_json::to_vec(&position).expect("a position always serializes");
         Self(URL_SAFE_NO_PAD.encode(json))
@@ -43,15 +46,27 @@ impl Cursor {
 
     /// The position, if this cursor was made by a listing of `status`.
     pub(super) fn position(&self, status: Status) -> Result<Position, StoreError> {
-        let json = URL_SAFE_NO_PAD
-            .decode(self.0.as_bytes())
-            .map_err(|_| StoreError::InvalidCursor)?;
-        let position: Position = serde_json::from_slice(&json).map_err(|_| StoreError::InvalidCursor)?;
-        if position.status == status {
-            Ok(position)
-        } else {
-            Err(StoreError::InvalidCursor)
-        }
+        self.decode().filter(|position| position.status == status)
+    }
+
+    /// The position, if this cursor was made by a listing of the jobs `submitted_by` submitted.
+    pub(super) fn submitter_position(&self, submitted_by: &str) -> Result<Position, StoreError> {
+        self.decode()
+            .filter(|position| position.submitted_by.as_deref() == Some(submitted_by))
+    }
+
+    fn decode(&self) -> Decoded {
+        let json = URL_SAFE_NO_PAD.decode(self.0.as_bytes()).ok();
+        Decoded(json.and_then(|json| serde_json::from_slice(&json).ok()))
+    }
+}
+
+/// A decoded cursor, not yet checked against the listing it continues.
+struct Decoded(Option<Position>);
+
+impl Decoded {
+    fn filter(self, belongs: impl FnOnce(&Position) -> bool) -> Result<Position, StoreError> {
+        self.0.filter(belongs).ok_or(StoreError::InvalidCursor)
     }
 }
 
@@ -76,6 +91,27 @@ mod tests {
         assert_eq!(position.run_id, record.run_id);
         assert!(matches!(
             cursor.position(Status::Running),
+            Err(StoreError::InvalidCursor)
+        ));
+    }
+
+    #[test]
+    fn a_submitter_cursor_continues_only_that_submitters_listing() {
+        let record = record(Status::Running).submitted_by(Some("arn:aws:iam::123456789012:user/ada".into()));
+        let cursor = Cursor::after(&record);
+        let position = cursor
+            .submitter_position("arn:aws:iam::123456789012:user/ada")
+            .expect("valid");
+        assert_eq!(position.run_id, record.run_id);
+        for other in ["arn:aws:iam::123456789012:user/bob", ""] {
+            assert!(matches!(
+                cursor.submitter_position(other),
+                Err(StoreError::InvalidCursor)
+            ));
+        }
+        let anonymous = Cursor::after(&self::record(Status::Running));
+        assert!(matches!(
+            anonymous.submitter_position(""),
             Err(StoreError::InvalidCursor)
         ));
     }

@@ -2,19 +2,22 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::cursor::Position;
 use super::{
-    Cursor, KEY_ATTRIBUTE, Page, RecordUpdate, STATUS_INDEX, StoreError, Transition, TransitionOutcome, WorkflowStore,
+    Cursor, KEY_ATTRIBUTE, Page, RecordUpdate, STATUS_INDEX, SUBMITTER_INDEX, StoreError, Transition,
+    TransitionOutcome, WorkflowStore,
 };
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::time::Timestamp;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Records in one DynamoDB table: partition key `run_id`, GSI `status-created_at-index` (ALL projected).
+/// Records in one DynamoDB table: partition key `run_id`, GSIs `status-created_at-index` and
+/// `submitted_by-created_at-index` (both ALL projected).
 #[derive(Debug, Clone)]
 pub struct DynamoDbStore {
     client: Client,
@@ -41,6 +44,39 @@ impl DynamoDbStore {
     /// The table this store writes to.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Up to `limit` records of an index `query`, newest first, from `start`.
+    async fn page(&self, query: QueryFluentBuilder, mut start: Option<Item>, limit: usize) -> Result<Page, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        // One record more than asked for says whether a next page exists, so the last page never ends in an
+        // empty one; DynamoDB may stop early (1 MB pages, or a filter that leaves few), hence the loop.
+        let mut records = Vec::with_capacity(limit + 1);
+        loop {
+            let wanted = i32::try_from(limit + 1 - records.len()).unwrap_or(i32::MAX);
+            let output = query
+                .clone()
+                .scan_index_forward(false)
+                .limit(wanted)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|error| unavailable(error.into_service_error()))?;
+            for item in output.items.unwrap_or_default() {
+                records.push(from_item(item)?);
+            }
+            start = output.last_evaluated_key;
+            if records.len() > limit || start.is_none() {
+                break;
+            }
+        }
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Ok(Page { records, next })
     }
 }
 
@@ -86,14 +122,26 @@ fn status_of(item: &Item) -> Option<Status> {
     }
 }
 
-fn start_key(position: Position) -> Item {
+/// Where a query of the status index resumes: the table's key and the index's, exactly.
+fn status_start_key(position: Position) -> Item {
+    start_key(
+        position.run_id,
+        ("status", position.status.to_string()),
+        position.created_at,
+    )
+}
+
+/// Where a query of the submitter index resumes. A submitter cursor always names its submitter.
+fn submitter_start_key(position: Position) -> Item {
+    let submitted_by = position.submitted_by.unwrap_or_default();
+    start_key(position.run_id, ("submitted_by", submitted_by), position.created_at)
+}
+
+fn start_key(run_id: RunId, (partition, value): (&str, String), created_at: Timestamp) -> Item {
     HashMap::from([
-        (KEY_ATTRIBUTE.to_owned(), AttributeValue::S(position.run_id.to_string())),
-        ("status".to_owned(), AttributeValue::S(position.status.to_string())),
-        (
-            "created_at".to_owned(),
-            AttributeValue::S(position.created_at.to_string()),
-        ),
+        (KEY_ATTRIBUTE.to_owned(), AttributeValue::S(run_id.to_string())),
+        (partition.to_owned(), AttributeValue::S(value)),
+        ("created_at".to_owned(), AttributeValue::S(created_at.to_string())),
     ])
 }
 
@@ -273,42 +321,43 @@ impl WorkflowStore for DynamoDbStore {
     }
 
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
-        let limit = limit.clamp(1, 1000);
-        let mut start = cursor.map(|cursor| cursor.position(status)).transpose()?.map(start_key);
-        // One record more than asked for says whether a next page exists, so the last page never ends in an
-        // empty one; DynamoDB may stop early (1 MB pages), hence the loop.
-        let mut records = Vec::with_capacity(limit + 1);
-        loop {
-            let wanted = i32::try_from(limit + 1 - records.len()).unwrap_or(i32::MAX);
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(STATUS_INDEX)
-                .key_condition_expression("#status = :status")
+        let start = cursor.map(|cursor| cursor.position(status)).transpose()?;
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(STATUS_INDEX)
+            .key_condition_expression("#status = :status")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", AttributeValue::S(status.to_string()));
+        self.page(query, start.map(status_start_key), limit).await
+    }
+
+    async fn list_by_submitter(
+        &self,
+        submitted_by: &str,
+        only: Option<Status>,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page, StoreError> {
+        let start = cursor
+            .map(|cursor| cursor.submitter_position(submitted_by))
+            .transpose()?;
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SUBMITTER_INDEX)
+            .key_condition_expression("#submitted_by = :submitted_by")
+            .expression_attribute_names("#submitted_by", "submitted_by")
+            .expression_attribute_values(":submitted_by", AttributeValue::S(submitted_by.to_owned()));
+        if let Some(status) = only {
+            query = query
+                .filter_expression("#status = :status")
                 .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", AttributeValue::S(status.to_string()))
-                .scan_index_forward(false)
-                .limit(wanted)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|error| unavailable(error.into_service_error()))?;
-            for item in output.items.unwrap_or_default() {
-                records.push(from_item(item)?);
-            }
-            start = output.last_evaluated_key;
-            if records.len() > limit || start.is_none() {
-                break;
-            }
+                .expression_attribute_values(":status", AttributeValue::S(status.to_string()));
         }
-        let next = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { records, next })
+        self.page(query, start.map(submitter_start_key), limit).await
     }
 
     async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use super::cursor::Position;
 use super::{Cursor, Page, RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::time::Timestamp;
@@ -29,6 +30,30 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, HashMap<RunId, WorkflowRecord>> {
         // A panic while holding the lock cannot leave a half-written record: every write is one insert.
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Up to `limit` of the records that match, newest first as the indexes order them (ties by run id,
+    /// descending), after `after`.
+    fn page(&self, matches: impl Fn(&WorkflowRecord) -> bool, after: Option<Position>, limit: usize) -> Page {
+        let limit = limit.clamp(1, 1000);
+        let mut matching: Vec<WorkflowRecord> =
+            self.lock().values().filter(|record| matches(record)).cloned().collect();
+        matching.sort_by_key(|record| std::cmp::Reverse((record.created_at, record.run_id)));
+        let start = match after {
+            Some(position) => matching
+                .iter()
+                .position(|r| (r.created_at, r.run_id) == (position.created_at, position.run_id))
+                .map_or(0, |index| index + 1),
+            None => 0,
+        };
+        let mut records: Vec<WorkflowRecord> = matching.into_iter().skip(start).take(limit + 1).collect();
+        let next = if records.len() > limit {
+            records.truncate(limit);
+            records.last().map(Cursor::after)
+        } else {
+            None
+        };
+        Page { records, next }
     }
 }
 
@@ -83,31 +108,24 @@ impl WorkflowStore for MemoryStore {
     }
 
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
-        let limit = limit.clamp(1, 1000);
         let after = cursor.map(|cursor| cursor.position(status)).transpose()?;
-        let mut matching: Vec<WorkflowRecord> = self
-            .lock()
-            .values()
-            .filter(|record| record.status == status)
-            .cloned()
-            .collect();
-        // Newest first, as the status index orders; ties by run id, descending.
-        matching.sort_by_key(|record| std::cmp::Reverse((record.created_at, record.run_id)));
-        let start = match after {
-            Some(position) => matching
-                .iter()
-                .position(|r| (r.created_at, r.run_id) == (position.created_at, position.run_id))
-                .map_or(0, |index| index + 1),
-            None => 0,
+        Ok(self.page(|record| record.status == status, after, limit))
+    }
+
+    async fn list_by_submitter(
+        &self,
+        submitted_by: &str,
+        only: Option<Status>,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page, StoreError> {
+        let after = cursor
+            .map(|cursor| cursor.submitter_position(submitted_by))
+            .transpose()?;
+        let matches = |record: &WorkflowRecord| {
+            record.submitted_by.as_deref() == Some(submitted_by) && only.is_none_or(|status| record.status == status)
         };
-        let mut records: Vec<WorkflowRecord> = matching.into_iter().skip(start).take(limit + 1).collect();
-        let next = if records.len() > limit {
-            records.truncate(limit);
-            records.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { records, next })
+        Ok(self.page(matches, after, limit))
     }
 
     async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {

@@ -21,6 +21,8 @@ use crate::time::Timestamp;
 pub const KEY_ATTRIBUTE: &str = "run_id";
 /// The index that lists jobs by status, newest first.
 pub const STATUS_INDEX: &str = "status-created_at-index";
+/// The index that lists the jobs one caller submitted, newest first (sparse: jobs with a `submitted_by`).
+pub const SUBMITTER_INDEX: &str = "submitted_by-created_at-index";
 
 /// Keeps job records. Every status change is conditional on the status it leaves.
 pub trait WorkflowStore: Send + Sync {
@@ -50,6 +52,16 @@ pub trait WorkflowStore: Send + Sync {
     fn list_by_status(
         &self,
         status: Status,
+        limit: usize,
+        cursor: Option<&Cursor>,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Up to `limit` jobs submitted by `submitted_by`, in `only` status or in any, newest first, continuing after
+    /// `cursor`.
+    fn list_by_submitter(
+        &self,
+        submitted_by: &str,
+        only: Option<Status>,
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
@@ -132,6 +144,8 @@ pub struct RecordUpdate {
     pub handoff_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracking_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
 }
 
 impl RecordUpdate {
@@ -163,6 +177,7 @@ impl RecordUpdate {
         record.task_arn = update.task_arn.or(record.task_arn.take());
         record.handoff_error = update.handoff_error.or(record.handoff_error.take());
         record.tracking_error = update.tracking_error.or(record.tracking_error.take());
+        record.cancelled_by = update.cancelled_by.or(record.cancelled_by.take());
     }
 }
 

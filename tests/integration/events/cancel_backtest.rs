@@ -7,7 +7,7 @@ use tradai::store::{DynamoDbStore, WorkflowStore};
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{event, request, sample_request};
+use super::{caller_of, event, request, sample_request};
 use crate::answer::Answer;
 
 const FUNCTION: &str = "cancel-backtest";
@@ -50,6 +50,13 @@ async fn a_running_job_is_cancelled_and_its_execution_and_task_stopped() {
     assert_eq!(answer.json["stop_requested"], true);
     let stored = stack.store().get(run_id).await.expect("read").expect("stored");
     assert_eq!(stored.status, Status::Cancelled);
+    let caller = caller_of(&event).expect("the sample event carries an IAM principal");
+    assert_eq!(answer.json["cancelled_by"], caller.as_str());
+    assert_eq!(
+        stored.cancelled_by.as_deref(),
+        Some(caller.as_str()),
+        "the canceller is recorded"
+    );
     let execution = aws_sdk_sfn::Client::new(&stack.sdk)
         .describe_execution()
         .execution_arn(record.execution_arn.clone().expect("arn"))

@@ -10,6 +10,7 @@ use super::{event, request, sample_request};
 use crate::answer::Answer;
 
 const FUNCTION: &str = "get-backtest-status";
+const SUBMITTER: &str = "arn:aws:sts::123456789012:assumed-role/quant/ada";
 
 /// The completed job `valid.json` asks about, with a result and its MLflow run.
 async fn completed_job(stack: &Stack) -> RunId {
@@ -23,6 +24,7 @@ async fn completed_job(stack: &Stack) -> RunId {
     record.result = Some(serde_json::json!({"total_trades": 42, "profit_total_pct": 3.5}));
     record.mlflow_experiment_id = Some("12".into());
     record.mlflow_run_id = Some("f00dfeed".into());
+    record.submitted_by = Some(SUBMITTER.into());
     stack.store().create(&record).await.expect("created");
     run_id
 }
@@ -59,7 +61,9 @@ async fn a_completed_job_shows_its_result_and_mlflow_link() {
         "http://mlflow.tradai.local:5000/#/experiments/12/runs/f00dfeed"
     );
     assert_eq!(answer.json["strategy_version"], 3);
+    assert_eq!(answer.json["submitted_by"], SUBMITTER);
     assert!(answer.json.get("error").is_none());
+    assert!(answer.json.get("cancelled_by").is_none());
     assert_eq!(stack.items().await, before, "reading a status writes nothing");
 }
 

@@ -105,6 +105,70 @@ async fn following_next_cursor_reaches_every_job_of_a_status_once() {
 }
 
 #[tokio::test]
+async fn by_submitter_lists_only_that_callers_jobs_page_by_page() {
+    let stack = Stack::fresh().await;
+    jobs(&stack).await; // nobody's: submitted without a principal
+    let event = event(FUNCTION, "valid-by-submitter.json");
+    let ada = event["queryStringParameters"]["submitted_by"]
+        .as_str()
+        .expect("a submitter");
+    let store = stack.store();
+    let now = Timestamp::now();
+    let mut adas = Vec::new();
+    for (index, (status, caller)) in [
+        (Status::Queued, ada),
+        (Status::Running, "arn:aws:iam::123456789012:user/bob"),
+        (Status::Completed, ada),
+        (Status::Cancelled, ada),
+        (Status::Queued, "arn:aws:iam::123456789012:user/bob"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let created = now.minus(chrono::TimeDelta::seconds(index as i64));
+        let record =
+            WorkflowRecord::new(RunId::new(), sample_request(), status, created).submitted_by(Some(caller.to_owned()));
+        if caller == ada {
+            adas.push(Value::from(record.run_id.to_string()));
+        }
+        store.create(&record).await.expect("created");
+    }
+    let before = stack.items().await;
+
+    let mut seen = Vec::new();
+    let mut page = event.clone();
+    for _ in 0..10 {
+        let answer = list(&stack, &page).await;
+        assert_eq!(answer.status, 200, "{}", answer.json);
+        let listed = answer.json["backtests"].as_array().expect("backtests");
+        assert!(listed.len() <= 2 && newest_first(listed), "{listed:?}");
+        assert!(listed.iter().all(|b| b["submitted_by"] == ada), "{listed:?}");
+        seen.extend(listed.iter().map(|b| b["run_id"].clone()));
+        let Some(cursor) = answer.json["next_cursor"].as_str() else {
+            break;
+        };
+        page["queryStringParameters"]["cursor"] = Value::from(cursor);
+        let raw = format!("{}&cursor={cursor}", event["rawQueryString"].as_str().expect("query"));
+        page["rawQueryString"] = Value::from(raw);
+    }
+    assert_eq!(
+        seen, adas,
+        "every job of that caller once, newest first, and no one else's"
+    );
+
+    let mut cancelled = event.clone();
+    cancelled["queryStringParameters"]["status"] = Value::from("CANCELLED");
+    let raw = format!("{}&status=CANCELLED", event["rawQueryString"].as_str().expect("query"));
+    cancelled["rawQueryString"] = Value::from(raw);
+    let answer = list(&stack, &cancelled).await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    let listed = answer.json["backtests"].as_array().expect("backtests");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["run_id"], adas[2]);
+    assert_eq!(stack.items().await, before, "listing writes nothing");
+}
+
+#[tokio::test]
 async fn a_malformed_query_names_its_parameter_and_writes_nothing() {
     let stack = Stack::fresh().await;
     jobs(&stack).await;
@@ -114,6 +178,7 @@ async fn a_malformed_query_names_its_parameter_and_writes_nothing() {
         ("invalid-limit-too-large.json", "limit"),
         ("invalid-unknown-parameter.json", "page"),
         ("invalid-unknown-status.json", "status"),
+        ("invalid-empty-submitter.json", "submitted_by"),
     ] {
         let answer = Answer::read(
             list_backtests::handle(&deps(&stack), request(FUNCTION, name))

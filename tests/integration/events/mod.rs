@@ -45,6 +45,13 @@ fn event(function: &str, name: &str) -> Value {
     serde_json::from_str(&text).expect("event is JSON")
 }
 
+/// The IAM principal an event's request context says API Gateway authenticated, if any.
+fn caller_of(event: &Value) -> Option<String> {
+    event["requestContext"]["authorizer"]["iam"]["userArn"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// The sample API Gateway event `events/{function}/{name}` as the request lambda_http hands a handler.
 fn request(function: &str, name: &str) -> lambda_http::Request {
     tradai_tests::events::request(&path(function, name))

@@ -8,7 +8,7 @@ use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{event, request};
+use super::{caller_of, event, request};
 use crate::answer::Answer;
 use crate::idempotency::queue_deps as deps;
 
@@ -49,6 +49,12 @@ async fn an_accepted_submission_is_recorded_queued_and_sent_once() {
             AttributeValue::S(body["strategy_name"].as_str().expect("name").into())
         );
         assert_eq!(item["created_at"], item["updated_at"]);
+        let caller = caller_of(&event).expect("the sample events carry an IAM principal");
+        assert_eq!(
+            item["submitted_by"],
+            AttributeValue::S(caller),
+            "{name}: the submitter is recorded"
+        );
         let record = stack
             .store()
             .get(run_id.parse().expect("id"))
