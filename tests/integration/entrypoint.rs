@@ -178,23 +178,27 @@ async fn freqtrades_exit_0_failures_and_missing_results_are_failures() {
 #[tokio::test]
 async fn sigterm_mid_run_stops_the_engine_and_never_leaves_the_job_running() {
     let stack = Stack::fresh().await;
-    let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, &[]).await;
-    let started = Instant::now();
-    let shutdown = tokio::time::sleep(Duration::from_millis(500));
-    let outcome = run(&settings, &deps(&stack, None), shutdown).await;
-    assert_eq!(outcome, Outcome::Interrupted);
-    assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "stopped in {:?}, well within 120 s",
-        started.elapsed()
-    );
-    let record = status(&stack, run_id).await;
-    assert_eq!(
-        (record.status, record.error.as_deref()),
-        (Status::Failed, Some("interrupted"))
-    );
-    std::fs::remove_dir_all(folder).ok();
+    // Started by the workflow, the job is released for its re-run (a Spot reclaim) or its failure path; started
+    // by anything else, nothing would come after, so it fails.
+    for (extra, ended, error) in [
+        (&[][..], Status::Failed, Some("interrupted")),
+        (&[("LAUNCHED_BY", "workflow")][..], Status::Queued, None),
+    ] {
+        let (run_id, settings, folder) = waiting_job(&stack, RUNS_LONG, extra).await;
+        let started = Instant::now();
+        let shutdown = tokio::time::sleep(Duration::from_millis(500));
+        let outcome = run(&settings, &deps(&stack, None), shutdown).await;
+        assert_eq!(outcome, Outcome::Interrupted);
+        assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "stopped in {:?}, well within 120 s",
+            started.elapsed()
+        );
+        let record = status(&stack, run_id).await;
+        assert_eq!((record.status, record.error.as_deref()), (ended, error), "{extra:?}");
+        std::fs::remove_dir_all(folder).ok();
+    }
 }
 
 #[tokio::test]
@@ -237,7 +241,11 @@ async fn a_second_start_for_the_same_job_does_nothing() {
             status: Some(Status::Running)
         }
     );
-    assert_eq!(outcome.exit_code(), exit::OK);
+    assert_eq!(
+        outcome.exit_code(),
+        exit::NOT_CLAIMED,
+        "never taken for a run that produced a result"
+    );
     assert_eq!(status(&stack, run_id).await, before, "nothing written");
     assert!(
         !folder.join("work").join(run_id.to_string()).exists(),

@@ -27,6 +27,15 @@ echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.las
 const FAILS: &str = r#"echo "2026-11-24 06:00:00,000 - freqtrade - ERROR - No data found. Terminating." >&2
 exit 1"#;
 const RUNS_LONG: &str = "trap 'exit 143' TERM\nsleep 60 &\nwait $!";
+/// Before `SUCCEEDS`: until the test leaves a `reclaimed` file beside the script, the engine says it started and
+/// runs until SIGTERM; the run after that succeeds.
+const RUNS_UNTIL_RECLAIMED: &str = r#"if [ ! -e "$(dirname "$0")/reclaimed" ]; then
+  touch "$(dirname "$0")/started"
+  trap 'exit 143' TERM
+  sleep 60 &
+  wait $!
+  exit 1
+fi"#;
 
 /// One workflow run's strategy: registered in MLflow, its image in ECR, its base config in S3, its task definition
 /// in ECS running `engine`, and a queue subscribed to its notifications (filtered on its name).
@@ -252,6 +261,100 @@ async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
     assert_eq!(status, "COMPLETED");
     assert_eq!(mlflow_runs(&strategy.name).await.len(), 1, "one MLflow run");
     assert!(temporaries(&stack, run_id).await.is_empty());
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+/// The names of the states the execution of `run_id` entered, in order.
+async fn states_entered(local: &LocalStack, run_id: RunId) -> Vec<String> {
+    let history = local
+        .sfn()
+        .await
+        .get_execution_history()
+        .execution_arn(execution_arn(local, run_id))
+        .send()
+        .await
+        .expect("history");
+    history
+        .events()
+        .iter()
+        .filter_map(|event| event.state_entered_event_details())
+        .map(|details| details.name().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_spot_interruption_reruns_the_backtest_once_on_regular_fargate_and_it_completes() {
+    let run = start_run(&format!("{RUNS_UNTIL_RECLAIMED}\n{SUCCEEDS}"), "BTC/USDT", 1).await;
+    let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !strategy.folder.join("started").exists() {
+        assert!(Instant::now() < deadline, "the engine never started on Spot");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(record(stack, run_id).await.status, Status::Running);
+    std::fs::write(strategy.folder.join("reclaimed"), "").expect("marker");
+    assert!(local.ecs.reclaim_spot(&run_id.to_string()), "a Spot task to reclaim");
+
+    assert_eq!(finished(local, run_id).await, "SUCCEEDED");
+    let job = record(stack, run_id).await;
+    assert_eq!(job.status, Status::Completed, "{job:?}");
+    assert_eq!(job.result.expect("the summary")["total_trades"], 3);
+    let tasks = local.ecs.tasks_for(&run_id.to_string());
+    let stopped = |provider: &str, code: &str| (provider.to_owned(), Some(code.to_owned()));
+    assert_eq!(
+        tasks,
+        [
+            stopped("FARGATE_SPOT", "SpotInterruption"),
+            stopped("FARGATE", "EssentialContainerExited")
+        ],
+        "reclaimed on Spot, then run once on regular Fargate"
+    );
+    let entered = states_entered(local, run_id).await;
+    let from_spot: Vec<&str> = entered
+        .iter()
+        .map(String::as_str)
+        .skip_while(|state| *state != "RunBacktest")
+        .take(5)
+        .collect();
+    assert_eq!(
+        from_spot,
+        [
+            "RunBacktest",
+            "ReadStoppedTask",
+            "WhyRunBacktestStopped",
+            "RunBacktestOnFargate",
+            "BacktestExited"
+        ]
+    );
+    let (status, _) = notification(stack, strategy).await;
+    assert_eq!(status, "COMPLETED");
+    assert_eq!(mlflow_runs(&strategy.name).await.len(), 1, "one MLflow run");
+    std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn a_run_task_whose_answer_was_lost_is_retried_by_its_client_token_and_starts_one_task() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    let strategy = strategy(local, &stack, SUCCEEDS).await;
+    local
+        .ecs
+        .lose_next_run_task_answer_for(&format!("strategy-{}", strategy.name));
+    stack.put_candles(&["BTC/USDT"], 1, 300).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+
+    assert_eq!(finished(local, run_id).await, "SUCCEEDED");
+    assert_eq!(record(&stack, run_id).await.status, Status::Completed);
+    assert_eq!(
+        local.ecs.tasks_for(&run_id.to_string()),
+        [("FARGATE_SPOT".to_owned(), Some("EssentialContainerExited".to_owned()))],
+        "the retry found the task its lost answer had started"
+    );
+    let entered = states_entered(local, run_id).await;
+    assert!(
+        !entered.iter().any(|state| state == "RunBacktestOnFargate"),
+        "{entered:?}"
+    );
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
 

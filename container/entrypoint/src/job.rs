@@ -96,11 +96,17 @@ pub async fn fail_running_job(store: &impl WorkflowStore, run_id: RunId, failure
     }
 }
 
-/// Records the interruption: FAILED `interrupted`, unless the job was cancelled (then it stays CANCELLED).
-pub async fn interrupted(store: &impl WorkflowStore, run_id: RunId) -> Outcome {
-    let failed = Transition::new(Status::Running, Status::Failed, Timestamp::now())
-        .with(RecordUpdate::failure("interrupted", STEP));
-    match store.transition(run_id, &failed).await {
+/// Records the interruption, unless the job was cancelled (then it stays CANCELLED). A run the workflow manages is
+/// released (RUNNING → QUEUED): the workflow decides what comes next — a re-run on regular Fargate after a Spot
+/// reclaim claims it again, its failure path fails it. A run nothing else manages is FAILED `interrupted`.
+pub async fn interrupted(store: &impl WorkflowStore, run_id: RunId, workflow_managed: bool) -> Outcome {
+    let ended = if workflow_managed {
+        Transition::new(Status::Running, Status::Queued, Timestamp::now())
+    } else {
+        Transition::new(Status::Running, Status::Failed, Timestamp::now())
+            .with(RecordUpdate::failure("interrupted", STEP))
+    };
+    match store.transition(run_id, &ended).await {
         Ok(TransitionOutcome::LostRace {
             current: Status::Cancelled,
         }) => Outcome::Cancelled,

@@ -3,7 +3,8 @@
 //! engine (keeping a heartbeat; a cancel or a SIGTERM stops it), collect its result, publish it (the results
 //! bucket, then MLflow: a good run whose MLflow logging fails still completes, the gap recorded) and record how
 //! the run ended. Each phase fails with a [`RunFailure`] that carries its exit code
-//! and its cause; a SIGTERM (Spot interruption, StopTask) leaves the job FAILED `interrupted`, never RUNNING.
+//! and its cause; a SIGTERM (Spot interruption, StopTask) never leaves the job RUNNING: a run the workflow manages
+//! is released to QUEUED for the workflow to re-run or fail, any other is FAILED `interrupted`.
 
 mod engine;
 mod failure;
@@ -40,10 +41,13 @@ pub const STEP: &str = "RunBacktest";
 
 /// Exit codes: each says how the run ended.
 pub mod exit {
-    /// Completed, or there was nothing to do (the job was not waiting to run), or it was cancelled.
+    /// Completed, or it was cancelled.
     pub const OK: i32 = 0;
     /// The environment is incomplete or malformed.
     pub const CONFIGURATION: i32 = 2;
+    /// The job was not waiting to run (another start claimed it, it ended, or it is not there): this start did
+    /// nothing, and must not be taken for a run that produced a result.
+    pub const NOT_CLAIMED: i32 = 3;
     /// A dependency (MLflow, DynamoDB) did not answer in time.
     pub const DEPENDENCY: i32 = 10;
     /// The engine failed (non-zero exit, or an error it reported while exiting 0).
@@ -65,7 +69,7 @@ pub enum Outcome {
     NothingToDo { status: Option<Status> },
     /// The job was cancelled while the engine ran; the engine was stopped.
     Cancelled,
-    /// Stopped by SIGTERM; the job is FAILED `interrupted` (or stays CANCELLED).
+    /// Stopped by SIGTERM; the job is released to QUEUED (workflow-managed) or FAILED `interrupted`.
     Interrupted,
     /// The run failed; the job is FAILED with `reason`.
     Failed { reason: String, code: i32 },
@@ -74,7 +78,8 @@ pub enum Outcome {
 impl Outcome {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Outcome::Completed { .. } | Outcome::NothingToDo { .. } | Outcome::Cancelled => exit::OK,
+            Outcome::Completed { .. } | Outcome::Cancelled => exit::OK,
+            Outcome::NothingToDo { .. } => exit::NOT_CLAIMED,
             Outcome::Interrupted => exit::INTERRUPTED,
             Outcome::Failed { code, .. } => *code,
         }
@@ -134,7 +139,7 @@ where
             Outcome::Completed { result_file }
         }
         Ok(Ended::Cancelled) => Outcome::Cancelled,
-        Ok(Ended::Interrupted) => job::interrupted(&deps.store, run_id).await,
+        Ok(Ended::Interrupted) => job::interrupted(&deps.store, run_id, settings.workflow_managed).await,
         Err(failure) => job::fail_running_job(&deps.store, run_id, failure).await,
     }
 }

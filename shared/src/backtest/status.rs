@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum Status {
     /// Recorded, but no executor is configured: nothing will run it until someone hands it off.
     Pending,
-    /// Handed to an executor (queue, workflow or task), not started yet.
+    /// Handed to an executor (queue, workflow or task), not started yet — or released by a container that was
+    /// interrupted (a Spot reclaim), for the workflow's re-run.
     Queued,
     /// The strategy container has claimed it and is running the engine.
     Running,
@@ -52,7 +53,8 @@ impl Status {
         match self {
             Pending => matches!(next, Queued | Running | Failed | Cancelled),
             Queued => matches!(next, Running | Failed | Cancelled),
-            Running => matches!(next, Completed | Failed | Cancelled),
+            // Back to QUEUED: its container was interrupted (a Spot reclaim) and the workflow runs it again.
+            Running => matches!(next, Queued | Completed | Failed | Cancelled),
             Completed | Failed | Cancelled => false,
         }
     }
@@ -102,11 +104,15 @@ mod tests {
         assert!(Running.can_move_to(Completed));
         assert!(Running.can_move_to(Failed));
         assert!(Queued.can_move_to(Cancelled));
+        assert!(
+            Running.can_move_to(Queued),
+            "an interrupted run is released for its re-run"
+        );
     }
 
     #[test]
     fn no_status_skips_back_or_completes_without_running() {
-        assert!(!Running.can_move_to(Queued));
+        assert!(!Running.can_move_to(Pending));
         assert!(!Queued.can_move_to(Pending));
         assert!(!Queued.can_move_to(Completed));
         assert!(!Pending.can_move_to(Completed));

@@ -1,7 +1,9 @@
 //! A local ECS for the strategy container: RunTask starts the container's entrypoint as a process, with the task
 //! definition's environment (read from the emulator) and the run's container overrides over it; DescribeTasks
 //! reports it as ECS does (RUNNING, then STOPPED with `EssentialContainerExited` and the exit code); StopTask
-//! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container.
+//! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container. A RunTask with a
+//! `clientToken` already seen answers with that token's task, as ECS's idempotent RunTask does. Tests can take
+//! Spot capacity away, reclaim a Spot task (`SpotInterruption`), or lose a RunTask's answer.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -35,7 +37,12 @@ struct Task {
     stopped_at: Option<f64>,
     stop_code: Option<String>,
     stopped_reason: Option<String>,
+    /// `FARGATE_SPOT` or `FARGATE`.
+    capacity_provider: &'static str,
 }
+
+/// What Spot tells a task it takes back.
+pub const SPOT_INTERRUPTION: &str = "Your Spot Task was interrupted.";
 
 /// The tasks this local ECS runs.
 pub struct LocalEcs {
@@ -48,6 +55,10 @@ pub struct LocalEcs {
     tasks: Mutex<HashMap<String, Task>>,
     /// Task definition families for which Spot has no capacity.
     spot_exhausted: Mutex<HashSet<String>>,
+    /// Task definition families whose next RunTask starts the task but answers a server error.
+    answers_lost: Mutex<HashSet<String>>,
+    /// The task each client token started.
+    tokens: Mutex<HashMap<String, String>>,
 }
 
 impl Task {
@@ -79,7 +90,42 @@ impl LocalEcs {
             http: reqwest::Client::new(),
             tasks: Mutex::new(HashMap::new()),
             spot_exhausted: Mutex::new(HashSet::new()),
+            answers_lost: Mutex::new(HashSet::new()),
+            tokens: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The next RunTask of task definition `family` starts its task and then answers `ServerException`, as when
+    /// ECS's answer is lost: only an idempotent retry (the same client token) avoids a second task.
+    pub fn lose_next_run_task_answer_for(&self, family: &str) {
+        self.answers_lost
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(family.to_owned());
+    }
+
+    /// Spot takes back the capacity of the running Spot task tagged `run_id`: it is stopped with `SpotInterruption`
+    /// (SIGTERM, then SIGKILL after the stop timeout). Answers whether there was such a task.
+    pub fn reclaim_spot(self: &Arc<Self>, run_id: &str) -> bool {
+        let arn = self
+            .lock()
+            .values()
+            .find(|task| task.exit_code.is_none() && task.capacity_provider == "FARGATE_SPOT" && task.runs(run_id))
+            .map(|task| task.arn.clone());
+        match arn {
+            Some(arn) => self.stop_with(&arn, "SpotInterruption", SPOT_INTERRUPTION).is_some(),
+            None => false,
+        }
+    }
+
+    /// The capacity provider and stop code of every task tagged `run_id`, in the order they started.
+    pub fn tasks_for(&self, run_id: &str) -> Vec<(String, Option<String>)> {
+        let mut tasks: Vec<Task> = self.lock().values().filter(|task| task.runs(run_id)).cloned().collect();
+        tasks.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+        tasks
+            .into_iter()
+            .map(|task| (task.capacity_provider.to_owned(), task.stop_code))
+            .collect()
     }
 
     /// From now on, RunTask of task definition `family` on FARGATE_SPOT fails for lack of capacity, as Spot does
@@ -148,11 +194,24 @@ impl LocalEcs {
             .as_array()
             .is_some_and(|strategy| strategy.iter().any(|item| item["capacityProvider"] == "FARGATE_SPOT"));
         let family = body["taskDefinition"].as_str().unwrap_or_default();
+        let family_name = family.split(':').next().unwrap_or(family).to_owned();
+        let token = body["clientToken"].as_str().map(str::to_owned);
+        if let Some(token) = &token {
+            let started = self
+                .tokens
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(token)
+                .cloned();
+            if let Some(task) = started.and_then(|arn| self.lock().get(&arn).map(describe)) {
+                return Ok(json!({"tasks": [task], "failures": []}));
+            }
+        }
         let exhausted = self
             .spot_exhausted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .contains(family.split(':').next().unwrap_or(family));
+            .contains(&family_name);
         if on_spot && exhausted {
             return Ok(json!({"tasks": [], "failures": [{"arn": cluster_arn, "reason": NO_SPOT_CAPACITY}]}));
         }
@@ -199,9 +258,16 @@ impl LocalEcs {
             stopped_at: None,
             stop_code: None,
             stopped_reason: None,
+            capacity_provider: if on_spot { "FARGATE_SPOT" } else { "FARGATE" },
         };
         let described = describe(&task);
         self.lock().insert(arn.clone(), task);
+        if let Some(token) = token {
+            self.tokens
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(token, arn.clone());
+        }
         let ecs = Arc::clone(self);
         tokio::spawn(async move {
             let status = child.wait().await;
@@ -220,6 +286,17 @@ impl LocalEcs {
                     .get_or_insert_with(|| "Essential container in task exited".to_owned());
             }
         });
+        let lost = self
+            .answers_lost
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&family_name);
+        if lost {
+            return Err(EcsError {
+                code: "ServerException",
+                message: "Service Unavailable. Please try again later.".to_owned(),
+            });
+        }
         Ok(json!({"tasks": [described], "failures": []}))
     }
 
@@ -270,10 +347,15 @@ impl LocalEcs {
     }
 
     fn stop(self: &Arc<Self>, arn: &str, reason: &str) -> Option<Value> {
+        self.stop_with(arn, "UserInitiated", reason)
+    }
+
+    /// Stops task `arn` as ECS does, recording `stop_code` and `reason`.
+    fn stop_with(self: &Arc<Self>, arn: &str, stop_code: &str, reason: &str) -> Option<Value> {
         let mut tasks = self.lock();
         let task = tasks.get_mut(arn)?;
         if task.exit_code.is_none() && task.stop_code.is_none() {
-            task.stop_code = Some("UserInitiated".to_owned());
+            task.stop_code = Some(stop_code.to_owned());
             task.stopped_reason = Some(reason.to_owned());
             if let Some(pid) = task.pid.and_then(|pid| i32::try_from(pid).ok()) {
                 signal(pid, nix::sys::signal::Signal::SIGTERM);
@@ -308,7 +390,7 @@ fn describe(task: &Task) -> Value {
     let mut container = json!({"name": task.container, "lastStatus": status, "taskArn": task.arn});
     let mut described = json!({"taskArn": task.arn, "clusterArn": task.cluster_arn,
         "taskDefinitionArn": task.task_definition_arn, "lastStatus": status, "desiredStatus": desired,
-        "launchType": "FARGATE", "createdAt": task.created_at, "startedAt": task.created_at, "tags": task.tags,
+        "launchType": "FARGATE", "capacityProviderName": task.capacity_provider, "createdAt": task.created_at, "startedAt": task.created_at, "tags": task.tags,
         "containers": []});
     if let Some(started_by) = &task.started_by {
         described["startedBy"] = json!(started_by);
