@@ -1,13 +1,20 @@
 //! The AWS SDK configuration every client of a function is built from, once per cold start.
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::objects::S3Objects;
 use crate::settings::AwsSettings;
 
-/// Loads region and credentials the standard way; `AWS_ENDPOINT_URL` (the local stack) wins when set.
+/// Loads region and credentials the standard way; `AWS_ENDPOINT_URL` (the local stack) wins when set. Every call of
+/// every client made from it has the settings' connect, attempt and operation timeouts.
 pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.timeouts.connect)
+        .operation_attempt_timeout(settings.timeouts.attempt)
+        .operation_timeout(settings.timeouts.operation)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(endpoint) = &settings.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
@@ -28,4 +35,30 @@ pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
 /// The objects of `bucket`, through an S3 client made from `config`.
 pub fn s3_objects(config: &SdkConfig, bucket: &str) -> S3Objects {
     S3Objects::new(s3_client(config), bucket)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::settings::SdkTimeouts;
+
+    #[tokio::test]
+    async fn every_client_is_built_with_the_timeouts() {
+        let settings = AwsSettings {
+            endpoint_url: Some("http://127.0.0.1:9".to_owned()),
+            timeouts: SdkTimeouts::default(),
+        };
+        let config = sdk_config(&settings).await;
+        let timeouts = config.timeout_config().expect("timeouts are set");
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(Duration::from_secs(20)));
+        assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(60)));
+        let s3 = s3_client(&config);
+        assert_eq!(
+            s3.config().timeout_config().and_then(|t| t.operation_timeout()),
+            Some(Duration::from_secs(60))
+        );
+    }
 }

@@ -190,15 +190,40 @@ impl Env {
     pub fn aws(&self) -> Result<AwsSettings, SettingsError> {
         Ok(AwsSettings {
             endpoint_url: self.http_url("AWS_ENDPOINT_URL")?,
+            timeouts: SdkTimeouts::default(),
         })
     }
 }
 
 /// How the AWS clients are built: `AWS_ENDPOINT_URL`, one endpoint for every AWS service (the local stack), unset
-/// on AWS. Region and credentials come the standard way.
+/// on AWS, and the timeouts of every call. Region and credentials come the standard way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwsSettings {
     pub endpoint_url: Option<String>,
+    pub timeouts: SdkTimeouts,
+}
+
+/// How long an AWS call may take, so that no client waits forever on a network that dropped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdkTimeouts {
+    /// To open the connection.
+    pub connect: std::time::Duration,
+    /// For one attempt, until the answer (a streamed body is read after it).
+    pub attempt: std::time::Duration,
+    /// For the whole operation, its retries included.
+    pub operation: std::time::Duration,
+}
+
+impl Default for SdkTimeouts {
+    /// 3 s to connect, 20 s an attempt, 60 s an operation: far above what a healthy call takes (milliseconds), and
+    /// within every function's own timeout but the shortest, where Lambda's timeout ends the call anyway.
+    fn default() -> Self {
+        Self {
+            connect: std::time::Duration::from_secs(3),
+            attempt: std::time::Duration::from_secs(20),
+            operation: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// What the functions that read candles need: `MARKET_DATA_S3_URI` (required) and the AWS clients' settings.

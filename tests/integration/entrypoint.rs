@@ -289,6 +289,94 @@ async fn an_unreachable_mlflow_fails_the_job_after_a_bounded_wait() {
     std::fs::remove_dir_all(folder).ok();
 }
 
+/// The grace period the test jobs are given (`STOP_GRACE_SECONDS` of [`waiting_job_environment`]).
+const GRACE: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn sigterm_while_waiting_for_mlflow_stops_within_the_grace_period() {
+    let stack = Stack::fresh().await;
+    let uri = format!("http://127.0.0.1:{}", tradai_tests::free_port());
+    // Launched directly, nothing would come after: FAILED. Launched by the workflow, the job stays QUEUED for it to
+    // re-run or fail. Cancelled meanwhile, it stays CANCELLED.
+    for (launched_by, cancelled, ended, outcome) in [
+        ("direct", false, Status::Failed, Outcome::Interrupted),
+        ("workflow", false, Status::Queued, Outcome::Interrupted),
+        ("direct", true, Status::Cancelled, Outcome::Cancelled),
+    ] {
+        let extra = [
+            ("MLFLOW_TRACKING_URI", uri.as_str()),
+            ("MLFLOW_WAIT_SECONDS", "60"),
+            ("LAUNCHED_BY", launched_by),
+        ];
+        let (run_id, settings, folder) = waiting_job(&stack, SUCCEEDS, &extra).await;
+        if cancelled {
+            let cancel = Transition::new(Status::Queued, Status::Cancelled, Timestamp::now());
+            stack.store().transition(run_id, &cancel).await.expect("cancelled");
+        }
+        let mut options = MlflowOptions::new(&uri);
+        options.breaker_threshold = 1000;
+        let mlflow = MlflowClient::new(options).expect("client");
+        let started = Instant::now();
+        let shutdown = tokio::time::sleep(Duration::from_millis(500));
+        let answer = run(&settings, &deps(&stack, Some(mlflow)), shutdown).await;
+        assert_eq!(answer, outcome, "{launched_by}, cancelled: {cancelled}");
+        assert!(started.elapsed() < GRACE, "stopped after {:?}", started.elapsed());
+        let record = status(&stack, run_id).await;
+        assert_eq!(
+            record.status, ended,
+            "{launched_by}, cancelled: {cancelled}: {record:?}"
+        );
+        if ended == Status::Failed {
+            assert_eq!(record.error.as_deref(), Some("interrupted"));
+        }
+        std::fs::remove_dir_all(folder).ok();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_during_the_download_stops_within_the_grace_period() {
+    let stack = Stack::fresh().await;
+    // The market data lives behind a network that takes the connection and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let aws = tradai::aws::sdk_config(&tradai::settings::AwsSettings {
+        endpoint_url: Some(endpoint),
+        ..Default::default()
+    })
+    .await;
+    let (run_id, settings, folder) = waiting_job(
+        &stack,
+        SUCCEEDS,
+        &[("MARKET_DATA_S3_URI", "s3://tradai-market-data/ohlcv")],
+    )
+    .await;
+    let deps = Deps {
+        store: stack.store(),
+        mlflow: None::<MlflowClient>,
+        objects: tradai::aws::s3_objects(&aws, ""),
+    };
+    let started = Instant::now();
+    let shutdown = tokio::time::sleep(Duration::from_millis(500));
+    let outcome = run(&settings, &deps, shutdown).await;
+    assert_eq!(outcome, Outcome::Interrupted);
+    assert_eq!(outcome.exit_code(), exit::INTERRUPTED);
+    assert!(started.elapsed() < GRACE, "stopped after {:?}", started.elapsed());
+    let record = status(&stack, run_id).await;
+    assert_eq!(
+        (record.status, record.error.as_deref()),
+        (Status::Failed, Some("interrupted")),
+        "claimed, then interrupted mid-download"
+    );
+    held.abort();
+    std::fs::remove_dir_all(folder).ok();
+}
+
 #[tokio::test]
 async fn a_run_leaves_its_mlflow_run_and_its_raw_result_in_s3() {
     let stack = Stack::fresh().await;

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,12 +12,14 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
+use tradai::backtest::RunId;
 use tradai::report::chain;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 
 use crate::failure::RunFailure;
 use crate::settings::EntrypointSettings;
+use crate::shutdown::Shutdown;
 use crate::workspace::Workspace;
 
 /// What the engine said that matters once it has exited.
@@ -163,7 +164,7 @@ pub async fn run_engine(
     settings: &EntrypointSettings,
     workspace: &Workspace,
     store: &impl WorkflowStore,
-    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+    shutdown: &mut Shutdown<'_, impl Future<Output = ()>>,
 ) -> Result<EngineEnd, RunFailure> {
     let run_id = settings.run_id;
     let argv = workspace.engine_argv(settings);
@@ -172,30 +173,26 @@ pub async fn run_engine(
         program: argv.first().cloned().unwrap_or_default(),
         source,
     })?;
-    let mut beat = tokio::time::interval(settings.heartbeat);
-    beat.tick().await;
+    let heartbeat = heartbeat(store, run_id, settings.heartbeat);
+    tokio::pin!(heartbeat);
     let mut stopping: Option<Stop> = None;
     let kill_at = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(kill_at);
     let status = loop {
         tokio::select! {
             status = engine.child.wait() => break status,
-            () = &mut shutdown, if stopping.is_none() => {
+            () = shutdown.requested(), if stopping.is_none() => {
                 tracing::warn!(%run_id, "SIGTERM: stopping the engine");
                 engine.terminate();
                 stopping = Some(Stop::Interrupted);
                 kill_at.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
             }
-            _ = beat.tick(), if stopping.is_none() => match store.heartbeat(run_id, Timestamp::now()).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!(%run_id, "the job is no longer RUNNING (cancelled?): stopping the engine");
-                    engine.terminate();
-                    stopping = Some(Stop::Cancelled);
-                    kill_at.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
-                }
-                Err(error) => tracing::warn!(%run_id, error = %chain(&error), "heartbeat not recorded; retrying"),
-            },
+            () = &mut heartbeat, if stopping.is_none() => {
+                tracing::warn!(%run_id, "the job is no longer RUNNING (cancelled?): stopping the engine");
+                engine.terminate();
+                stopping = Some(Stop::Cancelled);
+                kill_at.as_mut().reset(tokio::time::Instant::now() + settings.stop_grace);
+            }
             () = &mut kill_at => {
                 tracing::error!(%run_id, "the engine ignored SIGTERM; killing it");
                 engine.kill();
@@ -226,6 +223,25 @@ pub async fn run_engine(
         });
     }
     Ok(EngineEnd::Finished)
+}
+
+/// Refreshes the job's `updated_at` every `every` while the engine runs, concurrently with everything else the
+/// engine phase watches; each beat has `every` (at most 30 s) to answer, so a store that hangs delays no stop.
+/// Completes when a beat finds the job no longer RUNNING: whoever runs it should stop.
+async fn heartbeat(store: &impl WorkflowStore, run_id: RunId, every: Duration) {
+    let patience = every.min(Duration::from_secs(30));
+    let mut beat = tokio::time::interval(every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    beat.tick().await;
+    loop {
+        beat.tick().await;
+        match tokio::time::timeout(patience, store.heartbeat(run_id, Timestamp::now())).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return,
+            Ok(Err(error)) => tracing::warn!(%run_id, error = %chain(&error), "heartbeat not recorded; retrying"),
+            Err(_) => tracing::warn!(%run_id, ?patience, "heartbeat got no answer in time; retrying"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,47 @@
 //! The job's record, as the container moves it: claimed (PENDING or QUEUED → RUNNING, conditionally, so a second
-//! start does nothing), completed (or annotated for the workflow's next steps), or failed with a one-line reason.
+//! start does nothing), completed (or annotated for the workflow's next steps), failed with a one-line reason, or
+//! released after an interruption. The writes that end a run are retried while the store is unavailable: a run
+//! that finished must not be lost to a DynamoDB hiccup.
+
+use std::future::Future;
+use std::time::Duration;
 
 use tradai::backtest::{RunId, Status};
 use tradai::report::chain;
-use tradai::store::{RecordUpdate, Transition, TransitionOutcome, WorkflowStore};
+use tradai::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use tradai::time::Timestamp;
 
 use crate::failure::RunFailure;
 use crate::publish::Published;
 use crate::result::Produced;
+use crate::settings::EntrypointSettings;
 use crate::{Outcome, STEP};
+
+/// The first pause before a write is tried again; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+/// `write`'s answer, trying it again with backoff (0.5 s doubling to 30 s) while the store is unavailable, for up to
+/// `budget`; the last error when the budget runs out. Every write retried here is conditional, so a retry of one
+/// that landed (its answer lost) finds the job moved and changes nothing.
+pub async fn persistently<T, W, F>(budget: Duration, mut write: W) -> Result<T, StoreError>
+where
+    W: FnMut() -> F,
+    F: Future<Output = Result<T, StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut pause = FIRST_PAUSE;
+    loop {
+        match write().await {
+            Err(StoreError::Unavailable(error)) if tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %chain(error.as_ref()), retry_in = ?pause, "the job table is unavailable");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+            answer => return answer,
+        }
+    }
+}
 
 /// Claims the job: PENDING or QUEUED → RUNNING. `Err(status)` when it was not waiting to run (or another start won).
 pub async fn claim(store: &impl WorkflowStore, run_id: RunId) -> Result<Result<(), Option<Status>>, RunFailure> {
@@ -31,11 +63,11 @@ pub async fn claim(store: &impl WorkflowStore, run_id: RunId) -> Result<Result<(
 /// writes the final status — only the MLflow run, for the steps after the container.
 pub async fn record_completion(
     store: &impl WorkflowStore,
-    run_id: RunId,
-    workflow_managed: bool,
+    settings: &EntrypointSettings,
     produced: &Produced,
     published: &Published,
 ) -> Result<(), RunFailure> {
+    let run_id = settings.run_id;
     let tracked = published.tracked.as_ref();
     let update = RecordUpdate {
         result: Some(produced.record.clone()),
@@ -44,14 +76,19 @@ pub async fn record_completion(
         tracking_error: published.tracking_error.clone(),
         ..RecordUpdate::default()
     };
-    if workflow_managed {
+    if settings.workflow_managed {
         // The workflow's next steps summarise and complete the job; it only needs to know the MLflow run.
         let annotation = RecordUpdate { result: None, ..update };
-        store.annotate(run_id, &annotation).await.map_err(RunFailure::Record)?;
+        persistently(settings.record_retry, || store.annotate(run_id, &annotation))
+            .await
+            .map_err(RunFailure::Record)?;
         return Ok(());
     }
     let done = Transition::new(Status::Running, Status::Completed, Timestamp::now()).with(update);
-    match store.transition(run_id, &done).await.map_err(RunFailure::Record)? {
+    let outcome = persistently(settings.record_retry, || store.transition(run_id, &done))
+        .await
+        .map_err(RunFailure::Record)?;
+    match outcome {
         TransitionOutcome::Moved(_) => {}
         other => tracing::warn!(%run_id, outcome = ?other, "the job moved before it could complete"),
     }
@@ -59,14 +96,19 @@ pub async fn record_completion(
 }
 
 /// Records FAILED on a job that never started running.
-pub async fn fail_waiting_job(store: &impl WorkflowStore, run_id: RunId, failure: RunFailure) -> Outcome {
+pub async fn fail_waiting_job(
+    store: &impl WorkflowStore,
+    run_id: RunId,
+    failure: RunFailure,
+    budget: Duration,
+) -> Outcome {
     let reason = chain(&failure);
-    if let Ok(Some(record)) = store.get(run_id).await
+    if let Ok(Some(record)) = persistently(budget, || store.get(run_id)).await
         && matches!(record.status, Status::Pending | Status::Queued)
     {
         let failed =
             Transition::new(record.status, Status::Failed, Timestamp::now()).with(RecordUpdate::failure(&reason, STEP));
-        if let Err(error) = store.transition(run_id, &failed).await {
+        if let Err(error) = persistently(budget, || store.transition(run_id, &failed)).await {
             tracing::error!(%run_id, error = %chain(&error), "could not record the failure");
         }
     }
@@ -78,13 +120,18 @@ pub async fn fail_waiting_job(store: &impl WorkflowStore, run_id: RunId, failure
 }
 
 /// Records FAILED on the running job (unless recording is what failed); answers the outcome to exit with.
-pub async fn fail_running_job(store: &impl WorkflowStore, run_id: RunId, failure: RunFailure) -> Outcome {
+pub async fn fail_running_job(
+    store: &impl WorkflowStore,
+    run_id: RunId,
+    failure: RunFailure,
+    budget: Duration,
+) -> Outcome {
     let reason = chain(&failure);
     tracing::error!(%run_id, %reason, "backtest failed");
     if failure.is_recorded() {
         let failed = Transition::new(Status::Running, Status::Failed, Timestamp::now())
             .with(RecordUpdate::failure(&reason, STEP));
-        match store.transition(run_id, &failed).await {
+        match persistently(budget, || store.transition(run_id, &failed)).await {
             Ok(TransitionOutcome::Moved(_)) => {}
             Ok(other) => tracing::warn!(%run_id, outcome = ?other, "the job had moved already"),
             Err(error) => tracing::error!(%run_id, error = %chain(&error), "could not record the failure"),
@@ -115,5 +162,86 @@ pub async fn interrupted(store: &impl WorkflowStore, run_id: RunId, workflow_man
             tracing::error!(%run_id, error = %chain(&error), "could not record the interruption");
             Outcome::Interrupted
         }
+    }
+}
+
+/// Records an interruption that came before the job was claimed: a run the workflow manages leaves it waiting
+/// (QUEUED) for the workflow to decide; any other is FAILED `interrupted`, unless it was cancelled.
+pub async fn interrupted_waiting(store: &impl WorkflowStore, run_id: RunId, workflow_managed: bool) -> Outcome {
+    let record = match store.get(run_id).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Outcome::Interrupted,
+        Err(error) => {
+            tracing::error!(%run_id, error = %chain(&error), "could not read the interrupted job");
+            return Outcome::Interrupted;
+        }
+    };
+    match record.status {
+        Status::Cancelled => return Outcome::Cancelled,
+        Status::Pending | Status::Queued if !workflow_managed => {
+            let failed = Transition::new(record.status, Status::Failed, Timestamp::now())
+                .with(RecordUpdate::failure("interrupted", STEP));
+            match store.transition(run_id, &failed).await {
+                Ok(TransitionOutcome::LostRace {
+                    current: Status::Cancelled,
+                }) => return Outcome::Cancelled,
+                Ok(_) => {}
+                Err(error) => tracing::error!(%run_id, error = %chain(&error), "could not record the interruption"),
+            }
+        }
+        _ => {}
+    }
+    Outcome::Interrupted
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("throttled".into())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_is_tried_again_while_the_store_is_unavailable() {
+        let calls = AtomicUsize::new(0);
+        let started = tokio::time::Instant::now();
+        let answer = persistently(Duration::from_secs(300), || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0..=3 => Err(unavailable()),
+                _ => Ok("written"),
+            }
+        })
+        .await;
+        assert_eq!(answer.expect("written after four failures"), "written");
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+        // 0.5 + 1 + 2 + 4 s of backoff.
+        assert_eq!(started.elapsed(), Duration::from_millis(7500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn it_gives_up_when_the_budget_runs_out_and_never_retries_a_refusal() {
+        let calls = AtomicUsize::new(0);
+        let started = tokio::time::Instant::now();
+        let answer: Result<(), _> = persistently(Duration::from_secs(120), || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(unavailable())
+        })
+        .await;
+        assert!(matches!(answer, Err(StoreError::Unavailable(_))));
+        assert!(started.elapsed() <= Duration::from_secs(120), "{:?}", started.elapsed());
+        // 0.5, 1, 2, 4, 8, 16, 30, 30 s: the ninth pause would pass the budget.
+        assert_eq!(calls.load(Ordering::SeqCst), 9);
+
+        let refused = AtomicUsize::new(0);
+        let answer: Result<(), _> = persistently(Duration::from_secs(120), || async {
+            refused.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::InvalidCursor)
+        })
+        .await;
+        assert!(matches!(answer, Err(StoreError::InvalidCursor)));
+        assert_eq!(refused.load(Ordering::SeqCst), 1);
     }
 }

@@ -14,12 +14,12 @@ mod job;
 mod publish;
 mod result;
 pub mod settings;
+mod shutdown;
 pub mod trade;
 mod workspace;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::time::Duration;
 
 use tradai::backtest::Status;
@@ -34,6 +34,7 @@ pub use failure::RunFailure;
 pub use settings::{Container, EntrypointSettings, HyperoptSettings, RunMode};
 
 use crate::engine::run_engine;
+use crate::shutdown::Shutdown;
 use crate::workspace::Workspace;
 
 /// The workflow step a container failure is recorded under.
@@ -94,7 +95,9 @@ pub struct Deps<S, M, O> {
     pub objects: O,
 }
 
-/// Runs job `settings.run_id` to its end. `shutdown` completes when the process is asked to stop (SIGTERM).
+/// Runs job `settings.run_id` to its end. `shutdown` completes when the process is asked to stop (SIGTERM); every
+/// phase watches it: waiting and fetching stop at once, the engine gets SIGTERM and the grace period, and claiming,
+/// publishing and recording get the grace period to finish what they save.
 pub async fn run<S, M, O>(
     settings: &EntrypointSettings,
     deps: &Deps<S, M, O>,
@@ -107,40 +110,57 @@ where
 {
     let run_id = settings.run_id;
     tokio::pin!(shutdown);
-    if let Some(mlflow) = &deps.mlflow
-        && let Err(source) = wait_for(mlflow, settings.mlflow_wait).await
-    {
-        let failure = RunFailure::MlflowUnavailable {
-            uri: settings
-                .mlflow
-                .as_ref()
-                .map_or_else(|| "?".to_owned(), |options| options.tracking_uri.clone()),
-            waited: settings.mlflow_wait,
-            source: source.into(),
-        };
-        return job::fail_waiting_job(&deps.store, run_id, failure).await;
+    let mut shutdown = Shutdown::new(shutdown);
+    if let Some(mlflow) = &deps.mlflow {
+        match shutdown.unless_requested(wait_for(mlflow, settings.mlflow_wait)).await {
+            Some(Ok(())) => {}
+            Some(Err(source)) => {
+                let failure = RunFailure::MlflowUnavailable {
+                    uri: settings
+                        .mlflow
+                        .as_ref()
+                        .map_or_else(|| "?".to_owned(), |options| options.tracking_uri.clone()),
+                    waited: settings.mlflow_wait,
+                    source: source.into(),
+                };
+                return job::fail_waiting_job(&deps.store, run_id, failure, settings.record_retry).await;
+            }
+            None => return job::interrupted_waiting(&deps.store, run_id, settings.workflow_managed).await,
+        }
     }
-    match job::claim(&deps.store, run_id).await {
-        Ok(Ok(())) => {}
-        Ok(Err(status)) => {
+    match shutdown
+        .within_grace(settings.stop_grace, job::claim(&deps.store, run_id))
+        .await
+    {
+        Some(Ok(Ok(()))) => {}
+        Some(Ok(Err(status))) => {
             tracing::info!(%run_id, ?status, "the job is not waiting to run; nothing to do");
             return Outcome::NothingToDo { status };
         }
-        Err(failure) => {
+        Some(Err(failure)) => {
             return Outcome::Failed {
                 reason: chain(&failure),
                 code: failure.exit_code(),
             };
         }
+        None => {
+            tracing::error!(%run_id, "SIGTERM: the claim did not finish within the grace period");
+            return Outcome::Interrupted;
+        }
     }
-    match run_claimed(settings, deps, shutdown.as_mut()).await {
+    let ended = if shutdown.was_requested() {
+        Ok(Ended::Interrupted)
+    } else {
+        run_claimed(settings, deps, &mut shutdown).await
+    };
+    match ended {
         Ok(Ended::Completed(result_file)) => {
             tracing::info!(%run_id, result = %result_file.display(), "backtest finished");
             Outcome::Completed { result_file }
         }
         Ok(Ended::Cancelled) => Outcome::Cancelled,
         Ok(Ended::Interrupted) => job::interrupted(&deps.store, run_id, settings.workflow_managed).await,
-        Err(failure) => job::fail_running_job(&deps.store, run_id, failure).await,
+        Err(failure) => job::fail_running_job(&deps.store, run_id, failure, settings.record_retry).await,
     }
 }
 
@@ -155,7 +175,7 @@ enum Ended {
 async fn run_claimed<S, M, O>(
     settings: &EntrypointSettings,
     deps: &Deps<S, M, O>,
-    shutdown: Pin<&mut impl Future<Output = ()>>,
+    shutdown: &mut Shutdown<'_, impl Future<Output = ()>>,
 ) -> Result<Ended, RunFailure>
 where
     S: WorkflowStore,
@@ -163,22 +183,34 @@ where
     O: ObjectStore,
 {
     let workspace = Workspace::create(settings)?;
-    inputs::fetch_inputs(settings, deps.mlflow.as_ref(), &deps.objects, &workspace).await?;
+    let fetched = shutdown
+        .unless_requested(inputs::fetch_inputs(
+            settings,
+            deps.mlflow.as_ref(),
+            &deps.objects,
+            &workspace,
+        ))
+        .await;
+    match fetched {
+        Some(fetched) => fetched?,
+        None => return Ok(Ended::Interrupted),
+    }
     match run_engine(settings, &workspace, &deps.store, shutdown).await? {
         EngineEnd::Finished => {}
         EngineEnd::Cancelled => return Ok(Ended::Cancelled),
         EngineEnd::Interrupted => return Ok(Ended::Interrupted),
     }
     let produced = result::collect_result(settings, &workspace)?;
-    let published = publish::publish(settings, deps.mlflow.as_ref(), &deps.objects, &produced).await?;
-    job::record_completion(
-        &deps.store,
-        settings.run_id,
-        settings.workflow_managed,
-        &produced,
-        &published,
-    )
-    .await?;
+    let saved = shutdown
+        .within_grace(settings.stop_grace, async {
+            let published = publish::publish(settings, deps.mlflow.as_ref(), &deps.objects, &produced).await?;
+            job::record_completion(&deps.store, settings, &produced, &published).await
+        })
+        .await;
+    match saved {
+        Some(saved) => saved?,
+        None => return Ok(Ended::Interrupted),
+    }
     Ok(Ended::Completed(produced.file))
 }
 
@@ -291,6 +323,95 @@ mod tests {
         assert_eq!(
             (record.status, record.error.as_deref()),
             (Status::Failed, Some("the engine wrote no result (.last_result.json)"))
+        );
+        std::fs::remove_dir_all(settings.work_dir).ok();
+    }
+
+    /// A job table whose heartbeat never answers (a network that dropped the route), all else in memory.
+    struct HangingHeartbeat(MemoryStore);
+
+    impl WorkflowStore for HangingHeartbeat {
+        async fn create(&self, record: &WorkflowRecord) -> Result<(), tradai::store::StoreError> {
+            self.0.create(record).await
+        }
+
+        async fn get(&self, run_id: RunId) -> Result<Option<WorkflowRecord>, tradai::store::StoreError> {
+            self.0.get(run_id).await
+        }
+
+        async fn transition(
+            &self,
+            run_id: RunId,
+            transition: &tradai::store::Transition,
+        ) -> Result<tradai::store::TransitionOutcome, tradai::store::StoreError> {
+            self.0.transition(run_id, transition).await
+        }
+
+        async fn annotate(
+            &self,
+            run_id: RunId,
+            set: &tradai::store::RecordUpdate,
+        ) -> Result<bool, tradai::store::StoreError> {
+            self.0.annotate(run_id, set).await
+        }
+
+        async fn heartbeat(&self, _run_id: RunId, _at: Timestamp) -> Result<bool, tradai::store::StoreError> {
+            std::future::pending().await
+        }
+
+        async fn list_by_status(
+            &self,
+            status: Status,
+            limit: usize,
+            cursor: Option<&tradai::store::Cursor>,
+        ) -> Result<tradai::store::Page, tradai::store::StoreError> {
+            self.0.list_by_status(status, limit, cursor).await
+        }
+
+        async fn list_by_submitter(
+            &self,
+            submitted_by: &str,
+            only: Option<Status>,
+            limit: usize,
+            cursor: Option<&tradai::store::Cursor>,
+        ) -> Result<tradai::store::Page, tradai::store::StoreError> {
+            self.0.list_by_submitter(submitted_by, only, limit, cursor).await
+        }
+
+        async fn stale(
+            &self,
+            status: Status,
+            updated_before: Timestamp,
+        ) -> Result<Vec<WorkflowRecord>, tradai::store::StoreError> {
+            self.0.stale(status, updated_before).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_that_never_answers_delays_no_stop() {
+        let store = HangingHeartbeat(MemoryStore::new());
+        let engine = r#"["sh", "-c", "trap 'exit 143' TERM; sleep 30 & wait $!"]"#;
+        let extra = [
+            ("ENGINE_COMMAND", engine),
+            ("HEARTBEAT_SECONDS", "0.1"),
+            ("STOP_GRACE_SECONDS", "5"),
+        ];
+        let settings = job(&store.0, Status::Queued, &extra).await;
+        let deps = Deps {
+            store,
+            mlflow: None::<MlflowClient>,
+            objects: MemoryObjects::new("data"),
+        };
+        // The SIGTERM comes while a beat hangs; the outer bound only keeps a regression from hanging the suite.
+        let shutdown = tokio::time::sleep(std::time::Duration::from_millis(700));
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(20), run(&settings, &deps, shutdown))
+            .await
+            .expect("the stop was not held up by the heartbeat");
+        assert_eq!(outcome, Outcome::Interrupted);
+        let record = deps.store.get(settings.run_id).await.expect("read").expect("there");
+        assert_eq!(
+            (record.status, record.error.as_deref()),
+            (Status::Failed, Some("interrupted"))
         );
         std::fs::remove_dir_all(settings.work_dir).ok();
     }

@@ -103,8 +103,11 @@ pub struct EntrypointSettings {
     /// How often `updated_at` is refreshed while the engine runs (`HEARTBEAT_SECONDS`, default 120).
     pub heartbeat: Duration,
     /// How long the engine has to stop after SIGTERM before it is killed (`STOP_GRACE_SECONDS`, default 60: well
-    /// within ECS's 120 s stop timeout).
+    /// within ECS's 120 s stop timeout). Claiming, publishing and recording get as long to finish after SIGTERM.
     pub stop_grace: Duration,
+    /// How long the writes that end a run keep being tried while the job table is unavailable
+    /// (`RECORD_RETRY_SECONDS`, default 300).
+    pub record_retry: Duration,
     /// The engine's argv with `{placeholders}` (`ENGINE_COMMAND`, a JSON array).
     pub engine_command: Vec<String>,
     /// Per-run working folders live under `WORK_DIR` (default `/tmp/tradai`).
@@ -220,6 +223,7 @@ impl EntrypointSettings {
             mlflow_wait: env.parsed("MLFLOW_WAIT_SECONDS", Duration::from_secs(120), seconds)?,
             heartbeat: env.parsed("HEARTBEAT_SECONDS", Duration::from_secs(120), seconds)?,
             stop_grace: env.parsed("STOP_GRACE_SECONDS", Duration::from_secs(60), seconds)?,
+            record_retry: env.parsed("RECORD_RETRY_SECONDS", Duration::from_secs(300), seconds)?,
             engine_command: env.parsed("ENGINE_COMMAND", default_engine, argv)?,
             work_dir: PathBuf::from(env.optional("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
             config_path: env.optional("CONFIG_PATH"),
