@@ -144,3 +144,58 @@ async fn a_scan_racing_a_completion_never_lets_both_win() {
     }
     tracing::info!(scanner_won, completion_won, "100 races");
 }
+
+#[tokio::test]
+async fn the_local_stack_fires_the_orphan_scanner_as_its_schedule_does() {
+    let local = tradai_tests::local::LocalStack::get();
+    let stack = local.stack().await;
+    let store = stack.store();
+    let now = Timestamp::now();
+    // A container that died two hours ago without a word: its task is gone, its heartbeat stale.
+    let mut dead = WorkflowRecord::new(RunId::new(), request(), Status::Running, now.minus(TimeDelta::hours(3)));
+    dead.updated_at = now.minus(TimeDelta::hours(2));
+    dead.task_arn = Some(format!(
+        "{}/{}",
+        local.cluster_arn.replace(":cluster/", ":task/"),
+        "0dead"
+    ));
+    let alive = WorkflowRecord::new(RunId::new(), request(), Status::Running, now);
+    for record in [&dead, &alive] {
+        store.create(record).await.expect("created");
+    }
+
+    let answer = local.scan_orphans().await;
+    let marked: Vec<&str> = answer["jobs_marked_failed"]
+        .as_array()
+        .expect("the run ids marked")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert!(marked.contains(&dead.run_id.to_string().as_str()), "{answer}");
+    assert!(!marked.contains(&alive.run_id.to_string().as_str()), "{answer}");
+    let failed = store.get(dead.run_id).await.expect("read").expect("there");
+    assert_eq!(failed.status, Status::Failed);
+    let reason = failed.error.unwrap_or_default();
+    assert!(
+        reason.contains(&format!("no heartbeat since {}", dead.updated_at)),
+        "{reason}"
+    );
+    let untouched = store.get(alive.run_id).await.expect("read").expect("there");
+    assert_eq!(untouched, alive, "a job that beats is not touched");
+
+    // The alert names the job, through the template's topic to its subscriber.
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let bodies: Vec<String> = stack
+            .messages(&local.alerts_url)
+            .await
+            .iter()
+            .filter_map(|message| message.body().map(str::to_owned))
+            .collect();
+        if bodies.iter().any(|body| body.contains(&dead.run_id.to_string())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no alert names {}: {bodies:?}", dead.run_id);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -37,7 +37,12 @@ pub struct LocalStack {
     pub inbox_url: String,
     pub cluster_arn: String,
     pub state_machine_arn: String,
+    /// The orphan scanner's alert topic, and a queue subscribed to it.
+    pub alert_topic_arn: String,
+    pub alerts_url: String,
     pub ecs: Arc<ecs::LocalEcs>,
+    /// Where `cargo lambda watch` takes invocations.
+    lambda_url: String,
     _processes: Vec<Child>,
 }
 
@@ -56,6 +61,29 @@ impl LocalStack {
     /// A Step Functions client for the calling runtime.
     pub async fn sfn(&self) -> aws_sdk_sfn::Client {
         aws_sdk_sfn::Client::new(&emulator::sdk_config_for(&self.endpoint).await)
+    }
+
+    /// Fires the orphan scanner as its schedule does: the function's binary under `cargo lambda watch`, invoked
+    /// with the scheduled event EventBridge sends. Answers the scanner's answer
+    /// (`{orphan_count, jobs_marked_failed, not_judged}`).
+    pub async fn scan_orphans(&self) -> Value {
+        let rule = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/tradai-orphan-scan-local");
+        let event = serde_json::json!({
+            "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": ACCOUNT, "time": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "region": REGION, "resources": [rule], "detail": {}
+        });
+        let url = format!("{}/2015-03-31/functions/orphan-scanner/invocations", self.lambda_url);
+        let answer = reqwest::Client::new()
+            .post(&url)
+            .json(&event)
+            .send()
+            .await
+            .expect("cargo lambda watch answers");
+        let ok = answer.status().is_success();
+        let body: Value = answer.json().await.expect("a JSON answer");
+        assert!(ok, "the orphan scanner failed: {body}");
+        body
     }
 }
 
@@ -249,6 +277,30 @@ async fn boot() -> LocalStack {
         .send()
         .await
         .expect("subscribed");
+    let alert_topic_arn = sns
+        .create_topic()
+        .name("tradai-alerts-local")
+        .send()
+        .await
+        .expect("alert topic")
+        .topic_arn
+        .expect("alert topic ARN");
+    let alerts_url = resources
+        .sqs
+        .create_queue()
+        .queue_name("tradai-alerts-inbox")
+        .send()
+        .await
+        .expect("alerts inbox")
+        .queue_url
+        .expect("alerts inbox URL");
+    sns.subscribe()
+        .topic_arn(&alert_topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:tradai-alerts-inbox"))
+        .send()
+        .await
+        .expect("subscribed");
     let ecs_client = aws_sdk_ecs::Client::new(&sdk);
     let cluster_arn = ecs_client
         .create_cluster()
@@ -286,6 +338,9 @@ async fn boot() -> LocalStack {
         ("MLFLOW_TRACKING_URI", crate::mlflow::endpoint().to_owned()),
         ("ECS_TASK_PREFIX", "strategy-".to_owned()),
         ("BACKTEST_WORKFLOW_ARN", state_machine_arn.clone()),
+        ("ALERT_TOPIC_ARN", alert_topic_arn.clone()),
+        ("ENVIRONMENT", "local".to_owned()),
+        ("ECS_CLUSTER", cluster_arn.clone()),
         ("AWS_ENDPOINT_URL", endpoint.clone()),
         ("AWS_REGION", REGION.to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
@@ -321,7 +376,10 @@ async fn boot() -> LocalStack {
         inbox_url,
         cluster_arn,
         state_machine_arn,
+        alert_topic_arn,
+        alerts_url,
         ecs,
+        lambda_url,
         _processes: vec![moto, watch],
     }
 }
