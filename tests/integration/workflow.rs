@@ -46,6 +46,12 @@ struct Strategy {
 }
 
 async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
+    let base = b"stake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\nexchange:\n  name: binance\n";
+    strategy_on(local, stack, engine, base).await
+}
+
+/// [`strategy`], with the base config `base`.
+async fn strategy_on(local: &LocalStack, stack: &Stack, engine: &str, base: &[u8]) -> Strategy {
     let name = format!("Wf{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let folder = tradai_tests::project_root().join(format!(".stand-ins/workflow-{name}"));
     std::fs::create_dir_all(&folder).expect("folder");
@@ -62,7 +68,6 @@ async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
         ("STOP_GRACE_SECONDS", "5".to_owned()),
         ("MLFLOW_WAIT_SECONDS", "30".to_owned()),
     ];
-    let base = b"stake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\nexchange:\n  name: binance\n";
     deploy_strategy(stack, &name, base, &environment).await;
 
     let inbox = stack
@@ -418,6 +423,25 @@ async fn stale_market_data_fails_the_freshness_check() {
     assert_failed(&run, "CheckDataFreshness", "XRP/USDT last candle 72.0 h old").await;
     assert!(mlflow_runs(&strategy.name).await.is_empty());
     std::fs::remove_dir_all(&strategy.folder).ok();
+}
+
+#[tokio::test]
+async fn the_freshness_check_reads_the_exchange_the_base_config_names() {
+    let local = LocalStack::get();
+    let stack = local.stack().await;
+    // Fresh candles on binance, none on kraken, which the strategy's base config trades on.
+    let base = b"stake_currency: USDT\nstake_amount: 100\nexchange:\n  name: Kraken\n";
+    let strategy = strategy_on(local, &stack, SUCCEEDS, base).await;
+    stack.put_candles(&["BTC/USDT"], 1, 300).await;
+    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let run = Run {
+        local,
+        stack,
+        strategy,
+        run_id,
+    };
+    assert_failed(&run, "CheckDataFreshness", "BTC/USDT: no 5m data on kraken").await;
+    std::fs::remove_dir_all(&run.strategy.folder).ok();
 }
 
 #[tokio::test]

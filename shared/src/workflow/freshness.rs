@@ -23,6 +23,16 @@ pub struct FreshnessCheck {
     /// Run on stale data, with a warning, instead of failing.
     #[serde(default)]
     pub allow_stale: bool,
+    /// What ValidateStrategy found of the strategy's base config.
+    #[serde(default)]
+    pub strategy: Option<BaseConfigExchange>,
+}
+
+/// The exchange the strategy's base config names (`$.strategy.exchange`, set by ValidateStrategy).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BaseConfigExchange {
+    #[serde(default)]
+    pub exchange: Option<String>,
 }
 
 /// The part of the job's config that names its data.
@@ -36,16 +46,18 @@ pub struct RunData {
 }
 
 impl FreshnessCheck {
-    /// The exchange whose candles the run reads: the state's own `exchange`, else the one its overrides choose.
+    /// The exchange whose candles the run reads, as PrepareConfig will merge it: the state's own `exchange`, else
+    /// the one its overrides choose, else the one its base config names.
     pub fn exchange(&self) -> Option<String> {
-        self.exchange.clone().or_else(|| {
-            self.config
-                .config_overrides
-                .get("exchange")
-                .and_then(|exchange| exchange.get("name"))
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        })
+        let chosen = self
+            .config
+            .config_overrides
+            .get("exchange")
+            .and_then(|exchange| exchange.get("name"));
+        self.exchange
+            .clone()
+            .or_else(|| chosen.and_then(serde_json::Value::as_str).map(str::to_ascii_lowercase))
+            .or_else(|| self.strategy.as_ref().and_then(|strategy| strategy.exchange.clone()))
     }
 }
 
@@ -123,6 +135,7 @@ mod tests {
             exchange: None,
             max_age_hours: None,
             allow_stale,
+            strategy: None,
         }
     }
 
@@ -177,5 +190,32 @@ mod tests {
             .await
             .expect_err("no data");
         assert!(error.to_string().contains("no 5m data on kraken"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_base_configs_exchange_is_checked_unless_the_overrides_choose_another() {
+        let objects = MemoryObjects::new("data");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let mut from_base = check(false);
+        from_base.strategy = Some(BaseConfigExchange {
+            exchange: Some("kraken".into()),
+        });
+        assert_eq!(from_base.exchange().as_deref(), Some("kraken"));
+        let error = check_data_freshness(&objects, &location, &from_base, Timestamp::now())
+            .await
+            .expect_err("no data");
+        assert!(error.to_string().contains("no 5m data on kraken"), "{error}");
+
+        let mut overridden = from_base.clone();
+        overridden.config.config_overrides = serde_json::json!({"exchange": {"name": "bybit"}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            overridden.exchange().as_deref(),
+            Some("bybit"),
+            "the overrides win, as in the merge"
+        );
+        assert_eq!(check(false).exchange(), None, "neither: the market data's default");
     }
 }

@@ -272,6 +272,7 @@ mod tests {
                 ecr_url: "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:4".into(),
                 config_path: config_path.into(),
                 tags: Default::default(),
+                exchange: None,
             },
         }
     }

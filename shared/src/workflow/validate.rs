@@ -1,6 +1,7 @@
 //! ValidateStrategy: the requested version (or alias) is registered and not archived, its `ecr_url` image is in
-//! the image registry, and its `config_path` object is in S3. Each failure names what is missing. The version is
-//! pinned here, so that moving an alias later never changes this run.
+//! the image registry, and its `config_path` object is in S3 and reads as a config. Each failure names what is
+//! missing. The version is pinned here, so that moving an alias later never changes this run, and the exchange the
+//! base config names is noted, so that CheckDataFreshness checks the candles the run will read.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,9 @@ pub struct ValidatedStrategy {
     pub config_path: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The exchange the base config names (`exchange.name`, lower-cased), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
 }
 
 /// What the step adds to the state.
@@ -42,6 +46,7 @@ pub const RAISES: &[ErrorType] = &[
     ErrorType::StrategyArchived,
     ErrorType::MissingImage,
     ErrorType::MissingConfig,
+    ErrorType::InvalidConfig,
     ErrorType::InvalidInput,
     ErrorType::TransientDependency,
 ];
@@ -94,16 +99,20 @@ pub async fn validate_strategy(
     })?;
     let (bucket, key) = s3_object(&config_path)
         .ok_or_else(|| StepError::MissingConfig(format!("config_path {config_path} is not an s3:// URI")))?;
-    let config = objects
+    let bytes = objects
         .in_bucket(bucket)
-        .head(key)
+        .get(key)
         .await
-        .map_err(|error| StepError::transient("S3", error))?;
-    if config.is_none() {
-        return Err(StepError::MissingConfig(format!(
-            "the config {config_path} does not exist"
-        )));
-    }
+        .map_err(|error| StepError::transient("S3", error))?
+        .ok_or_else(|| StepError::MissingConfig(format!("the config {config_path} does not exist")))?;
+    let base = crate::config::parse_document(&bytes).map_err(|error| StepError::InvalidConfig {
+        uri: config_path.clone(),
+        source: Box::new(error),
+    })?;
+    let exchange = base["exchange"]["name"]
+        .as_str()
+        .map(str::to_ascii_lowercase)
+        .filter(|name| !name.is_empty());
     tracing::info!(run_id = %request.run_id, strategy = %name, version = version.version, "strategy validated");
     Ok(Validated {
         strategy: ValidatedStrategy {
@@ -111,6 +120,7 @@ pub async fn validate_strategy(
             ecr_url,
             config_path,
             tags: version.tags,
+            exchange,
         },
     })
 }
@@ -172,6 +182,34 @@ mod tests {
         assert_eq!(validated.strategy.version, 3);
         assert_eq!(validated.strategy.ecr_url, IMAGE);
         assert_eq!(validated.strategy.config_path, "s3://configs/strategies/EmaCross.yaml");
+        assert_eq!(validated.strategy.exchange, None, "the base config names no exchange");
+    }
+
+    #[tokio::test]
+    async fn the_base_configs_exchange_is_noted_and_an_unreadable_base_config_refused() {
+        let (registry, images, objects) = world(GOOD).await;
+        objects
+            .put(
+                "strategies/EmaCross.yaml",
+                b"stake_amount: 100\nexchange:\n  name: Kraken\n".to_vec(),
+            )
+            .await
+            .expect("put");
+        let validated = validate_strategy(&registry, &images, &objects, &request(StrategyVersion::Number(3)))
+            .await
+            .expect("valid");
+        assert_eq!(validated.strategy.exchange.as_deref(), Some("kraken"));
+
+        objects
+            .put("strategies/EmaCross.yaml", b"exchange: [unclosed".to_vec())
+            .await
+            .expect("put");
+        let error = validate_strategy(&registry, &images, &objects, &request(StrategyVersion::Number(3)))
+            .await
+            .expect_err("unreadable");
+        assert_eq!(error.error_type(), ErrorType::InvalidConfig);
+        assert!(RAISES.contains(&error.error_type()));
+        assert!(error.to_string().contains("strategies/EmaCross.yaml"), "{error}");
     }
 
     #[tokio::test]
