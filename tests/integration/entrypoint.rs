@@ -870,6 +870,63 @@ async fn real_freqtrade_hyperopts_offline_through_the_entrypoint() {
 }
 
 #[tokio::test]
+async fn mlflow_going_down_while_real_freqtrade_runs_leaves_the_result_in_s3_and_the_job_completed() {
+    let stack = Stack::fresh().await;
+    let proxy = tradai_tests::proxy::Proxy::start(tradai_tests::mlflow::endpoint().trim_start_matches("http://")).await;
+    let extra = [
+        ("MLFLOW_TRACKING_URI", proxy.url.as_str()),
+        ("S3_RESULTS_BUCKET", stack.results_bucket.as_str()),
+    ];
+    let (run_id, settings, folder) = real_freqtrade_job(&stack, entrypoint::settings::DEFAULT_ENGINE, &extra).await;
+    let mlflow = MlflowClient::new(settings.mlflow.clone().expect("MLflow is configured")).expect("client");
+    let deps = deps(&stack, Some(mlflow));
+    let cut = async {
+        // MLflow answered the container's wait; once the job runs, Freqtrade is at work and MLflow goes down.
+        let started = Instant::now();
+        while status(&stack, run_id).await.status != Status::Running {
+            assert!(started.elapsed() < Duration::from_secs(60), "the job never ran");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        proxy.cut();
+    };
+    let (outcome, ()) = tokio::join!(run(&settings, &deps, std::future::pending()), cut);
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    let record = status(&stack, run_id).await;
+    assert_eq!(
+        record.status,
+        Status::Completed,
+        "a good run is not failed for its tracking"
+    );
+    assert!(
+        record
+            .tracking_error
+            .as_deref()
+            .is_some_and(|error| error.contains("MLflow")),
+        "the gap is recorded: {:?}",
+        record.tracking_error
+    );
+    let result = record.result.expect("Freqtrade's result");
+    assert!(
+        result["metrics"]["total_trades"]
+            .as_f64()
+            .is_some_and(|trades| trades > 0.0),
+        "{result}"
+    );
+    let keys = stack
+        .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
+        .await;
+    assert!(
+        keys.contains(&format!("results/{run_id}/.last_result.json")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter().any(|key| key.ends_with(".zip")),
+        "the result is in S3: {keys:?}"
+    );
+    std::fs::remove_dir_all(folder).ok();
+}
+
+#[tokio::test]
 async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = real_freqtrade_job(&stack, entrypoint::settings::DEFAULT_ENGINE, &[]).await;
