@@ -541,22 +541,8 @@ async fn mlflow_going_down_before_a_good_run_finishes_leaves_the_result_in_s3_an
         std::fs::write(folder.join("go"), b"").expect("go");
     };
     let (outcome, ()) = tokio::join!(run(&settings, &deps, std::future::pending()), cut);
-    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
-    let record = status(&stack, run_id).await;
-    assert_eq!(
-        record.status,
-        Status::Completed,
-        "a good run is not failed for its tracking"
-    );
+    let record = completed_with_a_tracking_gap(&stack, run_id, &outcome).await;
     assert_eq!(record.mlflow_run_id, None);
-    assert!(
-        record
-            .tracking_error
-            .as_deref()
-            .is_some_and(|error| error.contains("MLflow")),
-        "the gap is recorded: {:?}",
-        record.tracking_error
-    );
     let keys = stack
         .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
         .await;
@@ -744,6 +730,33 @@ async fn a_container_killed_with_sigkill_is_failed_by_the_orphan_scan_naming_its
     std::fs::remove_dir_all(folder).ok();
 }
 
+/// The job of a good run whose MLflow went away: COMPLETED, the gap recorded.
+async fn completed_with_a_tracking_gap(stack: &Stack, run_id: RunId, outcome: &Outcome) -> WorkflowRecord {
+    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    let record = status(stack, run_id).await;
+    assert_eq!(
+        record.status,
+        Status::Completed,
+        "a good run is not failed for its tracking"
+    );
+    assert!(
+        record
+            .tracking_error
+            .as_deref()
+            .is_some_and(|error| error.contains("MLflow")),
+        "the gap is recorded: {:?}",
+        record.tracking_error
+    );
+    record
+}
+
+/// Whether a run's recorded result has trades.
+fn traded(result: &serde_json::Value) -> bool {
+    result["metrics"]["total_trades"]
+        .as_f64()
+        .is_some_and(|trades| trades > 0.0)
+}
+
 /// A job for real Freqtrade (its own virtualenv in .stand-ins/freqtrade), offline: candles made here in its Parquet
 /// layout, the exchange's markets from a snapshot (container/engine/freqtrade_offline.py), a pandas-only strategy,
 /// run by `command` (the default engine command of the mode, after `freqtrade`) with `extra` variables.
@@ -842,12 +855,7 @@ async fn real_freqtrade_hyperopts_offline_through_the_entrypoint() {
         "{result}"
     );
     assert!(result["params"]["buy.buy_ema_fast"].is_number(), "{result}");
-    assert!(
-        result["metrics"]["total_trades"]
-            .as_f64()
-            .is_some_and(|trades| trades > 0.0),
-        "{result}"
-    );
+    assert!(traded(&result), "{result}");
 
     let keys = stack
         .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
@@ -890,28 +898,9 @@ async fn mlflow_going_down_while_real_freqtrade_runs_leaves_the_result_in_s3_and
         proxy.cut();
     };
     let (outcome, ()) = tokio::join!(run(&settings, &deps, std::future::pending()), cut);
-    assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
-    let record = status(&stack, run_id).await;
-    assert_eq!(
-        record.status,
-        Status::Completed,
-        "a good run is not failed for its tracking"
-    );
-    assert!(
-        record
-            .tracking_error
-            .as_deref()
-            .is_some_and(|error| error.contains("MLflow")),
-        "the gap is recorded: {:?}",
-        record.tracking_error
-    );
+    let record = completed_with_a_tracking_gap(&stack, run_id, &outcome).await;
     let result = record.result.expect("Freqtrade's result");
-    assert!(
-        result["metrics"]["total_trades"]
-            .as_f64()
-            .is_some_and(|trades| trades > 0.0),
-        "{result}"
-    );
+    assert!(traded(&result), "{result}");
     let keys = stack
         .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
         .await;
@@ -936,12 +925,7 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
     let record = status(&stack, run_id).await;
     assert_eq!(record.status, Status::Completed);
     let result = record.result.expect("a result");
-    assert!(
-        result["metrics"]["total_trades"]
-            .as_f64()
-            .is_some_and(|trades| trades > 0.0),
-        "{result}"
-    );
+    assert!(traded(&result), "{result}");
     assert!(result["metrics"]["profit_total"].is_number(), "{result}");
     assert_eq!(
         result["pairlist"],

@@ -185,6 +185,11 @@ async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
     let local = LocalStack::get();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, engine).await;
+    run_of(local, stack, strategy, pair, age_hours).await
+}
+
+/// A run of `strategy` on `pair` with candles `age_hours` old, submitted.
+async fn run_of(local: &'static LocalStack, stack: Stack, strategy: Strategy, pair: &str, age_hours: i64) -> Run {
     stack.put_candles(&[pair], age_hours, 300).await;
     let run_id = submit(local, &stack, &strategy.name, pair).await;
     Run {
@@ -239,27 +244,14 @@ async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
     assert_eq!(record(&stack, run_id).await.status, Status::Completed);
-    let history = local
-        .sfn()
-        .await
-        .get_execution_history()
-        .execution_arn(execution_arn(local, run_id))
-        .send()
-        .await
-        .expect("history");
-    let entered: Vec<&str> = history
-        .events()
-        .iter()
-        .filter_map(|event| event.state_entered_event_details())
-        .map(|details| details.name())
-        .collect();
+    let entered = states_entered(local, run_id).await;
     let spot = entered
         .iter()
-        .position(|state| *state == "RunBacktest")
+        .position(|state| state == "RunBacktest")
         .expect("Spot tried first");
     let fargate = entered
         .iter()
-        .position(|state| *state == "RunBacktestOnFargate")
+        .position(|state| state == "RunBacktestOnFargate")
         .expect("then Fargate");
     assert!(spot < fargate, "{entered:?}");
     let (status, _) = notification(&stack, &strategy).await;
@@ -432,14 +424,7 @@ async fn the_freshness_check_reads_the_exchange_the_base_config_names() {
     // Fresh candles on binance, none on kraken, which the strategy's base config trades on.
     let base = b"stake_currency: USDT\nstake_amount: 100\nexchange:\n  name: Kraken\n";
     let strategy = strategy_on(local, &stack, SUCCEEDS, base).await;
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
-    let run = Run {
-        local,
-        stack,
-        strategy,
-        run_id,
-    };
+    let run = run_of(local, stack, strategy, "BTC/USDT", 1).await;
     assert_failed(&run, "CheckDataFreshness", "BTC/USDT: no 5m data on kraken").await;
     std::fs::remove_dir_all(&run.strategy.folder).ok();
 }
@@ -486,14 +471,7 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
         .expect("the section")
         .remove("starting_balance");
     std::fs::write(strategy.folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
-    let run = Run {
-        local,
-        stack,
-        strategy,
-        run_id,
-    };
+    let run = run_of(local, stack, strategy, "BTC/USDT", 1).await;
     assert_failed(&run, "TransformResults", "no positive starting_balance").await;
     let runs = mlflow_runs(&run.strategy.name).await;
     assert_eq!(runs.len(), 1, "the container logged its run before the summary failed");
