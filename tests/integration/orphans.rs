@@ -12,6 +12,7 @@ use tradai::executor::{InspectError, RunInspector, RunState};
 use tradai::jobs::{OrphanLimits, scan};
 use tradai::store::{Transition, TransitionOutcome, WorkflowStore};
 use tradai::time::Timestamp;
+use tradai_tests::deployment::{self, DeploymentStack};
 use tradai_tests::stack::Stack;
 
 const LIMITS: OrphanLimits = OrphanLimits {
@@ -147,7 +148,7 @@ async fn a_scan_racing_a_completion_never_lets_both_win() {
 
 #[tokio::test]
 async fn the_local_stack_fires_the_orphan_scanner_as_its_schedule_does() {
-    let local = tradai_tests::local::LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     let store = stack.store();
     let now = Timestamp::now();
@@ -164,7 +165,7 @@ async fn the_local_stack_fires_the_orphan_scanner_as_its_schedule_does() {
         store.create(record).await.expect("created");
     }
 
-    let answer = local.scan_orphans().await;
+    let answer = local.scan_orphans().await.expect("the scanner answers");
     let marked: Vec<&str> = answer["jobs_marked_failed"]
         .as_array()
         .expect("the run ids marked")

@@ -11,7 +11,7 @@ use tradai::jobs::Submission;
 use tradai::jobs::{OrphanLimits, QUEUED_STEP, scan};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
-use tradai_tests::local::queue::sqs_record;
+use tradai_local::event_source::sqs_record;
 use tradai_tests::stack::Stack;
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The backtest workflow as deployed (`statemachine/backtest.asl.json` with the template's substitutions), executed
-//! by the emulator's Step Functions engine behind the local router: the step functions run as real binaries under
+//! by moto's Step Functions engine behind the local router: the step functions run as real binaries under
 //! `cargo lambda watch`, RunBacktest as the real entrypoint started by the local ECS. Each run is submitted through
 //! the `stepfunctions` executor, as on AWS, and checked for the job's final status and error, the SNS message,
 //! the MLflow run and what is left in S3.
@@ -14,8 +14,10 @@ use tradai::executor::{Launcher, SqsQueue, StepFunctions};
 use tradai::jobs::Submission;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
+use tradai_local::Deployment;
+use tradai_local::template::crate_of;
+use tradai_tests::deployment::{self, DeploymentStack, deploy_strategy};
 use tradai_tests::freqtrade;
-use tradai_tests::local::{LocalStack, crate_of, deploy_strategy};
 use tradai_tests::stack::Stack;
 use tradai_tests::template::{properties, template};
 
@@ -45,13 +47,13 @@ struct Strategy {
     inbox: String,
 }
 
-async fn strategy(local: &LocalStack, stack: &Stack, engine: &str) -> Strategy {
+async fn strategy(local: &Deployment, stack: &Stack, engine: &str) -> Strategy {
     let base = b"stake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\nexchange:\n  name: binance\n";
     strategy_on(local, stack, engine, base).await
 }
 
 /// [`strategy`], with the base config `base`.
-async fn strategy_on(local: &LocalStack, stack: &Stack, engine: &str, base: &[u8]) -> Strategy {
+async fn strategy_on(local: &Deployment, stack: &Stack, engine: &str, base: &[u8]) -> Strategy {
     let name = format!("Wf{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let folder = tradai_tests::project_root().join(format!(".stand-ins/workflow-{name}"));
     std::fs::create_dir_all(&folder).expect("folder");
@@ -92,7 +94,7 @@ async fn strategy_on(local: &LocalStack, stack: &Stack, engine: &str, base: &[u8
 }
 
 /// Submits a backtest of `strategy` on `pair` through the `stepfunctions` executor; answers its run id.
-async fn submit(local: &LocalStack, stack: &Stack, strategy: &str, pair: &str) -> RunId {
+async fn submit(local: &Deployment, stack: &Stack, strategy: &str, pair: &str) -> RunId {
     let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
     submit_to(&launcher, stack, strategy, pair).await
 }
@@ -109,7 +111,7 @@ async fn submit_to(launcher: &impl Launcher, stack: &Stack, strategy: &str, pair
         .run_id
 }
 
-fn execution_arn(local: &LocalStack, run_id: RunId) -> String {
+fn execution_arn(local: &Deployment, run_id: RunId) -> String {
     format!(
         "{}:{run_id}",
         local.state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
@@ -117,7 +119,7 @@ fn execution_arn(local: &LocalStack, run_id: RunId) -> String {
 }
 
 /// Waits for the execution of `run_id` to end; answers its status.
-async fn finished(local: &LocalStack, run_id: RunId) -> String {
+async fn finished(local: &Deployment, run_id: RunId) -> String {
     let sfn = local.sfn().await;
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -175,21 +177,21 @@ async fn temporaries(stack: &Stack, run_id: RunId) -> Vec<String> {
 
 /// A run of a freshly deployed strategy whose engine is `engine`, on `pair` with candles `age_hours` old, submitted.
 struct Run {
-    local: &'static LocalStack,
+    local: &'static Deployment,
     stack: Stack,
     strategy: Strategy,
     run_id: RunId,
 }
 
 async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, engine).await;
     run_of(local, stack, strategy, pair, age_hours).await
 }
 
 /// A run of `strategy` on `pair` with candles `age_hours` old, submitted.
-async fn run_of(local: &'static LocalStack, stack: Stack, strategy: Strategy, pair: &str, age_hours: i64) -> Run {
+async fn run_of(local: &'static Deployment, stack: Stack, strategy: Strategy, pair: &str, age_hours: i64) -> Run {
     stack.put_candles(&[pair], age_hours, 300).await;
     let run_id = submit(local, &stack, &strategy.name, pair).await;
     Run {
@@ -235,7 +237,7 @@ async fn a_backtest_runs_through_every_step_to_completed() {
 
 #[tokio::test]
 async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
     local.ecs.exhaust_spot_for(&format!("strategy-{}", strategy.name));
@@ -262,7 +264,7 @@ async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
 }
 
 /// The names of the states the execution of `run_id` entered, in order.
-async fn states_entered(local: &LocalStack, run_id: RunId) -> Vec<String> {
+async fn states_entered(local: &Deployment, run_id: RunId) -> Vec<String> {
     let history = local
         .sfn()
         .await
@@ -331,7 +333,7 @@ async fn a_spot_interruption_reruns_the_backtest_once_on_regular_fargate_and_it_
 
 #[tokio::test]
 async fn a_run_task_whose_answer_was_lost_is_retried_by_its_client_token_and_starts_one_task() {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
     local
@@ -377,7 +379,7 @@ async fn assert_failed(run: &Run, step: &str, error: &str) {
 
 #[tokio::test]
 async fn an_unregistered_strategy_fails_validation() {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     let registered = strategy(local, &stack, SUCCEEDS).await;
     // A name MLflow does not know, whose notifications the same subscriber gets.
@@ -419,7 +421,7 @@ async fn stale_market_data_fails_the_freshness_check() {
 
 #[tokio::test]
 async fn the_freshness_check_reads_the_exchange_the_base_config_names() {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     // Fresh candles on binance, none on kraken, which the strategy's base config trades on.
     let base = b"stake_currency: USDT\nstake_amount: 100\nexchange:\n  name: Kraken\n";
@@ -461,7 +463,7 @@ async fn an_engine_that_exits_1_fails_the_run_with_its_error_line() {
 
 #[tokio::test]
 async fn a_result_that_cannot_be_summarised_fails_transform_results() {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     // A result the container can log (it has metrics) but no summary can be made of: no starting balance.
     let strategy = strategy(local, &stack, SUCCEEDS).await;
@@ -573,7 +575,7 @@ fn definitions_and_template_agree() {
 
 #[tokio::test]
 async fn in_sqs_mode_the_queue_consumer_starts_the_workflow_and_the_backtest_completes() {
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
     stack.put_candles(&["BTC/USDT"], 1, 300).await;

@@ -63,7 +63,7 @@ fn integration_errors(resource: &str) -> &'static [&'static str] {
 /// `${ValidateStrategyFunctionArn}` → the ValidateStrategy step (its function crate is `validate-strategy`).
 fn step_of(function_name: &str) -> Option<Step> {
     let logical = function_name.strip_prefix("${")?.strip_suffix("Arn}")?;
-    Step::of_function(&crate::local::crate_of(logical))
+    Step::of_function(&tradai_local::template::crate_of(logical))
 }
 
 /// What state `name` may raise, and for a Lambda step the errors its function raises.

@@ -1,13 +1,13 @@
-//! Support for the integration tests and the demo: the AWS stand-in, fresh resources made from `template.yaml`,
-//! the template itself, and the sample events.
+//! Support for the integration tests and the demo: the tests' moto, fresh resources made from `template.yaml`
+//! (by the local deployment's code), the shared local deployment, the template itself, and the sample events.
 
 pub mod asl;
 pub mod candles;
-pub mod emulator;
+pub mod deployment;
 pub mod events;
 pub mod freqtrade;
-pub mod local;
 pub mod mlflow;
+pub mod moto;
 pub mod network;
 pub mod openapi;
 pub mod proxy;
@@ -24,13 +24,9 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A loopback port nothing listens on at the moment of asking: for a stand-in to start on, or for a dependency
-/// that is down.
+/// A loopback port nothing listens on at the moment of asking: for a dependency that is down.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    tradai_local::free_port().expect("a free loopback port")
 }
 
 /// Sends the code's logs to the test's captured output, so a failing test shows what the handlers logged (and the

@@ -4,7 +4,7 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::emulator;
+use crate::moto;
 
 /// Creates a VPC with DNS hostnames and one subnet in it; answers the subnet id.
 pub async fn subnet() -> String {
@@ -26,7 +26,7 @@ pub async fn subnet() -> String {
 }
 
 async fn ec2(parameters: &[(&str, &str)]) -> String {
-    let address = emulator::endpoint().trim_start_matches("http://").to_owned();
+    let address = moto::endpoint().trim_start_matches("http://").to_owned();
     let mut body: Vec<String> = parameters
         .iter()
         .map(|(k, v)| format!("{k}={}", v.replace('/', "%2F")))

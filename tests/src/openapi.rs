@@ -14,7 +14,7 @@ pub fn document() -> &'static Value {
     DOCUMENT.get_or_init(|| {
         let path = project_root().join("openapi.yaml");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        crate::template::parse(&text).unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()))
+        tradai_local::template::parse(&text).unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()))
     })
 }
 

@@ -4,16 +4,9 @@
 use std::collections::HashMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::Value;
 use tradai::store::DynamoDbStore;
 
-use crate::emulator;
-use crate::template::properties;
+use crate::moto;
 
 /// One test's own resources; names are unique, so tests run in parallel.
 pub struct Stack {
@@ -37,68 +30,37 @@ pub struct Stack {
 impl Stack {
     /// Creates the table, the queues and the buckets in the stand-in.
     pub async fn fresh() -> Stack {
-        Self::create(emulator::sdk_config().await).await
+        Self::create(moto::sdk_config().await).await
     }
 
     /// Creates the table, the queues and the buckets where `sdk` points.
     pub async fn create(sdk: SdkConfig) -> Stack {
         crate::capture_logs();
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
         let suffix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let table = format!("tradai-workflow-state-{suffix}");
-        create_table(&dynamodb, "WorkflowStateTable", &table).await;
-        let idempotency_table = format!("tradai-idempotency-{suffix}");
-        create_table(&dynamodb, "IdempotencyTable", &idempotency_table).await;
-        let dead_letter_queue_url = create_queue(
-            &sqs,
-            "BacktestDeadLetterQueue",
-            &format!("tradai-backtest-dlq-{suffix}.fifo"),
-            None,
-        )
-        .await;
-        let dead_letter_arn = queue_arn(&sqs, &dead_letter_queue_url).await;
-        let queue_url = create_queue(
-            &sqs,
-            "BacktestQueue",
-            &format!("tradai-backtest-{suffix}.fifo"),
-            Some(&dead_letter_arn),
-        )
-        .await;
-        let s3 = tradai::aws::s3_client(&sdk);
-        let market_data_bucket = format!("tradai-market-data-{suffix}");
-        s3.create_bucket()
-            .bucket(&market_data_bucket)
-            .send()
+        let template = tradai_local::Template::project().unwrap_or_else(|error| panic!("{error}"));
+        let resources = tradai_local::Resources::create(template, &sdk, &suffix)
             .await
-            .expect("market-data bucket");
-        let market_data = tradai::market_data::DataLocation::parse(&format!("s3://{market_data_bucket}/ohlcv"))
-            .expect("a valid location");
-        let config_bucket = format!("tradai-configs-{suffix}");
-        s3.create_bucket()
-            .bucket(&config_bucket)
-            .send()
-            .await
-            .expect("configs bucket");
-        let results_bucket = format!("tradai-results-{suffix}");
-        s3.create_bucket()
-            .bucket(&results_bucket)
-            .send()
-            .await
-            .expect("results bucket");
+            .unwrap_or_else(|error| panic!("{}", tradai::report::chain(&error)));
+        Self::of(&resources, sdk)
+    }
+
+    /// Clients of `sdk` for `resources`.
+    pub fn of(resources: &tradai_local::Resources, sdk: SdkConfig) -> Stack {
+        let market_data =
+            tradai::market_data::DataLocation::parse(&resources.market_data_uri()).expect("a valid location");
         Stack {
-            results_bucket,
-            s3,
-            market_data_bucket,
-            market_data,
-            config_bucket,
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+            s3: tradai::aws::s3_client(&sdk),
             sdk,
-            dynamodb,
-            sqs,
-            table,
-            idempotency_table,
-            queue_url,
-            dead_letter_queue_url,
+            table: resources.table.clone(),
+            idempotency_table: resources.idempotency_table.clone(),
+            queue_url: resources.queue_url.clone(),
+            dead_letter_queue_url: resources.dead_letter_queue_url.clone(),
+            market_data_bucket: resources.market_data_bucket.clone(),
+            market_data,
+            config_bucket: resources.config_bucket.clone(),
+            results_bucket: resources.results_bucket.clone(),
         }
     }
 
@@ -328,7 +290,7 @@ impl Stack {
             .expect("queue")
             .queue_url
             .expect("queue URL");
-        let arn = queue_arn(&self.sqs, &url).await;
+        let arn = format!("arn:aws:sqs:{}:{}:{name}", tradai_local::REGION, tradai_local::ACCOUNT);
         aws_sdk_sns::Client::new(&self.sdk)
             .subscribe()
             .topic_arn(topic_arn)
@@ -361,120 +323,4 @@ impl Stack {
             messages.extend(batch);
         }
     }
-}
-
-fn text(value: &Value, what: &str) -> String {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("template: {what} is not a string: {value}"))
-        .to_owned()
-}
-
-fn key_schema(value: &Value) -> Vec<KeySchemaElement> {
-    value
-        .as_array()
-        .expect("template: KeySchema is a list")
-        .iter()
-        .map(|key| {
-            KeySchemaElement::builder()
-                .attribute_name(text(&key["AttributeName"], "AttributeName"))
-                .key_type(KeyType::from(text(&key["KeyType"], "KeyType").as_str()))
-                .build()
-                .expect("key schema element")
-        })
-        .collect()
-}
-
-/// Creates table `name` with the keys, indexes and billing of template resource `logical_id`.
-async fn create_table(client: &aws_sdk_dynamodb::Client, logical_id: &str, name: &str) {
-    let definition = properties(logical_id);
-    let attributes = definition["AttributeDefinitions"]
-        .as_array()
-        .expect("template: AttributeDefinitions is a list")
-        .iter()
-        .map(|attribute| {
-            AttributeDefinition::builder()
-                .attribute_name(text(&attribute["AttributeName"], "AttributeName"))
-                .attribute_type(ScalarAttributeType::from(
-                    text(&attribute["AttributeType"], "AttributeType").as_str(),
-                ))
-                .build()
-                .expect("attribute definition")
-        })
-        .collect();
-    let indexes = definition["GlobalSecondaryIndexes"].as_array().map(|indexes| {
-        indexes
-            .iter()
-            .map(|index| {
-                GlobalSecondaryIndex::builder()
-                    .index_name(text(&index["IndexName"], "IndexName"))
-                    .set_key_schema(Some(key_schema(&index["KeySchema"])))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::from(
-                                text(&index["Projection"]["ProjectionType"], "ProjectionType").as_str(),
-                            ))
-                            .build(),
-                    )
-                    .build()
-                    .expect("index")
-            })
-            .collect()
-    });
-    client
-        .create_table()
-        .table_name(name)
-        .set_attribute_definitions(Some(attributes))
-        .set_key_schema(Some(key_schema(&definition["KeySchema"])))
-        .set_global_secondary_indexes(indexes)
-        .billing_mode(BillingMode::from(
-            text(&definition["BillingMode"], "BillingMode").as_str(),
-        ))
-        .send()
-        .await
-        .expect("create table");
-}
-
-/// Creates queue `name` with the attributes of template resource `logical_id`; the redrive policy's target is
-/// replaced by `dead_letter_arn`.
-async fn create_queue(
-    client: &aws_sdk_sqs::Client,
-    logical_id: &str,
-    name: &str,
-    dead_letter_arn: Option<&str>,
-) -> String {
-    let definition = properties(logical_id).as_object().expect("template: queue properties");
-    let mut request = client.create_queue().queue_name(name);
-    for (property, value) in definition {
-        let value = match (property.as_str(), value) {
-            ("QueueName" | "Tags", _) => continue,
-            ("RedrivePolicy", policy) => {
-                let mut policy = policy.clone();
-                policy["deadLetterTargetArn"] = Value::from(dead_letter_arn.expect("the dead-letter queue's ARN"));
-                policy.to_string()
-            }
-            (_, Value::String(text)) => text.clone(),
-            (_, other) => other.to_string(),
-        };
-        request = request.attributes(QueueAttributeName::from(property.as_str()), value);
-    }
-    request
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("queue url")
-}
-
-async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
-    client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-        .expect("queue arn")
 }

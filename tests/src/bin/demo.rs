@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tradai::executor::StepFunctions;
-use tradai_tests::local::{LocalStack, deploy_strategy};
+use tradai_tests::deployment::{self, DeploymentStack, deploy_strategy};
 use tradai_tests::{events, project_root};
 
 const STRATEGY: &str = "EmaCross";
@@ -43,7 +43,7 @@ fn market(base: &str) -> Value {
 async fn main() -> Result<(), lambda_http::Error> {
     let root = project_root();
     let started = Instant::now();
-    let local = LocalStack::get();
+    let local = deployment::shared();
     let stack = local.stack().await;
     println!(
         "local stack up in {:.1} s: router {}",

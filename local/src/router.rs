@@ -1,8 +1,9 @@
-//! The local router: one loopback endpoint for every AWS call of ours and of the emulator's Step Functions engine.
-//! Lambda Invoke goes to `cargo lambda watch` (with the translation to Lambda's own answer: a function error is
-//! HTTP 200 with `X-Amz-Function-Error: Unhandled`); ECS RunTask/DescribeTasks/StopTask go to the local ECS;
-//! everything else goes to the emulator. A StopExecution also stops the ECS task of that execution (tagged with its
-//! run id, which names the execution), as Step Functions does on AWS.
+//! The router: one loopback endpoint for every AWS call of ours and of moto's Step Functions engine, dispatched by a
+//! route table ([`ROUTES`]): Lambda Invoke goes to `cargo lambda watch` (with the translation to Lambda's own answer:
+//! a function error is HTTP 200 with `X-Amz-Function-Error: Unhandled`); the ECS operations the local ECS serves go
+//! there; a StopExecution goes to moto and then also stops the ECS task of that execution (tagged with its run id,
+//! which names the execution) and fires the template's rules on ended executions, as AWS does; everything else goes
+//! to moto.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,33 +14,84 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
-use super::ecs::LocalEcs;
+use crate::Error;
+use crate::ecs::LocalEcs;
+use crate::template::Template;
+
+/// What a request names, by which the route table dispatches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matcher {
+    /// The request path starts with this.
+    PathPrefix(&'static str),
+    /// The `X-Amz-Target` header (the JSON protocols' operation) starts with this.
+    TargetPrefix(&'static str),
+}
+
+/// Where a matched request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Lambda Invoke: the function binaries.
+    Functions,
+    /// ECS: the local ECS, for the operations it serves (moto for the rest).
+    LocalEcs,
+    /// Step Functions StopExecution: moto, then what AWS does around it.
+    StopExecution,
+}
+
+/// The route table, first match wins; a request no route matches goes to moto.
+pub const ROUTES: [(Matcher, Destination); 3] = [
+    (Matcher::PathPrefix("/2015-03-31/functions/"), Destination::Functions),
+    (Matcher::TargetPrefix(ECS_TARGET), Destination::LocalEcs),
+    (Matcher::TargetPrefix(STOP_EXECUTION), Destination::StopExecution),
+];
 
 const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113.";
 const STOP_EXECUTION: &str = "AWSStepFunctions.StopExecution";
 
+/// The destination of a request with `path` and `target` (its `X-Amz-Target`, empty when none), or `None` for moto.
+pub fn destination(path: &str, target: &str) -> Option<Destination> {
+    ROUTES.iter().find_map(|(matcher, destination)| {
+        let matched = match matcher {
+            Matcher::PathPrefix(prefix) => path.starts_with(prefix),
+            Matcher::TargetPrefix(prefix) => target.starts_with(prefix),
+        };
+        matched.then_some(*destination)
+    })
+}
+
 /// Where the router sends what.
 pub struct Router {
-    pub moto_url: String,
-    pub lambda_url: String,
-    pub ecs: Arc<LocalEcs>,
+    template: &'static Template,
+    moto_url: String,
+    functions_url: String,
+    ecs: Arc<LocalEcs>,
     http: reqwest::Client,
 }
 
 type Answer = Response<Full<Bytes>>;
 
 impl Router {
-    pub fn new(moto_url: String, lambda_url: String, ecs: Arc<LocalEcs>) -> Self {
-        Self {
+    pub fn new(
+        template: &'static Template,
+        moto_url: String,
+        functions_url: String,
+        ecs: Arc<LocalEcs>,
+    ) -> Result<Self, Error> {
+        // A first invocation may wait for cargo to build the function.
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(600))
+            .build()
+            .map_err(|error| Error::Start {
+                what: "the router's HTTP client".to_owned(),
+                source: std::io::Error::other(error),
+            })?;
+        Ok(Self {
+            template,
             moto_url,
-            lambda_url,
+            functions_url,
             ecs,
-            // A first invocation may wait for cargo to build the function.
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(600))
-                .build()
-                .expect("an HTTP client"),
-        }
+            http,
+        })
     }
 
     /// Serves connections on `listener` until the process ends.
@@ -67,32 +119,32 @@ impl Router {
             Ok(collected) => collected.to_bytes(),
             Err(error) => return plain(StatusCode::BAD_REQUEST, &format!("unreadable body: {error}")),
         };
-        let path = parts.uri.path().to_owned();
-        if let Some(function) = invoked_function(&path) {
-            return self.invoke(&function, body).await;
-        }
         let target = parts
             .headers
             .get("x-amz-target")
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        if let Some(operation) = target.strip_prefix(ECS_TARGET) {
-            let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            if let Some(answer) = self.ecs.answer(operation, &input).await {
-                return match answer {
-                    Ok(output) => json(StatusCode::OK, &output),
-                    Err(error) => json(
+        match destination(parts.uri.path(), &target) {
+            Some(Destination::Functions) => match invoked_function(parts.uri.path()) {
+                Some(function) => self.invoke(&function, body).await,
+                None => plain(StatusCode::NOT_FOUND, "not a Lambda Invoke path"),
+            },
+            Some(Destination::LocalEcs) => {
+                let operation = target.trim_start_matches(ECS_TARGET);
+                let input: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                match self.ecs.answer(operation, &input).await {
+                    Some(Ok(output)) => json(StatusCode::OK, &output),
+                    Some(Err(error)) => json(
                         StatusCode::BAD_REQUEST,
                         &serde_json::json!({"__type": error.code, "message": error.message}),
                     ),
-                };
+                    None => self.forward(parts, body).await,
+                }
             }
+            Some(Destination::StopExecution) => self.stop_execution(parts, body).await,
+            None => self.forward(parts, body).await,
         }
-        if target == STOP_EXECUTION {
-            return self.stop_execution(parts, body).await;
-        }
-        self.forward(parts, body).await
     }
 
     /// StopExecution as AWS does it around the call itself: the execution's ECS task is stopped, and the
@@ -107,7 +159,7 @@ impl Router {
             }
             let router = Arc::clone(self);
             tokio::spawn(async move {
-                for (function, payload) in super::ended_execution_targets(&execution_arn, "ABORTED") {
+                for (function, payload) in router.template.ended_execution_targets(&execution_arn, "ABORTED") {
                     let answer = router.invoke(&function, Bytes::from(payload)).await;
                     tracing::info!(%function, status = %answer.status(), "rule target invoked for the stopped execution");
                 }
@@ -118,7 +170,7 @@ impl Router {
 
     async fn invoke(&self, function: &str, payload: Bytes) -> Answer {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.functions_url);
         let answer = match self.http.post(url).body(payload).send().await {
             Ok(answer) => answer,
             Err(error) => return service_error(&request_id, &format!("cargo lambda watch did not answer: {error}")),
@@ -131,7 +183,9 @@ impl Router {
             .header("x-amzn-RequestId", &request_id)
             .header("X-Amz-Executed-Version", "$LATEST");
         if status.is_success() {
-            return response.body(Full::new(body)).expect("a response");
+            return response
+                .body(Full::new(body))
+                .unwrap_or_else(|error| unbuildable(&error));
         }
         // cargo lambda watch answers a function error with 500 and {"errorType","errorMessage"}; Lambda with 200.
         let is_function_error =
@@ -140,7 +194,9 @@ impl Router {
             return service_error(&request_id, &String::from_utf8_lossy(&body));
         }
         response = response.header("X-Amz-Function-Error", "Unhandled");
-        response.body(Full::new(body)).expect("a response")
+        response
+            .body(Full::new(body))
+            .unwrap_or_else(|error| unbuildable(&error))
     }
 
     async fn forward(&self, parts: hyper::http::request::Parts, body: Bytes) -> Answer {
@@ -159,10 +215,7 @@ impl Router {
         let answer = match request.send().await {
             Ok(answer) => answer,
             Err(error) => {
-                return plain(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("the emulator did not answer: {error}"),
-                );
+                return plain(StatusCode::BAD_GATEWAY, &format!("moto did not answer: {error}"));
             }
         };
         let mut response = Response::builder().status(answer.status().as_u16());
@@ -172,7 +225,9 @@ impl Router {
             }
         }
         let body = answer.bytes().await.unwrap_or_default();
-        response.body(Full::new(body)).expect("a response")
+        response
+            .body(Full::new(body))
+            .unwrap_or_else(|error| unbuildable(&error))
     }
 }
 
@@ -192,13 +247,20 @@ fn invoked_function(path: &str) -> Option<String> {
     Some(name)
 }
 
+/// The answer when a response could not be built (a header value it was given is not one).
+fn unbuildable(error: &hyper::http::Error) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(format!("the router could not answer: {error}"))));
+    *answer.status_mut() = StatusCode::BAD_GATEWAY;
+    answer
+}
+
 fn json(status: StatusCode, body: &Value) -> Answer {
     Response::builder()
         .status(status)
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amzn-RequestId", uuid::Uuid::new_v4().to_string())
         .body(Full::new(Bytes::from(body.to_string())))
-        .expect("a response")
+        .unwrap_or_else(|error| unbuildable(&error))
 }
 
 fn service_error(request_id: &str, message: &str) -> Answer {
@@ -210,14 +272,14 @@ fn service_error(request_id: &str, message: &str) -> Answer {
         .body(Full::new(Bytes::from(
             serde_json::json!({ "Message": message }).to_string(),
         )))
-        .expect("a response")
+        .unwrap_or_else(|error| unbuildable(&error))
 }
 
 fn plain(status: StatusCode, message: &str) -> Answer {
     Response::builder()
         .status(status)
         .body(Full::new(Bytes::from(message.to_owned())))
-        .expect("a response")
+        .unwrap_or_else(|error| unbuildable(&error))
 }
 
 #[cfg(test)]
@@ -243,5 +305,20 @@ mod tests {
             Some("health")
         );
         assert_eq!(invoked_function("/moto-api/"), None);
+    }
+
+    #[test]
+    fn the_route_table_sends_each_call_where_it_is_served() {
+        let invoke = "/2015-03-31/functions/health/invocations";
+        assert_eq!(destination(invoke, ""), Some(Destination::Functions));
+        let run_task = "AmazonEC2ContainerServiceV20141113.RunTask";
+        assert_eq!(destination("/", run_task), Some(Destination::LocalEcs));
+        assert_eq!(
+            destination("/", "AWSStepFunctions.StopExecution"),
+            Some(Destination::StopExecution)
+        );
+        for moto in ["AWSStepFunctions.StartExecution", "DynamoDB_20120810.PutItem", ""] {
+            assert_eq!(destination("/", moto), None, "{moto}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! A local ECS for the strategy container: RunTask starts the container's entrypoint as a process, with the task
-//! definition's environment (read from the emulator) and the run's container overrides over it; DescribeTasks
+//! definition's environment (read from moto) and the run's container overrides over it; DescribeTasks
 //! reports it as ECS does (RUNNING, then STOPPED with `EssentialContainerExited` and the exit code); StopTask
 //! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container. A RunTask with a
 //! `clientToken` already seen answers with that token's task, as ECS's idempotent RunTask does. Tests can take
@@ -141,7 +141,7 @@ impl LocalEcs {
         self.tasks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Answers one ECS operation, or `None` when it is not one this local ECS serves (the emulator does).
+    /// Answers one ECS operation, or `None` when it is not one this local ECS serves (moto does).
     pub async fn answer(self: &Arc<Self>, operation: &str, body: &Value) -> Option<Result<Value, EcsError>> {
         Some(match operation {
             "RunTask" => self.run_task(body).await,
@@ -169,7 +169,7 @@ impl LocalEcs {
             .await
             .map_err(|error| EcsError {
                 code: "ServerException",
-                message: format!("the emulator did not answer: {error}"),
+                message: format!("moto did not answer: {error}"),
             })?;
         let ok = answer.status().is_success();
         let body: Value = answer.json().await.unwrap_or(Value::Null);

@@ -124,6 +124,6 @@ pub fn sqs_record(message: &Message, queue_arn: &str) -> Value {
         "md5OfBody": message.md5_of_body(),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
-        "awsRegion": crate::emulator::REGION,
+        "awsRegion": crate::REGION,
     })
 }

@@ -101,7 +101,7 @@ def cannot_patch(patch: str, what: str) -> NoReturn:
 
     sys.exit(
         f"moto_server.py: patch {patch} does not apply to moto {moto.__version__}: {what}. "
-        "The Step Functions stand-in would diverge from AWS; fix the patch (tests/stand-ins/moto_server.py) "
+        "The Step Functions stand-in would diverge from AWS; fix the patch (local/moto_server.py) "
         "or pin moto back."
     )
 

@@ -1,0 +1,279 @@
+//! The whole local deployment of `template.yaml`: moto with its Step Functions engine sending every integration call
+//! to the router, the router in front of it, the function binaries under `cargo lambda watch`, the strategy
+//! container's entrypoint as a local ECS task, the queue's event source mapping, and one set of resources made from
+//! the template, shared by every run (runs are told apart by run id).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use serde_json::Value;
+
+use crate::ecs::LocalEcs;
+use crate::event_source::QueueMapping;
+use crate::functions::Functions;
+use crate::moto::{self, Moto};
+use crate::router::Router;
+use crate::{ACCOUNT, Error, REGION, Resources, Template, project_root};
+
+/// How a deployment is made.
+#[derive(Debug, Clone)]
+pub struct DeploymentOptions {
+    /// The strategy container's entrypoint binary the local ECS runs.
+    pub entrypoint: PathBuf,
+    /// How much shorter retry waits are than on AWS (moto's engine sleeps the scaled interval): 1 keeps AWS's.
+    pub retry_scale: f64,
+    /// What the resources' names end with.
+    pub suffix: String,
+    /// Where the functions reach MLflow (`MLFLOW_TRACKING_URI`).
+    pub mlflow_url: String,
+}
+
+impl DeploymentOptions {
+    /// The debug build's entrypoint, AWS's retry waits, resources named `local`, MLflow at `mlflow_url`.
+    pub fn new(mlflow_url: impl Into<String>) -> Self {
+        Self {
+            entrypoint: entrypoint_binary(),
+            retry_scale: 1.0,
+            suffix: "local".to_owned(),
+            mlflow_url: mlflow_url.into(),
+        }
+    }
+}
+
+/// The entrypoint binary of the debug build (`cargo build -p tradai-entrypoint`).
+pub fn entrypoint_binary() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| project_root().join("target"), PathBuf::from);
+    target.join("debug/tradai-entrypoint")
+}
+
+/// A running local deployment. Its router, local ECS and event source mapping run on the tokio runtime that started
+/// it, which must outlive it.
+pub struct Deployment {
+    /// The router: the one endpoint (`AWS_ENDPOINT_URL`) of every client.
+    pub endpoint: String,
+    pub template: &'static Template,
+    pub resources: Resources,
+    /// Where backtest outcomes are published, and a queue subscribed to it.
+    pub topic_arn: String,
+    pub inbox_url: String,
+    /// The orphan scanner's alert topic, and a queue subscribed to it.
+    pub alert_topic_arn: String,
+    pub alerts_url: String,
+    pub cluster_arn: String,
+    pub state_machine_arn: String,
+    pub ecs: Arc<LocalEcs>,
+    pub functions: Functions,
+    _moto: Moto,
+}
+
+impl Deployment {
+    /// Starts everything; answers once every part listens.
+    pub async fn start(options: DeploymentOptions) -> Result<Deployment, Error> {
+        let started = Instant::now();
+        let template = Template::project()?;
+        if !options.entrypoint.exists() {
+            return Err(Error::NotInstalled {
+                tool: "the strategy container's entrypoint (cargo build -p tradai-entrypoint)",
+                path: options.entrypoint,
+            });
+        }
+        let router_port = crate::free_port()?;
+        let endpoint = format!("http://127.0.0.1:{router_port}");
+        let moto = Moto::start(
+            &[
+                ("MOTO_PORT", router_port.to_string()),
+                ("TRADAI_SFN_RETRY_SCALE", options.retry_scale.to_string()),
+            ],
+            "moto-workflow",
+        )?;
+        let ecs = Arc::new(LocalEcs::new(
+            options.entrypoint.clone(),
+            endpoint.clone(),
+            moto.url.clone(),
+            project_root().join(".stand-ins/local-ecs"),
+        ));
+        // The router serves before anything is made through it; the functions it forwards invocations to start
+        // once the resources they are configured with exist.
+        let functions_port = crate::free_port()?;
+        let functions_url = format!("http://127.0.0.1:{functions_port}");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", router_port))
+            .await
+            .map_err(|source| Error::Start {
+                what: format!("the router on port {router_port}"),
+                source,
+            })?;
+        let router = Arc::new(Router::new(
+            template,
+            moto.url.clone(),
+            functions_url,
+            Arc::clone(&ecs),
+        )?);
+        tokio::spawn(router.serve(listener));
+        let sdk = moto::sdk_config_for(&endpoint).await;
+
+        let resources = Resources::create(template, &sdk, &options.suffix).await?;
+        let topics = Topics::create(&sdk, &options.suffix).await?;
+        let cluster_arn = aws_sdk_ecs::Client::new(&sdk)
+            .create_cluster()
+            .cluster_name(format!("tradai-{}", options.suffix))
+            .send()
+            .await
+            .map_err(|error| Error::aws("creating the cluster", error.into_service_error()))?
+            .cluster
+            .and_then(|cluster| cluster.cluster_arn)
+            .ok_or_else(|| Error::Template("moto made a cluster without an ARN".to_owned()))?;
+        let definition = template.definition(
+            "BacktestStateMachine",
+            &[
+                ("StrategyClusterArn", cluster_arn.clone()),
+                ("StrategySubnets", "subnet-0local".to_owned()),
+                ("StrategySecurityGroups", "sg-0local".to_owned()),
+            ],
+        )?;
+        let state_machine_arn = aws_sdk_sfn::Client::new(&sdk)
+            .create_state_machine()
+            .name(format!("tradai-backtest-{}", options.suffix))
+            .definition(definition)
+            .role_arn(format!(
+                "arn:aws:iam::{ACCOUNT}:role/tradai-backtest-{}",
+                options.suffix
+            ))
+            .send()
+            .await
+            .map_err(|error| Error::aws("creating the state machine", error.into_service_error()))?
+            .state_machine_arn;
+
+        let environment = [
+            ("WORKFLOW_STATE_TABLE", resources.table.clone()),
+            ("IDEMPOTENCY_TABLE", resources.idempotency_table.clone()),
+            ("S3_CONFIG_BUCKET", resources.config_bucket.clone()),
+            ("S3_RESULTS_BUCKET", resources.results_bucket.clone()),
+            ("MARKET_DATA_S3_URI", resources.market_data_uri()),
+            ("NOTIFICATION_TOPIC_ARN", topics.outcomes.clone()),
+            ("MLFLOW_TRACKING_URI", options.mlflow_url.clone()),
+            ("ECS_TASK_PREFIX", "strategy-".to_owned()),
+            ("BACKTEST_WORKFLOW_ARN", state_machine_arn.clone()),
+            ("ALERT_TOPIC_ARN", topics.alerts.clone()),
+            ("ENVIRONMENT", options.suffix.clone()),
+            ("ECS_CLUSTER", cluster_arn.clone()),
+            ("AWS_ENDPOINT_URL", endpoint.clone()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ];
+        let functions = Functions::start(functions_port, &environment)?;
+        // The consumer's event source mapping, as the template declares it.
+        tokio::spawn(
+            QueueMapping {
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                queue_arn: resources.queue_arn.clone(),
+                queue_url: resources.queue_url.clone(),
+                invoke_url: functions.invoke_url("sqs-consumer"),
+                batch_size: template.batch_size("SqsConsumerFunction", "BacktestQueue")?,
+            }
+            .run(),
+        );
+        tracing::info!(elapsed = ?started.elapsed(), %endpoint, "local deployment up");
+        Ok(Deployment {
+            endpoint,
+            template,
+            resources,
+            topic_arn: topics.outcomes,
+            inbox_url: topics.outcomes_inbox,
+            alert_topic_arn: topics.alerts,
+            alerts_url: topics.alerts_inbox,
+            cluster_arn,
+            state_machine_arn,
+            ecs,
+            functions,
+            _moto: moto,
+        })
+    }
+
+    /// SDK configuration for the deployment's endpoint, for clients of the calling runtime.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        moto::sdk_config_for(&self.endpoint).await
+    }
+
+    /// A Step Functions client for the calling runtime.
+    pub async fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk_config().await)
+    }
+
+    /// Fires the orphan scanner as its schedule does: the function's binary invoked with the scheduled event
+    /// EventBridge sends. Answers the scanner's answer (`{orphan_count, jobs_marked_failed, not_judged}`).
+    pub async fn scan_orphans(&self) -> Result<Value, Error> {
+        let rule = format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/tradai-orphan-scan-local");
+        let event = serde_json::json!({
+            "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": ACCOUNT,
+            "time": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            "region": REGION, "resources": [rule], "detail": {}
+        });
+        self.functions.invoke("orphan-scanner", &event).await
+    }
+}
+
+/// The topics the template's functions publish to, each with a queue subscribed: what a subscriber receives.
+struct Topics {
+    outcomes: String,
+    outcomes_inbox: String,
+    alerts: String,
+    alerts_inbox: String,
+}
+
+impl Topics {
+    async fn create(sdk: &SdkConfig, suffix: &str) -> Result<Topics, Error> {
+        let (outcomes, outcomes_inbox) = subscribed_topic(
+            sdk,
+            &format!("tradai-backtest-notifications-{suffix}"),
+            &format!("tradai-notifications-inbox-{suffix}"),
+        )
+        .await?;
+        let (alerts, alerts_inbox) = subscribed_topic(
+            sdk,
+            &format!("tradai-alerts-{suffix}"),
+            &format!("tradai-alerts-inbox-{suffix}"),
+        )
+        .await?;
+        Ok(Topics {
+            outcomes,
+            outcomes_inbox,
+            alerts,
+            alerts_inbox,
+        })
+    }
+}
+
+/// Topic `topic` and queue `queue` subscribed to it: (topic ARN, queue URL).
+async fn subscribed_topic(sdk: &SdkConfig, topic: &str, queue: &str) -> Result<(String, String), Error> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let topic_arn = sns
+        .create_topic()
+        .name(topic)
+        .send()
+        .await
+        .map_err(|error| Error::aws(format!("creating topic {topic}"), error.into_service_error()))?
+        .topic_arn
+        .ok_or_else(|| Error::Template(format!("moto made topic {topic} without an ARN")))?;
+    let queue_url = aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name(queue)
+        .send()
+        .await
+        .map_err(|error| Error::aws(format!("creating queue {queue}"), error.into_service_error()))?
+        .queue_url
+        .ok_or_else(|| Error::Template(format!("moto made queue {queue} without a URL")))?;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"))
+        .send()
+        .await
+        .map_err(|error| Error::aws(format!("subscribing {queue} to {topic}"), error.into_service_error()))?;
+    Ok((topic_arn, queue_url))
+}

@@ -1,0 +1,138 @@
+//! The function binaries, served as Lambda serves them: `cargo lambda watch` (from the project's virtualenv) on a
+//! loopback port, every function with the deployment's environment, invoked through the Lambda Invoke API.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{Error, project_root};
+
+/// Runs its arguments as a command until the process named by STAND_IN_PARENT_PID (or the command) ends, then
+/// stops its whole process group.
+const WATCHDOG: &str = r#""$@" & child=$!
+while kill -0 "$STAND_IN_PARENT_PID" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
+kill -TERM -- "-$$" 2>/dev/null"#;
+
+/// `cargo lambda watch` serving the workspace's functions.
+pub struct Functions {
+    /// Where invocations go (`{url}/2015-03-31/functions/{name}/invocations`).
+    pub url: String,
+    process: Child,
+    http: reqwest::Client,
+}
+
+impl Functions {
+    /// Starts `cargo lambda watch` on loopback `port`, each function with `environment`; its output goes to
+    /// `.stand-ins/cargo-lambda.log`. It stops with this process.
+    pub fn start(port: u16, environment: &[(&str, String)]) -> Result<Functions, Error> {
+        let root = project_root();
+        let program = root.join(".stand-ins/venv/bin/cargo-lambda");
+        if !program.exists() {
+            return Err(Error::NotInstalled {
+                tool: "cargo-lambda",
+                path: program,
+            });
+        }
+        let log_path = root.join(".stand-ins/cargo-lambda.log");
+        let opened = std::fs::File::create(&log_path).and_then(|file| Ok((file.try_clone()?, file)));
+        let (stdout, stderr) = opened.map_err(|source| Error::Start {
+            what: format!("the log {}", log_path.display()),
+            source,
+        })?;
+        let variables: Vec<String> = environment
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        // In a process group of its own, stopped as a whole (with the functions it started) once this process is
+        // gone.
+        let process = Command::new("bash")
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("cargo-lambda-watchdog")
+            .arg(program)
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .arg("--env-vars")
+            .arg(variables.join(","))
+            .env("STAND_IN_PARENT_PID", std::process::id().to_string())
+            .process_group(0)
+            .current_dir(&root)
+            .envs(environment.iter().map(|(name, value)| (*name, value.as_str())))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .map_err(|source| Error::Start {
+                what: "cargo lambda watch".to_owned(),
+                source,
+            })?;
+        let http = reqwest::Client::builder()
+            // A first invocation may wait for cargo to build the function.
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|error| Error::Start {
+                what: "an HTTP client".to_owned(),
+                source: std::io::Error::other(error),
+            })?;
+        let mut functions = Functions {
+            url: format!("http://127.0.0.1:{port}"),
+            process,
+            http,
+        };
+        if let Err(error) = crate::wait_for_port("cargo lambda watch", port, Duration::from_secs(60), &log_path) {
+            functions.stop();
+            return Err(error);
+        }
+        Ok(functions)
+    }
+
+    /// The Invoke URL of function `name`.
+    pub fn invoke_url(&self, name: &str) -> String {
+        format!("{}/2015-03-31/functions/{name}/invocations", self.url)
+    }
+
+    /// Invokes function `name` with `event`; answers what it returned, or its error as [`Error::Function`].
+    pub async fn invoke(&self, name: &str, event: &Value) -> Result<Value, Error> {
+        let answer = self
+            .http
+            .post(self.invoke_url(name))
+            .json(event)
+            .send()
+            .await
+            .map_err(|error| Error::Function {
+                function: name.to_owned(),
+                message: format!("cargo lambda watch did not answer: {error}"),
+            })?;
+        let ok = answer.status().is_success();
+        let body: Value = answer.json().await.map_err(|error| Error::Function {
+            function: name.to_owned(),
+            message: format!("the answer is not JSON: {error}"),
+        })?;
+        if ok {
+            Ok(body)
+        } else {
+            Err(Error::Function {
+                function: name.to_owned(),
+                message: body.to_string(),
+            })
+        }
+    }
+
+    /// Stops `cargo lambda watch` and the functions it started.
+    pub fn stop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.process.id()) {
+            // The watchdog leads its own process group: the group goes, functions included.
+            let _gone = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        }
+        let _reaped = self.process.wait();
+    }
+}

@@ -1,0 +1,102 @@
+//! The local deployment the workflow tests share: started once per test process, on a runtime of its own that
+//! lives as long as the process (its router, local ECS and event source mapping run there).
+
+use std::sync::OnceLock;
+
+use tradai_local::{Deployment, DeploymentOptions};
+
+use crate::stack::Stack;
+
+/// How much shorter retry waits are here than on AWS (moto's engine sleeps the scaled interval).
+const RETRY_SCALE: f64 = 0.01;
+
+/// The deployment, started on first use.
+pub fn shared() -> &'static Deployment {
+    static DEPLOYMENT: OnceLock<Deployment> = OnceLock::new();
+    DEPLOYMENT.get_or_init(start)
+}
+
+/// The deployment's resources, with clients for the calling runtime.
+pub trait DeploymentStack {
+    fn stack(&self) -> impl std::future::Future<Output = Stack> + Send;
+}
+
+impl DeploymentStack for Deployment {
+    async fn stack(&self) -> Stack {
+        Stack::of(&self.resources, self.sdk_config().await)
+    }
+}
+
+fn start() -> Deployment {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("local-deployment".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime for the local deployment");
+            runtime.block_on(async move {
+                crate::capture_logs();
+                let options = DeploymentOptions {
+                    retry_scale: RETRY_SCALE,
+                    ..DeploymentOptions::new(crate::mlflow::endpoint())
+                };
+                let started = Deployment::start(options).await;
+                let failed = started.is_err();
+                sender.send(started).expect("the local deployment is awaited");
+                if !failed {
+                    // The router and the local ECS live on this runtime for the rest of the process.
+                    std::future::pending::<()>().await;
+                }
+            });
+        })
+        .expect("the local deployment's thread");
+    receiver
+        .recv()
+        .expect("the local deployment started")
+        .unwrap_or_else(|error| panic!("{}", tradai::report::chain(&error)))
+}
+
+/// Deploys strategy `name` as a release would: its image in ECR, its base config in the configs bucket, a
+/// registered MLflow version tagged with both (alias `production`), and its task definition (family
+/// `strategy-<name>`, container `strategy`) with `environment`. Answers the image URL.
+pub async fn deploy_strategy(stack: &Stack, name: &str, base_config: &[u8], environment: &[(&str, String)]) -> String {
+    let uri = stack
+        .push_image(&format!("strategy-{}", name.to_lowercase()), "1")
+        .await;
+    let config = stack
+        .put_config(&format!("strategies/{name}/base.yaml"), base_config.to_vec())
+        .await;
+    let image = format!("{uri}:1");
+    let versions = crate::mlflow::register(
+        name,
+        &[&[("ecr_url", image.as_str()), ("config_path", config.as_str())]],
+        &[],
+    )
+    .await;
+    let newest = versions.last().copied().expect("a version");
+    crate::mlflow::register(name, &[], &[("production", newest)]).await;
+    let variables = environment.iter().map(|(name, value)| {
+        aws_sdk_ecs::types::KeyValuePair::builder()
+            .name(*name)
+            .value(value)
+            .build()
+    });
+    let container = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("strategy")
+        .image(&image)
+        .memory(2048)
+        .essential(true)
+        .set_environment(Some(variables.collect()))
+        .build();
+    aws_sdk_ecs::Client::new(&stack.sdk)
+        .register_task_definition()
+        .family(format!("strategy-{name}"))
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("task definition");
+    image
+}
