@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::ecs::LocalEcs;
 use crate::event_source::QueueMapping;
 use crate::functions::Functions;
+use crate::http_api::HttpApi;
 use crate::moto::{self, Moto};
 use crate::router::Router;
 use crate::{ACCOUNT, Error, REGION, Resources, Template, project_root};
@@ -28,6 +29,9 @@ pub struct DeploymentOptions {
     pub suffix: String,
     /// Where the functions reach MLflow (`MLFLOW_TRACKING_URI`).
     pub mlflow_url: String,
+    /// The IAM identity every request to the HTTP API is taken to come from (API Gateway's IAM authorizer would
+    /// have checked its signature).
+    pub caller: String,
 }
 
 impl DeploymentOptions {
@@ -38,6 +42,7 @@ impl DeploymentOptions {
             retry_scale: 1.0,
             suffix: "local".to_owned(),
             mlflow_url: mlflow_url.into(),
+            caller: format!("arn:aws:iam::{ACCOUNT}:user/local"),
         }
     }
 }
@@ -53,6 +58,8 @@ pub fn entrypoint_binary() -> PathBuf {
 pub struct Deployment {
     /// The router: the one endpoint (`AWS_ENDPOINT_URL`) of every client.
     pub endpoint: String,
+    /// The HTTP API: the template's routes, as API Gateway serves them.
+    pub api_url: String,
     pub template: &'static Template,
     pub resources: Resources,
     /// Where backtest outcomes are published, and a queue subscribed to it.
@@ -154,6 +161,8 @@ impl Deployment {
             ("NOTIFICATION_TOPIC_ARN", topics.outcomes.clone()),
             ("MLFLOW_TRACKING_URI", options.mlflow_url.clone()),
             ("ECS_TASK_PREFIX", "strategy-".to_owned()),
+            // A submission through the HTTP API starts the workflow, as a deployed stage's would.
+            ("EXECUTOR_MODE", "stepfunctions".to_owned()),
             ("BACKTEST_WORKFLOW_ARN", state_machine_arn.clone()),
             ("ALERT_TOPIC_ARN", topics.alerts.clone()),
             ("ENVIRONMENT", options.suffix.clone()),
@@ -166,6 +175,15 @@ impl Deployment {
             ("RUST_LOG", "info".to_owned()),
         ];
         let functions = Functions::start(functions_port, &environment)?;
+        let api_port = crate::free_port()?;
+        let api_listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+            .await
+            .map_err(|source| Error::Start {
+                what: format!("the HTTP API on port {api_port}"),
+                source,
+            })?;
+        let api = HttpApi::new(template.routes(), functions.url.clone(), options.caller.clone())?;
+        tokio::spawn(Arc::new(api).serve(api_listener));
         // The consumer's event source mapping, as the template declares it.
         tokio::spawn(
             QueueMapping {
@@ -177,9 +195,10 @@ impl Deployment {
             }
             .run(),
         );
-        tracing::info!(elapsed = ?started.elapsed(), %endpoint, "local deployment up");
+        tracing::info!(elapsed = ?started.elapsed(), %endpoint, api = %format!("http://127.0.0.1:{api_port}"), "local deployment up");
         Ok(Deployment {
             endpoint,
+            api_url: format!("http://127.0.0.1:{api_port}"),
             template,
             resources,
             topic_arn: topics.outcomes,

@@ -11,6 +11,7 @@ pub mod deployment;
 pub mod ecs;
 pub mod event_source;
 pub mod functions;
+pub mod http_api;
 pub mod moto;
 pub mod resources;
 pub mod router;

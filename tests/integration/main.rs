@@ -5,6 +5,7 @@ mod answer;
 mod entrypoint;
 mod events;
 mod executors;
+mod http_api;
 mod idempotency;
 mod in_step;
 mod malformed;
