@@ -182,7 +182,7 @@ impl Deployment {
                 what: format!("the HTTP API on port {api_port}"),
                 source,
             })?;
-        let api = HttpApi::new(template.routes(), functions.url.clone(), options.caller.clone())?;
+        let api = HttpApi::new(template.routes(), functions.invoker(), options.caller.clone());
         tokio::spawn(Arc::new(api).serve(api_listener));
         // The consumer's event source mapping, as the template declares it.
         tokio::spawn(

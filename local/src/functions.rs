@@ -2,7 +2,7 @@
 //! loopback port, every function with the deployment's environment, invoked through the Lambda Invoke API.
 
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,64 +17,20 @@ kill -TERM -- "-$$" 2>/dev/null"#;
 
 /// `cargo lambda watch` serving the workspace's functions.
 pub struct Functions {
-    /// Where invocations go (`{url}/2015-03-31/functions/{name}/invocations`).
-    pub url: String,
+    invoker: Invoker,
     process: Child,
+}
+
+/// Invokes the functions through the Lambda Invoke API of `cargo lambda watch`.
+#[derive(Debug, Clone)]
+pub struct Invoker {
+    url: String,
     http: reqwest::Client,
 }
 
-impl Functions {
-    /// Starts `cargo lambda watch` on loopback `port`, each function with `environment`; its output goes to
-    /// `.stand-ins/cargo-lambda.log`. It stops with this process.
-    pub fn start(port: u16, environment: &[(&str, String)]) -> Result<Functions, Error> {
-        let root = project_root();
-        let program = root.join(".stand-ins/venv/bin/cargo-lambda");
-        if !program.exists() {
-            return Err(Error::NotInstalled {
-                tool: "cargo-lambda",
-                path: program,
-            });
-        }
-        let log_path = root.join(".stand-ins/cargo-lambda.log");
-        let opened = std::fs::File::create(&log_path).and_then(|file| Ok((file.try_clone()?, file)));
-        let (stdout, stderr) = opened.map_err(|source| Error::Start {
-            what: format!("the log {}", log_path.display()),
-            source,
-        })?;
-        let variables: Vec<String> = environment
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        // In a process group of its own, stopped as a whole (with the functions it started) once this process is
-        // gone.
-        let process = Command::new("bash")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("cargo-lambda-watchdog")
-            .arg(program)
-            .args([
-                "lambda",
-                "watch",
-                "--ignore-changes",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-            ])
-            .arg(port.to_string())
-            .arg("--env-vars")
-            .arg(variables.join(","))
-            .env("STAND_IN_PARENT_PID", std::process::id().to_string())
-            .process_group(0)
-            .current_dir(&root)
-            .envs(environment.iter().map(|(name, value)| (*name, value.as_str())))
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .map_err(|source| Error::Start {
-                what: "cargo lambda watch".to_owned(),
-                source,
-            })?;
+impl Invoker {
+    /// Invocations of the functions served at `url`.
+    pub fn new(url: String) -> Result<Invoker, Error> {
         let http = reqwest::Client::builder()
             // A first invocation may wait for cargo to build the function.
             .timeout(Duration::from_secs(600))
@@ -83,16 +39,7 @@ impl Functions {
                 what: "an HTTP client".to_owned(),
                 source: std::io::Error::other(error),
             })?;
-        let mut functions = Functions {
-            url: format!("http://127.0.0.1:{port}"),
-            process,
-            http,
-        };
-        if let Err(error) = crate::wait_for_port("cargo lambda watch", port, Duration::from_secs(60), &log_path) {
-            functions.stop();
-            return Err(error);
-        }
-        Ok(functions)
+        Ok(Invoker { url, http })
     }
 
     /// The Invoke URL of function `name`.
@@ -125,6 +72,74 @@ impl Functions {
                 message: body.to_string(),
             })
         }
+    }
+}
+
+impl Functions {
+    /// Starts `cargo lambda watch` on loopback `port`, each function with `environment`; its output goes to
+    /// `.stand-ins/cargo-lambda.log`. It stops with this process.
+    pub fn start(port: u16, environment: &[(&str, String)]) -> Result<Functions, Error> {
+        let root = project_root();
+        let program = root.join(".stand-ins/venv/bin/cargo-lambda");
+        if !program.exists() {
+            return Err(Error::NotInstalled {
+                tool: "cargo-lambda",
+                path: program,
+            });
+        }
+        let log_path = root.join(".stand-ins/cargo-lambda.log");
+        let variables: Vec<String> = environment
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        // In a process group of its own, stopped as a whole (with the functions it started) once this process is
+        // gone.
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg("cargo-lambda-watchdog")
+            .arg(program)
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+            ])
+            .arg(port.to_string())
+            .arg("--env-vars")
+            .arg(variables.join(","))
+            .env("STAND_IN_PARENT_PID", std::process::id().to_string())
+            .process_group(0)
+            .current_dir(&root)
+            .envs(environment.iter().map(|(name, value)| (*name, value.as_str())));
+        let process = crate::spawn_logged(&mut command, "cargo lambda watch", &log_path)?;
+        let mut functions = Functions {
+            invoker: Invoker::new(format!("http://127.0.0.1:{port}"))?,
+            process,
+        };
+        if let Err(error) = crate::wait_for_port("cargo lambda watch", port, Duration::from_secs(60), &log_path) {
+            functions.stop();
+            return Err(error);
+        }
+        Ok(functions)
+    }
+
+    /// The Invoke URL of function `name`.
+    pub fn invoke_url(&self, name: &str) -> String {
+        self.invoker.invoke_url(name)
+    }
+
+    /// What invokes the functions, for whoever calls them.
+    pub fn invoker(&self) -> Invoker {
+        self.invoker.clone()
+    }
+
+    /// Invokes function `name` with `event`; answers what it returned, or its error as [`Error::Function`].
+    pub async fn invoke(&self, name: &str, event: &Value) -> Result<Value, Error> {
+        self.invoker.invoke(name, event).await
     }
 
     /// Stops `cargo lambda watch` and the functions it started.

@@ -6,7 +6,6 @@
 //! request no route takes, 413 for a body over 10 MB, and 500 `Internal Server Error` when the function fails.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -18,8 +17,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Map, Value, json};
 
+use crate::ACCOUNT;
+use crate::functions::Invoker;
 use crate::template::Route;
-use crate::{ACCOUNT, Error};
 
 /// The largest request body API Gateway's HTTP API accepts.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -284,48 +284,28 @@ fn build(builder: hyper::http::response::Builder, body: Bytes, request_id: &str)
 /// The HTTP API: the template's routes, served on a loopback port.
 pub struct HttpApi {
     routes: Vec<Route>,
-    functions_url: String,
+    functions: Invoker,
     caller: String,
-    http: reqwest::Client,
 }
 
 impl HttpApi {
-    /// Serves `routes` by invoking functions at `functions_url` (the Lambda Invoke API), every request made as
-    /// `caller` (the IAM identity a signed request would carry).
-    pub fn new(routes: Vec<Route>, functions_url: String, caller: String) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            // API Gateway gives an integration 30 s; a first invocation may wait for cargo to build the function.
-            .timeout(std::time::Duration::from_secs(600))
-            .build()
-            .map_err(|error| Error::Start {
-                what: "the HTTP API's client".to_owned(),
-                source: std::io::Error::other(error),
-            })?;
-        Ok(Self {
+    /// Serves `routes` by invoking the functions through `functions`, every request made as `caller` (the IAM
+    /// identity a signed request would carry).
+    pub fn new(routes: Vec<Route>, functions: Invoker, caller: String) -> Self {
+        Self {
             routes,
-            functions_url,
+            functions,
             caller,
-            http,
-        })
+        }
     }
 
     /// Serves connections on `listener` until the process ends.
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
-        loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
-            };
+        crate::serve(listener, move |request, peer: std::net::SocketAddr| {
             let api = Arc::clone(&self);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let api = Arc::clone(&api);
-                    async move { Ok::<_, Infallible>(api.answer(request, peer.ip().to_string()).await) }
-                });
-                let _closed = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+            async move { api.answer(request, peer.ip().to_string()).await }
+        })
+        .await;
     }
 
     async fn answer(&self, request: Request<Incoming>, source_ip: String) -> Answer {
@@ -356,20 +336,8 @@ impl HttpApi {
             source_ip,
         };
         let event = event(&call, &matched, &self.caller, &request_id, chrono::Utc::now());
-        let function = &matched.route.function;
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.functions_url);
-        let answer = match self.http.post(url).json(&event).send().await {
-            Err(error) => Err(format!("{function}: cargo lambda watch did not answer: {error}")),
-            Ok(answer) => {
-                let ok = answer.status().is_success();
-                match answer.json::<Value>().await {
-                    Ok(value) if ok => Ok(value),
-                    Ok(error) => Err(format!("{function}: {error}")),
-                    Err(error) => Err(format!("{function}: the answer is not JSON: {error}")),
-                }
-            }
-        };
-        response(answer, &request_id)
+        let answer = self.functions.invoke(&matched.route.function, &event).await;
+        response(answer.map_err(|error| error.to_string()), &request_id)
     }
 }
 

@@ -92,6 +92,48 @@ pub fn free_port() -> Result<u16, Error> {
         })
 }
 
+/// Starts `command` (`what`, for errors) with no input and its output and errors in a fresh `log`.
+pub fn spawn_logged(command: &mut std::process::Command, what: &str, log: &Path) -> Result<std::process::Child, Error> {
+    let opened = std::fs::File::create(log).and_then(|file| Ok((file.try_clone()?, file)));
+    let (stdout, stderr) = opened.map_err(|source| Error::Start {
+        what: format!("the log {}", log.display()),
+        source,
+    })?;
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .map_err(|source| Error::Start {
+            what: what.to_owned(),
+            source,
+        })
+}
+
+/// Serves HTTP/1 connections on `listener` until the process ends, each request answered by `answer` (given the
+/// peer's address).
+pub(crate) async fn serve<A, F>(listener: tokio::net::TcpListener, answer: A)
+where
+    A: Fn(hyper::Request<hyper::body::Incoming>, std::net::SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = hyper::Response<http_body_util::Full<bytes::Bytes>>> + Send + 'static,
+{
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let answer = answer.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let answered = answer(request, peer);
+                async move { Ok::<_, std::convert::Infallible>(answered.await) }
+            });
+            let _closed = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 /// Waits until something listens on loopback `port`, at most `limit`.
 pub fn wait_for_port(what: &'static str, port: u16, limit: Duration, log: &Path) -> Result<(), Error> {
     let start = std::time::Instant::now();

@@ -3,7 +3,7 @@
 //! for talking to it.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -32,24 +32,13 @@ impl Moto {
         }
         let port = crate::free_port()?;
         let log_path = root.join(format!(".stand-ins/{log}.log"));
-        let opened = std::fs::File::create(&log_path).and_then(|file| Ok((file.try_clone()?, file)));
-        let (stdout, stderr) = opened.map_err(|source| Error::Start {
-            what: format!("the log {}", log_path.display()),
-            source,
-        })?;
-        let process = Command::new(&python)
+        let mut command = Command::new(&python);
+        command
             .arg(root.join("local/moto_server.py"))
             .arg(port.to_string())
             .env("STAND_IN_PARENT_PID", std::process::id().to_string())
-            .envs(environment.iter().map(|(name, value)| (*name, value.as_str())))
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .map_err(|source| Error::Start {
-                what: "moto".to_owned(),
-                source,
-            })?;
+            .envs(environment.iter().map(|(name, value)| (*name, value.as_str())));
+        let process = crate::spawn_logged(&mut command, "moto", &log_path)?;
         let mut moto = Moto {
             url: format!("http://127.0.0.1:{port}"),
             log: log_path,

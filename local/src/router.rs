@@ -5,7 +5,6 @@
 //! which names the execution) and fires the template's rules on ended executions, as AWS does; everything else goes
 //! to moto.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -96,21 +95,11 @@ impl Router {
 
     /// Serves connections on `listener` until the process ends.
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
+        crate::serve(listener, move |request, _peer| {
             let router = Arc::clone(&self);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let router = Arc::clone(&router);
-                    async move { Ok::<_, Infallible>(router.route(request).await) }
-                });
-                let _closed = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+            async move { router.route(request).await }
+        })
+        .await;
     }
 
     async fn route(self: &Arc<Self>, request: Request<Incoming>) -> Answer {

@@ -337,14 +337,7 @@ async fn sigterm_while_waiting_for_mlflow_stops_within_the_grace_period() {
 async fn sigterm_during_the_download_stops_within_the_grace_period() {
     let stack = Stack::fresh().await;
     // The market data lives behind a network that takes the connection and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
+    let (endpoint, _) = tradai_tests::proxy::silent_server().await;
     let aws = tradai::aws::sdk_config(&tradai::settings::AwsSettings {
         endpoint_url: Some(endpoint),
         ..Default::default()
@@ -373,7 +366,6 @@ async fn sigterm_during_the_download_stops_within_the_grace_period() {
         (Status::Failed, Some("interrupted")),
         "claimed, then interrupted mid-download"
     );
-    held.abort();
     std::fs::remove_dir_all(folder).ok();
 }
 

@@ -1,8 +1,7 @@
 //! The MLflow adapter against a real `mlflow server`, and against loopback sockets that misbehave on purpose
 //! (silent, refusing), for timeouts, basic auth and the circuit breaker.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,6 +9,7 @@ use tokio::net::TcpListener;
 use tradai::mlflow::breaker::State;
 use tradai::mlflow::{MlflowClient, MlflowOptions, ModelRegistry, RegistryError};
 use tradai_tests::mlflow::{endpoint, register, unique_name};
+use tradai_tests::proxy::silent_server;
 
 fn client() -> MlflowClient {
     MlflowClient::new(MlflowOptions::new(endpoint())).expect("client")
@@ -105,22 +105,6 @@ async fn listing_pages_through_every_strategy_once() {
     }
     let ours: Vec<&String> = seen.iter().filter(|name| name.starts_with(&prefix)).collect();
     assert_eq!(ours, names.iter().collect::<Vec<_>>(), "each once, by name");
-}
-
-/// A loopback server that accepts connections and never answers; counts connections.
-async fn silent_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counter = connections.clone();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            held.push(socket);
-        }
-    });
-    (format!("http://{address}"), connections)
 }
 
 #[tokio::test]

@@ -302,22 +302,9 @@ async fn the_stale_running_query_judges_by_heartbeat_and_crosses_pages() {
     assert_eq!(found, stale);
 }
 
-/// A TCP listener that takes connections and never answers, as a network that dropped the route does.
-async fn black_hole() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let held = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            open.push(socket);
-        }
-    });
-    (format!("http://{address}"), held)
-}
-
 #[tokio::test]
 async fn an_aws_endpoint_that_never_answers_is_given_up_on_not_waited_for() {
-    let (endpoint, held) = black_hole().await;
+    let (endpoint, _) = tradai_tests::proxy::silent_server().await;
     let settings = tradai::settings::AwsSettings {
         endpoint_url: Some(endpoint),
         timeouts: tradai::settings::SdkTimeouts {
@@ -333,5 +320,4 @@ async fn an_aws_endpoint_that_never_answers_is_given_up_on_not_waited_for() {
         .await
         .expect("the SDK gave up by itself");
     assert!(matches!(answer, Err(StoreError::Unavailable(_))), "{answer:?}");
-    held.abort();
 }

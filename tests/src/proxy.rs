@@ -1,5 +1,6 @@
 //! A TCP proxy on loopback in front of a real server, which a test can cut: every connection through it ends and
-//! no new one is accepted — a dependency going down mid-run, for real, without stopping the shared server.
+//! no new one is accepted — a dependency going down mid-run, for real, without stopping the shared server; and a
+//! silent server, a dependency whose network dropped the route.
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -50,4 +51,22 @@ impl Proxy {
             connection.abort();
         }
     }
+}
+
+/// A loopback server that accepts connections and never answers, as a network that dropped the route does:
+/// its `http://` address, and how many connections it took. It lives as long as the test process.
+pub async fn silent_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (format!("http://{address}"), connections)
 }

@@ -64,24 +64,6 @@ impl Stack {
         }
     }
 
-    /// The same resources, reached through new clients of `sdk` (clients belong to the runtime that made them).
-    pub fn reconnect(&self, sdk: SdkConfig) -> Stack {
-        Stack {
-            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
-            sqs: aws_sdk_sqs::Client::new(&sdk),
-            s3: tradai::aws::s3_client(&sdk),
-            sdk,
-            table: self.table.clone(),
-            idempotency_table: self.idempotency_table.clone(),
-            queue_url: self.queue_url.clone(),
-            dead_letter_queue_url: self.dead_letter_queue_url.clone(),
-            market_data_bucket: self.market_data_bucket.clone(),
-            market_data: self.market_data.clone(),
-            config_bucket: self.config_bucket.clone(),
-            results_bucket: self.results_bucket.clone(),
-        }
-    }
-
     /// The idempotency keys over this stack's idempotency table.
     pub fn keys(&self) -> tradai::idempotency::DynamoDbKeys {
         tradai::idempotency::DynamoDbKeys::new(self.dynamodb.clone(), &self.idempotency_table)

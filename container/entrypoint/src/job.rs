@@ -103,19 +103,37 @@ pub async fn fail_waiting_job(
     budget: Duration,
 ) -> Outcome {
     let reason = chain(&failure);
-    if let Ok(Some(record)) = persistently(budget, || store.get(run_id)).await
-        && matches!(record.status, Status::Pending | Status::Queued)
-    {
-        let failed =
-            Transition::new(record.status, Status::Failed, Timestamp::now()).with(RecordUpdate::failure(&reason, STEP));
-        if let Err(error) = persistently(budget, || store.transition(run_id, &failed)).await {
-            tracing::error!(%run_id, error = %chain(&error), "could not record the failure");
-        }
-    }
+    fail_if_waiting(store, run_id, &reason, budget).await;
     tracing::error!(%run_id, %reason, "backtest failed before it started");
     Outcome::Failed {
         reason,
         code: failure.exit_code(),
+    }
+}
+
+/// Moves job `run_id` to FAILED with `reason` if it is still waiting to run (PENDING or QUEUED), each write tried
+/// for `budget`; answers the status it has then, as far as it could be read.
+async fn fail_if_waiting(store: &impl WorkflowStore, run_id: RunId, reason: &str, budget: Duration) -> Option<Status> {
+    let record = match persistently(budget, || store.get(run_id)).await {
+        Ok(record) => record?,
+        Err(error) => {
+            tracing::error!(%run_id, error = %chain(&error), "could not read the job");
+            return None;
+        }
+    };
+    if !matches!(record.status, Status::Pending | Status::Queued) {
+        return Some(record.status);
+    }
+    let failed =
+        Transition::new(record.status, Status::Failed, Timestamp::now()).with(RecordUpdate::failure(reason, STEP));
+    match persistently(budget, || store.transition(run_id, &failed)).await {
+        Ok(TransitionOutcome::Moved(_)) => Some(Status::Failed),
+        Ok(TransitionOutcome::LostRace { current }) => Some(current),
+        Ok(TransitionOutcome::NotFound) => None,
+        Err(error) => {
+            tracing::error!(%run_id, error = %chain(&error), "could not record the failure");
+            Some(record.status)
+        }
     }
 }
 
@@ -168,30 +186,23 @@ pub async fn interrupted(store: &impl WorkflowStore, run_id: RunId, workflow_man
 /// Records an interruption that came before the job was claimed: a run the workflow manages leaves it waiting
 /// (QUEUED) for the workflow to decide; any other is FAILED `interrupted`, unless it was cancelled.
 pub async fn interrupted_waiting(store: &impl WorkflowStore, run_id: RunId, workflow_managed: bool) -> Outcome {
-    let record = match store.get(run_id).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return Outcome::Interrupted,
-        Err(error) => {
-            tracing::error!(%run_id, error = %chain(&error), "could not read the interrupted job");
-            return Outcome::Interrupted;
-        }
-    };
-    match record.status {
-        Status::Cancelled => return Outcome::Cancelled,
-        Status::Pending | Status::Queued if !workflow_managed => {
-            let failed = Transition::new(record.status, Status::Failed, Timestamp::now())
-                .with(RecordUpdate::failure("interrupted", STEP));
-            match store.transition(run_id, &failed).await {
-                Ok(TransitionOutcome::LostRace {
-                    current: Status::Cancelled,
-                }) => return Outcome::Cancelled,
-                Ok(_) => {}
-                Err(error) => tracing::error!(%run_id, error = %chain(&error), "could not record the interruption"),
+    // One try each: the process is being stopped.
+    let status = if workflow_managed {
+        match store.get(run_id).await {
+            Ok(record) => record.map(|record| record.status),
+            Err(error) => {
+                tracing::error!(%run_id, error = %chain(&error), "could not read the interrupted job");
+                None
             }
         }
-        _ => {}
+    } else {
+        fail_if_waiting(store, run_id, "interrupted", Duration::ZERO).await
+    };
+    if status == Some(Status::Cancelled) {
+        Outcome::Cancelled
+    } else {
+        Outcome::Interrupted
     }
-    Outcome::Interrupted
 }
 
 #[cfg(test)]
