@@ -49,8 +49,7 @@ impl DeploymentOptions {
 
 /// The entrypoint binary of the debug build (`cargo build -p tradai-entrypoint`).
 pub fn entrypoint_binary() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| project_root().join("target"), PathBuf::from);
-    target.join("debug/tradai-entrypoint")
+    crate::debug_binary("tradai-entrypoint")
 }
 
 /// A running local deployment. Its router, local ECS and event source mapping run on the tokio runtime that started

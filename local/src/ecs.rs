@@ -1,5 +1,6 @@
-//! A local ECS for the strategy container: RunTask starts the container's entrypoint as a process, with the task
-//! definition's environment (read from moto) and the run's container overrides over it; DescribeTasks
+//! A local ECS for the strategy container: RunTask starts the container's entrypoint as a process, with the
+//! environment a local image carries ([`crate::images`]), the task definition's (read from moto) over it and the
+//! run's container overrides over both; DescribeTasks
 //! reports it as ECS does (RUNNING, then STOPPED with `EssentialContainerExited` and the exit code); StopTask
 //! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container. A RunTask with a
 //! `clientToken` already seen answers with that token's task, as ECS's idempotent RunTask does. Tests can take
@@ -151,20 +152,18 @@ impl LocalEcs {
         })
     }
 
-    async fn task_definition(&self, name: &str) -> Result<Value, EcsError> {
+    /// Sends `operation` of `target` (`AmazonEC2ContainerServiceV20141113`, …) with `body` to moto.
+    async fn moto(&self, target: &str, operation: &str, service: &str, body: &Value) -> Result<Value, EcsError> {
         let answer = self
             .http
             .post(&self.moto_url)
-            .header(
-                "X-Amz-Target",
-                "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition",
-            )
+            .header("X-Amz-Target", format!("{target}.{operation}"))
             .header("Content-Type", "application/x-amz-json-1.1")
             .header(
                 "Authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/ecs/aws4_request",
+                format!("AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/{service}/aws4_request"),
             )
-            .body(json!({ "taskDefinition": name }).to_string())
+            .body(body.to_string())
             .send()
             .await
             .map_err(|error| EcsError {
@@ -172,14 +171,55 @@ impl LocalEcs {
                 message: format!("moto did not answer: {error}"),
             })?;
         let ok = answer.status().is_success();
-        let body: Value = answer.json().await.unwrap_or(Value::Null);
-        if !ok {
-            return Err(EcsError {
+        let answer: Value = answer.json().await.unwrap_or(Value::Null);
+        if ok {
+            Ok(answer)
+        } else {
+            Err(EcsError {
+                code: "ClientException",
+                message: answer["message"].as_str().unwrap_or("moto refused").to_owned(),
+            })
+        }
+    }
+
+    async fn task_definition(&self, name: &str) -> Result<Value, EcsError> {
+        let answer = self
+            .moto(
+                "AmazonEC2ContainerServiceV20141113",
+                "DescribeTaskDefinition",
+                "ecs",
+                &json!({ "taskDefinition": name }),
+            )
+            .await
+            .map_err(|_| EcsError {
                 code: "ClientException",
                 message: format!("Unable to describe task definition {name}."),
-            });
-        }
-        Ok(body["taskDefinition"].clone())
+            })?;
+        Ok(answer["taskDefinition"].clone())
+    }
+
+    /// The environment image `url` carries when it is a local image in the local ECR ([`crate::images`]); none for
+    /// any other.
+    async fn image_environment(&self, url: &str) -> Vec<(String, String)> {
+        let Some(image) = tradai::images::ImageRef::parse(url) else {
+            return Vec::new();
+        };
+        let id = match &image.reference {
+            tradai::images::ImageReference::Tag(tag) => json!({"imageTag": tag}),
+            tradai::images::ImageReference::Digest(digest) => json!({"imageDigest": digest}),
+        };
+        let body = json!({"repositoryName": image.repository, "imageIds": [id]});
+        let Ok(answer) = self
+            .moto("AmazonEC2ContainerRegistry_V20150921", "BatchGetImage", "ecr", &body)
+            .await
+        else {
+            return Vec::new();
+        };
+        answer["images"][0]["imageManifest"]
+            .as_str()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            .map(|manifest| crate::images::environment_of(&manifest))
+            .unwrap_or_default()
     }
 
     async fn run_task(self: &Arc<Self>, body: &Value) -> Result<Value, EcsError> {
@@ -220,6 +260,11 @@ impl LocalEcs {
         let container_name = container["name"].as_str().unwrap_or("strategy").to_owned();
         // The router stands in for every AWS endpoint the task reaches.
         let mut environment = vec![("AWS_ENDPOINT_URL".to_owned(), self.router_url.clone())];
+        // The image's own environment first: the task definition's and the run's overrides come over it.
+        environment.extend(
+            self.image_environment(container["image"].as_str().unwrap_or_default())
+                .await,
+        );
         let pairs = |list: &Value| -> Vec<(String, String)> {
             list.as_array()
                 .into_iter()

@@ -88,6 +88,14 @@ impl Functions {
             });
         }
         let log_path = root.join(".stand-ins/cargo-lambda.log");
+        // `cargo lambda watch` watches the folder it runs in, recursively, even with --ignore-changes: run from the
+        // project's root it would put an inotify watch on every folder of the build and the stand-ins and, past the
+        // limit, fail a function instance. From a folder of its own it watches nothing of size.
+        let folder = root.join(".stand-ins/lambda-watch");
+        std::fs::create_dir_all(&folder).map_err(|source| Error::Start {
+            what: format!("a folder for cargo lambda watch at {}", folder.display()),
+            source,
+        })?;
         let variables: Vec<String> = environment
             .iter()
             .map(|(name, value)| format!("{name}={value}"))
@@ -100,20 +108,15 @@ impl Functions {
             .arg(WATCHDOG)
             .arg("cargo-lambda-watchdog")
             .arg(program)
-            .args([
-                "lambda",
-                "watch",
-                "--ignore-changes",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-            ])
+            .args(["lambda", "watch", "--ignore-changes", "--manifest-path"])
+            .arg(root.join("Cargo.toml"))
+            .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(port.to_string())
             .arg("--env-vars")
             .arg(variables.join(","))
             .env("STAND_IN_PARENT_PID", std::process::id().to_string())
             .process_group(0)
-            .current_dir(&root)
+            .current_dir(&folder)
             .envs(environment.iter().map(|(name, value)| (*name, value.as_str())));
         let process = crate::spawn_logged(&mut command, "cargo lambda watch", &log_path)?;
         let mut functions = Functions {

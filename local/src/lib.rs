@@ -12,6 +12,8 @@ pub mod ecs;
 pub mod event_source;
 pub mod functions;
 pub mod http_api;
+pub mod images;
+pub mod mlflow;
 pub mod moto;
 pub mod resources;
 pub mod router;
@@ -52,6 +54,12 @@ pub enum Error {
         waited: Duration,
         log: PathBuf,
     },
+    #[error("{what} did not become healthy within {waited:?}; see {}", log.display())]
+    Unhealthy {
+        what: String,
+        waited: Duration,
+        log: PathBuf,
+    },
     #[error("template.yaml: {0}")]
     Template(String),
     #[error("{what} failed")]
@@ -79,6 +87,12 @@ pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Binary `name` of the workspace's debug build (`CARGO_TARGET_DIR`, else `target/`).
+pub fn debug_binary(name: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| project_root().join("target"), PathBuf::from);
+    target.join("debug").join(name)
 }
 
 /// A loopback port nothing listens on at the moment of asking.

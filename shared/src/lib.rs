@@ -16,6 +16,7 @@ pub mod mlflow;
 pub mod notify;
 pub mod objects;
 pub mod readiness;
+pub mod registration;
 pub mod report;
 pub mod results;
 pub mod settings;

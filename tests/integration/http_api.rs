@@ -67,6 +67,14 @@ async fn every_route_answers_through_real_http_and_a_backtest_runs_and_is_cancel
     );
     let (status, missing) = get("/strategies/NoSuchStrategy").await;
     assert_eq!(status, 404, "{missing}");
+    let release_name = format!("{name}Release");
+    let image = stack
+        .push_image(&format!("strategy-{}", release_name.to_lowercase()), "1")
+        .await;
+    let release = json!({"name": release_name, "image": format!("{image}:1"), "base_config": "stake_currency: USDT\n",
+        "timeframe": "5m", "pairs": ["BTC/USDT"], "alias": "production"});
+    let (status, registered) = call(reqwest::Method::POST, "/strategies", Some(release)).await;
+    assert_eq!((status, &registered["created"]), (201, &json!(true)), "{registered}");
     let freshness = json!({"symbols": ["BTC/USDT"], "timeframe": "5m"});
     let (status, fresh) = call(reqwest::Method::POST, "/data/freshness", Some(freshness)).await;
     assert_eq!((status, &fresh["all_fresh"]), (200, &json!(true)), "{fresh}");

@@ -3,20 +3,20 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tradai_local::mlflow::Mlflow;
 
 use crate::project_root;
 
 /// How long MLflow may take to answer its health check (its first start migrates the store).
-const STARTUP: Duration = Duration::from_secs(240);
+const STARTUP: Duration = tradai_local::mlflow::STARTUP;
 
 /// The address of a running MLflow server that answers its health check.
 pub fn endpoint() -> &'static str {
-    static MLFLOW: OnceLock<(String, Option<Child>)> = OnceLock::new();
+    static MLFLOW: OnceLock<(String, Option<Mlflow>)> = OnceLock::new();
     let (url, _process) = MLFLOW.get_or_init(|| {
         let (url, process) = match std::env::var("MLFLOW_TRACKING_URI") {
             Ok(url) if !url.trim().is_empty() => (url.trim().trim_end_matches('/').to_owned(), None),
@@ -31,27 +31,12 @@ pub fn endpoint() -> &'static str {
     url
 }
 
-fn start() -> (String, Child) {
+fn start() -> (String, Mlflow) {
     let root = project_root();
-    let python = root.join(".stand-ins/venv/bin/python");
-    assert!(
-        python.exists(),
-        "the stand-ins are not installed: run `make stand-ins` (or `make test`)"
-    );
-    let port = crate::free_port();
-    let state = root.join(format!(".stand-ins/mlflow-tests-{port}"));
-    let log = std::fs::File::create(root.join(".stand-ins/mlflow-tests.log")).expect("log file");
-    let process = Command::new(python)
-        .arg(root.join("tests/stand-ins/mlflow_server.py"))
-        .arg(port.to_string())
-        .arg(state)
-        .env("STAND_IN_PARENT_PID", std::process::id().to_string())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log file"))
-        .stderr(log)
-        .spawn()
-        .expect("MLflow starts");
-    (format!("http://127.0.0.1:{port}"), process)
+    let state = root.join(format!(".stand-ins/mlflow-tests-{}", std::process::id()));
+    let mlflow = Mlflow::start(&state, &root.join(".stand-ins/mlflow-tests.log"))
+        .unwrap_or_else(|error| panic!("{}", tradai::report::chain(&error)));
+    (mlflow.url.clone(), mlflow)
 }
 
 fn wait_until_healthy(url: &str) {

@@ -474,3 +474,47 @@ impl ModelRegistry for MlflowClient {
         outcome
     }
 }
+
+impl crate::registration::ModelRegistrar for MlflowClient {
+    async fn ensure_model(&self, name: &str, description: Option<&str>) -> Result<(), RegistryError> {
+        let mut body = serde_json::json!({"name": name});
+        if let Some(description) = description {
+            body["description"] = serde_json::json!(description);
+        }
+        let created: Result<Option<serde_json::Value>, RegistryError> = self
+            .call("/api/2.0/mlflow/registered-models/create", &Call::Post(&body))
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // MLflow answers RESOURCE_ALREADY_EXISTS: the model is there, which is what was asked.
+            Err(RegistryError::Rejected(message)) if message.contains("already exists") => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create_version(
+        &self,
+        name: &str,
+        source: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<StrategyVersion, RegistryError> {
+        let tags: Vec<serde_json::Value> = tags
+            .iter()
+            .map(|(key, value)| serde_json::json!({"key": key, "value": value}))
+            .collect();
+        let body = serde_json::json!({"name": name, "source": source, "tags": tags});
+        let answer: VersionAnswer = self
+            .call("/api/2.0/mlflow/model-versions/create", &Call::Post(&body))
+            .await?
+            .ok_or_else(|| RegistryError::Rejected(format!("no registered model {name}")))?;
+        StrategyVersion::try_from(answer.model_version)
+    }
+
+    async fn set_alias(&self, name: &str, alias: &str, version: u32) -> Result<(), RegistryError> {
+        let body = serde_json::json!({"name": name, "alias": alias, "version": version.to_string()});
+        let _answer: Option<serde_json::Value> = self
+            .call("/api/2.0/mlflow/registered-models/alias", &Call::Post(&body))
+            .await?;
+        Ok(())
+    }
+}

@@ -17,6 +17,7 @@ mod notify_completion;
 mod orphan_scanner;
 mod prepare_config;
 mod ready;
+mod register_strategy;
 mod sqs_consumer;
 mod submit_backtest;
 mod transform_results;

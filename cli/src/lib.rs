@@ -1,0 +1,284 @@
+//! `tradai`: the platform from a terminal. `tradai up` runs the whole local stack; every other command talks to an
+//! HTTP API — the local one, or a deployed stage with SigV4-signed requests — and prints a table, or JSON with
+//! `--json`. Exit codes are in [`exit`].
+
+pub mod api;
+pub mod backtests;
+pub mod catalogue;
+pub mod exit;
+pub mod overrides;
+pub mod register;
+pub mod sign;
+pub mod stack;
+pub mod table;
+pub mod watch;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+
+use crate::api::{Api, ApiError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tradai",
+    version,
+    about = "Backtests of registered strategies on TradAI Serverless, locally or on AWS.",
+    after_help = exit::TABLE
+)]
+pub struct Cli {
+    /// The HTTP API: a deployed stage's URL (requests are SigV4-signed from the AWS credential chain) or the local
+    /// one; default: the stack `tradai up` runs.
+    #[arg(long, env = "TRADAI_API_URL", global = true)]
+    pub api: Option<String>,
+    /// The AWS region of a deployed stage (default: from the URL, then the credential chain).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Where `tradai up` keeps the local stack's state.
+    #[arg(long, env = "TRADAI_STATE_DIR", default_value = ".tradai", global = true)]
+    pub state: PathBuf,
+    /// Print the API's JSON answers instead of tables, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the whole local stack (AWS stand-in, MLflow, functions, state machine, local ECS, HTTP API) and run it
+    /// until Ctrl-C.
+    Up(stack::UpArgs),
+    /// Stop the local stack `tradai up --detach` started.
+    Down,
+    /// Submit a backtest of a registered strategy.
+    Submit(backtests::SubmitArgs),
+    /// One backtest's status.
+    Status { run_id: String },
+    /// Watch a backtest until it ends.
+    Watch { run_id: String },
+    /// Backtests, newest first.
+    List(backtests::ListArgs),
+    /// Cancel a backtest.
+    Cancel { run_id: String },
+    /// A finished backtest's summary and its MLflow link.
+    Result { run_id: String },
+    /// The registered strategies.
+    Strategies,
+    /// One strategy, with its versions (`strategy NAME`), or a release registered (`strategy register DIR`).
+    Strategy(StrategyArgs),
+    /// The market data: the candle files (`data list`).
+    #[command(subcommand)]
+    Data(catalogue::DataCommand),
+    /// How old each pair's newest candle is.
+    Freshness(catalogue::FreshnessArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct StrategyArgs {
+    #[command(subcommand)]
+    pub action: Option<StrategyAction>,
+    /// The strategy's name.
+    #[arg(required = true)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StrategyAction {
+    /// Register a release of the strategy in DIR, from its strategy.yaml (flags override it).
+    Register(register::RegisterArgs),
+}
+
+/// Why a command stopped: its exit code and what to print.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    /// The API's error body, printed with `--json`.
+    pub body: Option<Value>,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            body: None,
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Failure {
+        Failure::new(exit::BAD_INPUT, message)
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Failure {
+        Failure {
+            code: error.exit_code(),
+            message: error.to_string(),
+            body: error.body().cloned(),
+        }
+    }
+}
+
+/// What every command is given: the API, how to print, and the local stack when the API is its.
+#[derive(Debug)]
+pub struct Context {
+    pub api: Api,
+    pub json: bool,
+    pub local: Option<stack::Running>,
+}
+
+impl Context {
+    /// Prints `value` as JSON with `--json`, else `human`'s text.
+    pub fn print(&self, value: &Value, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        } else {
+            println!("{}", human());
+        }
+    }
+}
+
+/// Runs the command line; answers the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let json = cli.json;
+    let outcome = match cli.command {
+        Command::Up(args) => stack::up(&cli.state, args).await,
+        Command::Down => stack::down(&cli.state).await,
+        command => match connect(cli.api, cli.region, &cli.state).await {
+            Ok(api) => {
+                let local = stack::running(&cli.state).filter(|running| running.api_url == api.url());
+                dispatch(&Context { api, json, local }, command).await
+            }
+            Err(failure) => Err(failure),
+        },
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            match (&failure.body, json) {
+                (Some(body), true) => println!("{}", serde_json::to_string_pretty(body).unwrap_or_default()),
+                _ => eprintln!("tradai: {}", failure.message),
+            }
+            failure.code
+        }
+    }
+}
+
+async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
+    match command {
+        Command::Submit(args) => backtests::submit(context, args).await,
+        Command::Status { run_id } => backtests::status(context, &run_id).await,
+        Command::Watch { run_id } => watch::watch(context, &run_id).await,
+        Command::List(args) => backtests::list(context, args).await,
+        Command::Cancel { run_id } => backtests::cancel(context, &run_id).await,
+        Command::Result { run_id } => backtests::result(context, &run_id).await,
+        Command::Strategies => catalogue::strategies(context).await,
+        Command::Strategy(StrategyArgs {
+            action: Some(StrategyAction::Register(args)),
+            ..
+        }) => register::register(context, args).await,
+        Command::Strategy(StrategyArgs { name, .. }) => {
+            catalogue::strategy(context, name.as_deref().unwrap_or_default()).await
+        }
+        Command::Data(command) => catalogue::data(context, command).await,
+        Command::Freshness(args) => catalogue::freshness(context, args).await,
+        Command::Up(_) | Command::Down => Err(Failure::new(exit::ERROR, "not an API command")),
+    }
+}
+
+/// The API to talk to: `--api`/`TRADAI_API_URL`, else the local stack's. A loopback API is the local one and takes
+/// no signature; any other is a deployed stage and gets SigV4.
+async fn connect(api: Option<String>, region: Option<String>, state: &std::path::Path) -> Result<Api, Failure> {
+    let url = match api.filter(|url| !url.trim().is_empty()) {
+        Some(url) => url,
+        None => stack::running(state).map(|running| running.api_url).ok_or_else(|| {
+            Failure::new(
+                exit::UNREACHABLE,
+                "no API: start the local stack with `tradai up` (or `make up`), or pass --api URL / set TRADAI_API_URL",
+            )
+        })?,
+    };
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(Failure::bad_input(format!("--api: {url} is not an http(s) URL")));
+    }
+    let signer = if is_loopback(&url) {
+        None
+    } else {
+        Some(
+            sign::Signer::from_environment(&url, region)
+                .await
+                .map_err(|error| Failure::new(exit::ERROR, error.to_string()))?,
+        )
+    };
+    Ok(Api::new(&url, signer))
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(name, _port)| name);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_apis_go_unsigned() {
+        assert!(is_loopback("http://127.0.0.1:4010"));
+        assert!(is_loopback("http://localhost:4010/"));
+        assert!(!is_loopback("https://abc123.execute-api.us-east-1.amazonaws.com"));
+        assert!(!is_loopback("https://127.0.0.1.example.com"));
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "tradai",
+            "submit",
+            "EmaCross",
+            "--alias",
+            "production",
+            "--pairs",
+            "BTC/USDT,ETH/USDT",
+            "--timeframe",
+            "5m",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-02-01",
+            "--override",
+            "max_open_trades=3",
+            "--watch",
+        ])
+        .expect("parses");
+        let Command::Submit(args) = cli.command else {
+            panic!("a submit")
+        };
+        assert_eq!(args.pairs, ["BTC/USDT", "ETH/USDT"]);
+        assert!(args.watch);
+        assert!(
+            Cli::try_parse_from([
+                "tradai",
+                "submit",
+                "EmaCross",
+                "--version",
+                "2",
+                "--alias",
+                "production"
+            ])
+            .is_err()
+        );
+    }
+}

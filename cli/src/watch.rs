@@ -1,0 +1,107 @@
+//! `tradai watch RUN_ID` (and `submit --watch`): the run's status and elapsed time, live, until it ends; then its
+//! summary. On a terminal a spinner line is redrawn in place; otherwise each change is one line. Ctrl-C stops
+//! watching, not the run.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::backtests::{code_of, describe, fetch, summary};
+use crate::{Context, Failure, exit};
+
+/// How often the status route is asked.
+const POLL: Duration = Duration::from_millis(500);
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/// What each status means while a run is on its way.
+fn meaning(status: &str) -> &'static str {
+    match status {
+        "PENDING" => "accepted, being handed to the workflow",
+        "QUEUED" => "in the workflow: validating, checking data, preparing the config, starting the container",
+        "RUNNING" => "the engine is running",
+        _ => "",
+    }
+}
+
+fn ended(status: &str) -> bool {
+    matches!(status, "COMPLETED" | "FAILED" | "CANCELLED")
+}
+
+pub async fn watch(context: &Context, run_id: &str) -> Result<u8, Failure> {
+    let started = Instant::now();
+    let live = !context.json && std::io::stderr().is_terminal();
+    let mut last_status = String::new();
+    let mut frame = 0usize;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let report: Value = loop {
+        let report = fetch(context, run_id).await?;
+        let status = report["status"].as_str().unwrap_or_default().to_owned();
+        let elapsed = clock(started.elapsed());
+        if live {
+            eprint!(
+                "\r\x1b[2K{} {status:<9} {elapsed}  {}",
+                SPINNER[frame % SPINNER.len()],
+                meaning(&status)
+            );
+            let _flushed = std::io::stderr().flush();
+            frame += 1;
+        } else if status != last_status && !context.json {
+            eprintln!("{elapsed}  {status:<9} {}", meaning(&status));
+        }
+        last_status = status.clone();
+        if ended(&status) {
+            if live {
+                eprintln!("\r\x1b[2K{status} after {elapsed}");
+            }
+            break report;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL) => {}
+            _ = &mut interrupted => {
+                if live {
+                    eprintln!();
+                }
+                eprintln!("stopped watching; {run_id} goes on (tradai watch {run_id})");
+                return Ok(exit::INTERRUPTED);
+            }
+        }
+    };
+    let status = report["status"].as_str().unwrap_or_default();
+    context.print(&report, || {
+        if report["result"].is_null() {
+            describe(&report)
+        } else {
+            summary(&report)
+        }
+    });
+    Ok(code_of(status))
+}
+
+/// `mm:ss`, or `h:mm:ss` past an hour.
+fn clock(elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs();
+    if seconds >= 3600 {
+        format!("{}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
+    } else {
+        format!("{:02}:{:02}", seconds / 60, seconds % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_time_reads_as_a_clock() {
+        assert_eq!(clock(Duration::from_secs(75)), "01:15");
+        assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
+    }
+
+    #[test]
+    fn only_the_three_final_statuses_end_a_watch() {
+        assert!(["COMPLETED", "FAILED", "CANCELLED"].into_iter().all(ended));
+        assert!(!["PENDING", "QUEUED", "RUNNING"].into_iter().any(ended));
+    }
+}

@@ -1,0 +1,226 @@
+//! The `tradai` binary end to end, as a quant developer types it, against the local HTTP API of the tests' local
+//! deployment (recorded as the local stack, as `tradai up` records itself): a strategy of their own registered from
+//! its folder (pushed as the local image), backtested with real Freqtrade and watched to COMPLETED with trades; an
+//! unregistered version watched to FAILED with its exit code; a run cancelled mid-way is CANCELLED.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tradai_cli::exit;
+use tradai_tests::deployment::{self, DeploymentStack};
+use tradai_tests::project_root;
+
+const PAIRS: [&str; 2] = ["BTC/USDT", "ETH/USDT"];
+
+/// What one `tradai` command did.
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {self}"))
+    }
+}
+
+impl std::fmt::Display for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+async fn tradai(state: &Path, args: &[&str]) -> Ran {
+    let binary = tradai_local::debug_binary("tradai");
+    assert!(binary.exists(), "build the CLI first: cargo build -p tradai-cli");
+    let output = tokio::process::Command::new(binary)
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .env_remove("TRADAI_API_URL")
+        .output()
+        .await
+        .expect("tradai runs");
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A state folder recording the tests' deployment as the running local stack.
+fn stack_record(local: &tradai_local::Deployment, state: &Path) {
+    std::fs::create_dir_all(state).expect("state folder");
+    let running = tradai_cli::stack::Running {
+        pid: std::process::id(),
+        api_url: local.api_url.clone(),
+        mlflow_url: tradai_tests::mlflow::endpoint().to_owned(),
+        aws_endpoint: local.endpoint.clone(),
+        state_machine_arn: local.state_machine_arn.clone(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+    };
+    std::fs::write(state.join("stack.json"), serde_json::to_string(&running).expect("JSON")).expect("stack record");
+}
+
+/// The sample strategy (container/engine) copied to `folder` as a strategy of its own named `name`.
+fn own_strategy(folder: &Path, name: &str) {
+    std::fs::create_dir_all(folder).expect("strategy folder");
+    let engine = project_root().join("container/engine");
+    let code = std::fs::read_to_string(engine.join("EmaCross.py")).expect("EmaCross.py");
+    std::fs::write(
+        folder.join(format!("{name}.py")),
+        code.replace("class EmaCross(", &format!("class {name}(")),
+    )
+    .expect("strategy code");
+    std::fs::copy(engine.join("config.yaml"), folder.join("config.yaml")).expect("base config");
+    let manifest = std::fs::read_to_string(engine.join("strategy.yaml")).expect("strategy.yaml");
+    std::fs::write(
+        folder.join("strategy.yaml"),
+        manifest.replace("name: EmaCross", &format!("name: {name}")),
+    )
+    .expect("manifest");
+}
+
+fn market(base: &str) -> Value {
+    json!({"id": format!("{base}USDT"), "symbol": format!("{base}/USDT"), "base": base, "quote": "USDT",
+        "type": "spot", "spot": true, "active": true, "taker": 0.001, "maker": 0.001,
+        "precision": {"amount": 0.00001, "price": 0.01}, "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5.0}}})
+}
+
+fn submit_args<'a>(name: &'a str, from: &'a str, to: &'a str, version: &'a [&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--json",
+        "submit",
+        name,
+        "--pairs",
+        "BTC/USDT,ETH/USDT",
+        "--timeframe",
+        "5m",
+        "--from",
+        from,
+        "--to",
+        to,
+        "--override",
+        "max_open_trades=2",
+    ];
+    args.extend_from_slice(version);
+    args
+}
+
+#[tokio::test]
+async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or_is_cancelled() {
+    let local = deployment::shared();
+    let stack = local.stack().await;
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let state: PathBuf = project_root().join(format!(".stand-ins/cli-{id}"));
+    stack_record(local, &state);
+    let name = format!("EmaCli{id}");
+    let folder = state.join("strategy");
+    own_strategy(&folder, &name);
+    stack.put_candles(&PAIRS, 0, 30 * 288).await;
+    stack
+        .put_market_data(
+            "ohlcv/binance/markets.json",
+            json!([market("BTC"), market("ETH")]).to_string().into_bytes(),
+        )
+        .await;
+
+    let folder_arg = folder.display().to_string();
+    let registered = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
+    assert_eq!(registered.code, 0, "{registered}");
+    let release = registered.json();
+    assert_eq!(
+        (&release["created"], &release["aliases"]),
+        (&json!(true), &json!(["production"])),
+        "{registered}"
+    );
+    let again = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
+    assert_eq!((again.code, &again.json()["created"]), (0, &json!(false)), "{again}");
+    let shown = tradai(&state, &["strategy", &name]).await;
+    assert!(shown.code == 0 && shown.stdout.contains("production"), "{shown}");
+
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = ((today - chrono::TimeDelta::days(25)).to_string(), today.to_string());
+    let watched = tradai(&state, &[submit_args(&name, &from, &to, &[]), vec!["--watch"]].concat()).await;
+    assert_eq!(watched.code, i32::from(exit::OK), "{watched}");
+    let report = watched.json();
+    assert_eq!(report["status"], "COMPLETED", "{watched}");
+    assert!(
+        report["result"]["total_trades"]
+            .as_u64()
+            .is_some_and(|trades| trades > 0),
+        "{watched}"
+    );
+    let run_id = report["run_id"].as_str().expect("run_id");
+    let result = tradai(&state, &["result", run_id]).await;
+    assert_eq!(result.code, 0, "{result}");
+    assert!(
+        result.stdout.contains("trades") && result.stdout.contains("max drawdown"),
+        "{result}"
+    );
+
+    let unregistered = tradai(
+        &state,
+        &[submit_args(&name, &from, &to, &["--version", "999"]), vec!["--watch"]].concat(),
+    )
+    .await;
+    assert_eq!(unregistered.code, i32::from(exit::FAILED), "{unregistered}");
+    assert_eq!(unregistered.json()["status"], "FAILED", "{unregistered}");
+
+    let submitted = tradai(&state, &submit_args(&name, &from, &to, &[])).await;
+    assert_eq!(submitted.code, 0, "{submitted}");
+    let run_id = submitted.json()["run_id"].as_str().expect("run_id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = tradai(&state, &["--json", "status", &run_id]).await;
+        let now = status.json()["status"].as_str().unwrap_or_default().to_owned();
+        if now == "QUEUED" || now == "RUNNING" {
+            break;
+        }
+        assert!(now == "PENDING" && Instant::now() < deadline, "not under way: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cancelled = tradai(&state, &["cancel", &run_id]).await;
+    assert_eq!(cancelled.code, 0, "{cancelled}");
+    let status = tradai(&state, &["status", &run_id]).await;
+    assert_eq!(status.code, i32::from(exit::CANCELLED), "{status}");
+    assert!(status.stdout.contains("CANCELLED"), "{status}");
+    std::fs::remove_dir_all(&state).ok();
+}
+
+#[tokio::test]
+async fn without_an_api_the_cli_says_how_to_get_one_and_exits_unreachable() {
+    let state = project_root().join(format!(".stand-ins/cli-none-{}", uuid::Uuid::new_v4().simple()));
+    let ran = tradai(&state, &["list"]).await;
+    assert_eq!(ran.code, i32::from(exit::UNREACHABLE), "{ran}");
+    assert!(ran.stderr.contains("tradai up"), "{ran}");
+    let port = tradai_tests::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let ran = tradai(
+        &state,
+        &["--api", &url, "status", "3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10"],
+    )
+    .await;
+    assert_eq!(ran.code, i32::from(exit::UNREACHABLE), "{ran}");
+    let ran = tradai(
+        &state,
+        &[
+            "submit",
+            "EmaCross",
+            "--pairs",
+            "BTC/USDT",
+            "--timeframe",
+            "5m",
+            "--from",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(ran.code, i32::from(exit::BAD_INPUT), "a usage error: {ran}");
+}
