@@ -11,10 +11,11 @@ export AWS_ACCESS_KEY_ID := testing
 export AWS_SECRET_ACCESS_KEY := testing
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo test stand-ins stand-ins-up stand-ins-down lint fmt clippy unit-and-integration bench
+.PHONY: help demo up down test stand-ins stand-ins-up stand-ins-down lint fmt clippy unit-and-integration bench
 
 help:
-	@echo "make demo        run a backtest through the whole workflow on the local stack, with real Freqtrade"
+	@echo "make demo        tradai up, register the sample strategy, push sample candles, submit and watch a backtest with real Freqtrade, tradai down"
+	@echo "make up          start the local stack (tradai up --detach) and leave it running; make down stops it"
 	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
 	@echo "make bench       cold-start, TransformResults, orphan-scan and queue-consumer benchmarks (release; bench/RESULTS.md)"
@@ -28,11 +29,19 @@ stand-ins-up: stand-ins
 stand-ins-down:
 	@$(STAND_INS) stop
 
-# The demo drives the local stack (its own moto, the router, cargo lambda watch, the local ECS) and the shared MLflow.
-demo: stand-ins-up
+# The demo is what a person would type (scripts/demo): the local stack detached, the sample strategy registered,
+# sample candles pushed, a backtest submitted and watched through the local HTTP API, its result, the stack stopped.
+demo: stand-ins
 	cargo build --quiet --workspace --bins
-	@trap '$(STAND_INS) stop' EXIT; \
-	  MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) $${CARGO_TARGET_DIR:-target}/debug/tradai-demo
+	scripts/demo
+
+# The local stack for exploring: its API and MLflow UI are printed; `tradai` finds it through .tradai/.
+up: stand-ins
+	cargo build --quiet --workspace --bins
+	$${CARGO_TARGET_DIR:-target}/debug/tradai up --detach
+
+down:
+	$${CARGO_TARGET_DIR:-target}/debug/tradai down
 
 fmt:
 	cargo fmt --all -- --check

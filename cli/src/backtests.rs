@@ -36,8 +36,11 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub experiment: Option<String>,
     /// Show progress until the run ends, then its summary; the exit code says how it ended.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "quiet")]
     pub watch: bool,
+    /// Print only the run id (for scripts: `run=$(tradai submit … -q)`).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +90,10 @@ pub async fn submit(context: &Context, args: SubmitArgs) -> Result<u8, Failure> 
             eprintln!("submitted {run_id}");
         }
         return watch::watch(context, &run_id).await;
+    }
+    if args.quiet {
+        println!("{run_id}");
+        return Ok(exit::OK);
     }
     context.print(&accepted, || {
         format!(
@@ -169,14 +176,8 @@ pub async fn list(context: &Context, args: ListArgs) -> Result<u8, Failure> {
     }
     let listing = context.api.get("/backtests", &query).await?;
     context.print(&listing, || {
-        let mut table = Table::new(&["run", "status", "strategy", "pairs", "created"]);
+        let mut table = Table::new(&["run", "status", "strategy", "created"]);
         for job in listing["backtests"].as_array().into_iter().flatten() {
-            let pairs: Vec<&str> = job["config"]["symbols"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
             table.row(vec![
                 job["run_id"].as_str().unwrap_or_default().to_owned(),
                 job["status"].as_str().unwrap_or_default().to_owned(),
@@ -185,7 +186,6 @@ pub async fn list(context: &Context, args: ListArgs) -> Result<u8, Failure> {
                     job["strategy_name"].as_str().unwrap_or_default(),
                     version_of(&job["strategy_version"])
                 ),
-                pairs.join(","),
                 job["created_at"].as_str().unwrap_or_default().to_owned(),
             ]);
         }

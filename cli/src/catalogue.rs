@@ -8,6 +8,8 @@ use crate::{Context, Failure, exit};
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
+    /// Push a Freqtrade data folder (JSON or Parquet candles, and markets.json) into the market-data store.
+    Push(crate::push::PushArgs),
     /// The candle files in the market-data store.
     List {
         /// Only this exchange's.
@@ -102,6 +104,7 @@ pub async fn strategy(context: &Context, name: &str) -> Result<u8, Failure> {
 
 pub async fn data(context: &Context, command: DataCommand) -> Result<u8, Failure> {
     match command {
+        DataCommand::Push(args) => crate::push::push(context, args).await,
         DataCommand::List { exchange } => {
             let query: Vec<(&str, String)> = exchange.into_iter().map(|name| ("exchange", name)).collect();
             let listing = context.api.get("/data/datasets", &query).await?;

@@ -7,6 +7,7 @@ pub mod backtests;
 pub mod catalogue;
 pub mod exit;
 pub mod overrides;
+pub mod push;
 pub mod register;
 pub mod sign;
 pub mod stack;
@@ -68,7 +69,7 @@ pub enum Command {
     Strategies,
     /// One strategy, with its versions (`strategy NAME`), or a release registered (`strategy register DIR`).
     Strategy(StrategyArgs),
-    /// The market data: the candle files (`data list`).
+    /// The market data: push a data folder (`data push`), list the candle files (`data list`).
     #[command(subcommand)]
     Data(catalogue::DataCommand),
     /// How old each pair's newest candle is.

@@ -48,7 +48,7 @@ pub async fn watch(context: &Context, run_id: &str) -> Result<u8, Failure> {
             let _flushed = std::io::stderr().flush();
             frame += 1;
         } else if status != last_status && !context.json {
-            eprintln!("{elapsed}  {status:<9} {}", meaning(&status));
+            eprintln!("{}", format!("{elapsed}  {status:<9} {}", meaning(&status)).trim_end());
         }
         last_status = status.clone();
         if ended(&status) {

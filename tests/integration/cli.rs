@@ -1,6 +1,7 @@
 //! The `tradai` binary end to end, as a quant developer types it, against the local HTTP API of the tests' local
-//! deployment (recorded as the local stack, as `tradai up` records itself): a strategy of their own registered from
-//! its folder (pushed as the local image), backtested with real Freqtrade and watched to COMPLETED with trades; an
+//! deployment (recorded as the local stack, as `tradai up` records itself): a Freqtrade data folder pushed (Parquet
+//! and JSON candles, the markets snapshot), a strategy of their own registered from its folder (pushed as the local
+//! image), backtested with real Freqtrade and watched to COMPLETED with trades; an
 //! unregistered version watched to FAILED with its exit code; a run cancelled mid-way is CANCELLED.
 
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tradai_cli::exit;
-use tradai_tests::deployment::{self, DeploymentStack};
+use tradai_tests::deployment;
 use tradai_tests::project_root;
 
 const PAIRS: [&str; 2] = ["BTC/USDT", "ETH/USDT"];
@@ -87,12 +88,6 @@ fn own_strategy(folder: &Path, name: &str) {
     .expect("manifest");
 }
 
-fn market(base: &str) -> Value {
-    json!({"id": format!("{base}USDT"), "symbol": format!("{base}/USDT"), "base": base, "quote": "USDT",
-        "type": "spot", "spot": true, "active": true, "taker": 0.001, "maker": 0.001,
-        "precision": {"amount": 0.00001, "price": 0.01}, "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5.0}}})
-}
-
 fn submit_args<'a>(name: &'a str, from: &'a str, to: &'a str, version: &'a [&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "--json",
@@ -116,20 +111,32 @@ fn submit_args<'a>(name: &'a str, from: &'a str, to: &'a str, version: &'a [&'a 
 #[tokio::test]
 async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or_is_cancelled() {
     let local = deployment::shared();
-    let stack = local.stack().await;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let state: PathBuf = project_root().join(format!(".stand-ins/cli-{id}"));
     stack_record(local, &state);
     let name = format!("EmaCli{id}");
     let folder = state.join("strategy");
     own_strategy(&folder, &name);
-    stack.put_candles(&PAIRS, 0, 30 * 288).await;
-    stack
-        .put_market_data(
-            "ohlcv/binance/markets.json",
-            json!([market("BTC"), market("ETH")]).to_string().into_bytes(),
-        )
-        .await;
+    let data = state.join("data");
+    tradai_tests::candles::sample_folder(&data, 30).expect("a data folder");
+    let pushed = tradai(
+        &state,
+        &[
+            "--json",
+            "data",
+            "push",
+            &data.display().to_string(),
+            "--exchange",
+            "binance",
+        ],
+    )
+    .await;
+    assert_eq!(pushed.code, 0, "{pushed}");
+    let files = pushed.json()["files"].as_array().cloned().unwrap_or_default();
+    assert_eq!(files.len(), PAIRS.len(), "{pushed}");
+    assert!(files.iter().all(|file| file["candles"] == 30 * 288), "{pushed}");
+    let fresh = tradai(&state, &["freshness", "BTC/USDT", "ETH/USDT", "--timeframe", "5m"]).await;
+    assert!(fresh.code == 0 && fresh.stdout.contains("yes"), "{fresh}");
 
     let folder_arg = folder.display().to_string();
     let registered = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
@@ -223,4 +230,38 @@ async fn without_an_api_the_cli_says_how_to_get_one_and_exits_unreachable() {
     )
     .await;
     assert_eq!(ran.code, i32::from(exit::BAD_INPUT), "a usage error: {ran}");
+}
+
+#[tokio::test]
+async fn up_detached_serves_the_local_stack_until_down_stops_it() {
+    let state = project_root().join(format!(".stand-ins/cli-up-{}", uuid::Uuid::new_v4().simple()));
+    let up = tradai(&state, &["up", "--detach"]).await;
+    assert_eq!(up.code, 0, "{up}");
+    let running = tradai_cli::stack::running(&state).expect("the stack is recorded and runs");
+    assert!(
+        up.stdout.contains(&running.api_url) && up.stdout.contains(&running.mlflow_url),
+        "{up}"
+    );
+    let health = reqwest::get(format!("{}/health", running.api_url))
+        .await
+        .expect("the API answers");
+    assert_eq!(health.status().as_u16(), 200);
+    let mlflow = reqwest::get(format!("{}/health", running.mlflow_url))
+        .await
+        .expect("MLflow answers");
+    assert_eq!(mlflow.status().as_u16(), 200);
+    let listed = tradai(&state, &["list"]).await;
+    assert!(listed.code == 0 && listed.stdout.contains("no backtests"), "{listed}");
+    let twice = tradai(&state, &["up", "--detach"]).await;
+    assert_eq!(twice.code, i32::from(exit::BAD_INPUT), "{twice}");
+    assert!(twice.stderr.contains("already up"), "{twice}");
+
+    let down = tradai(&state, &["down"]).await;
+    assert_eq!(down.code, 0, "{down}");
+    assert!(tradai_cli::stack::running(&state).is_none(), "stopped");
+    let gone = reqwest::get(format!("{}/health", running.api_url)).await;
+    assert!(gone.is_err(), "the API is gone: {gone:?}");
+    let listed = tradai(&state, &["list"]).await;
+    assert_eq!(listed.code, i32::from(exit::UNREACHABLE), "{listed}");
+    std::fs::remove_dir_all(&state).ok();
 }

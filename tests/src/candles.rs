@@ -52,6 +52,26 @@ impl CandleFile {
             .plus(self.interval * i32::try_from(self.rows.saturating_sub(1)).expect("a test-sized file"))
     }
 
+    /// The candles as Freqtrade's JSON data files hold them: `[[date_ms, open, high, low, close, volume], …]`.
+    pub fn to_json(&self) -> Vec<u8> {
+        let step = self.interval.num_milliseconds();
+        let first = self.start.epoch_millis();
+        let rows: Vec<serde_json::Value> = (0..self.rows)
+            .map(|i| {
+                let close = price(i);
+                serde_json::json!([
+                    first + step * i as i64,
+                    close - 0.2,
+                    close + 0.15,
+                    close - 0.25,
+                    close,
+                    10.0 + (i % 7) as f64
+                ])
+            })
+            .collect();
+        serde_json::to_vec(&rows).expect("JSON")
+    }
+
     /// The file's bytes.
     pub fn to_parquet(&self) -> Vec<u8> {
         let schema = format!(
@@ -93,4 +113,22 @@ impl CandleFile {
         }
         writer.into_inner().expect("file")
     }
+}
+
+/// A spot market of `base`/USDT as an exchange's `markets.json` snapshot lists it.
+pub fn market(base: &str) -> serde_json::Value {
+    serde_json::json!({"id": format!("{base}USDT"), "symbol": format!("{base}/USDT"), "base": base, "quote": "USDT",
+        "type": "spot", "spot": true, "active": true, "taker": 0.001, "maker": 0.001,
+        "precision": {"amount": 0.00001, "price": 0.01}, "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5.0}}})
+}
+
+/// A Freqtrade data folder in `folder`: `days` of 5m candles up to now for BTC/USDT (Parquet) and ETH/USDT (JSON),
+/// and the exchange's `markets.json` for both.
+pub fn sample_folder(folder: &std::path::Path, days: usize) -> std::io::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    let file = CandleFile::ending_at(Timestamp::now(), TimeDelta::minutes(5), days * 288);
+    std::fs::write(folder.join("BTC_USDT-5m.parquet"), file.to_parquet())?;
+    std::fs::write(folder.join("ETH_USDT-5m.json"), file.to_json())?;
+    let markets = serde_json::json!([market("BTC"), market("ETH")]);
+    std::fs::write(folder.join("markets.json"), markets.to_string())
 }

@@ -57,7 +57,7 @@ async fn fetch_candles(
         write(&target, &bytes)?;
     }
     if let Some(bytes) = data
-        .get(&format!("{exchange_prefix}markets.json"))
+        .get(&tradai::market_data::markets_key(location, &settings.exchange))
         .await
         .map_err(unreadable)?
     {

@@ -80,6 +80,12 @@ pub fn dataset_key(location: &DataLocation, exchange: &str, symbol: &Symbol, tim
     }
 }
 
+/// The key of `exchange`'s markets snapshot (`markets.json`, what the offline engine loads instead of asking the
+/// exchange).
+pub fn markets_key(location: &DataLocation, exchange: &str) -> String {
+    format!("{}{exchange}/markets.json", location.prefix)
+}
+
 /// The exchange, symbol, timeframe and mode a key names, if it is a candle file of this layout.
 pub fn parse_dataset_key(location: &DataLocation, key: &str) -> Option<(String, String, String, TradingMode)> {
     let relative = key.strip_prefix(&location.prefix)?;

@@ -3,13 +3,15 @@
 //! file's Parquet footer alone (row count, first and last candle from the `date` column's statistics), read with
 //! ranged GETs: a catalog never downloads a data file.
 
+pub mod candles;
 mod footer;
 mod freshness;
 mod layout;
+pub mod upload;
 
 pub use footer::{Footer, FooterError, read_footer};
 pub use freshness::{
     DEFAULT_EXCHANGE, DEFAULT_MAX_AGE_HOURS, FreshnessReport, FreshnessRequest, SymbolFreshness, check_freshness,
     list_datasets,
 };
-pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, parse_dataset_key};
+pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, markets_key, parse_dataset_key};

@@ -217,6 +217,33 @@ impl ObjectStore for S3Objects {
     }
 }
 
+impl crate::market_data::upload::UploadSigner for S3Objects {
+    async fn presign_put(
+        &self,
+        key: &str,
+        sha256: &str,
+        length: u64,
+        expires: std::time::Duration,
+    ) -> Result<(String, std::collections::BTreeMap<String, String>), ObjectError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires).map_err(ObjectError::new)?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_sha256(sha256)
+            .content_length(i64::try_from(length).unwrap_or(i64::MAX))
+            .presigned(config)
+            .await
+            .map_err(|error| ObjectError::new(error.into_service_error()))?;
+        let headers = presigned
+            .headers()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        Ok((presigned.uri().to_owned(), headers))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,283 @@
+//! `tradai data push DIR --exchange NAME`: a Freqtrade data folder (`BTC_USDT-5m.json`, `.parquet`, and
+//! `futures/BTC_USDT_USDT-1h-futures.*`) into the market-data store as Parquet, with the exchange's `markets.json`
+//! snapshot, through `POST /data/uploads` and the pre-signed PUTs it answers — never by reaching into a bucket.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tradai::market_data::candles::Candles;
+
+use crate::table::Table;
+use crate::{Context, Failure, exit};
+
+/// The most PUTs in flight at once.
+const CONCURRENT_PUTS: usize = 8;
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The folder of candle files (Freqtrade's `user_data/data/<exchange>`).
+    pub dir: PathBuf,
+    /// The exchange the candles are of (`binance`).
+    #[arg(long)]
+    pub exchange: String,
+    /// The exchange's markets snapshot (default: `markets.json` in the folder).
+    #[arg(long)]
+    pub markets: Option<PathBuf>,
+    /// Only the files of this timeframe.
+    #[arg(long)]
+    pub timeframe: Option<String>,
+}
+
+/// One candle file found, and what it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    pub pair: String,
+    pub timeframe: String,
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Parquet,
+    Feather,
+}
+
+/// What a Freqtrade data file's name says: `BTC_USDT-5m.json` → (`BTC/USDT`, `5m`, JSON); in `futures/`,
+/// `BTC_USDT_USDT-1h-futures.parquet` → (`BTC/USDT:USDT`, `1h`, Parquet). Other candle types (mark, funding rate,
+/// trades) are not candles of the pair and are skipped.
+pub fn parse_name(name: &str, futures: bool) -> Option<(String, String, Format)> {
+    let (stem, format) = [
+        (".json", Format::Json),
+        (".parquet", Format::Parquet),
+        (".feather", Format::Feather),
+    ]
+    .into_iter()
+    .find_map(|(extension, format)| name.strip_suffix(extension).map(|stem| (stem, format)))?;
+    let stem = if futures { stem.strip_suffix("-futures")? } else { stem };
+    let (pair, timeframe) = stem.split_once('-')?;
+    if timeframe.contains('-') || !timeframe.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let parts: Vec<&str> = pair.split('_').collect();
+    let pair = match (parts.as_slice(), futures) {
+        ([base, quote], false) => format!("{base}/{quote}"),
+        ([base, quote, settle], true) => format!("{base}/{quote}:{settle}"),
+        _ => return None,
+    };
+    Some((pair, timeframe.to_owned(), format))
+}
+
+/// The candle files in `dir` (and its `futures/`), by name.
+pub fn scan(dir: &Path) -> Result<Vec<Found>, Failure> {
+    let mut found = Vec::new();
+    for (folder, futures) in [(dir.to_path_buf(), false), (dir.join("futures"), true)] {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((pair, timeframe, format)) = parse_name(&name, futures) {
+                found.push(Found {
+                    path: entry.path(),
+                    pair,
+                    timeframe,
+                    format,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.pair, &a.timeframe).cmp(&(&b.pair, &b.timeframe)));
+    if found.is_empty() {
+        return Err(Failure::bad_input(format!(
+            "{}: no candle files (BTC_USDT-5m.json, .parquet or .feather)",
+            dir.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// The file as the store keeps it: Parquet.
+fn convert(found: &Found) -> Result<(Candles, Vec<u8>), Failure> {
+    let bytes =
+        std::fs::read(&found.path).map_err(|error| Failure::bad_input(format!("{}: {error}", found.path.display())))?;
+    let candles = match found.format {
+        Format::Json => Candles::from_json(&bytes),
+        Format::Parquet => Candles::from_parquet(bytes),
+        Format::Feather => {
+            return Err(Failure::bad_input(format!(
+                "{}: feather is not read yet; convert the folder with `freqtrade convert-data --format-from feather --format-to parquet` (or json)",
+                found.path.display()
+            )));
+        }
+    }
+    .map_err(|error| Failure::bad_input(format!("{}: {error}", found.path.display())))?;
+    let parquet = candles
+        .to_parquet()
+        .map_err(|error| Failure::new(exit::ERROR, error.to_string()))?;
+    Ok((candles, parquet))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| ms.to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string())
+}
+
+pub async fn push(context: &Context, args: PushArgs) -> Result<u8, Failure> {
+    let mut found = scan(&args.dir)?;
+    if let Some(timeframe) = &args.timeframe {
+        found.retain(|file| &file.timeframe == timeframe);
+    }
+    let mut converted = Vec::with_capacity(found.len());
+    for file in &found {
+        let (candles, parquet) = convert(file)?;
+        converted.push((file, candles, parquet));
+    }
+    let markets_path = args.markets.clone().unwrap_or_else(|| args.dir.join("markets.json"));
+    let markets = match std::fs::read(&markets_path) {
+        Ok(bytes) => {
+            serde_json::from_slice::<Value>(&bytes)
+                .map_err(|error| Failure::bad_input(format!("{}: not JSON: {error}", markets_path.display())))?;
+            Some(bytes)
+        }
+        Err(_) if args.markets.is_some() => {
+            return Err(Failure::bad_input(format!(
+                "--markets: cannot read {}",
+                markets_path.display()
+            )));
+        }
+        Err(_) => {
+            eprintln!(
+                "no {}: the engine runs offline from the exchange's markets snapshot; push one with --markets",
+                markets_path.display()
+            );
+            None
+        }
+    };
+    let files: Vec<Value> = converted
+        .iter()
+        .map(|(file, _, parquet)| {
+            json!({"pair": file.pair, "timeframe": file.timeframe, "sha256": sha256(parquet), "size_bytes": parquet.len()})
+        })
+        .collect();
+    let mut request = json!({"exchange": args.exchange, "files": files});
+    if let Some(bytes) = &markets {
+        request["markets"] = json!({"sha256": sha256(bytes), "size_bytes": bytes.len()});
+    }
+    let planned = context.api.post("/data/uploads", &request).await?;
+    let mut puts: Vec<(Value, Vec<u8>)> = converted
+        .iter()
+        .zip(planned["files"].as_array().into_iter().flatten())
+        .map(|((_, _, parquet), put)| (put.clone(), parquet.clone()))
+        .collect();
+    if let (Some(bytes), Some(put)) = (markets, planned.get("markets")) {
+        puts.push((put.clone(), bytes));
+    }
+    let http = reqwest::Client::new();
+    let mut pending = tokio::task::JoinSet::new();
+    let mut failures = Vec::new();
+    for (put, bytes) in puts {
+        while pending.len() >= CONCURRENT_PUTS {
+            if let Some(Ok(Err(failure))) = pending.join_next().await {
+                failures.push(failure);
+            }
+        }
+        let http = http.clone();
+        pending.spawn(async move { put_one(&http, &put, bytes).await });
+    }
+    while let Some(done) = pending.join_next().await {
+        if let Ok(Err(failure)) = done {
+            failures.push(failure);
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Failure::new(exit::ERROR, failures.join("; ")));
+    }
+    let summary = json!({"exchange": args.exchange, "files": converted.iter().zip(planned["files"].as_array().into_iter().flatten())
+        .map(|((file, candles, parquet), put)| json!({"pair": file.pair, "timeframe": file.timeframe, "key": put["key"],
+            "candles": candles.len(), "first_candle": candles.date_ms.first().map(|ms| date(*ms)),
+            "last_candle": candles.date_ms.last().map(|ms| date(*ms)), "size_bytes": parquet.len()}))
+        .collect::<Vec<_>>(), "markets": planned["markets"]["key"]});
+    context.print(&summary, || {
+        let mut table = Table::new(&["pair", "timeframe", "candles", "first", "last", "KiB"]);
+        for file in summary["files"].as_array().into_iter().flatten() {
+            table.row(vec![
+                file["pair"].as_str().unwrap_or_default().to_owned(),
+                file["timeframe"].as_str().unwrap_or_default().to_owned(),
+                file["candles"].to_string(),
+                file["first_candle"].as_str().unwrap_or_default().to_owned(),
+                file["last_candle"].as_str().unwrap_or_default().to_owned(),
+                format!("{:.1}", file["size_bytes"].as_f64().unwrap_or_default() / 1024.0),
+            ]);
+        }
+        let markets = summary["markets"].as_str().map_or_else(
+            || "no markets snapshot".to_owned(),
+            |key| format!("markets snapshot: {key}"),
+        );
+        format!("pushed to {}\n\n{}\n{markets}", args.exchange, table.render())
+    });
+    Ok(exit::OK)
+}
+
+async fn put_one(http: &reqwest::Client, put: &Value, bytes: Vec<u8>) -> Result<(), String> {
+    let key = put["key"].as_str().unwrap_or_default().to_owned();
+    let mut request = http.put(put["url"].as_str().unwrap_or_default());
+    for (name, value) in put["headers"].as_object().into_iter().flatten() {
+        if let Some(value) = value.as_str() {
+            request = request.header(name, value);
+        }
+    }
+    let answer = request
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|error| format!("{key}: {error}"))?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        let status = answer.status();
+        let text = answer.text().await.unwrap_or_default();
+        Err(format!(
+            "{key}: S3 answered {status}: {}",
+            text.chars().take(200).collect::<String>()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freqtrade_file_names_say_pair_timeframe_and_format() {
+        assert_eq!(
+            parse_name("BTC_USDT-5m.json", false),
+            Some(("BTC/USDT".into(), "5m".into(), Format::Json))
+        );
+        assert_eq!(
+            parse_name("ETH_BTC-1h.parquet", false),
+            Some(("ETH/BTC".into(), "1h".into(), Format::Parquet))
+        );
+        assert_eq!(
+            parse_name("BTC_USDT_USDT-1h-futures.feather", true),
+            Some(("BTC/USDT:USDT".into(), "1h".into(), Format::Feather))
+        );
+        for skipped in [
+            "BTC_USDT-trades.json.gz",
+            "BTC_USDT-trades.json",
+            "markets.json",
+            "BTC_USDT_USDT-8h-funding_rate.feather",
+            "notes.txt",
+        ] {
+            assert_eq!(parse_name(skipped, skipped.contains("USDT_USDT")), None, "{skipped}");
+        }
+        assert_eq!(parse_name("BTC_USDT_USDT-1h-mark.feather", true), None);
+    }
+}
