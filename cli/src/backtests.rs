@@ -279,6 +279,28 @@ pub fn summary(report: &Value) -> String {
         report["status"].as_str().unwrap_or_default(),
         table.render()
     );
+    let mut per_pair = Table::new(&[
+        "pair",
+        "trades",
+        "win rate",
+        "profit",
+        "profit (stake)",
+        "avg trade (min)",
+    ]);
+    for pair in result["per_pair"].as_array().into_iter().flatten() {
+        let number = |key: &str| pair[key].as_f64().unwrap_or_default();
+        per_pair.row(vec![
+            pair["pair"].as_str().unwrap_or_default().to_owned(),
+            format!("{:.0}", number("trades")),
+            format!("{:.2}%", number("win_rate") * 100.0),
+            format!("{:.2}%", number("profit_pct")),
+            format!("{:.2}", number("profit_abs")),
+            format!("{:.0}", number("avg_trade_duration_minutes")),
+        ]);
+    }
+    if !per_pair.is_empty() {
+        out.push_str(&format!("\n\n{}\n", per_pair.render()));
+    }
     for (label, key) in [("summary", "summary_uri"), ("equity chart", "equity_chart_uri")] {
         if let Some(uri) = result[key].as_str() {
             out.push_str(&format!("\n{label}: {uri}"));
@@ -344,6 +366,8 @@ mod tests {
             "result": {"total_trades": 12, "wins": 7, "draws": 1, "losses": 4, "win_rate": 0.5833,
                 "profit_total_pct": 3.2512, "max_drawdown_pct": 1.5, "sharpe": 1.234,
                 "backtest_start": "2026-01-01", "backtest_end": "2026-01-31", "backtest_days": 30,
+                "per_pair": [{"pair": "BTC/USDT", "trades": 8, "win_rate": 0.625, "profit_pct": 4.1, "profit_abs": 41.0,
+                    "avg_trade_duration_minutes": 55.0}],
                 "equity_chart_uri": "s3://results/results/r/equity.svg"},
             "mlflow_url": "http://127.0.0.1:5000/#/experiments/1/runs/abc"});
         let text = summary(&report);
@@ -360,7 +384,8 @@ mod tests {
         assert_eq!(value("sortino"), "-", "a number the result lacks is a dash");
         let columns: Vec<usize> = text
             .lines()
-            .filter(|line| line.contains("  "))
+            .skip_while(|line| !line.starts_with("metric"))
+            .take_while(|line| !line.is_empty())
             .filter_map(|line| {
                 line.find("  ")
                     .map(|start| start + line[start..].len() - line[start..].trim_start().len())

@@ -259,7 +259,17 @@ impl LocalEcs {
         let container = &definition["containerDefinitions"][0];
         let container_name = container["name"].as_str().unwrap_or("strategy").to_owned();
         // The router stands in for every AWS endpoint the task reaches.
-        let mut environment = vec![("AWS_ENDPOINT_URL".to_owned(), self.router_url.clone())];
+        let mut environment: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", self.router_url.as_str()),
+            // What a task's agent and role give it on AWS: the region and credentials (the local ones).
+            ("AWS_REGION", crate::REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
         // The image's own environment first: the task definition's and the run's overrides come over it.
         environment.extend(
             self.image_environment(container["image"].as_str().unwrap_or_default())
@@ -282,7 +292,7 @@ impl LocalEcs {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster_name}/{id}");
         let log = self.log_dir.join(format!("{id}.log"));
-        // A task gets its region, credentials and endpoint from its role and agent; here, from this process.
+        // The rest of this process's environment (PATH, HOME, …) as a container's base image would give it.
         let mut variables = tradai::executor::inherited(&tradai::settings::Env::process());
         variables.extend(environment);
         let mut child =

@@ -171,6 +171,10 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
         result.stdout.contains("trades") && result.stdout.contains("max drawdown"),
         "{result}"
     );
+    let per_pair = report["result"]["per_pair"].as_array().cloned().unwrap_or_default();
+    assert!(!per_pair.is_empty(), "a per-pair table: {watched}");
+    let pair = per_pair[0]["pair"].as_str().expect("a pair");
+    assert!(PAIRS.contains(&pair) && result.stdout.contains(pair), "{result}");
 
     let unregistered = tradai(
         &state,

@@ -224,11 +224,14 @@ async fn a_backtest_runs_through_every_step_to_completed() {
     assert_eq!(job.mlflow_run_id.as_deref(), Some(mlflow_run));
     let mut artifacts = tradai_tests::mlflow::artifacts(mlflow_run, "summary").await;
     artifacts.sort();
-    assert_eq!(artifacts, ["summary/equity.svg", "summary/summary.json"]);
+    assert_eq!(
+        artifacts,
+        ["summary/equity.svg", "summary/pairs.csv", "summary/summary.json"]
+    );
     let results = stack
         .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
         .await;
-    for file in ["summary.json", "equity.svg", ".last_result.json"] {
+    for file in ["summary.json", "equity.svg", "pairs.csv", ".last_result.json"] {
         assert!(results.contains(&format!("results/{run_id}/{file}")), "{results:?}");
     }
     assert!(temporaries(stack, run_id).await.is_empty(), "temp/{run_id}/ is removed");

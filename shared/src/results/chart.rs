@@ -6,10 +6,17 @@ use std::fmt::Write;
 use super::EquityPoint;
 
 const WIDTH: f64 = 800.0;
-const HEIGHT: f64 = 320.0;
-const MARGIN: f64 = 48.0;
+const HEIGHT: f64 = 360.0;
+/// The plot's edges: room on the left for the balance ticks, at the bottom for the dates.
+const LEFT: f64 = 80.0;
+const RIGHT: f64 = 24.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 56.0;
+/// Ticks on each axis.
+const TICKS: usize = 5;
 
-/// The curve of `points` (in time order) as an SVG document titled `title`.
+/// The curve of `points` (in time order) as an SVG document titled `title`: labelled axes with ticks and grid
+/// lines, and the drawdown — the fall below the running high — shaded.
 pub fn equity_svg(title: &str, points: &[EquityPoint]) -> String {
     let (first, last) = match (points.first(), points.last()) {
         (Some(first), Some(last)) => (first, last),
@@ -25,32 +32,75 @@ pub fn equity_svg(title: &str, points: &[EquityPoint]) -> String {
         (low, high)
     };
     let span_ms = (last.at_ms - first.at_ms).max(1) as f64;
-    let x = |at_ms: i64| MARGIN + (at_ms - first.at_ms) as f64 / span_ms * (WIDTH - 2.0 * MARGIN);
-    let y = |balance: f64| HEIGHT - MARGIN - (balance - low) / (high - low) * (HEIGHT - 2.0 * MARGIN);
+    let x = |at_ms: i64| LEFT + (at_ms - first.at_ms) as f64 / span_ms * (WIDTH - LEFT - RIGHT);
+    let y = |balance: f64| HEIGHT - BOTTOM - (balance - low) / (high - low) * (HEIGHT - TOP - BOTTOM);
+    let shown = visible(points, |point| x(point.at_ms));
     let mut path = String::new();
-    for (index, point) in visible(points, |point| x(point.at_ms)).iter().enumerate() {
+    for (index, point) in shown.iter().enumerate() {
         let command = if index == 0 { 'M' } else { 'L' };
         let _infallible = write!(path, "{command}{:.1},{:.1} ", x(point.at_ms), y(point.balance));
     }
+    // The drawdown: along the curve, then back along the running high.
+    let mut running_high = f64::MIN;
+    let highs: Vec<f64> = shown
+        .iter()
+        .map(|point| {
+            running_high = running_high.max(point.balance);
+            running_high
+        })
+        .collect();
+    let mut drawdown = path.trim_end().to_owned();
+    for (point, high) in shown.iter().zip(&highs).rev() {
+        let _infallible = write!(drawdown, " L{:.1},{:.1}", x(point.at_ms), y(*high));
+    }
+    let mut axes = String::new();
+    for tick in 0..TICKS {
+        let fraction = tick as f64 / (TICKS - 1) as f64;
+        let balance = low + (high - low) * fraction;
+        let at = y(balance);
+        let _infallible = write!(
+            axes,
+            r##"<line x1="{LEFT}" y1="{at:.1}" x2="{right}" y2="{at:.1}" stroke="#e0e0e0"/><text x="{label:.1}" y="{text:.1}" font-size="11" text-anchor="end">{balance:.2}</text>"##,
+            right = WIDTH - RIGHT,
+            label = LEFT - 6.0,
+            text = at + 4.0,
+        );
+        let at_ms = first.at_ms + ((last.at_ms - first.at_ms) as f64 * fraction) as i64;
+        let _infallible = write!(
+            axes,
+            r##"<line x1="{at:.1}" y1="{bottom}" x2="{at:.1}" y2="{tick_end}" stroke="#555555"/><text x="{at:.1}" y="{label}" font-size="11" text-anchor="middle">{date}</text>"##,
+            at = x(at_ms),
+            bottom = HEIGHT - BOTTOM,
+            tick_end = HEIGHT - BOTTOM + 5.0,
+            label = HEIGHT - BOTTOM + 18.0,
+            date = date(at_ms),
+        );
+    }
     let body = format!(
         concat!(
+            "{axes}",
+            r##"<path d="{drawdown} Z" fill="#d62728" fill-opacity="0.25" stroke="none"/>"##,
             r##"<path d="{path}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>"##,
-            r##"<text x="{left}" y="{top}" font-size="11">{high:.2}</text>"##,
-            r##"<text x="{left}" y="{bottom}" font-size="11">{low:.2}</text>"##,
-            r##"<text x="{margin}" y="{axis}" font-size="11">{start}</text>"##,
-            r##"<text x="{right}" y="{axis}" font-size="11" text-anchor="end">{end}</text>"##,
+            r##"<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#555555"/>"##,
+            r##"<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#555555"/>"##,
+            r##"<text x="16" y="{middle}" font-size="12" text-anchor="middle" transform="rotate(-90 16 {middle})">"##,
+            r##"balance (stake currency)</text>"##,
+            r##"<text x="{center}" y="{xlabel}" font-size="12" text-anchor="middle">trade close (UTC)</text>"##,
+            r##"<rect x="{legend}" y="14" width="12" height="10" fill="#d62728" fill-opacity="0.25"/>"##,
+            r##"<text x="{legend_text}" y="23" font-size="11">drawdown from the running high</text>"##,
         ),
+        axes = axes,
+        drawdown = drawdown,
         path = path.trim_end(),
-        left = 4.0,
-        top = MARGIN,
-        bottom = HEIGHT - MARGIN,
-        high = high,
-        low = low,
-        margin = MARGIN,
-        right = WIDTH - MARGIN,
-        axis = HEIGHT - MARGIN / 3.0,
-        start = date(first.at_ms),
-        end = date(last.at_ms),
+        left = LEFT,
+        top = TOP,
+        bottom = HEIGHT - BOTTOM,
+        right = WIDTH - RIGHT,
+        middle = (TOP + HEIGHT - BOTTOM) / 2.0,
+        center = (LEFT + WIDTH - RIGHT) / 2.0,
+        xlabel = HEIGHT - 12.0,
+        legend = WIDTH - RIGHT - 200.0,
+        legend_text = WIDTH - RIGHT - 184.0,
     );
     frame(title, &body, "")
 }
@@ -58,7 +108,7 @@ pub fn equity_svg(title: &str, points: &[EquityPoint]) -> String {
 /// The points that can be seen at this width: per pixel column its first, lowest, highest and last point, in time
 /// order, so a curve of 100 000 trades draws the same picture from a few thousand points.
 fn visible(points: &[EquityPoint], x: impl Fn(&EquityPoint) -> f64) -> Vec<EquityPoint> {
-    let columns = (WIDTH - 2.0 * MARGIN) as usize;
+    let columns = (WIDTH - LEFT - RIGHT) as usize;
     if points.len() <= 4 * columns {
         return points.to_vec();
     }
@@ -104,7 +154,7 @@ fn frame(title: &str, body: &str, note: &str) -> String {
         ),
         w = WIDTH,
         h = HEIGHT,
-        m = MARGIN,
+        m = LEFT,
         title = escape(title),
         body = body,
         cx = WIDTH / 2.0,
@@ -149,8 +199,15 @@ mod tests {
         let svg = equity_svg("EmaCross <run>", &points);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>"));
-        // First point at the left margin, last at the right; the low at the bottom, the high at the top.
-        assert!(svg.contains("M48.0,197.3 L400.0,48.0 L752.0,272.0"), "{svg}");
+        // First point at the left edge, last at the right; the low at the bottom, the high at the top.
+        assert!(svg.contains("M80.0,216.0 L428.0,40.0 L776.0,304.0"), "{svg}");
+        // The drawdown runs back along the running high: 1100 from the second point on, 1000 before.
+        assert!(svg.contains("L776.0,40.0 L428.0,40.0 L80.0,216.0 Z"), "{svg}");
+        assert!(svg.contains("balance (stake currency)") && svg.contains("trade close (UTC)"));
+        assert!(
+            svg.contains(">1100.00<") && svg.contains(">950.00<") && svg.contains(">1025.00<"),
+            "ticks"
+        );
         assert!(svg.contains("EmaCross &lt;run&gt;"));
         assert!(svg.contains("1970-01-01") && svg.contains("1970-01-03"));
     }
@@ -166,7 +223,7 @@ mod tests {
         let svg = equity_svg("S", &points);
         assert!(svg.len() < 100 * 1024, "{} bytes", svg.len());
         // The spike is one point of 100 000, and still the top of the chart.
-        assert!(svg.contains(",48.0 "), "the highest point is drawn");
+        assert!(svg.contains(",40.0 "), "the highest point is drawn");
         let highest = points.iter().map(|p| p.balance).fold(f64::MIN, f64::max);
         assert!(highest > 1400.0, "the spike is the highest point");
         assert!(svg.contains(&format!(">{highest:.2}<")), "{}", &svg[svg.len() - 400..]);

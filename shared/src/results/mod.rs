@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 pub use chart::equity_svg;
-pub use summary::{EquityPoint, Summary, summarize};
+pub use summary::{EquityPoint, PairSummary, Summary, summarize};
 
 /// The metrics MLflow gets, by their Freqtrade names.
 pub const METRICS: &[&str] = &[
@@ -61,6 +61,8 @@ pub struct StrategyResult {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 struct RawTrade {
     #[serde(default)]
+    pair: Value,
+    #[serde(default)]
     close_timestamp: Value,
     #[serde(default)]
     profit_abs: Value,
@@ -109,8 +111,10 @@ struct Document {
 }
 
 /// One closed trade, as the summary needs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Trade {
+    /// The pair traded (empty when the result does not say).
+    pub pair: String,
     /// When the trade closed, in milliseconds since the epoch.
     pub close_ms: i64,
     pub profit_abs: f64,
@@ -199,6 +203,7 @@ impl StrategyResult {
                     number(value).ok_or_else(|| error(format!("trade {index} has no numeric {name}")))
                 };
                 Ok(Trade {
+                    pair: trade.pair.as_str().unwrap_or_default().to_owned(),
                     close_ms: field(&trade.close_timestamp, "close_timestamp")? as i64,
                     profit_abs: field(&trade.profit_abs, "profit_abs")?,
                     duration_minutes: number(&trade.trade_duration).unwrap_or(0.0),

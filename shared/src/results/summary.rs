@@ -39,9 +39,53 @@ pub struct Summary {
     pub backtest_days: i64,
     pub avg_trade_duration_minutes: f64,
     pub pairs: Vec<String>,
+    /// Each traded pair's share, by profit (best first).
+    pub per_pair: Vec<PairSummary>,
     /// The closed-trade equity after each trade, starting at the starting balance.
     #[serde(skip)]
     pub equity: Vec<EquityPoint>,
+}
+
+/// One pair's trades.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairSummary {
+    pub pair: String,
+    pub trades: usize,
+    pub wins: usize,
+    pub losses: usize,
+    pub win_rate: f64,
+    pub profit_abs: f64,
+    /// Its profit relative to the starting balance, in percent (the pairs' percentages add up to the total).
+    pub profit_pct: f64,
+    pub avg_trade_duration_minutes: f64,
+}
+
+/// The trades grouped by pair, best profit first.
+fn per_pair(trades: &[Trade], starting_balance: f64) -> Vec<PairSummary> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<&Trade>> = std::collections::BTreeMap::new();
+    for trade in trades {
+        groups.entry(trade.pair.as_str()).or_default().push(trade);
+    }
+    let mut pairs: Vec<PairSummary> = groups
+        .into_iter()
+        .map(|(pair, trades)| {
+            let count = trades.len();
+            let wins = trades.iter().filter(|t| t.profit_abs > 0.0).count();
+            let profit_abs: f64 = trades.iter().map(|t| t.profit_abs).sum();
+            PairSummary {
+                pair: pair.to_owned(),
+                trades: count,
+                wins,
+                losses: trades.iter().filter(|t| t.profit_abs < 0.0).count(),
+                win_rate: wins as f64 / count as f64,
+                profit_abs,
+                profit_pct: profit_abs / starting_balance * 100.0,
+                avg_trade_duration_minutes: trades.iter().map(|t| t.duration_minutes).sum::<f64>() / count as f64,
+            }
+        })
+        .collect();
+    pairs.sort_by(|a, b| b.profit_abs.total_cmp(&a.profit_abs));
+    pairs
 }
 
 /// The account's value after a trade closed.
@@ -132,6 +176,7 @@ pub fn summarize(result: &StrategyResult) -> Result<Summary, ResultError> {
             trades.iter().map(|t| t.duration_minutes).sum::<f64>() / total as f64
         },
         pairs: result.pairlist(),
+        per_pair: per_pair(&trades, starting_balance),
         equity,
     })
 }
@@ -237,6 +282,31 @@ mod tests {
         assert_eq!(summary.sortino, NOT_OPTIMAL);
         // Calmar: 5 % over 10 days, per day 0.5, over the 50/1100 relative drawdown.
         assert!((summary.calmar - 0.5 / (50.0 / 1100.0) * 365_f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn each_pair_gets_its_share_best_first_adding_up_to_the_total() {
+        let on = |pair: &str, day: i64, profit: f64| {
+            let mut traded = trade(day, profit);
+            traded["pair"] = json!(pair);
+            traded
+        };
+        let summary = summarize(&result(json!([
+            on("ETH/USDT", 1, -30.0),
+            on("BTC/USDT", 2, 100.0),
+            on("ETH/USDT", 3, 10.0),
+            on("BTC/USDT", 4, -20.0)
+        ])))
+        .expect("summary");
+        let pairs: Vec<(&str, usize, usize, f64)> = summary
+            .per_pair
+            .iter()
+            .map(|pair| (pair.pair.as_str(), pair.trades, pair.wins, pair.profit_abs))
+            .collect();
+        assert_eq!(pairs, [("BTC/USDT", 2, 1, 80.0), ("ETH/USDT", 2, 1, -20.0)]);
+        let shares: f64 = summary.per_pair.iter().map(|pair| pair.profit_pct).sum();
+        assert!((shares - summary.profit_total_pct).abs() < 1e-9);
+        assert_eq!(summary.per_pair[0].win_rate, 0.5);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! TransformResults: reads the engine's raw result from `results/{run_id}/` (the file Freqtrade's
-//! `.last_result.json` names), computes the summary, writes `summary.json` and `equity.svg` beside it and as
+//! `.last_result.json` names), computes the summary, writes `summary.json`, `equity.svg` and `pairs.csv` beside it and as
 //! artifacts of the run's MLflow run, records the summary on the job and moves it RUNNING → COMPLETED.
 //! Repeating the step after it completed the job succeeds again (Step Functions may retry a step that did its work).
 
@@ -21,6 +21,25 @@ pub struct RecordedSummary {
     pub summary: Summary,
     pub summary_uri: String,
     pub equity_chart_uri: String,
+}
+
+/// The per-pair table as CSV, best pair first, for a spreadsheet or MLflow's artifact view.
+pub fn pairs_csv(summary: &Summary) -> String {
+    let mut csv = String::from("pair,trades,wins,losses,win_rate,profit_abs,profit_pct,avg_trade_duration_minutes\n");
+    for pair in &summary.per_pair {
+        csv.push_str(&format!(
+            "{},{},{},{},{:.4},{:.8},{:.4},{:.1}\n",
+            pair.pair,
+            pair.trades,
+            pair.wins,
+            pair.losses,
+            pair.win_rate,
+            pair.profit_abs,
+            pair.profit_pct,
+            pair.avg_trade_duration_minutes
+        ));
+    }
+    csv
 }
 
 /// What the step adds to the state.
@@ -86,9 +105,11 @@ pub async fn transform_results<T: ExperimentTracker>(
     );
     let summary_bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|error| StepError::invalid_state("the summary cannot be written", error))?;
+    let pairs_csv = pairs_csv(&summary).into_bytes();
     for (file, bytes) in [
         ("summary.json", summary_bytes.clone()),
         ("equity.svg", chart.clone().into_bytes()),
+        ("pairs.csv", pairs_csv.clone()),
     ] {
         results.put(&format!("{folder}/{file}"), bytes).await.map_err(s3_down)?;
     }
@@ -105,6 +126,10 @@ pub async fn transform_results<T: ExperimentTracker>(
             .map_err(mlflow_down)?;
         tracker
             .log_artifact(&tracked, "summary/equity.svg", chart.into_bytes())
+            .await
+            .map_err(mlflow_down)?;
+        tracker
+            .log_artifact(&tracked, "summary/pairs.csv", pairs_csv)
             .await
             .map_err(mlflow_down)?;
     }
@@ -212,7 +237,15 @@ mod tests {
             .await
             .expect("repeatable");
         assert_eq!(again.summary, first.summary);
-        assert_eq!(tracker.logged().len(), 4, "both runs log the artifacts");
+        assert_eq!(tracker.logged().len(), 6, "both runs log the artifacts");
+        let csv = results
+            .get(&format!("results/{}/pairs.csv", record.run_id))
+            .await
+            .expect("read")
+            .expect("the per-pair table");
+        let csv = String::from_utf8(csv).expect("text");
+        assert!(csv.starts_with("pair,trades,wins,losses,"), "{csv}");
+        assert_eq!(csv.lines().count(), 2, "one pair traded: {csv}");
     }
 
     #[tokio::test]

@@ -81,6 +81,7 @@ async fn transform_results_summarises_completes_the_job_and_is_repeatable() {
     keys.sort();
     assert!(keys.contains(&format!("{folder}/summary.json")), "{keys:?}");
     assert!(keys.contains(&format!("{folder}/equity.svg")), "{keys:?}");
+    assert!(keys.contains(&format!("{folder}/pairs.csv")), "{keys:?}");
     let chart = stack
         .results()
         .get(&format!("{folder}/equity.svg"))
@@ -89,7 +90,10 @@ async fn transform_results_summarises_completes_the_job_and_is_repeatable() {
     assert!(chart.is_some_and(|svg| svg.starts_with(b"<svg")));
     let mut artifacts = tradai_tests::mlflow::artifacts(&mlflow_run, "summary").await;
     artifacts.sort();
-    assert_eq!(artifacts, ["summary/equity.svg", "summary/summary.json"]);
+    assert_eq!(
+        artifacts,
+        ["summary/equity.svg", "summary/pairs.csv", "summary/summary.json"]
+    );
     // Step Functions may run a step twice: the second run finds the job completed and succeeds.
     transform_results::handle(&deps, invocation(&state))
         .await
