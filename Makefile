@@ -18,7 +18,7 @@ help:
 	@echo "make up          start the local stack (tradai up --detach) and leave it running; make down stops it"
 	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
-	@echo "make bench       cold-start, TransformResults, orphan-scan and queue-consumer benchmarks (release; bench/RESULTS.md)"
+	@echo "make bench       cold-start, TransformResults, orphan-scan, queue-consumer, orchestration and CLI start-up benchmarks (bench/RESULTS.md)"
 
 stand-ins:
 	@$(STAND_INS) install
@@ -73,3 +73,5 @@ bench: stand-ins
 	bench/cold-start
 	bench/transform
 	bench/queue
+	bench/orchestration
+	bench/cli
