@@ -8,7 +8,7 @@ use crate::{Context, Failure, exit};
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
-    /// Push a Freqtrade data folder (JSON or Parquet candles, and markets.json) into the market-data store.
+    /// Push a Freqtrade data folder (Feather, JSON or Parquet candles, and markets.json) into the market-data store.
     Push(crate::push::PushArgs),
     /// The candle files in the market-data store.
     List {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod backtests;
 pub mod catalogue;
 pub mod exit;
+pub mod feather;
 pub mod overrides;
 pub mod push;
 pub mod register;

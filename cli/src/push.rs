@@ -1,4 +1,4 @@
-//! `tradai data push DIR --exchange NAME`: a Freqtrade data folder (`BTC_USDT-5m.json`, `.parquet`, and
+//! `tradai data push DIR --exchange NAME`: a Freqtrade data folder (`BTC_USDT-5m.feather`, `.json`, `.parquet`, and
 //! `futures/BTC_USDT_USDT-1h-futures.*`) into the market-data store as Parquet, with the exchange's `markets.json`
 //! snapshot, through `POST /data/uploads` and the pre-signed PUTs it answers — never by reaching into a bucket.
 
@@ -93,7 +93,7 @@ pub fn scan(dir: &Path) -> Result<Vec<Found>, Failure> {
     found.sort_by(|a, b| (&a.pair, &a.timeframe).cmp(&(&b.pair, &b.timeframe)));
     if found.is_empty() {
         return Err(Failure::bad_input(format!(
-            "{}: no candle files (BTC_USDT-5m.json, .parquet or .feather)",
+            "{}: no candle files (BTC_USDT-5m.feather, .json or .parquet)",
             dir.display()
         )));
     }
@@ -107,12 +107,7 @@ fn convert(found: &Found) -> Result<(Candles, Vec<u8>), Failure> {
     let candles = match found.format {
         Format::Json => Candles::from_json(&bytes),
         Format::Parquet => Candles::from_parquet(bytes),
-        Format::Feather => {
-            return Err(Failure::bad_input(format!(
-                "{}: feather is not read yet; convert the folder with `freqtrade convert-data --format-from feather --format-to parquet` (or json)",
-                found.path.display()
-            )));
-        }
+        Format::Feather => crate::feather::read(bytes),
     }
     .map_err(|error| Failure::bad_input(format!("{}: {error}", found.path.display())))?;
     let parquet = candles

@@ -442,28 +442,43 @@ mod tests {
         serde_json::from_value(body).expect("a release")
     }
 
+    /// The registry, configs bucket and task definitions a registration writes to, with the image pushed.
+    #[derive(Default)]
+    struct World {
+        configs: MemoryObjects,
+        tasks: Tasks,
+        registry: Registry,
+    }
+
+    impl World {
+        fn new() -> Self {
+            Self {
+                configs: MemoryObjects::new("configs"),
+                ..Self::default()
+            }
+        }
+
+        async fn register(&self, release: &Release, images: &FakeImages) -> Result<Registered, RegistrationError> {
+            register(release, images, &self.configs, &self.tasks, &self.registry, "strategy-").await
+        }
+    }
+
     #[tokio::test]
     async fn a_release_is_its_config_its_task_definition_and_a_tagged_version_with_the_alias() {
-        let (configs, tasks, registry) = (MemoryObjects::new("configs"), Tasks::default(), Registry::default());
-        let registered = register(
-            &release(json!({})),
-            &FakeImages::with(&[IMAGE]),
-            &configs,
-            &tasks,
-            &registry,
-            "strategy-",
-        )
-        .await
-        .expect("registered");
+        let world = World::new();
+        let registered = world
+            .register(&release(json!({})), &FakeImages::with(&[IMAGE]))
+            .await
+            .expect("registered");
         assert_eq!((registered.version, registered.created), (1, true));
         assert_eq!(registered.task_definition, "strategy-EmaCross:1");
         assert_eq!(registered.aliases, ["production"]);
         let key = config_key(&release(json!({})));
         assert_eq!(
-            configs.get(&key).await.expect("read"),
+            world.configs.get(&key).await.expect("read"),
             Some(b"stake_currency: USDT\n".to_vec())
         );
-        let version = &registry.versions.lock().expect("versions")[0];
+        let version = &world.registry.versions.lock().expect("versions")[0];
         for (tag, value) in [
             ("ecr_url", IMAGE),
             ("config_path", &format!("s3://configs/{key}")),
@@ -475,54 +490,39 @@ mod tests {
             assert_eq!(version.tags.get(tag).map(String::as_str), Some(value), "{tag}");
         }
         assert_eq!(
-            *registry.aliases.lock().expect("aliases"),
+            *world.registry.aliases.lock().expect("aliases"),
             [("production".to_owned(), 1)]
         );
     }
 
     #[tokio::test]
     async fn the_same_release_again_answers_its_version_and_a_changed_one_makes_the_next() {
-        let (configs, tasks, registry) = (MemoryObjects::new("configs"), Tasks::default(), Registry::default());
+        let world = World::new();
         let images = FakeImages::with(&[IMAGE]);
-        let first = register(&release(json!({})), &images, &configs, &tasks, &registry, "strategy-")
-            .await
-            .expect("first");
-        let again = register(&release(json!({})), &images, &configs, &tasks, &registry, "strategy-")
-            .await
-            .expect("again");
+        let first = world.register(&release(json!({})), &images).await.expect("first");
+        let again = world.register(&release(json!({})), &images).await.expect("again");
         assert_eq!((again.version, again.created), (first.version, false));
-        assert_eq!(tasks.0.lock().expect("tasks").len(), 1, "no second task definition");
-        let changed = register(
-            &release(json!({"base_config": "stake_currency: BTC\n"})),
-            &images,
-            &configs,
-            &tasks,
-            &registry,
-            "strategy-",
-        )
-        .await
-        .expect("changed");
+        assert_eq!(
+            world.tasks.0.lock().expect("tasks").len(),
+            1,
+            "no second task definition"
+        );
+        let changed = world
+            .register(&release(json!({"base_config": "stake_currency: BTC\n"})), &images)
+            .await
+            .expect("changed");
         assert_eq!((changed.version, changed.created), (2, true));
         assert_ne!(changed.config_path, first.config_path);
     }
 
     #[tokio::test]
     async fn a_bad_release_names_each_field_and_writes_nothing() {
-        let (configs, tasks, registry) = (MemoryObjects::new("configs"), Tasks::default(), Registry::default());
+        let world = World::new();
         let bad = release(
             json!({"name": "1bad", "image": "nonsense", "base_config": "- a list\n", "pairs": [],
             "warmup_days": 99999, "alias": "9"}),
         );
-        let Err(RegistrationError::Invalid(errors)) = register(
-            &bad,
-            &FakeImages::with(&[IMAGE]),
-            &configs,
-            &tasks,
-            &registry,
-            "strategy-",
-        )
-        .await
-        else {
+        let Err(RegistrationError::Invalid(errors)) = world.register(&bad, &FakeImages::with(&[IMAGE])).await else {
             panic!("refused")
         };
         let fields: Vec<&str> = errors.errors().iter().map(|error| error.field.as_str()).collect();
@@ -530,21 +530,13 @@ mod tests {
             fields,
             ["name", "image", "base_config", "pairs", "warmup_days", "alias"]
         );
-        let missing = register(
-            &release(json!({})),
-            &FakeImages::default(),
-            &configs,
-            &tasks,
-            &registry,
-            "strategy-",
-        )
-        .await;
+        let missing = world.register(&release(json!({})), &FakeImages::default()).await;
         let Err(RegistrationError::Invalid(errors)) = missing else {
             panic!("refused")
         };
         assert_eq!(errors.errors()[0].field, "image");
         assert!(errors.errors()[0].message.contains("not in ECR"), "{errors}");
-        assert!(configs.keys().is_empty() && tasks.0.lock().expect("tasks").is_empty());
-        assert!(registry.versions.lock().expect("versions").is_empty());
+        assert!(world.configs.keys().is_empty() && world.tasks.0.lock().expect("tasks").is_empty());
+        assert!(world.registry.versions.lock().expect("versions").is_empty());
     }
 }

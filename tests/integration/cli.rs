@@ -269,3 +269,54 @@ async fn up_detached_serves_the_local_stack_until_down_stops_it() {
     assert_eq!(listed.code, i32::from(exit::UNREACHABLE), "{listed}");
     std::fs::remove_dir_all(&state).ok();
 }
+
+/// Writes a Feather candle file with Freqtrade's own data handler (pandas, Arrow IPC, LZ4) into `folder`.
+fn freqtrade_feather(folder: &Path) -> PathBuf {
+    let python = project_root().join(".stand-ins/freqtrade/bin/python");
+    let script = r#"
+import sys
+from pathlib import Path
+import numpy as np, pandas as pd
+from freqtrade.data.history.datahandlers.featherdatahandler import FeatherDataHandler
+from freqtrade.enums import CandleType
+folder = Path(sys.argv[1]); folder.mkdir(parents=True, exist_ok=True)
+n = 1000
+close = 100.0 + np.sin(np.arange(n) / 20.0)
+frame = pd.DataFrame({"date": pd.date_range("2026-01-05", periods=n, freq="5min", tz="UTC"),
+    "open": close - 0.1, "high": close + 0.2, "low": close - 0.3, "close": close, "volume": np.full(n, 7.5)})
+FeatherDataHandler(folder).ohlcv_store("BTC/USDT", "5m", frame, CandleType.SPOT)
+"#;
+    let status = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(folder)
+        .status()
+        .expect("Freqtrade's Python runs");
+    assert!(status.success(), "Freqtrade wrote the file");
+    folder.join("BTC_USDT-5m.feather")
+}
+
+#[test]
+fn freqtrades_own_feather_files_read_as_it_wrote_them() {
+    let folder = project_root().join(format!(".stand-ins/feather-{}", uuid::Uuid::new_v4().simple()));
+    let file = freqtrade_feather(&folder);
+    let candles = tradai_cli::feather::read(std::fs::read(&file).expect("the file")).expect("read");
+    assert_eq!(candles.len(), 1000);
+    assert_eq!(
+        candles.date_ms[0], 1_767_571_200_000,
+        "2026-01-05T00:00Z in milliseconds"
+    );
+    assert_eq!(candles.date_ms[999] - candles.date_ms[0], 999 * 300_000);
+    assert!((candles.prices[3][0] - 100.0).abs() < 1e-12, "close");
+    assert!((candles.prices[1][0] - 100.2).abs() < 1e-12, "high");
+    assert!(candles.prices[4].iter().all(|volume| *volume == 7.5));
+    let stored = candles.to_parquet().expect("Parquet");
+    let again = tradai::market_data::candles::Candles::from_parquet(stored).expect("read back");
+    assert_eq!(again, candles, "stored as read");
+    let found = tradai_cli::push::scan(&folder).expect("found");
+    assert_eq!(
+        (found[0].pair.as_str(), found[0].format),
+        ("BTC/USDT", tradai_cli::push::Format::Feather)
+    );
+    std::fs::remove_dir_all(&folder).ok();
+}

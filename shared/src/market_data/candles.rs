@@ -50,8 +50,8 @@ impl Candles {
         }
     }
 
-    /// Sorts by date and refuses duplicates or an empty file.
-    fn checked(mut self) -> Result<Candles, CandleError> {
+    /// The candles sorted by date; duplicates or no candles at all are refused.
+    pub fn checked(mut self) -> Result<Candles, CandleError> {
         if self.is_empty() {
             return Err(error("the file has no candles"));
         }
