@@ -186,13 +186,7 @@ fn read_int64(
     rows: usize,
 ) -> Result<Vec<Option<i64>>, CandleError> {
     match reader.map_err(|e| error(e.to_string()))? {
-        ColumnReader::Int64ColumnReader(mut reader) => {
-            let (mut values, mut levels) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-            reader
-                .read_records(rows, Some(&mut levels), None, &mut values)
-                .map_err(|e| error(e.to_string()))?;
-            Ok(spread(values, &levels, rows))
-        }
+        ColumnReader::Int64ColumnReader(mut reader) => read_all(&mut reader, rows),
         _ => Err(error("`date` is not INT64")),
     }
 }
@@ -202,15 +196,24 @@ fn read_double(
     rows: usize,
 ) -> Result<Vec<Option<f64>>, CandleError> {
     match reader.map_err(|e| error(e.to_string()))? {
-        ColumnReader::DoubleColumnReader(mut reader) => {
-            let (mut values, mut levels) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-            reader
-                .read_records(rows, Some(&mut levels), None, &mut values)
-                .map_err(|e| error(e.to_string()))?;
-            Ok(spread(values, &levels, rows))
-        }
+        ColumnReader::DoubleColumnReader(mut reader) => read_all(&mut reader, rows),
         _ => Err(error("a price column is not DOUBLE")),
     }
+}
+
+/// The `rows` values of one column chunk, `None` where null.
+fn read_all<T: parquet::data_type::DataType>(
+    reader: &mut parquet::column::reader::ColumnReaderImpl<T>,
+    rows: usize,
+) -> Result<Vec<Option<T::T>>, CandleError>
+where
+    T::T: Copy,
+{
+    let (mut values, mut levels) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    reader
+        .read_records(rows, Some(&mut levels), None, &mut values)
+        .map_err(|e| error(e.to_string()))?;
+    Ok(spread(values, &levels, rows))
 }
 
 /// Values read densely, spread over `rows` by their definition levels (a required column has none).
