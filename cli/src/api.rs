@@ -119,8 +119,7 @@ impl Api {
         let payload = body.map(Value::to_string).unwrap_or_default().into_bytes();
         let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
         if let Some(signer) = &self.signer {
-            let host = host_of(&url);
-            let unsigned_headers = [("host", host.as_str()), ("content-type", "application/json")];
+            let unsigned_headers = [("host", authority(&url)), ("content-type", "application/json")];
             headers.extend(
                 signer
                     .headers(
@@ -172,12 +171,22 @@ fn reason_of(error: &reqwest::Error) -> String {
     reason
 }
 
-fn host_of(url: &str) -> String {
-    url.split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
+/// The URL's authority, as the `host` header carries it: `example.com:8443`, `127.0.0.1:4010`, `[::1]:4010`.
+pub fn authority(url: &str) -> &str {
+    url.split_once("://")
+        .map_or("", |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
         .unwrap_or_default()
-        .to_owned()
+}
+
+/// The URL's host name, without its port: `example.com`, `127.0.0.1`, `[::1]`.
+pub fn host_name(url: &str) -> &str {
+    let authority = authority(url);
+    match authority.rfind(':') {
+        Some(colon) if !authority[colon..].contains(']') => &authority[..colon],
+        _ => authority,
+    }
 }
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters kept), as SigV4's canonical query expects.
@@ -210,6 +219,20 @@ mod tests {
             "refused (HTTP 400): config.timeframe: unknown timeframe; config.symbols: at least one symbol"
         );
         assert_eq!(error.exit_code(), exit::BAD_INPUT);
+    }
+
+    #[test]
+    fn a_url_names_its_authority_and_host() {
+        assert_eq!(authority("http://127.0.0.1:4010/backtest?x=1"), "127.0.0.1:4010");
+        assert_eq!(host_name("http://127.0.0.1:4010/backtest"), "127.0.0.1");
+        assert_eq!(
+            host_name("https://abc.execute-api.eu-west-1.amazonaws.com/prod"),
+            "abc.execute-api.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            (host_name("http://[::1]:4010"), host_name("http://[::1]")),
+            ("[::1]", "[::1]")
+        );
     }
 
     #[test]

@@ -151,13 +151,16 @@ pub async fn run(cli: Cli) -> u8 {
     let outcome = match cli.command {
         Command::Up(args) => stack::up(&cli.state, args).await,
         Command::Down => stack::down(&cli.state).await,
-        command => match connect(cli.api, cli.region, &cli.state).await {
-            Ok(api) => {
-                let local = stack::running(&cli.state).filter(|running| running.api_url == api.url());
-                dispatch(&Context { api, json, local }, command).await
+        command => {
+            let running = stack::running(&cli.state);
+            match connect(cli.api, cli.region, running.as_ref()).await {
+                Ok(api) => {
+                    let local = running.filter(|running| running.api_url == api.url());
+                    dispatch(&Context { api, json, local }, command).await
+                }
+                Err(failure) => Err(failure),
             }
-            Err(failure) => Err(failure),
-        },
+        }
     };
     match outcome {
         Ok(code) => code,
@@ -195,10 +198,14 @@ async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
 
 /// The API to talk to: `--api`/`TRADAI_API_URL`, else the local stack's. A loopback API is the local one and takes
 /// no signature; any other is a deployed stage and gets SigV4.
-async fn connect(api: Option<String>, region: Option<String>, state: &std::path::Path) -> Result<Api, Failure> {
+async fn connect(
+    api: Option<String>,
+    region: Option<String>,
+    running: Option<&stack::Running>,
+) -> Result<Api, Failure> {
     let url = match api.filter(|url| !url.trim().is_empty()) {
         Some(url) => url,
-        None => stack::running(state).map(|running| running.api_url).ok_or_else(|| {
+        None => running.map(|running| running.api_url.clone()).ok_or_else(|| {
             Failure::new(
                 exit::UNREACHABLE,
                 "no API: start the local stack with `tradai up` (or `make up`), or pass --api URL / set TRADAI_API_URL",
@@ -221,13 +228,7 @@ async fn connect(api: Option<String>, region: Option<String>, state: &std::path:
 }
 
 fn is_loopback(url: &str) -> bool {
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default();
-    let host = host.rsplit_once(':').map_or(host, |(name, _port)| name);
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    matches!(api::host_name(url), "127.0.0.1" | "localhost" | "[::1]")
 }
 
 #[cfg(test)]

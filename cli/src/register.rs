@@ -157,7 +157,7 @@ pub async fn register(context: &Context, args: RegisterArgs) -> Result<u8, Failu
 
 /// Pushes the folder as the strategy's local image; answers its URL.
 async fn push_local(local: &crate::stack::Running, dir: &Path, name: &str) -> Result<String, Failure> {
-    let failed = |error: tradai_local::Error| Failure::new(exit::ERROR, tradai::report::chain(&error));
+    let failed = |error: tradai_local::Error| crate::stack::local_failure(&error);
     let tag = tradai_local::images::content_tag(dir).map_err(failed)?;
     let sdk = tradai_local::moto::sdk_config_for(&local.aws_endpoint).await;
     tradai_local::images::push(&sdk, dir, &format!("strategy-{}", name.to_lowercase()), &tag)

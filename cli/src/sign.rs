@@ -117,8 +117,7 @@ pub fn signature_headers(
 
 /// The region in an API Gateway URL (`https://abc123.execute-api.eu-west-1.amazonaws.com`).
 pub fn region_of(api: &str) -> Option<String> {
-    let host = api.split("://").nth(1)?.split(['/', ':']).next()?;
-    let mut labels = host.split('.');
+    let mut labels = crate::api::host_name(api).split('.');
     labels.find(|label| *label == "execute-api")?;
     labels.next().map(str::to_owned)
 }

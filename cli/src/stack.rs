@@ -54,14 +54,9 @@ fn failure(error: impl std::fmt::Display) -> Failure {
     Failure::new(exit::ERROR, error.to_string())
 }
 
-fn local_failure(error: &tradai_local::Error) -> Failure {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(inner) = source {
-        message.push_str(&format!(": {inner}"));
-        source = inner.source();
-    }
-    Failure::new(exit::ERROR, message)
+/// A local-stack error with its causes, in one line.
+pub(crate) fn local_failure(error: &tradai_local::Error) -> Failure {
+    Failure::new(exit::ERROR, tradai::report::chain(error))
 }
 
 pub async fn up(state: &Path, args: UpArgs) -> Result<u8, Failure> {
