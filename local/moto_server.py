@@ -38,6 +38,9 @@ launcher with a message naming it (exit status 1), so an upgrade of moto cannot 
 - fix_definite_jsonpath: moto's extract_json returned a list for a path through an array index, e.g.
   `$.Containers[0].ExitCode` gave [0]. A definite path (only names and single indices: no wildcard, filter, slice,
   union or `..`) now yields the single value, as on AWS; other paths keep moto's behaviour.
+- page_execution_history: moto's GetExecutionHistory answered every event, oldest first, whatever was asked;
+  reverseOrder, maxResults (default 1000) and nextToken now page it as on AWS, so "the state entered last" can be
+  read from the newest events.
 - make_states_runtime_uncatchable: on AWS a States.Runtime error (e.g. a JSONPath in Parameters that is not in
   the input) is never retried or caught, the execution fails; and States.ALL does not match
   States.DataLimitExceeded. moto matched both with States.ALL, so the execution took a Catch path instead.
@@ -434,6 +437,33 @@ def make_states_runtime_uncatchable() -> None:
     ErrorEqualsDecl._eval_body = _eval_body
 
 
+def page_execution_history() -> None:
+    patch = "page_execution_history"
+    module = load(patch, "moto.stepfunctions.responses")
+    Response = attribute(patch, module, "StepFunctionResponse")
+    ActionResult = attribute(patch, module, "ActionResult")
+    original = own_method(patch, Response, "get_execution_history")
+    if "reverseOrder" in source_of(patch, original):
+        cannot_patch(patch, "moto reads reverseOrder itself now: check its paging and drop this patch")
+
+    @functools.wraps(original)
+    def get_execution_history(self: Any) -> Any:
+        history = dict(self.stepfunction_backend.get_execution_history(self._get_param("executionArn")))
+        events = list(history.get("events", []))
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        token = self._get_param("nextToken")
+        start = int(token) if token and str(token).isdigit() else 0
+        size = int(self._get_param("maxResults") or 0) or 1000
+        history["events"] = events[start : start + size]
+        history.pop("nextToken", None)
+        if start + size < len(events):
+            history["nextToken"] = str(start + size)
+        return ActionResult(history)
+
+    Response.get_execution_history = get_execution_history
+
+
 def patch_stepfunctions() -> None:
     enable_stepfunctions_execution()
     fix_ecs_parameter_case()
@@ -441,6 +471,7 @@ def patch_stepfunctions() -> None:
     scale_retry_waits()
     fix_definite_jsonpath()
     make_states_runtime_uncatchable()
+    page_execution_history()
 
 
 if __name__ == "__main__":

@@ -160,6 +160,26 @@ impl Api {
     }
 }
 
+impl Api {
+    /// The bytes at a pre-signed `url` (the link carries its own signature: nothing is added to it).
+    pub async fn download(&self, url: &str) -> Result<Vec<u8>, ApiError> {
+        let unreachable = |error: reqwest::Error| ApiError::Unreachable {
+            url: authority(url).to_owned(),
+            reason: reason_of(&error),
+        };
+        let response = self.http.get(url).send().await.map_err(unreachable)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        match status {
+            200..=299 => Ok(bytes.to_vec()),
+            _ => Err(ApiError::Server {
+                status,
+                body: Value::String(String::from_utf8_lossy(&bytes).chars().take(300).collect()),
+            }),
+        }
+    }
+}
+
 /// The innermost reason, which says what happened (connection refused, a timeout, DNS).
 fn reason_of(error: &reqwest::Error) -> String {
     let mut reason = error.to_string();

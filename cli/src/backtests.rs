@@ -1,5 +1,7 @@
 //! Backtests: submit (and watch), status, list, cancel, result.
 
+use std::path::PathBuf;
+
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -217,7 +219,19 @@ pub async fn cancel(context: &Context, run_id: &str) -> Result<u8, Failure> {
     Ok(exit::OK)
 }
 
-pub async fn result(context: &Context, run_id: &str) -> Result<u8, Failure> {
+#[derive(Debug, Args)]
+pub struct ResultArgs {
+    pub run_id: String,
+    /// Where the equity chart (SVG) is written; default `<run id>-equity.svg` in the current folder.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_chart")]
+    pub chart: Option<PathBuf>,
+    /// Do not write the equity chart.
+    #[arg(long)]
+    pub no_chart: bool,
+}
+
+pub async fn result(context: &Context, args: ResultArgs) -> Result<u8, Failure> {
+    let run_id = args.run_id.as_str();
     let report = fetch(context, run_id).await?;
     let status = report["status"].as_str().unwrap_or_default().to_owned();
     if report["result"].is_null() {
@@ -229,7 +243,25 @@ pub async fn result(context: &Context, run_id: &str) -> Result<u8, Failure> {
             _ => exit::BAD_INPUT,
         });
     }
-    context.print(&report, || summary(&report));
+    let chart = match (&report["files"]["chart"], args.no_chart) {
+        (Value::String(url), false) => {
+            let file = args
+                .chart
+                .unwrap_or_else(|| PathBuf::from(format!("{run_id}-equity.svg")));
+            let bytes = context.api.download(url).await?;
+            std::fs::write(&file, bytes)
+                .map_err(|error| Failure::new(exit::ERROR, format!("cannot write {}: {error}", file.display())))?;
+            Some(file)
+        }
+        _ => None,
+    };
+    context.print(&report, || {
+        let mut text = summary(&report);
+        if let Some(file) = &chart {
+            text.push_str(&format!("\nchart written to {}", file.display()));
+        }
+        text
+    });
     Ok(code_of(&status))
 }
 

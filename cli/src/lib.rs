@@ -7,6 +7,7 @@ pub mod backtests;
 pub mod catalogue;
 pub mod exit;
 pub mod feather;
+pub mod logs;
 pub mod overrides;
 pub mod push;
 pub mod register;
@@ -64,8 +65,10 @@ pub enum Command {
     List(backtests::ListArgs),
     /// Cancel a backtest.
     Cancel { run_id: String },
-    /// A finished backtest's summary and its MLflow link.
-    Result { run_id: String },
+    /// What a backtest's strategy container printed.
+    Logs(logs::LogsArgs),
+    /// A finished backtest's summary and per-pair tables, its equity chart written to a file, its MLflow link.
+    Result(backtests::ResultArgs),
     /// The registered strategies.
     Strategies,
     /// One strategy, with its versions (`strategy NAME`), or a release registered (`strategy register DIR`).
@@ -181,7 +184,8 @@ async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
         Command::Watch { run_id } => watch::watch(context, &run_id).await,
         Command::List(args) => backtests::list(context, args).await,
         Command::Cancel { run_id } => backtests::cancel(context, &run_id).await,
-        Command::Result { run_id } => backtests::result(context, &run_id).await,
+        Command::Logs(args) => logs::logs(context, args).await,
+        Command::Result(args) => backtests::result(context, args).await,
         Command::Strategies => catalogue::strategies(context).await,
         Command::Strategy(StrategyArgs {
             action: Some(StrategyAction::Register(args)),

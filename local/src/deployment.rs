@@ -160,6 +160,7 @@ impl Deployment {
             ("NOTIFICATION_TOPIC_ARN", topics.outcomes.clone()),
             ("MLFLOW_TRACKING_URI", options.mlflow_url.clone()),
             ("ECS_TASK_PREFIX", "strategy-".to_owned()),
+            ("STRATEGY_LOG_GROUP", resources.strategy_log_group.clone()),
             // A submission through the HTTP API starts the workflow, as a deployed stage's would.
             ("EXECUTOR_MODE", "stepfunctions".to_owned()),
             ("BACKTEST_WORKFLOW_ARN", state_machine_arn.clone()),

@@ -3,7 +3,10 @@
 //! run's container overrides over both; DescribeTasks
 //! reports it as ECS does (RUNNING, then STOPPED with `EssentialContainerExited` and the exit code); StopTask
 //! sends SIGTERM and, after the stop timeout, SIGKILL — the way ECS stops a container. A RunTask with a
-//! `clientToken` already seen answers with that token's task, as ECS's idempotent RunTask does. Tests can take
+//! `clientToken` already seen answers with that token's task, as ECS's idempotent RunTask does. A container whose
+//! task definition sends its output to awslogs has it shipped to CloudWatch Logs (moto's) as the driver does: a
+//! stream `<prefix>/<container>/<task id>` made when the task starts, its lines put as they come and the rest
+//! before the task is reported STOPPED. Tests can take
 //! Spot capacity away, reclaim a Spot task (`SpotInterruption`), or lose a RunTask's answer.
 
 use std::collections::{HashMap, HashSet};
@@ -315,6 +318,12 @@ impl LocalEcs {
             stopped_reason: None,
             capacity_provider: if on_spot { "FARGATE_SPOT" } else { "FARGATE" },
         };
+        let output = awslogs(container, &id).map(|(group, stream)| Output {
+            group,
+            stream,
+            file: log.clone(),
+            shipped: 0,
+        });
         let described = describe(&task);
         self.lock().insert(arn.clone(), task);
         if let Some(token) = token {
@@ -325,7 +334,24 @@ impl LocalEcs {
         }
         let ecs = Arc::clone(self);
         tokio::spawn(async move {
-            let status = child.wait().await;
+            let mut output = match output {
+                Some(output) => ecs.open_stream(output).await,
+                None => None,
+            };
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    () = tokio::time::sleep(SHIP_EVERY) => {
+                        if let Some(output) = &mut output {
+                            ecs.ship(output, false).await;
+                        }
+                    }
+                }
+            };
+            // Everything the container printed is in its stream before the task is reported STOPPED.
+            if let Some(output) = &mut output {
+                ecs.ship(output, true).await;
+            }
             let code = match status {
                 Ok(status) => status
                     .code()
@@ -353,6 +379,52 @@ impl LocalEcs {
             });
         }
         Ok(json!({"tasks": [described], "failures": []}))
+    }
+
+    /// Makes `output`'s stream, as the awslogs driver does when the container starts; `None` (and a warning)
+    /// when CloudWatch Logs refuses, as when the task definition names a log group that does not exist.
+    async fn open_stream(&self, output: Output) -> Option<Output> {
+        let body = json!({"logGroupName": output.group, "logStreamName": output.stream});
+        match self.moto("Logs_20140328", "CreateLogStream", "logs", &body).await {
+            Ok(_) => Some(output),
+            Err(error) => {
+                tracing::warn!(group = %output.group, stream = %output.stream, error = %error.message,
+                    "the container's output is not shipped");
+                None
+            }
+        }
+    }
+
+    /// Puts the lines `output`'s file gained since the last time into its stream: whole lines only, unless
+    /// `last` (the container has exited).
+    async fn ship(&self, output: &mut Output, last: bool) {
+        let Ok(bytes) = std::fs::read(&output.file) else {
+            return;
+        };
+        let fresh = bytes.get(output.shipped..).unwrap_or_default();
+        let whole = if last {
+            fresh.len()
+        } else {
+            fresh.iter().rposition(|byte| *byte == b'\n').map_or(0, |end| end + 1)
+        };
+        if whole == 0 {
+            return;
+        }
+        let text = String::from_utf8_lossy(&fresh[..whole]);
+        let at = (now() * 1000.0) as i64;
+        let lines: Vec<Value> = text
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| json!({"timestamp": at, "message": line}))
+            .collect();
+        for batch in lines.chunks(MAX_BATCH) {
+            let body = json!({"logGroupName": output.group, "logStreamName": output.stream, "logEvents": batch});
+            if let Err(error) = self.moto("Logs_20140328", "PutLogEvents", "logs", &body).await {
+                tracing::warn!(stream = %output.stream, error = %error.message, "container output not shipped");
+                return;
+            }
+        }
+        output.shipped += whole;
     }
 
     fn describe_tasks(&self, body: &Value) -> Value {
@@ -458,4 +530,33 @@ fn describe(task: &Task) -> Value {
     }
     described["containers"] = json!([container]);
     described
+}
+
+/// How often a running task's new output is shipped.
+const SHIP_EVERY: Duration = Duration::from_millis(500);
+/// The most lines one PutLogEvents carries (CloudWatch Logs takes 10 000).
+const MAX_BATCH: usize = 5_000;
+
+/// A task's output file and the awslogs stream it is shipped to.
+struct Output {
+    group: String,
+    stream: String,
+    file: PathBuf,
+    /// How many bytes of the file are in the stream.
+    shipped: usize,
+}
+
+/// The awslogs group and stream of container definition `container` in task `task_id`, if it logs there.
+fn awslogs(container: &Value, task_id: &str) -> Option<(String, String)> {
+    let logging = &container["logConfiguration"];
+    if logging["logDriver"] != "awslogs" {
+        return None;
+    }
+    let group = logging["options"]["awslogs-group"].as_str()?;
+    let prefix = logging["options"]["awslogs-stream-prefix"].as_str()?;
+    let name = container["name"].as_str()?;
+    Some((
+        group.to_owned(),
+        tradai::run_logs::awslogs_stream(prefix, name, task_id),
+    ))
 }

@@ -26,6 +26,8 @@ pub struct Resources {
     pub config_bucket: String,
     /// The results bucket (`S3_RESULTS_BUCKET`): `results/{run_id}/`.
     pub results_bucket: String,
+    /// The log group strategy containers print to (`STRATEGY_LOG_GROUP`).
+    pub strategy_log_group: String,
 }
 
 impl Resources {
@@ -65,7 +67,20 @@ impl Resources {
                 .await
                 .map_err(|error| Error::aws(format!("creating bucket {bucket}"), error.into_service_error()))?;
         }
+        let strategy_log_group = format!("/tradai/{suffix}/strategies");
+        aws_sdk_cloudwatchlogs::Client::new(sdk)
+            .create_log_group()
+            .log_group_name(&strategy_log_group)
+            .send()
+            .await
+            .map_err(|error| {
+                Error::aws(
+                    format!("creating log group {strategy_log_group}"),
+                    error.into_service_error(),
+                )
+            })?;
         Ok(Resources {
+            strategy_log_group,
             table,
             idempotency_table,
             queue_url,

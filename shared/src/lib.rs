@@ -19,6 +19,7 @@ pub mod readiness;
 pub mod registration;
 pub mod report;
 pub mod results;
+pub mod run_logs;
 pub mod settings;
 pub mod store;
 pub mod strategies;

@@ -2,7 +2,8 @@
 //! deployment (recorded as the local stack, as `tradai up` records itself): a Freqtrade data folder pushed (Parquet
 //! and JSON candles, the markets snapshot), a strategy of their own registered from its folder (pushed as the local
 //! image), backtested with real Freqtrade and watched to COMPLETED with trades; an
-//! unregistered version watched to FAILED with its exit code; a run cancelled mid-way is CANCELLED.
+//! unregistered version watched to FAILED with its exit code; a run cancelled mid-way is CANCELLED. The completed
+//! run's container output is read back with `tradai logs`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -165,8 +166,15 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
         "{watched}"
     );
     let run_id = report["run_id"].as_str().expect("run_id");
-    let result = tradai(&state, &["result", run_id]).await;
+    let chart = state.join("equity.svg");
+    let result = tradai(&state, &["result", run_id, "--chart", &chart.display().to_string()]).await;
     assert_eq!(result.code, 0, "{result}");
+    let svg = std::fs::read_to_string(&chart).expect("the chart written");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("drawdown"),
+        "the equity chart, downloaded by its link: {svg:.200}"
+    );
+    assert!(result.stdout.contains("chart written to"), "{result}");
     assert!(
         result.stdout.contains("trades") && result.stdout.contains("max drawdown"),
         "{result}"
@@ -175,6 +183,29 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
     assert!(!per_pair.is_empty(), "a per-pair table: {watched}");
     let pair = per_pair[0]["pair"].as_str().expect("a pair");
     assert!(PAIRS.contains(&pair) && result.stdout.contains(pair), "{result}");
+    // What the container printed, shipped to CloudWatch Logs by the task's awslogs configuration.
+    let logs = tradai(&state, &["logs", run_id]).await;
+    assert_eq!(logs.code, 0, "{logs}");
+    assert!(logs.stdout.starts_with("── task "), "{logs}");
+    assert!(
+        logs.stdout.contains("starting the engine") && logs.stdout.contains("freqtrade - INFO"),
+        "the entrypoint's and Freqtrade's own lines: {logs}"
+    );
+    let followed = tradai(&state, &["--json", "logs", run_id, "--follow"]).await;
+    assert_eq!(
+        followed.code, 0,
+        "an ended run's log is followed to its end: {followed}"
+    );
+    let lines: Vec<Value> = followed
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        logs.stdout.lines().count() - 1,
+        "every line once, in both forms: {followed}"
+    );
 
     let unregistered = tradai(
         &state,

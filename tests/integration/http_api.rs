@@ -101,6 +101,12 @@ async fn every_route_answers_through_real_http_and_a_backtest_runs_and_is_cancel
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(running["submitted_by"], CALLER);
+    assert!(
+        running["step"]
+            .as_str()
+            .is_some_and(|step| step.starts_with("RunBacktest")),
+        "a running job is in the workflow's RunBacktest state: {running}"
+    );
     let (status, listed) = get(&format!("/backtests?submitted_by={}&limit=100", percent(CALLER))).await;
     assert_eq!(status, 200, "{listed}");
     assert!(
@@ -120,6 +126,12 @@ async fn every_route_answers_through_real_http_and_a_backtest_runs_and_is_cancel
     );
     let (_, job) = get(&format!("/backtest/{run_id}/status")).await;
     assert_eq!(job["status"], "CANCELLED", "{job}");
+    let (status, logs) = get(&format!("/backtest/{run_id}/logs?limit=10")).await;
+    assert_eq!((status, &logs["status"]), (200, &json!("CANCELLED")), "{logs}");
+    assert!(
+        logs["tasks"].as_array().is_some_and(|tasks| !tasks.is_empty()),
+        "the task that ran it, from the execution's history: {logs}"
+    );
     std::fs::remove_dir_all(&folder).ok();
 }
 

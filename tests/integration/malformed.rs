@@ -50,6 +50,53 @@ impl Stopper for Reached {
     }
 }
 
+impl tradai::executor::WorkflowProgress for Reached {
+    async fn current_step(&self, _execution_arn: &str) -> Result<Option<String>, tradai::executor::InspectError> {
+        self.hit();
+        Ok(None)
+    }
+}
+
+impl tradai::objects::DownloadSigner for Reached {
+    async fn presign_get(&self, key: &str, _expires: std::time::Duration) -> Result<String, ObjectError> {
+        self.hit();
+        Ok(key.to_owned())
+    }
+}
+
+impl tradai::run_logs::RunTasks for Reached {
+    async fn tasks(
+        &self,
+        _record: &tradai::backtest::WorkflowRecord,
+    ) -> Result<Vec<tradai::run_logs::RunTask>, tradai::run_logs::SourceError> {
+        self.hit();
+        Ok(Vec::new())
+    }
+}
+
+impl tradai::run_logs::LogSource for Reached {
+    async fn stream_of(
+        &self,
+        _task: &tradai::run_logs::RunTask,
+    ) -> Result<Option<tradai::run_logs::LogStream>, tradai::run_logs::SourceError> {
+        self.hit();
+        Ok(None)
+    }
+
+    async fn read(
+        &self,
+        _stream: &tradai::run_logs::LogStream,
+        token: Option<&str>,
+        _limit: usize,
+    ) -> Result<tradai::run_logs::StreamPage, tradai::run_logs::SourceError> {
+        self.hit();
+        Ok(tradai::run_logs::StreamPage {
+            lines: Vec::new(),
+            next_token: token.map(str::to_owned),
+        })
+    }
+}
+
 impl ModelRegistry for Reached {
     async fn list_strategies(&self, _max: u32, _token: Option<&str>) -> Result<StrategyPage, RegistryError> {
         self.hit();
@@ -340,6 +387,13 @@ fn malformed_run_ids_are_refused_by_every_job_route() {
     let status = get_backtest_status::Deps {
         store: MemoryStore::new(),
         mlflow_ui: None,
+        progress: Reached::default(),
+        files: Reached::default(),
+    };
+    let logs = get_backtest_logs::Deps {
+        store: MemoryStore::new(),
+        tasks: Reached::default(),
+        logs: Reached::default(),
     };
     let cancel = cancel_backtest::Deps {
         store: MemoryStore::new(),
@@ -350,10 +404,13 @@ fn malformed_run_ids_are_refused_by_every_job_route() {
         let path = format!("/backtest/{}/status", urlencode(&run_id));
         let request = event("GET /backtest/{run_id}/status", &path, parameters.clone(), &query, json!({}), None);
         check_error(&Answer::read(runtime.block_on(get_backtest_status::handle(&status, request)).expect("answers")))?;
+        let request = event("GET /backtest/{run_id}/logs", &path, parameters.clone(), &query, json!({}), None);
+        check_error(&Answer::read(runtime.block_on(get_backtest_logs::handle(&logs, request)).expect("answers")))?;
         let request = event("POST /backtest/{run_id}/cancel", &path, parameters, &query, json!({}), None);
         check_error(&Answer::read(runtime.block_on(cancel_backtest::handle(&cancel, request)).expect("answers")))?;
-        prop_assert!(status.store.is_empty() && cancel.store.is_empty());
+        prop_assert!(status.store.is_empty() && cancel.store.is_empty() && logs.store.is_empty());
         prop_assert_eq!(cancel.stopper.count(), 0);
+        prop_assert_eq!(status.progress.count() + status.files.count() + logs.tasks.count() + logs.logs.count(), 0);
     });
 }
 

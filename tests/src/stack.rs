@@ -25,6 +25,8 @@ pub struct Stack {
     pub config_bucket: String,
     /// The results bucket (`S3_RESULTS_BUCKET`): `results/{run_id}/`.
     pub results_bucket: String,
+    /// The log group strategy containers print to (`STRATEGY_LOG_GROUP`).
+    pub strategy_log_group: String,
 }
 
 impl Stack {
@@ -61,6 +63,7 @@ impl Stack {
             market_data,
             config_bucket: resources.config_bucket.clone(),
             results_bucket: resources.results_bucket.clone(),
+            strategy_log_group: resources.strategy_log_group.clone(),
         }
     }
 

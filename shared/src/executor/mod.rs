@@ -3,6 +3,7 @@
 mod ecs;
 mod inspect;
 mod local;
+mod progress;
 mod sqs;
 mod stepfunctions;
 mod stop;
@@ -13,8 +14,10 @@ use std::path::PathBuf;
 pub use ecs::{ContainerContext, EcsTasks, TaskPlacement, container_environment};
 pub use inspect::{AwsInspector, InspectError, RunInspector, RunState};
 pub use local::{LocalProcess, inherited, start_entrypoint};
+pub use progress::{StepFunctionsProgress, WorkflowProgress, last_entered};
 pub use sqs::SqsQueue;
 pub use stepfunctions::{StepFunctions, execution_arn};
+pub(crate) use stop::cluster_of;
 pub use stop::{AwsStopper, StopError, Stopper};
 
 use crate::backtest::{BacktestJob, FieldError, Status};

@@ -47,7 +47,7 @@ impl AwsStopper {
 }
 
 /// The cluster named in a new-style task ARN, `arn:...:task/<cluster>/<id>`.
-pub(super) fn cluster_of(task_arn: &str) -> Option<&str> {
+pub(crate) fn cluster_of(task_arn: &str) -> Option<&str> {
     let path = task_arn.split_once(":task/")?.1;
     let (cluster, _) = path.split_once('/')?;
     (!cluster.is_empty()).then_some(cluster)

@@ -15,9 +15,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, ValidationErrors, WorkflowRecord};
-use crate::executor::{LaunchError, Launcher};
+use crate::executor::{LaunchError, Launcher, WorkflowProgress};
 use crate::idempotency::{Claim, IdempotencyKey, IdempotencyKeys, fingerprint};
+use crate::objects::{DownloadSigner, ObjectError};
 use crate::report::chain;
+use crate::results::{CHART_FILE, PAIRS_FILE, SUMMARY_FILE, results_folder};
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
@@ -269,7 +271,28 @@ pub struct StatusReport {
     /// Who cancelled it (CANCELLED only), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
+    /// The workflow state the job is in while its execution runs (`ValidateStrategy`, …, `RunBacktest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Links to the result's files (COMPLETED), that need no credentials until `expires_at`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<ResultFiles>,
 }
+
+/// Pre-signed GETs of a completed run's files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultFiles {
+    /// `summary.json`: the summary with the equity curve and every trade's pair.
+    pub summary: String,
+    /// `equity.svg`: the equity chart with the drawdown shaded.
+    pub chart: String,
+    /// `pairs.csv`: the per-pair table.
+    pub pairs: String,
+    pub expires_at: Timestamp,
+}
+
+/// How long the links to a result's files work.
+pub const FILE_LINK_EXPIRY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl StatusReport {
     /// The report for `record`; `mlflow_ui` is the MLflow address the link points into.
@@ -302,20 +325,54 @@ impl StatusReport {
             failed_step: record.failed_step.filter(|_| failed),
             submitted_by: record.submitted_by,
             cancelled_by: record.cancelled_by.filter(|_| record.status == Status::Cancelled),
+            step: None,
+            files: None,
         }
     }
 }
 
-/// The report on job `run_id`, if it exists.
+/// The report on job `run_id`, if it exists: with the workflow state it is in while it runs (from `progress`) and
+/// links to its files once COMPLETED (signed by `files`). Neither is worth failing the report for: without
+/// them it says what the store says.
 pub async fn status(
     store: &impl WorkflowStore,
+    progress: &impl WorkflowProgress,
+    files: &impl DownloadSigner,
     run_id: RunId,
     mlflow_ui: Option<&str>,
 ) -> Result<Option<StatusReport>, StoreError> {
-    Ok(store
-        .get(run_id)
-        .await?
-        .map(|record| StatusReport::new(record, mlflow_ui)))
+    let Some(record) = store.get(run_id).await? else {
+        return Ok(None);
+    };
+    let running = record.execution_arn.clone().filter(|_| !record.status.is_terminal());
+    let completed = record.status == Status::Completed;
+    let mut report = StatusReport::new(record, mlflow_ui);
+    if let Some(execution) = running {
+        report.step = progress
+            .current_step(&execution)
+            .await
+            .inspect_err(|error| tracing::warn!(%run_id, error = %chain(error), "the workflow's state is unknown"))
+            .ok()
+            .flatten();
+    }
+    if completed {
+        report.files = result_files(files, run_id)
+            .await
+            .inspect_err(|error| tracing::warn!(%run_id, error = %chain(error), "no links to the result's files"))
+            .ok();
+    }
+    Ok(Some(report))
+}
+
+async fn result_files(files: &impl DownloadSigner, run_id: RunId) -> Result<ResultFiles, ObjectError> {
+    let folder = results_folder(run_id);
+    let [summary, chart, pairs] = [SUMMARY_FILE, CHART_FILE, PAIRS_FILE].map(|file| format!("{folder}/{file}"));
+    Ok(ResultFiles {
+        summary: files.presign_get(&summary, FILE_LINK_EXPIRY).await?,
+        chart: files.presign_get(&chart, FILE_LINK_EXPIRY).await?,
+        pairs: files.presign_get(&pairs, FILE_LINK_EXPIRY).await?,
+        expires_at: Timestamp::now().plus(chrono::TimeDelta::from_std(FILE_LINK_EXPIRY).unwrap_or_default()),
+    })
 }
 
 #[cfg(test)]
@@ -394,6 +451,64 @@ mod tests {
         async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
             self.0.stale(status, updated_before).await
         }
+    }
+
+    /// A workflow that is always in `RunBacktest`, counting how often it is asked.
+    #[derive(Default)]
+    struct InRunBacktest(std::sync::atomic::AtomicUsize);
+
+    impl WorkflowProgress for InRunBacktest {
+        async fn current_step(&self, _execution_arn: &str) -> Result<Option<String>, crate::executor::InspectError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Some("RunBacktest".to_owned()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_step_is_reported_while_a_job_runs_and_file_links_once_it_completed() {
+        let store = MemoryStore::new();
+        let files = crate::objects::MemoryObjects::new("results");
+        let progress = InRunBacktest::default();
+        for (status, step, linked) in [
+            (Status::Queued, Some("RunBacktest"), false),
+            (Status::Running, Some("RunBacktest"), false),
+            (Status::Completed, None, true),
+            (Status::Failed, None, false),
+        ] {
+            let mut record = crate::workflow::fakes::sample_record(status);
+            record.execution_arn = Some(format!("arn:aws:states:us-east-1:1:execution:tradai:{}", record.run_id));
+            store.create(&record).await.expect("created");
+            let report = status_of(&store, &progress, &files, record.run_id).await;
+            assert_eq!(report.step.as_deref(), step, "{status}");
+            assert_eq!(report.files.is_some(), linked, "{status}");
+            if let Some(files) = report.files {
+                assert_eq!(
+                    files.chart,
+                    format!("memory://results/results/{}/equity.svg", record.run_id)
+                );
+            }
+        }
+        assert_eq!(
+            progress.0.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "ended jobs ask no workflow"
+        );
+        let unknown = status(&store, &progress, &files, RunId::new(), None)
+            .await
+            .expect("answers");
+        assert!(unknown.is_none());
+    }
+
+    async fn status_of(
+        store: &MemoryStore,
+        progress: &InRunBacktest,
+        files: &crate::objects::MemoryObjects,
+        run_id: RunId,
+    ) -> StatusReport {
+        status(store, progress, files, run_id, None)
+            .await
+            .expect("answers")
+            .expect("the job")
     }
 
     #[tokio::test]

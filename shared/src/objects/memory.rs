@@ -118,6 +118,12 @@ impl ObjectStore for MemoryObjects {
     }
 }
 
+impl super::DownloadSigner for MemoryObjects {
+    async fn presign_get(&self, key: &str, _expires: std::time::Duration) -> Result<String, ObjectError> {
+        Ok(format!("memory://{}/{key}", self.bucket))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

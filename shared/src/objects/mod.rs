@@ -58,6 +58,16 @@ pub trait ObjectStore: Send + Sync + Sized {
     fn range(&self, key: &str, range: Range<u64>) -> impl Future<Output = Result<Vec<u8>, ObjectError>> + Send;
 }
 
+/// Links to objects that need no credentials, for a client outside the stack's account and network.
+pub trait DownloadSigner: Send + Sync {
+    /// A GET of `key` that works for `expires` without credentials.
+    fn presign_get(
+        &self,
+        key: &str,
+        expires: std::time::Duration,
+    ) -> impl Future<Output = Result<String, ObjectError>> + Send;
+}
+
 /// The object store did not answer.
 #[derive(Debug, thiserror::Error)]
 #[error("the object store could not be read")]

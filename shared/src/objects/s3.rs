@@ -244,6 +244,21 @@ impl crate::market_data::upload::UploadSigner for S3Objects {
     }
 }
 
+impl super::DownloadSigner for S3Objects {
+    async fn presign_get(&self, key: &str, expires: std::time::Duration) -> Result<String, ObjectError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires).map_err(ObjectError::new)?;
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|error| ObjectError::new(error.into_service_error()))?;
+        Ok(presigned.uri().to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

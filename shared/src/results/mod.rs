@@ -39,6 +39,16 @@ pub const METRICS: &[&str] = &[
 /// The pointer file Freqtrade writes beside its results.
 pub const LAST_RESULT: &str = ".last_result.json";
 
+/// The files TransformResults writes beside the engine's output: the summary, the equity chart, the per-pair table.
+pub const SUMMARY_FILE: &str = "summary.json";
+pub const CHART_FILE: &str = "equity.svg";
+pub const PAIRS_FILE: &str = "pairs.csv";
+
+/// Where run `run_id`'s results are in the results bucket: `results/{run_id}/`.
+pub fn results_folder(run_id: crate::backtest::RunId) -> String {
+    format!("results/{run_id}")
+}
+
 /// A result that cannot be read; the message is one line, fit for a job's `error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

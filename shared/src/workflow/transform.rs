@@ -10,7 +10,10 @@ use super::{ErrorType, StepError};
 use crate::backtest::Status;
 use crate::mlflow::{ExperimentTracker, RegistryError};
 use crate::objects::{ObjectError, ObjectStore};
-use crate::results::{LAST_RESULT, Summary, equity_svg, latest_backtest, parse_result, summarize};
+use crate::results::{
+    CHART_FILE, LAST_RESULT, PAIRS_FILE, SUMMARY_FILE, Summary, equity_svg, latest_backtest, parse_result,
+    results_folder, summarize,
+};
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
@@ -79,7 +82,7 @@ pub async fn transform_results<T: ExperimentTracker>(
         )));
     }
 
-    let folder = format!("results/{run_id}");
+    let folder = results_folder(run_id);
     let s3_down = |error: ObjectError| StepError::transient("the results bucket", error);
     let pointer = results
         .get(&format!("{folder}/{LAST_RESULT}"))
@@ -107,9 +110,9 @@ pub async fn transform_results<T: ExperimentTracker>(
         .map_err(|error| StepError::invalid_state("the summary cannot be written", error))?;
     let pairs_csv = pairs_csv(&summary).into_bytes();
     for (file, bytes) in [
-        ("summary.json", summary_bytes.clone()),
-        ("equity.svg", chart.clone().into_bytes()),
-        ("pairs.csv", pairs_csv.clone()),
+        (SUMMARY_FILE, summary_bytes.clone()),
+        (CHART_FILE, chart.clone().into_bytes()),
+        (PAIRS_FILE, pairs_csv.clone()),
     ] {
         results.put(&format!("{folder}/{file}"), bytes).await.map_err(s3_down)?;
     }
@@ -121,22 +124,22 @@ pub async fn transform_results<T: ExperimentTracker>(
             .map_err(mlflow_down)?
             .ok_or_else(|| StepError::MissingResult(format!("the MLflow run {mlflow_run} does not exist")))?;
         tracker
-            .log_artifact(&tracked, "summary/summary.json", summary_bytes)
+            .log_artifact(&tracked, &format!("summary/{SUMMARY_FILE}"), summary_bytes)
             .await
             .map_err(mlflow_down)?;
         tracker
-            .log_artifact(&tracked, "summary/equity.svg", chart.into_bytes())
+            .log_artifact(&tracked, &format!("summary/{CHART_FILE}"), chart.into_bytes())
             .await
             .map_err(mlflow_down)?;
         tracker
-            .log_artifact(&tracked, "summary/pairs.csv", pairs_csv)
+            .log_artifact(&tracked, &format!("summary/{PAIRS_FILE}"), pairs_csv)
             .await
             .map_err(mlflow_down)?;
     }
 
     let recorded = RecordedSummary {
-        summary_uri: format!("s3://{}/{folder}/summary.json", results.bucket()),
-        equity_chart_uri: format!("s3://{}/{folder}/equity.svg", results.bucket()),
+        summary_uri: format!("s3://{}/{folder}/{SUMMARY_FILE}", results.bucket()),
+        equity_chart_uri: format!("s3://{}/{folder}/{CHART_FILE}", results.bucket()),
         summary,
     };
     let as_recorded = serde_json::to_value(&recorded)

@@ -29,10 +29,18 @@ async fn completed_job(stack: &Stack) -> RunId {
     run_id
 }
 
-fn deps(stack: &Stack) -> get_backtest_status::Deps<tradai::store::DynamoDbStore> {
+type Deps = get_backtest_status::Deps<
+    tradai::store::DynamoDbStore,
+    tradai::executor::StepFunctionsProgress,
+    tradai::objects::S3Objects,
+>;
+
+fn deps(stack: &Stack) -> Deps {
     get_backtest_status::Deps {
         store: stack.store(),
         mlflow_ui: Some("http://mlflow.tradai.local:5000".into()),
+        progress: tradai::executor::StepFunctionsProgress::new(aws_sdk_sfn::Client::new(&stack.sdk)),
+        files: stack.results(),
     }
 }
 
@@ -64,7 +72,61 @@ async fn a_completed_job_shows_its_result_and_mlflow_link() {
     assert_eq!(answer.json["submitted_by"], SUBMITTER);
     assert!(answer.json.get("error").is_none());
     assert!(answer.json.get("cancelled_by").is_none());
+    assert!(
+        answer.json.get("step").is_none(),
+        "an ended job is in no workflow state"
+    );
     assert_eq!(stack.items().await, before, "reading a status writes nothing");
+}
+
+#[tokio::test]
+async fn a_completed_jobs_files_are_linked_by_urls_that_need_no_credentials() {
+    let stack = Stack::fresh().await;
+    let run_id = completed_job(&stack).await;
+    for (file, text) in [
+        ("summary.json", "{\"total_trades\": 42}"),
+        ("equity.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+        ("pairs.csv", "pair,trades\nBTC/USDT,42\n"),
+    ] {
+        stack
+            .put_result(&format!("results/{run_id}/{file}"), text.as_bytes().to_vec())
+            .await;
+    }
+    let answer = ask(&stack, "valid.json").await;
+    assert_eq!(answer.status, 200, "{}", answer.json);
+    let files = &answer.json["files"];
+    assert!(files["expires_at"].is_string(), "{files}");
+    // A plain GET, no AWS credentials: what a browser or `curl` does with the link.
+    for (link, starts) in [("summary", "{"), ("chart", "<svg"), ("pairs", "pair,trades")] {
+        let url = files[link].as_str().unwrap_or_else(|| panic!("a {link} link: {files}"));
+        let body = reqwest::get(url).await.expect("answers");
+        assert_eq!(body.status(), 200, "{url}");
+        let text = body.text().await.expect("text");
+        assert!(text.starts_with(starts), "{link}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_running_job_whose_execution_cannot_be_read_still_has_its_status() {
+    let stack = Stack::fresh().await;
+    let valid = event(FUNCTION, "valid.json");
+    let run_id: RunId = valid["pathParameters"]["run_id"]
+        .as_str()
+        .expect("run id")
+        .parse()
+        .expect("valid id");
+    let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
+    record.execution_arn = Some("arn:aws:states:us-east-1:123456789012:execution:tradai-backtest-none:gone".into());
+    stack.store().create(&record).await.expect("created");
+    let answer = ask(&stack, "valid.json").await;
+    assert_eq!(
+        (answer.status, &answer.json["status"]),
+        (200, &"RUNNING".into()),
+        "{}",
+        answer.json
+    );
+    assert!(answer.json.get("step").is_none(), "{}", answer.json);
+    assert!(answer.json.get("files").is_none(), "{}", answer.json);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod check_data_freshness;
 mod cleanup_resources;
 mod data_freshness;
 mod data_uploads;
+mod get_backtest_logs;
 mod get_backtest_status;
 mod get_strategy;
 mod health;
