@@ -242,6 +242,22 @@ impl MarketDataSettings {
     }
 }
 
+/// What a function that only reads or writes jobs needs: the job table and how to reach AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobTableSettings {
+    pub aws: AwsSettings,
+    pub workflow_table: String,
+}
+
+impl JobTableSettings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            workflow_table: env.workflow_table()?,
+        })
+    }
+}
+
 /// What the routes that read jobs need: the job table, and MLflow's address as the base of the links to a job's
 /// MLflow run (`MLFLOW_TRACKING_URI`, optional).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,24 +6,10 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::http::{ApiError, json_response, limit_parameter, query_parameters, respond, run_id_parameter};
 use tradai::run_logs::{self, Cursor, DEFAULT_LINES, LogSource, LogsError, MAX_LINES, RunTasks};
-use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::store::WorkflowStore;
 
 /// What the function reads from its environment: the job table and how to reach AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    pub aws: AwsSettings,
-    pub workflow_table: String,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self {
-            aws: env.aws()?,
-            workflow_table: env.workflow_table()?,
-        })
-    }
-}
+pub type Settings = tradai::settings::JobTableSettings;
 
 /// What the handler needs: the store, where to find a job's tasks and their output.
 pub struct Deps<S, T, L> {

@@ -4,26 +4,12 @@
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::store::WorkflowStore;
 use tradai::workflow::StepInput;
 use tradai::workflow::failure::{CaughtFailure, mark_failed_step};
 
 /// What the function reads from its environment.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub aws: AwsSettings,
-    pub workflow_table: String,
-}
-
-impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
-        Ok(Self {
-            aws: env.aws()?,
-            workflow_table: env.workflow_table()?,
-        })
-    }
-}
+pub type Settings = tradai::settings::JobTableSettings;
 
 /// What the step needs: the job table.
 pub struct Deps<S> {

@@ -7,7 +7,7 @@ use tradai::store::{DynamoDbStore, WorkflowStore};
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{caller_of, event, request, sample_request};
+use super::{caller_of, event, request, run_id_of, sample_request};
 use crate::answer::Answer;
 
 const FUNCTION: &str = "cancel-backtest";
@@ -31,11 +31,7 @@ async fn cancel(stack: &Stack, request: lambda_http::Request) -> Answer {
 async fn a_running_job_is_cancelled_and_its_execution_and_task_stopped() {
     let stack = Stack::fresh().await;
     let event = event(FUNCTION, "valid.json");
-    let run_id: RunId = event["pathParameters"]["run_id"]
-        .as_str()
-        .expect("run id")
-        .parse()
-        .expect("valid");
+    let run_id = run_id_of(FUNCTION, "valid.json");
     // The job runs in a real (emulated) execution and task, which must be stopped.
     let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
     record.execution_arn = Some(stack.running_execution().await);

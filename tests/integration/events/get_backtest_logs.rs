@@ -9,7 +9,7 @@ use tradai::store::{DynamoDbStore, WorkflowStore};
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{event, request, sample_request};
+use super::{event, request, run_id_of, sample_request};
 use crate::answer::Answer;
 
 const FUNCTION: &str = "get-backtest-logs";
@@ -27,12 +27,7 @@ fn deps(stack: &Stack) -> Deps {
 
 /// The job `valid.json` asks about, in `status`, with nothing recorded that ran it.
 async fn job(stack: &Stack, status: Status) -> RunId {
-    let valid = event(FUNCTION, "valid.json");
-    let run_id: RunId = valid["pathParameters"]["run_id"]
-        .as_str()
-        .expect("run id")
-        .parse()
-        .expect("valid id");
+    let run_id = run_id_of(FUNCTION, "valid.json");
     let record = WorkflowRecord::new(run_id, sample_request(), status, Timestamp::now());
     stack.store().create(&record).await.expect("created");
     run_id

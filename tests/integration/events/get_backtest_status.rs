@@ -6,7 +6,7 @@ use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{event, request, sample_request};
+use super::{event, request, run_id_of, sample_request};
 use crate::answer::Answer;
 
 const FUNCTION: &str = "get-backtest-status";
@@ -14,12 +14,7 @@ const SUBMITTER: &str = "arn:aws:sts::123456789012:assumed-role/quant/ada";
 
 /// The completed job `valid.json` asks about, with a result and its MLflow run.
 async fn completed_job(stack: &Stack) -> RunId {
-    let valid = event(FUNCTION, "valid.json");
-    let run_id: RunId = valid["pathParameters"]["run_id"]
-        .as_str()
-        .expect("run id")
-        .parse()
-        .expect("valid id");
+    let run_id = run_id_of(FUNCTION, "valid.json");
     let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Completed, Timestamp::now());
     record.result = Some(serde_json::json!({"total_trades": 42, "profit_total_pct": 3.5}));
     record.mlflow_experiment_id = Some("12".into());
@@ -109,12 +104,7 @@ async fn a_completed_jobs_files_are_linked_by_urls_that_need_no_credentials() {
 #[tokio::test]
 async fn a_running_job_whose_execution_cannot_be_read_still_has_its_status() {
     let stack = Stack::fresh().await;
-    let valid = event(FUNCTION, "valid.json");
-    let run_id: RunId = valid["pathParameters"]["run_id"]
-        .as_str()
-        .expect("run id")
-        .parse()
-        .expect("valid id");
+    let run_id = run_id_of(FUNCTION, "valid.json");
     let mut record = WorkflowRecord::new(run_id, sample_request(), Status::Running, Timestamp::now());
     record.execution_arn = Some("arn:aws:states:us-east-1:123456789012:execution:tradai-backtest-none:gone".into());
     stack.store().create(&record).await.expect("created");

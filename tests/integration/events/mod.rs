@@ -60,6 +60,15 @@ fn request(function: &str, name: &str) -> lambda_http::Request {
     tradai_tests::events::request(&path(function, name))
 }
 
+/// The run id the sample API Gateway event `events/{function}/{name}` names in its path.
+fn run_id_of(function: &str, name: &str) -> RunId {
+    event(function, name)["pathParameters"]["run_id"]
+        .as_str()
+        .expect("a run id parameter")
+        .parse()
+        .expect("a valid run id")
+}
+
 /// The sample workflow state `events/{function}/{name}`, its configs bucket (the dev stage's) replaced by the
 /// test stack's.
 fn state(function: &str, name: &str, stack: &Stack) -> Value {
