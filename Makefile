@@ -17,6 +17,7 @@ help:
 	@echo "make demo        tradai up, register the sample strategy, push sample candles, submit and watch a backtest with real Freqtrade, tradai down"
 	@echo "make up          start the local stack (tradai up --detach) and leave it running; make down stops it"
 	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
+	@echo "make lint        cfn-lint with the serverless rules, sam validate --lint, checkov (offline), asl-validator, openapi-spec-validator, hadolint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
 	@echo "make bench       cold-start, TransformResults, orphan-scan, queue-consumer, orchestration and CLI start-up benchmarks (bench/RESULTS.md)"
 
@@ -50,14 +51,20 @@ clippy:
 	@echo "cargo clippy --workspace --all-targets -- -D warnings"
 	@cargo clippy --workspace --all-targets -- -D warnings
 
-# cfn-lint checks the template as written, `sam validate --lint` after the SAM transform; neither looks inside
-# DefinitionUri: asl-validator checks every state machine definition.
+# cfn-lint checks the template as written, with AWS's serverless rules (cfn-lint-serverless: the -a path goes after
+# the template, since -a takes every name that follows it), `sam validate --lint` after the SAM transform; Checkov
+# runs its CloudFormation policies offline (.checkov.yaml: no Prisma Cloud download, the checks it skips and why; the
+# variable stops its PyPI version check); none looks inside DefinitionUri: asl-validator checks every state machine
+# definition.
 lint: stand-ins
-	$(VENV)/bin/cfn-lint template.yaml
-	SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/.stand-ins/sam/config .stand-ins/sam/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/cfn-lint template.yaml templates/*.yaml -a cfn_lint_serverless.rules
+	for template in template.yaml templates/*.yaml; do \
+	  SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/.stand-ins/sam/config .stand-ins/sam/bin/sam validate --lint --template $$template || exit 1; \
+	done
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true .stand-ins/checkov/bin/checkov --config-file .checkov.yaml --file template.yaml $(addprefix --file ,$(wildcard templates/*.yaml))
 	.stand-ins/node/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
-	$(VENV)/bin/hadolint container/Dockerfile
+	$(VENV)/bin/hadolint container/Dockerfile mlflow/Dockerfile
 
 # Every binary is built first: the workflow tests run the functions under `cargo lambda watch` (which then finds
 # them fresh) and the entrypoint as the local ECS task; a test sends the entrypoint a real SIGTERM.

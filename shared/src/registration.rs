@@ -274,6 +274,9 @@ pub struct TaskShape {
     pub execution_role_arn: Option<String>,
     /// The container's log group (the awslogs driver), if any.
     pub log_group: Option<String>,
+    /// The secret (ARN) whose `username` and `password` ECS injects as `MLFLOW_TRACKING_USERNAME` and
+    /// `MLFLOW_TRACKING_PASSWORD` when a task starts (the execution role reads it), if MLflow needs credentials.
+    pub mlflow_credentials_secret: Option<String>,
     pub region: String,
 }
 
@@ -292,7 +295,9 @@ impl EcsTaskDefinitions {
 
 impl TaskDefinitions for EcsTaskDefinitions {
     async fn register(&self, family: &str, image: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-        use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode};
+        use aws_sdk_ecs::types::{
+            Compatibility, ContainerDefinition, LogConfiguration, LogDriver, NetworkMode, Secret,
+        };
         let mut container = ContainerDefinition::builder()
             .name("strategy")
             .image(image)
@@ -306,6 +311,19 @@ impl TaskDefinitions for EcsTaskDefinitions {
                     .options("awslogs-stream-prefix", family)
                     .build()?,
             );
+        }
+        if let Some(secret) = &self.shape.mlflow_credentials_secret {
+            for (variable, field) in [
+                ("MLFLOW_TRACKING_USERNAME", "username"),
+                ("MLFLOW_TRACKING_PASSWORD", "password"),
+            ] {
+                container = container.secrets(
+                    Secret::builder()
+                        .name(variable)
+                        .value_from(format!("{secret}:{field}::"))
+                        .build()?,
+                );
+            }
         }
         let answer = self
             .client

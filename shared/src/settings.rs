@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::market_data::DataLocation;
-use crate::mlflow::MlflowOptions;
+use crate::mlflow::{Credentials, MlflowOptions};
 
 /// Default table name, as in the original design.
 pub const DEFAULT_WORKFLOW_TABLE: &str = "tradai-workflow-state";
@@ -151,14 +151,15 @@ impl Env {
             .ok_or_else(|| SettingsError::new("MARKET_DATA_S3_URI", "required by this function"))
     }
 
-    /// How to reach MLflow (`MLFLOW_TRACKING_URI`, with `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`
-    /// for basic auth, both or neither), if configured.
+    /// How to reach MLflow (`MLFLOW_TRACKING_URI`), if configured, with basic auth from `MLFLOW_CREDENTIALS_SECRET`
+    /// (a Secrets Manager secret, read on first use) or `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`
+    /// (both or neither; not with the secret).
     pub fn optional_mlflow(&self) -> Result<Option<MlflowOptions>, SettingsError> {
-        let credentials = match (
+        let given = match (
             self.optional("MLFLOW_TRACKING_USERNAME"),
             self.optional("MLFLOW_TRACKING_PASSWORD"),
         ) {
-            (Some(user), Some(password)) => Some((user, password)),
+            (Some(user), Some(password)) => Some(Credentials::given(user, password)),
             (None, None) => None,
             (Some(_), None) => {
                 return Err(SettingsError::new(
@@ -172,6 +173,16 @@ impl Env {
                     "required with MLFLOW_TRACKING_PASSWORD",
                 ));
             }
+        };
+        let credentials = match (self.optional("MLFLOW_CREDENTIALS_SECRET"), given) {
+            (Some(_), Some(_)) => {
+                return Err(SettingsError::new(
+                    "MLFLOW_CREDENTIALS_SECRET",
+                    "names the credentials: set it or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, not both",
+                ));
+            }
+            (Some(secret), None) => Credentials::Secret(secret),
+            (None, given) => given.unwrap_or_default(),
         };
         Ok(self.http_url("MLFLOW_TRACKING_URI")?.map(|uri| {
             let mut options = MlflowOptions::new(uri);
@@ -320,7 +331,7 @@ mod tests {
     #[test]
     fn errors_name_the_variable() {
         type Read = fn(&Env) -> Result<(), SettingsError>;
-        let cases: [(Env, Read, &str); 8] = [
+        let cases: [(Env, Read, &str); 9] = [
             (
                 env(&[("WORKFLOW_STATE_TABLE", "no spaces allowed")]),
                 |e| e.workflow_table().map(drop),
@@ -341,6 +352,16 @@ mod tests {
                 env(&[("MLFLOW_TRACKING_URI", "http://m"), ("MLFLOW_TRACKING_USERNAME", "u")]),
                 |e| e.mlflow().map(drop),
                 "MLFLOW_TRACKING_PASSWORD",
+            ),
+            (
+                env(&[
+                    ("MLFLOW_TRACKING_URI", "http://m"),
+                    ("MLFLOW_CREDENTIALS_SECRET", "tradai/dev/mlflow"),
+                    ("MLFLOW_TRACKING_USERNAME", "u"),
+                    ("MLFLOW_TRACKING_PASSWORD", "p"),
+                ]),
+                |e| e.mlflow().map(drop),
+                "MLFLOW_CREDENTIALS_SECRET",
             ),
             (
                 env(&[("S3_CONFIG_BUCKET", "Not_A_Bucket")]),
@@ -387,7 +408,16 @@ mod tests {
         assert!(env.arn("NOTIFICATION_TOPIC_ARN", "sns").is_ok());
         assert_eq!(
             env.mlflow().expect("valid").credentials,
-            Some(("tradai".to_owned(), "secret".to_owned()))
+            Credentials::given("tradai", "secret")
+        );
+        let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tradai/dev/mlflow-AbCdEf";
+        let from_secret = Env::from_vars([
+            ("MLFLOW_TRACKING_URI", "http://m:5000"),
+            ("MLFLOW_CREDENTIALS_SECRET", secret),
+        ]);
+        assert_eq!(
+            from_secret.mlflow().expect("valid").credentials,
+            Credentials::Secret(secret.to_owned())
         );
     }
 }

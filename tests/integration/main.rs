@@ -3,6 +3,7 @@
 
 mod answer;
 mod cli;
+mod deployment;
 mod entrypoint;
 mod events;
 mod executors;

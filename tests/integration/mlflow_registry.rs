@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tradai::mlflow::breaker::State;
-use tradai::mlflow::{MlflowClient, MlflowOptions, ModelRegistry, RegistryError};
+use tradai::mlflow::{Credentials, MlflowClient, MlflowOptions, ModelRegistry, RegistryError};
 use tradai_tests::mlflow::{endpoint, register, unique_name};
 use tradai_tests::proxy::silent_server;
 
@@ -139,8 +139,8 @@ async fn an_unreachable_mlflow_is_reported_as_such() {
     assert!(matches!(error, RegistryError::Unreachable(_)), "{error:?}");
 }
 
-#[tokio::test]
-async fn credentials_are_sent_as_basic_auth() {
+/// The first request a client made with `credentials` sends to a loopback MLflow stand-in, lower-cased.
+async fn first_request_with(credentials: Credentials) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let server = tokio::spawn(async move {
@@ -156,19 +156,56 @@ async fn credentials_are_sent_as_basic_auth() {
         String::from_utf8_lossy(&request[..read]).into_owned()
     });
     let mut options = fast(format!("http://{address}"));
-    options.credentials = Some(("quant".into(), "s3cret".into()));
+    options.credentials = credentials;
     let strategy = MlflowClient::new(options)
         .expect("client")
         .strategy("EmaCross")
         .await
         .expect("answers");
     assert_eq!(strategy.expect("found").name, "EmaCross");
-    let request = server.await.expect("server").to_ascii_lowercase();
+    server.await.expect("server").to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn credentials_are_sent_as_basic_auth() {
+    let request = first_request_with(Credentials::given("quant", "s3cret")).await;
     // base64("quant:s3cret")
     assert!(request.contains("authorization: basic cxvhbnq6cznjcmv0"), "{request}");
     assert!(
         request.starts_with("get /api/2.0/mlflow/registered-models/get?name=emacross"),
         "{request}"
+    );
+}
+
+/// A function's way: the credentials are read from the Secrets Manager secret the settings name (moto's here).
+#[tokio::test]
+async fn credentials_named_by_a_secret_are_read_from_it_and_sent() {
+    let sdk = tradai_tests::moto::sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = unique_name("tradai/test/mlflow");
+    let arn = secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"username": "quant", "password": "s3cret"}"#)
+        .send()
+        .await
+        .expect("a secret")
+        .arn
+        .expect("an ARN");
+    let request = first_request_with(Credentials::Secret(arn)).await;
+    assert!(request.contains("authorization: basic cxvhbnq6cznjcmv0"), "{request}");
+
+    // A secret that is not there fails the call, naming the secret, and sends nothing to MLflow.
+    let mut options = fast("http://127.0.0.1:9".to_owned());
+    options.credentials = Credentials::Secret(format!("{name}-gone"));
+    let error = MlflowClient::new(options)
+        .expect("client")
+        .strategy("EmaCross")
+        .await
+        .expect_err("no credentials");
+    assert!(
+        matches!(&error, RegistryError::Credentials { secret, .. } if secret.ends_with("-gone")),
+        "{error:?}"
     );
 }
 

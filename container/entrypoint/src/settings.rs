@@ -108,7 +108,8 @@ pub struct EntrypointSettings {
     /// How long the writes that end a run keep being tried while the job table is unavailable
     /// (`RECORD_RETRY_SECONDS`, default 300).
     pub record_retry: Duration,
-    /// The engine's argv with `{placeholders}` (`ENGINE_COMMAND`, a JSON array).
+    /// The engine's argv with `{placeholders}` (`ENGINE_COMMAND`, a JSON array); by default the mode's Freqtrade
+    /// command, started by `ENGINE_LAUNCHER` (a JSON array, default `["freqtrade"]`) in place of `freqtrade`.
     pub engine_command: Vec<String>,
     /// Per-run working folders live under `WORK_DIR` (default `/tmp/tradai`).
     pub work_dir: PathBuf,
@@ -188,7 +189,12 @@ impl EntrypointSettings {
             RunMode::Backtest => DEFAULT_ENGINE,
             RunMode::Hyperopt(_) => crate::hyperopt::DEFAULT_HYPEROPT_ENGINE,
         };
-        let default_engine: Vec<String> = default_engine.iter().map(|part| (*part).to_owned()).collect();
+        // ENGINE_LAUNCHER replaces the default command's `freqtrade`: the image's offline launcher (container/Dockerfile).
+        let launcher = env.parsed("ENGINE_LAUNCHER", vec!["freqtrade".to_owned()], argv)?;
+        let default_engine: Vec<String> = launcher
+            .into_iter()
+            .chain(default_engine.iter().skip(1).map(|part| (*part).to_owned()))
+            .collect();
         let strategy = env.required("STRATEGY")?;
         let timeframe = Timeframe::try_from(env.required("TIMEFRAME")?)
             .map_err(|problem| SettingsError::new("TIMEFRAME", problem))?;
@@ -301,6 +307,21 @@ mod tests {
     }
 
     #[test]
+    fn the_launcher_starts_both_default_commands_and_an_engine_command_replaces_them() {
+        let launcher = ("ENGINE_LAUNCHER", r#"["python", "/opt/tradai/freqtrade_offline.py"]"#);
+        for (mode, subcommand) in [("backtest", "backtesting"), ("hyperopt", "hyperopt")] {
+            let settings = settings(vars(&[launcher, ("TRADING_MODE", mode)])).expect("valid");
+            assert_eq!(
+                settings.engine_command[0..3],
+                ["python", "/opt/tradai/freqtrade_offline.py", subcommand],
+                "{mode}"
+            );
+        }
+        let settings = settings(vars(&[launcher, ("ENGINE_COMMAND", r#"["true"]"#)])).expect("valid");
+        assert_eq!(settings.engine_command, ["true"]);
+    }
+
+    #[test]
     fn hyperopt_runs_its_own_command_with_a_state_of_the_run() {
         let settings = settings(vars(&[("TRADING_MODE", "hyperopt")])).expect("valid");
         assert_eq!(settings.engine_command[0..2], ["freqtrade", "hyperopt"]);
@@ -323,6 +344,7 @@ mod tests {
             (&[("RUN_ID", "x")], "RUN_ID"),
             (&[("TRADING_MODE", "live")], "TRADING_MODE"),
             (&[("ENGINE_COMMAND", "freqtrade backtesting")], "ENGINE_COMMAND"),
+            (&[("ENGINE_LAUNCHER", "[]")], "ENGINE_LAUNCHER"),
             (&[("HEARTBEAT_SECONDS", "-1")], "HEARTBEAT_SECONDS"),
             (
                 &[("TRADING_MODE", "hyperopt"), ("HYPEROPT_EPOCHS", "0")],

@@ -22,7 +22,8 @@ pub struct Settings {
     /// `ECS_TASK_PREFIX` (default `strategy-`): the task definition family is this and the strategy's name.
     pub task_prefix: String,
     /// `STRATEGY_TASK_CPU` (default 1024), `STRATEGY_TASK_MEMORY` (MiB, default 2048), `STRATEGY_TASK_ROLE_ARN`,
-    /// `STRATEGY_EXECUTION_ROLE_ARN`, `STRATEGY_LOG_GROUP`, `AWS_REGION`.
+    /// `STRATEGY_EXECUTION_ROLE_ARN`, `STRATEGY_LOG_GROUP`, `MLFLOW_CREDENTIALS_SECRET` (the containers get its
+    /// credentials from ECS), `AWS_REGION`.
     pub shape: TaskShape,
 }
 
@@ -46,6 +47,7 @@ impl Settings {
                 task_role_arn: env.optional("STRATEGY_TASK_ROLE_ARN"),
                 execution_role_arn: env.optional("STRATEGY_EXECUTION_ROLE_ARN"),
                 log_group: env.optional("STRATEGY_LOG_GROUP"),
+                mlflow_credentials_secret: env.optional("MLFLOW_CREDENTIALS_SECRET"),
                 region: env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
             },
         })

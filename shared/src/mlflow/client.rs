@@ -1,4 +1,4 @@
-//! The MLflow REST adapter (`/api/2.0/mlflow/...`): timeouts, basic auth when credentials are set, one retry of a
+//! The MLflow REST adapter (`/api/2.0/mlflow/...`): timeouts, basic auth when credentials are set (or a secret names them), one retry of a
 //! call that failed in transport or with a 5xx, and a circuit breaker so a dead MLflow costs nothing but a refusal.
 
 use std::collections::BTreeMap;
@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::breaker::CircuitBreaker;
+use super::credentials::{BasicAuth, Credentials, read_secret};
 use super::{ModelRegistry, RegistryError, Strategy, StrategyPage, StrategyVersion};
 
 /// How an [`MlflowClient`] reaches MLflow.
@@ -16,8 +17,8 @@ use super::{ModelRegistry, RegistryError, Strategy, StrategyPage, StrategyVersio
 pub struct MlflowOptions {
     /// Base URI, such as `http://mlflow.tradai.local:5000`.
     pub tracking_uri: String,
-    /// Basic-auth credentials (`MLFLOW_TRACKING_USERNAME`, `MLFLOW_TRACKING_PASSWORD`).
-    pub credentials: Option<(String, String)>,
+    /// Basic-auth credentials, or where to read them.
+    pub credentials: Credentials,
     /// The longest one attempt may take.
     pub request_timeout: Duration,
     /// The longest connecting may take.
@@ -34,7 +35,7 @@ impl MlflowOptions {
     pub fn new(tracking_uri: impl Into<String>) -> Self {
         Self {
             tracking_uri: tracking_uri.into().trim_end_matches('/').to_owned(),
-            credentials: None,
+            credentials: Credentials::None,
             request_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(1),
             attempts: 2,
@@ -49,6 +50,8 @@ impl MlflowOptions {
 pub struct MlflowClient {
     /// Built on first use: loading the platform's TLS roots costs ~2.5 ms, which a cold start need not pay.
     http: std::sync::OnceLock<reqwest::Client>,
+    /// What a [`Credentials::Secret`] holds, read on the first call that needs it.
+    secret: tokio::sync::OnceCell<BasicAuth>,
     options: MlflowOptions,
     breaker: CircuitBreaker,
 }
@@ -85,6 +88,7 @@ impl MlflowClient {
         let breaker = CircuitBreaker::new(options.breaker_threshold, options.breaker_recovery);
         Ok(Self {
             http: std::sync::OnceLock::new(),
+            secret: tokio::sync::OnceCell::new(),
             options,
             breaker,
         })
@@ -101,6 +105,28 @@ impl MlflowClient {
             .build()
             .map_err(|error| RegistryError::Unreachable(Box::new(error)))?;
         Ok(self.http.get_or_init(|| client))
+    }
+
+    /// The username and password to send, if any; a secret is read once, with the SDK configured from the
+    /// environment as every function's is.
+    async fn basic_auth(&self) -> Result<Option<(&str, &str)>, RegistryError> {
+        match &self.options.credentials {
+            Credentials::None => Ok(None),
+            Credentials::Given { username, password } => Ok(Some((username, password))),
+            Credentials::Secret(secret) => {
+                let auth = self
+                    .secret
+                    // Boxed: the SDK's futures are deep, and every call of every client would carry them inline.
+                    .get_or_try_init(|| {
+                        Box::pin(async {
+                            let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+                            read_secret(&aws_sdk_secretsmanager::Client::new(&config), secret).await
+                        })
+                    })
+                    .await?;
+                Ok(Some((&auth.username, &auth.password)))
+            }
+        }
     }
 
     /// The breaker, for inspection.
@@ -157,7 +183,11 @@ impl MlflowClient {
             Call::Post(body) => http.post(&url).json(body),
             Call::Put(bytes) => http.put(&url).body(bytes.clone()),
         };
-        if let Some((user, password)) = &self.options.credentials {
+        // A secret that cannot be read is not MLflow's failure: neither tried again nor held against its breaker.
+        if let Some((user, password)) = self.basic_auth().await.map_err(|error| Attempt {
+            transient: false,
+            error,
+        })? {
             request = request.basic_auth(user, Some(password));
         }
         let response = request.send().await.map_err(|error| Attempt {

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 mod client;
+pub mod credentials;
 mod tracking;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::future::Future;
 use serde::Serialize;
 
 pub use client::{MlflowClient, MlflowOptions};
+pub use credentials::Credentials;
 pub use tracking::{ExperimentTracker, RunEnd, TrackedRun};
 
 /// A registered strategy: the model and its aliases.
@@ -81,6 +83,12 @@ pub enum RegistryError {
     Malformed(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("MLflow refused the request: {0}")]
     Rejected(String),
+    #[error("MLflow's credentials could not be read from the secret {secret}")]
+    Credentials {
+        secret: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// The model registry, as the functions use it.

@@ -32,7 +32,8 @@ pub struct PreparedRun {
     pub strategy_version: u32,
     pub experiment_name: String,
     pub exchange: String,
-    /// The task definition family: the prefix and the strategy name (`strategy-EmaCross`).
+    /// The task definition to run: the revision registered with the pinned version (`strategy-EmaCross:3`), or
+    /// the family (its latest revision) for a version registered before revisions were pinned.
     pub task_definition: String,
     /// The container's environment, in the form of ECS container overrides.
     pub environment: Vec<ContainerVariable>,
@@ -55,6 +56,7 @@ pub struct Prepared {
 
 /// The errors this step raises.
 pub const RAISES: &[ErrorType] = &[
+    ErrorType::MissingImage,
     ErrorType::MissingConfig,
     ErrorType::InvalidConfig,
     ErrorType::InvalidInput,
@@ -70,6 +72,7 @@ pub async fn prepare_config(
     validated: &ValidatedJob,
 ) -> Result<Prepared, StepError> {
     let (job, strategy) = (&validated.job, &validated.strategy);
+    let task_definition = pinned_task_definition(task_prefix, &job.request.strategy_name, strategy)?;
     let base_uri = &strategy.config_path;
     let (bucket, key) = s3_object(base_uri)
         .ok_or_else(|| StepError::MissingConfig(format!("config_path {base_uri} is not an s3:// URI")))?;
@@ -105,9 +108,32 @@ pub async fn prepare_config(
             strategy_version: strategy.version,
             experiment_name: request.experiment_name.clone(),
             exchange,
-            task_definition: format!("{task_prefix}{}", request.strategy_name),
+            task_definition,
         },
     })
+}
+
+/// The task definition the run starts: the revision POST /strategies registered for the pinned version (its
+/// `task_definition` tag), so the image that runs is the image ValidateStrategy found. A version registered
+/// without the tag runs the family `{prefix}{strategy}` (its latest revision); a tag naming another family or no
+/// revision is refused, since RunTask would start something other than this strategy.
+fn pinned_task_definition(prefix: &str, strategy: &str, validated: &ValidatedStrategy) -> Result<String, StepError> {
+    let family = format!("{prefix}{strategy}");
+    let Some(tagged) = validated.tags.get("task_definition") else {
+        tracing::warn!(%family, version = validated.version, "the version pins no task definition revision");
+        return Ok(family);
+    };
+    match tagged.split_once(':') {
+        Some((named, revision))
+            if named == family && !revision.is_empty() && revision.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Ok(tagged.clone())
+        }
+        _ => Err(StepError::MissingImage(format!(
+            "strategy {strategy} version {} pins task definition {tagged:?}, not a revision of {family}",
+            validated.version
+        ))),
+    }
 }
 
 /// Where a run's merged config is kept in the configs bucket (removed by CleanupResources).
@@ -323,6 +349,40 @@ mod tests {
         };
         assert_eq!(variable("CONFIG_PATH"), Some(prepared.config_path.clone()));
         assert_eq!(variable("CONFIG_OVERRIDES"), None, "merged already");
+    }
+
+    #[tokio::test]
+    async fn the_run_starts_the_revision_registered_with_its_version() {
+        let configs = crate::objects::MemoryObjects::new("configs");
+        configs
+            .in_bucket("releases")
+            .put("EmaCross/base.yaml", b"stake_amount: 100\n".to_vec())
+            .await
+            .expect("put");
+        let mut validated = validated(job(json!({})), "s3://releases/EmaCross/base.yaml");
+        validated
+            .strategy
+            .tags
+            .insert("task_definition".into(), "strategy-EmaCross:7".into());
+        let prepared = prepare_config(&configs, &context(), "strategy-", &validated)
+            .await
+            .expect("prepared")
+            .prepared;
+        assert_eq!(prepared.task_definition, "strategy-EmaCross:7");
+
+        for foreign in [
+            "strategy-Other:7",
+            "strategy-EmaCross",
+            "strategy-EmaCross:",
+            "strategy-EmaCross:7b",
+        ] {
+            validated.strategy.tags.insert("task_definition".into(), foreign.into());
+            let error = prepare_config(&configs, &context(), "strategy-", &validated)
+                .await
+                .expect_err("refused");
+            assert!(matches!(error, StepError::MissingImage(_)), "{foreign}: {error:?}");
+            assert!(error.to_string().contains(foreign), "{error}");
+        }
     }
 
     #[tokio::test]

@@ -13,6 +13,9 @@ use super::{event, registry};
 use crate::answer::Answer;
 
 const FUNCTION: &str = "register-strategy";
+const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/tradai-strategy-task-dev";
+const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/tradai-strategy-execution-dev";
+const MLFLOW_SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tradai/dev/mlflow-AbCdEf";
 
 type Deps = register_strategy::Deps<MlflowClient, EcrImages, S3Objects, EcsTaskDefinitions>;
 
@@ -20,6 +23,9 @@ fn deps(stack: &Stack) -> Deps {
     let shape = TaskShape {
         cpu: 1024,
         memory_mib: 2048,
+        task_role_arn: Some(TASK_ROLE.to_owned()),
+        execution_role_arn: Some(EXECUTION_ROLE.to_owned()),
+        mlflow_credentials_secret: Some(MLFLOW_SECRET.to_owned()),
         region: tradai_tests::moto::REGION.to_owned(),
         ..TaskShape::default()
     };
@@ -90,6 +96,29 @@ async fn a_release_is_its_config_its_task_definition_and_a_tagged_version_with_i
     assert_eq!(
         (container.name(), container.image()),
         (Some("strategy"), Some(image.as_str()))
+    );
+    // The stack's roles, and MLflow's credentials injected by ECS from the secret, never written into the definition.
+    assert_eq!(
+        (defined.task_role_arn(), defined.execution_role_arn()),
+        (Some(TASK_ROLE), Some(EXECUTION_ROLE))
+    );
+    let secrets: Vec<(&str, &str)> = container
+        .secrets()
+        .iter()
+        .map(|secret| (secret.name(), secret.value_from()))
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            (
+                "MLFLOW_TRACKING_USERNAME",
+                format!("{MLFLOW_SECRET}:username::").as_str()
+            ),
+            (
+                "MLFLOW_TRACKING_PASSWORD",
+                format!("{MLFLOW_SECRET}:password::").as_str()
+            ),
+        ]
     );
 
     let production = registry()
