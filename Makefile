@@ -11,7 +11,7 @@ export AWS_ACCESS_KEY_ID := testing
 export AWS_SECRET_ACCESS_KEY := testing
 export CARGO_TERM_COLOR := never
 
-.PHONY: help demo up down test stand-ins stand-ins-up stand-ins-down lint fmt clippy unit-and-integration bench
+.PHONY: help demo up down test stand-ins stand-ins-up stand-ins-down lint fmt clippy unit-and-integration bench package
 
 help:
 	@echo "make demo        tradai up, register the sample strategy, push sample candles, submit and watch a backtest with real Freqtrade, tradai down"
@@ -19,6 +19,7 @@ help:
 	@echo "make test        formatting, clippy, every test against the stand-ins, cfn-lint"
 	@echo "make lint        cfn-lint with the serverless rules, sam validate --lint, checkov (offline), asl-validator, openapi-spec-validator, hadolint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
+	@echo "make package     sam build of every function (cargo lambda, x86_64 provided.al2023) into .package/, each binary's architecture, glibc needs and zip size checked (bench/package)"
 	@echo "make bench       cold-start, TransformResults, orphan-scan, queue-consumer, orchestration and CLI start-up benchmarks (bench/RESULTS.md)"
 
 stand-ins:
@@ -75,6 +76,10 @@ unit-and-integration: stand-ins-up
 
 # The stand-ins start first: MLflow migrates its store (20-40 s) while clippy builds.
 test: stand-ins-up fmt lint clippy unit-and-integration
+
+# Packaging as deployed (sam build, fat LTO): minutes per function, so not part of make test; figures in bench/RESULTS.md.
+package: stand-ins
+	bench/package
 
 bench: stand-ins
 	bench/cold-start

@@ -151,6 +151,11 @@ impl Env {
             .ok_or_else(|| SettingsError::new("MARKET_DATA_S3_URI", "required by this function"))
     }
 
+    /// The stage the function runs in (`ENVIRONMENT`, default `dev`): every metric's `Environment` dimension.
+    pub fn environment(&self) -> String {
+        self.optional("ENVIRONMENT").unwrap_or_else(|| "dev".to_owned())
+    }
+
     /// How to reach MLflow (`MLFLOW_TRACKING_URI`), if configured, with basic auth from `MLFLOW_CREDENTIALS_SECRET`
     /// (a Secrets Manager secret, read on first use) or `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`
     /// (both or neither; not with the secret).

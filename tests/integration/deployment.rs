@@ -577,3 +577,85 @@ fn functions_in_the_vpc_reach_what_they_call() {
     }
     assert_eq!(in_vpc, 7, "the functions that call MLflow");
 }
+
+/// The TradAI metrics a dashboard widget or alarm reads, by name.
+fn business_metrics_read(stack: &Value) -> BTreeSet<String> {
+    let body = stack["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("a !Sub body");
+    let dashboard: Value = serde_json::from_str(body).expect("JSON");
+    let mut names = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().expect("widgets") {
+        for metric in one_or_many(&widget["properties"]["metrics"]) {
+            let parts = one_or_many(metric);
+            if parts.first().and_then(|first| first.as_str()) == Some(tradai::metrics::NAMESPACE) {
+                names.insert(parts[1].as_str().expect("a metric name").to_owned());
+            }
+            if let Some(expression) = parts.first().and_then(|first| first["expression"].as_str()) {
+                for name in tradai::metrics::ALL {
+                    if expression.contains(&format!("MetricName=\"{name}\"")) {
+                        names.insert((*name).to_owned());
+                    }
+                }
+                assert!(
+                    !expression.contains(tradai::metrics::NAMESPACE) || expression.contains("MetricName="),
+                    "{expression}"
+                );
+            }
+        }
+    }
+    for (_, alarm) in resources(stack, "AWS::CloudWatch::Alarm") {
+        if alarm["Properties"]["Namespace"] == tradai::metrics::NAMESPACE {
+            names.insert(alarm["Properties"]["MetricName"].as_str().expect("a name").to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn the_dashboard_shows_every_business_metric_the_functions_publish_and_no_other() {
+    let stack = main_stack();
+    let published: BTreeSet<String> = tradai::metrics::ALL.iter().map(|name| (*name).to_owned()).collect();
+    assert_eq!(business_metrics_read(stack), published);
+    // Each publisher's metrics carry the stage the dashboard filters on.
+    for id in [
+        "SubmitBacktestFunction",
+        "CancelBacktestFunction",
+        "NotifyCompletionFunction",
+        "OrphanScannerFunction",
+    ] {
+        assert_eq!(
+            stack["Resources"][id]["Properties"]["Environment"]["Variables"]["ENVIRONMENT"],
+            json!({"Ref": "Stage"}),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn ready_probes_every_bucket_the_stack_keeps_data_in() {
+    let stack = main_stack();
+    let ready = &stack["Resources"]["ReadyFunction"]["Properties"]["Environment"]["Variables"];
+    let probed: BTreeSet<&str> = [
+        ready["MARKET_DATA_S3_URI"]["Fn::Sub"]
+            .as_str()
+            .and_then(|uri| uri.strip_prefix("s3://${"))
+            .and_then(|rest| rest.split('}').next()),
+        referenced(&ready["S3_CONFIG_BUCKET"]),
+        referenced(&ready["S3_RESULTS_BUCKET"]),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let buckets: BTreeSet<&str> = resources(stack, "AWS::S3::Bucket")
+        .map(|(id, _)| id.as_str())
+        .filter(|id| *id != "AccessLogBucket")
+        .collect();
+    assert_eq!(probed, buckets);
+    let listed: BTreeSet<&str> = statements(stack)
+        .into_iter()
+        .filter(|(role, statement)| role == "ReadyFunctionRole" && actions(statement).contains(&"s3:ListBucket"))
+        .flat_map(|(_, statement)| one_or_many(&statement["Resource"]).into_iter().filter_map(referenced))
+        .collect();
+    assert_eq!(listed, buckets, "HeadBucket needs s3:ListBucket on each");
+}

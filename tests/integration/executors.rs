@@ -67,6 +67,7 @@ async fn submitting_through_step_functions_records_the_execution_on_the_job() {
     let stack = Stack::fresh().await;
     let machine = stack.state_machine().await;
     let deps = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: StepFunctions::new(aws_sdk_sfn::Client::new(&stack.sdk), &machine),
         keys: stack.keys(),
@@ -251,6 +252,7 @@ async fn in_ecs_mode_overrides_too_long_for_run_task_are_refused_at_submit_and_n
         },
     );
     let deps = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: tasks,
         keys: stack.keys(),

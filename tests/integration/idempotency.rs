@@ -28,8 +28,14 @@ fn event(key: &str, strategy: Option<&str>) -> lambda_http::Request {
 /// The submit handler on the stack's table, queue and idempotency keys.
 pub(crate) fn queue_deps(
     stack: &Stack,
-) -> submit_backtest::Deps<tradai::store::DynamoDbStore, SqsQueue, tradai::idempotency::DynamoDbKeys> {
+) -> submit_backtest::Deps<
+    tradai::store::DynamoDbStore,
+    SqsQueue,
+    tradai::idempotency::DynamoDbKeys,
+    tradai_tests::Recorded,
+> {
     submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
         keys: stack.keys(),
@@ -63,6 +69,11 @@ async fn the_same_key_and_body_answer_with_the_first_job() {
     assert_eq!(second.header(submit_backtest::REPLAYED_HEADER), Some("true"));
     assert_eq!(stack.items().await.len(), 1);
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1);
+    assert_eq!(
+        tradai_tests::published(&deps.metrics),
+        [(tradai::metrics::BACKTESTS_SUBMITTED.to_owned(), 1.0)],
+        "a replay is not a second submission"
+    );
 }
 
 #[tokio::test]
@@ -106,6 +117,7 @@ async fn concurrent_requests_with_one_key_make_one_job() {
     assert_eq!(run_ids.len(), 1, "every answer names the same job");
     assert_eq!(stack.items().await.len(), 1);
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1);
+    assert_eq!(tradai_tests::published(&deps.metrics).len(), 1, "one job, one count");
 }
 
 #[tokio::test]
@@ -113,6 +125,7 @@ async fn a_failed_handoff_frees_the_key_for_the_retry() {
     let stack = Stack::fresh().await;
     let key = uuid::Uuid::new_v4().to_string();
     let broken = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: SqsQueue::new(
             stack.sqs.clone(),

@@ -368,6 +368,7 @@ fn config() -> ProptestConfig {
 fn malformed_submissions_are_refused_without_a_write() {
     let runtime = runtime();
     let deps = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: MemoryStore::new(),
         launcher: Reached::default(),
         keys: MemoryKeys::default(),
@@ -396,6 +397,7 @@ fn malformed_run_ids_are_refused_by_every_job_route() {
         logs: Reached::default(),
     };
     let cancel = cancel_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: MemoryStore::new(),
         stopper: Reached::default(),
     };

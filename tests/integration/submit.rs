@@ -19,6 +19,7 @@ async fn a_failed_handoff_answers_503_and_leaves_no_job_queued() {
     let stack = Stack::fresh().await;
     let missing_queue = stack.queue_url.replace("tradai-backtest-", "no-such-queue-");
     let deps = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), missing_queue),
         keys: stack.keys(),
@@ -51,6 +52,7 @@ async fn a_failed_handoff_answers_503_and_leaves_no_job_queued() {
 async fn without_an_executor_jobs_are_recorded_pending() {
     let stack = Stack::fresh().await;
     let deps = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: NoExecutor,
         keys: stack.keys(),
@@ -68,6 +70,7 @@ async fn without_an_executor_jobs_are_recorded_pending() {
 async fn two_submissions_of_one_body_are_two_jobs() {
     let stack = Stack::fresh().await;
     let deps = submit_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         launcher: SqsQueue::new(stack.sqs.clone(), &stack.queue_url),
         keys: stack.keys(),

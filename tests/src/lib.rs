@@ -40,3 +40,30 @@ pub fn capture_logs() {
         .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
         .try_init();
 }
+
+/// The metrics port the tests give handlers: EMF lines kept in memory, to be read back.
+pub type Recorded = tradai::metrics::EmfMetrics<Vec<u8>>;
+/// Business metrics over [`Recorded`].
+pub type RecordedMetrics = tradai::metrics::BacktestMetrics<Recorded>;
+
+/// Business metrics written to memory, for stage `test`.
+pub fn metrics() -> RecordedMetrics {
+    tradai::metrics::BacktestMetrics::new(tradai::metrics::EmfMetrics::new(Vec::new()), "test")
+}
+
+/// The names and values of what `metrics` published, in order.
+pub fn published(metrics: &RecordedMetrics) -> Vec<(String, f64)> {
+    String::from_utf8(metrics.inner().written())
+        .expect("EMF is text")
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).expect("an EMF line is JSON");
+            let name = line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                .as_str()
+                .expect("a metric name")
+                .to_owned();
+            let value = line[&name].as_f64().expect("a value");
+            (name, value)
+        })
+        .collect()
+}

@@ -51,7 +51,11 @@ pub async fn claim(store: &impl WorkflowStore, run_id: RunId) -> Result<Result<(
     if !matches!(record.status, Status::Pending | Status::Queued) {
         return Ok(Err(Some(record.status)));
     }
-    let start = Transition::new(record.status, Status::Running, Timestamp::now());
+    let now = Timestamp::now();
+    let start = Transition::new(record.status, Status::Running, now).with(RecordUpdate {
+        started_at: Some(now),
+        ..RecordUpdate::default()
+    });
     match store.transition(run_id, &start).await.map_err(RunFailure::Store)? {
         TransitionOutcome::Moved(_) => Ok(Ok(())),
         TransitionOutcome::LostRace { current } => Ok(Err(Some(current))),

@@ -3,7 +3,8 @@
 //! 400 malformed run id; 404 unknown; 409 when the job already finished (COMPLETED or FAILED); 503 when DynamoDB,
 //! Step Functions or ECS is unavailable (the job is then CANCELLED already; cancelling again retries the stop).
 //! Environment: WORKFLOW_STATE_TABLE, ECS_CLUSTER (tasks whose ARN names no cluster), BACKTEST_WORKFLOW_ARN (the
-//! execution named by the run id is stopped when none is recorded yet), AWS_ENDPOINT_URL (local only).
+//! execution named by the run id is stopped when none is recorded yet), ENVIRONMENT (the stage of the
+//! BacktestsCancelled metric), AWS_ENDPOINT_URL (local only).
 //! IAM: dynamodb:GetItem and dynamodb:UpdateItem on the table; states:StopExecution on the backtest workflow's
 //! executions; ecs:StopTask on the cluster's tasks.
 
@@ -25,6 +26,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             settings.ecs_cluster,
         )
         .with_workflow(settings.workflow_arn),
+        metrics: tradai::metrics::BacktestMetrics::stdout(settings.environment),
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

@@ -48,7 +48,7 @@ impl Settings {
                 max_queued: env.parsed("MAX_QUEUED_MINUTES", TimeDelta::minutes(60), minutes)?,
             },
             alert_topic_arn: env.arn("ALERT_TOPIC_ARN", "sns")?,
-            environment: env.optional("ENVIRONMENT").unwrap_or_else(|| "dev".to_owned()),
+            environment: env.environment(),
             ecs_cluster: env.optional("ECS_CLUSTER"),
         })
     }

@@ -10,6 +10,7 @@ use tradai::executor::{ContainerContext, ExecutorMode};
 use tradai::http::{ApiError, caller, json_body, json_response, log_run_id, respond, unprocessable};
 use tradai::idempotency::{IdempotencyKey, IdempotencyKeys};
 use tradai::jobs::{self, Submission, SubmitError};
+use tradai::metrics::{BacktestMetrics, EmfMetrics, Metrics};
 use tradai::settings::{AwsSettings, DEFAULT_IDEMPOTENCY_TABLE, Env, SettingsError};
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub executor: ExecutorMode,
     /// What strategy containers are told (`ecs` and `local` modes).
     pub context: ContainerContext,
+    /// `ENVIRONMENT`: the stage, the metrics' dimension.
+    pub environment: String,
 }
 
 impl Settings {
@@ -39,21 +42,24 @@ impl Settings {
             idempotency_table: env.table("IDEMPOTENCY_TABLE", DEFAULT_IDEMPOTENCY_TABLE)?,
             executor: ExecutorMode::from_env(env)?,
             context: ContainerContext::from_env(env)?,
+            environment: env.environment(),
         })
     }
 }
 
-/// What the handler needs: where jobs are recorded, where they are handed off, where idempotency keys are kept.
-pub struct Deps<S, L, K> {
+/// What the handler needs: where jobs are recorded, where they are handed off, where idempotency keys are kept,
+/// where the count of submissions goes.
+pub struct Deps<S, L, K, M = EmfMetrics<std::io::Stdout>> {
     pub store: S,
     pub launcher: L,
     pub keys: K,
+    pub metrics: BacktestMetrics<M>,
 }
 
 /// 202 `{run_id, status, status_url}`; 400 naming the field; 422 for a reused key with another body; 503 when
 /// the store or the executor is down.
-pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
-    deps: &Deps<S, L, K>,
+pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys, M: Metrics>(
+    deps: &Deps<S, L, K, M>,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     respond(&request, async {
@@ -78,6 +84,9 @@ pub async fn handle<S: WorkflowStore, L: Launcher, K: IdempotencyKeys>(
         match submitted {
             Ok(submitted) => {
                 log_run_id(submitted.run_id);
+                if !submitted.replayed {
+                    deps.metrics.submitted().await;
+                }
                 let mut response = json_response(
                     StatusCode::ACCEPTED,
                     &json!({

@@ -7,7 +7,7 @@
 //! Environment: WORKFLOW_STATE_TABLE, IDEMPOTENCY_TABLE, EXECUTOR_MODE (unset → PENDING, `sqs`, `stepfunctions`,
 //! `ecs`), BACKTEST_QUEUE_URL (sqs), BACKTEST_WORKFLOW_ARN (stepfunctions), ECS_CLUSTER, ECS_TASK_PREFIX,
 //! ECS_SUBNETS, ECS_SECURITY_GROUPS, ECS_CONTAINER_NAME, MLFLOW_TRACKING_URI, S3_RESULTS_BUCKET (ecs),
-//! AWS_ENDPOINT_URL (local stack only).
+//! ENVIRONMENT (the stage of the BacktestsSubmitted metric), AWS_ENDPOINT_URL (local stack only).
 //! IAM: dynamodb:PutItem, dynamodb:GetItem and dynamodb:UpdateItem on the job table; dynamodb:PutItem,
 //! dynamodb:GetItem and dynamodb:DeleteItem on the idempotency table; sqs:SendMessage on the queue (sqs mode).
 
@@ -27,6 +27,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         store: DynamoDbStore::new(dynamodb.clone(), &settings.workflow_table),
         launcher: Executor::new(&settings.executor, settings.context, &aws),
         keys: DynamoDbKeys::new(dynamodb, &settings.idempotency_table),
+        metrics: tradai::metrics::BacktestMetrics::stdout(settings.environment),
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

@@ -19,6 +19,9 @@ pub struct WorkflowRecord {
     pub config: BacktestConfig,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When the container that ran the job claimed it (the last claim, after a Spot task was replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
     /// One line saying why the job failed (FAILED only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -72,6 +75,7 @@ impl WorkflowRecord {
             config,
             created_at: now,
             updated_at: now,
+            started_at: None,
             error: None,
             failed_step: None,
             result: None,

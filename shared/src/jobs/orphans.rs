@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::executor::{RunInspector, RunState};
-use crate::metrics::{Count, Metrics};
+use crate::metrics::{Metric, Metrics, ORPHANED_JOBS, Unit};
 use crate::notify::{Notification, Notifier};
 use crate::report::chain;
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
@@ -170,11 +170,12 @@ pub async fn report_orphans(
     failed: &[(RunId, String)],
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     metrics
-        .put_count(&Count {
-            name: "OrphanedJobs".to_owned(),
-            value: report.orphan_count as f64,
-            dimensions: vec![("Environment".to_owned(), environment.to_owned())],
-        })
+        .put(&Metric::new(
+            ORPHANED_JOBS,
+            report.orphan_count as f64,
+            Unit::Count,
+            environment,
+        ))
         .await?;
     let parts: Vec<&[(RunId, String)]> = failed.chunks(IDS_PER_ALERT).collect();
     for (index, part) in parts.iter().enumerate() {
@@ -230,7 +231,7 @@ mod tests {
     struct Published(Mutex<Vec<String>>);
 
     impl Metrics for Published {
-        async fn put_count(&self, count: &Count) -> Result<(), MetricsError> {
+        async fn put(&self, count: &Metric) -> Result<(), MetricsError> {
             let line = format!("{}={} {:?}", count.name, count.value, count.dimensions);
             self.0.lock().map_err(|_| MetricsError("poisoned".into()))?.push(line);
             Ok(())

@@ -230,6 +230,16 @@ impl StrategyResult {
         ))
     }
 
+    /// How long the engine ran, in seconds: Freqtrade's `backtest_run_start_ts` and `backtest_run_end_ts` (epoch
+    /// seconds of its own run), when both are there and in order.
+    pub fn engine_seconds(&self) -> Option<f64> {
+        let (start, end) = (
+            self.number("backtest_run_start_ts")?,
+            self.number("backtest_run_end_ts")?,
+        );
+        (end >= start).then_some(end - start)
+    }
+
     /// The wallet the backtest started with.
     pub fn starting_balance(&self) -> Option<f64> {
         self.number("starting_balance").filter(|balance| *balance > 0.0)

@@ -38,6 +38,9 @@ pub struct Summary {
     pub backtest_end: String,
     pub backtest_days: i64,
     pub avg_trade_duration_minutes: f64,
+    /// How long the engine ran (the result's `backtest_run_start_ts` to `backtest_run_end_ts`), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_seconds: Option<f64>,
     pub pairs: Vec<String>,
     /// Each traded pair's share, by profit (best first).
     pub per_pair: Vec<PairSummary>,
@@ -175,6 +178,7 @@ pub fn summarize(result: &StrategyResult) -> Result<Summary, ResultError> {
         } else {
             trades.iter().map(|t| t.duration_minutes).sum::<f64>() / total as f64
         },
+        engine_seconds: result.engine_seconds(),
         pairs: result.pairlist(),
         per_pair: per_pair(&trades, starting_balance),
         equity,
@@ -269,8 +273,26 @@ mod tests {
         assert!((summary.max_drawdown_pct - 150.0 / 1100.0 * 100.0).abs() < 1e-9);
         assert!((summary.profit_factor - 130.0 / 150.0).abs() < 1e-9);
         assert_eq!(summary.backtest_days, 10);
+        assert_eq!(
+            summary.engine_seconds, None,
+            "the result does not say how long the engine ran"
+        );
         let balances: Vec<f64> = summary.equity.iter().map(|p| p.balance).collect();
         assert_eq!(balances, [1000.0, 1100.0, 1050.0, 950.0, 980.0]);
+    }
+
+    #[test]
+    fn the_engine_time_is_freqtrades_own_run_start_to_end() {
+        let document = json!({"strategy": {"S": {"starting_balance": 1000, "backtest_start_ts": 0,
+            "backtest_end_ts": MS_PER_DAY, "backtest_run_start_ts": 1_800_000_000,
+            "backtest_run_end_ts": 1_800_000_042, "trades": []}}});
+        let result = parse_result(document.to_string().as_bytes(), false, "S").expect("readable");
+        let summary = summarize(&result).expect("summary");
+        assert_eq!(summary.engine_seconds, Some(42.0));
+        assert_eq!(
+            serde_json::to_value(&summary).expect("JSON")["engine_seconds"],
+            json!(42.0)
+        );
     }
 
     #[test]

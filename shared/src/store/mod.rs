@@ -127,6 +127,8 @@ impl Transition {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RecordUpdate {
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
@@ -168,6 +170,7 @@ impl RecordUpdate {
 
     fn apply(&self, record: &mut WorkflowRecord) {
         let update = self.clone();
+        record.started_at = update.started_at.or(record.started_at.take());
         record.error = update.error.or(record.error.take());
         record.failed_step = update.failed_step.or(record.failed_step.take());
         record.result = update.result.or(record.result.take());

@@ -12,8 +12,9 @@ use crate::answer::Answer;
 
 const FUNCTION: &str = "cancel-backtest";
 
-fn deps(stack: &Stack) -> cancel_backtest::Deps<DynamoDbStore, AwsStopper> {
+fn deps(stack: &Stack) -> cancel_backtest::Deps<DynamoDbStore, AwsStopper, tradai_tests::Recorded> {
     cancel_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         stopper: AwsStopper::new(
             aws_sdk_sfn::Client::new(&stack.sdk),
@@ -38,11 +39,30 @@ async fn a_running_job_is_cancelled_and_its_execution_and_task_stopped() {
     record.task_arn = Some(stack.running_task().await);
     stack.store().create(&record).await.expect("created");
 
-    let answer = cancel(&stack, request(FUNCTION, "valid.json")).await;
+    let deps = deps(&stack);
+    let answer = Answer::read(
+        cancel_backtest::handle(&deps, request(FUNCTION, "valid.json"))
+            .await
+            .expect("answers"),
+    );
     answer.assert_well_formed(&event);
     assert_eq!(answer.status, 200, "{}", answer.json);
     assert_eq!(answer.json["status"], "CANCELLED");
     assert_eq!(answer.json["previous_status"], "RUNNING");
+    // Cancelling it again answers the same and counts nothing more.
+    let again = Answer::read(
+        cancel_backtest::handle(&deps, request(FUNCTION, "valid.json"))
+            .await
+            .expect("answers"),
+    );
+    assert_eq!(
+        (again.status, &again.json["previous_status"]),
+        (200, &serde_json::json!("CANCELLED"))
+    );
+    assert_eq!(
+        tradai_tests::published(&deps.metrics),
+        [(tradai::metrics::BACKTESTS_CANCELLED.to_owned(), 1.0)]
+    );
     assert_eq!(answer.json["stop_requested"], true);
     let stored = stack.store().get(run_id).await.expect("read").expect("stored");
     assert_eq!(stored.status, Status::Cancelled);
@@ -121,6 +141,7 @@ async fn a_cancel_before_the_execution_is_recorded_stops_it_by_its_run_id() {
     // The stand-in runs the execution on a thread of its own: a stop racing its very start is overwritten there.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let deps = cancel_backtest::Deps {
+        metrics: tradai_tests::metrics(),
         store: stack.store(),
         stopper: AwsStopper::new(sfn.clone(), aws_sdk_ecs::Client::new(&stack.sdk), None).with_workflow(Some(machine)),
     };

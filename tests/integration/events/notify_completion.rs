@@ -2,19 +2,22 @@
 //! the summary, FAILED with the reason and step, and an execution stopped outside the workflow told from its job;
 //! a state without a valid run id is `InvalidInput`.
 
+use chrono::TimeDelta;
 use serde_json::Value;
-use tradai::backtest::Status;
+use tradai::backtest::{Status, WorkflowRecord};
+use tradai::metrics;
 use tradai::notify::SnsTopic;
-use tradai::store::DynamoDbStore;
+use tradai::store::{DynamoDbStore, WorkflowStore};
+use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{assert_invalid_input, event, invocation, sample_job};
+use super::{assert_invalid_input, event, invocation, sample_job, sample_request};
 
 const FUNCTION: &str = "notify-completion";
 
 /// A topic with a queue subscribed to it: what the queue receives is what subscribers get.
 struct Subscribed {
-    deps: notify_completion::Deps<SnsTopic, DynamoDbStore>,
+    deps: notify_completion::Deps<SnsTopic, DynamoDbStore, tradai_tests::Recorded>,
     inbox: String,
 }
 
@@ -32,6 +35,7 @@ async fn subscribed(stack: &Stack) -> Subscribed {
     let inbox = stack.subscribed_queue(&topic).await;
     Subscribed {
         deps: notify_completion::Deps {
+            metrics: tradai_tests::metrics(),
             notifier: SnsTopic::new(sns, topic),
             store: stack.store(),
         },
@@ -55,30 +59,64 @@ async fn notify(stack: &Stack, subscribed: &Subscribed, state: &Value, status: &
     message
 }
 
-#[tokio::test]
-async fn a_completed_run_is_notified_with_its_summary() {
-    let stack = Stack::fresh().await;
-    let subscribed = subscribed(&stack).await;
-    let message = notify(
-        &stack,
-        &subscribed,
-        &event(FUNCTION, "valid-completed.json"),
-        "COMPLETED",
-    )
-    .await;
-    assert_eq!(message["summary"]["total_trades"], 404);
+/// The job of `state` as its run ended: `status`, created 5 minutes ago, claimed 40 s later, ended now, with what
+/// the engine's summary says.
+async fn ended_job(stack: &Stack, state: &Value, status: Status, failed_step: Option<&str>) {
+    let run_id = state["run_id"].as_str().expect("run id").parse().expect("a run id");
+    let created = Timestamp::now().minus(TimeDelta::minutes(5));
+    let mut record = WorkflowRecord::new(run_id, sample_request(), status, created);
+    record.started_at = Some(created.plus(TimeDelta::seconds(40)));
+    record.updated_at = created.plus(TimeDelta::seconds(300));
+    record.result = Some(serde_json::json!({"total_trades": 404, "engine_seconds": 7.5}));
+    record.failed_step = failed_step.map(str::to_owned);
+    stack.store().create(&record).await.expect("created");
 }
 
 #[tokio::test]
-async fn a_failed_run_is_notified_with_its_reason_and_step() {
+async fn a_completed_run_is_notified_with_its_summary_and_counted_with_its_durations() {
     let stack = Stack::fresh().await;
     let subscribed = subscribed(&stack).await;
-    let message = notify(&stack, &subscribed, &event(FUNCTION, "valid-failed.json"), "FAILED").await;
+    let state = event(FUNCTION, "valid-completed.json");
+    ended_job(&stack, &state, Status::Completed, None).await;
+    let message = notify(&stack, &subscribed, &state, "COMPLETED").await;
+    assert_eq!(message["summary"]["total_trades"], 404);
+    assert_eq!(
+        tradai_tests::published(&subscribed.deps.metrics),
+        [
+            (metrics::BACKTESTS_COMPLETED.to_owned(), 1.0),
+            (metrics::QUEUE_TO_START_SECONDS.to_owned(), 40.0),
+            (metrics::END_TO_END_SECONDS.to_owned(), 300.0),
+            (metrics::ENGINE_SECONDS.to_owned(), 7.5),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_run_is_notified_with_its_reason_and_step_and_counted_by_its_step() {
+    let stack = Stack::fresh().await;
+    let subscribed = subscribed(&stack).await;
+    let state = event(FUNCTION, "valid-failed.json");
+    ended_job(&stack, &state, Status::Failed, Some("CheckDataFreshness")).await;
+    let message = notify(&stack, &subscribed, &state, "FAILED").await;
     assert!(
         message["error"].as_str().is_some_and(|e| e.contains("stale data")),
         "{message}"
     );
     assert_eq!(message["failed_step"], "CheckDataFreshness");
+    let written = String::from_utf8(subscribed.deps.metrics.inner().written()).expect("text");
+    let line: Value = serde_json::from_str(written.trim()).expect("one EMF line");
+    assert_eq!(
+        (
+            &line[metrics::FAILED_STEP],
+            &line[metrics::BACKTESTS_FAILED],
+            &line[metrics::ENVIRONMENT]
+        ),
+        (
+            &serde_json::json!("CheckDataFreshness"),
+            &serde_json::json!(1.0),
+            &serde_json::json!("test")
+        )
+    );
 }
 
 #[tokio::test]
