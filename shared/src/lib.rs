@@ -23,6 +23,7 @@ pub mod run_logs;
 pub mod settings;
 pub mod store;
 pub mod strategies;
+pub mod sweep;
 pub mod telemetry;
 pub mod time;
 pub mod validation;

@@ -1,0 +1,18 @@
+//! Parameter sweeps: one backtest per combination of a strategy's parameters. A [`ParameterSpace`] (a grid of
+//! values per parameter, or seeded random samples from ranges) is validated and expanded into [`Combination`]s;
+//! each combination reaches its backtest as Freqtrade loads strategy parameters ([`StrategyParameters`]: the
+//! parameter file beside the strategy, and config keys for the settings the config would otherwise override). What
+//! a sweep will cost and take is [`estimate`]d before it starts; its children are ranked on a [`Leaderboard`]; a
+//! walk-forward splits the date range into [`Window`]s of training and test days.
+
+pub mod estimate;
+pub mod leaderboard;
+pub mod parameters;
+pub mod space;
+pub mod walk_forward;
+
+pub use estimate::{EngineTime, Estimate, SweepShape, estimate};
+pub use leaderboard::{Child, Leaderboard, RankBy, leaderboard};
+pub use parameters::{Parameter, StrategyParameters};
+pub use space::{Combination, MAX_COMBINATIONS, ParameterSpace};
+pub use walk_forward::{WalkForward, Window};
