@@ -40,8 +40,8 @@ pub enum Better {
 }
 
 /// The metric a sweep ranks its children by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
 pub struct RankBy {
     metric: &'static str,
     better: Better,
@@ -82,11 +82,10 @@ impl Default for RankBy {
     }
 }
 
-impl TryFrom<String> for RankBy {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, String> {
-        Self::parse(&name)
+impl<'de> Deserialize<'de> for RankBy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Parameter sweeps: one backtest per combination of a strategy's parameters. A [`ParameterSpace`] (a grid of
+//! Parameter sweeps: one backtest per combination of a strategy's parameters, asked for by a [`SweepRequest`]. A
+//! [`ParameterSpace`] (a grid of
 //! values per parameter, or seeded random samples from ranges) is validated and expanded into [`Combination`]s;
 //! each combination reaches its backtest as Freqtrade loads strategy parameters ([`StrategyParameters`]: the
 //! parameter file beside the strategy, and config keys for the settings the config would otherwise override). What
@@ -8,11 +9,13 @@
 pub mod estimate;
 pub mod leaderboard;
 pub mod parameters;
+pub mod request;
 pub mod space;
 pub mod walk_forward;
 
 pub use estimate::{EngineTime, Estimate, SweepShape, estimate};
 pub use leaderboard::{Child, Leaderboard, RankBy, leaderboard};
 pub use parameters::{Parameter, StrategyParameters};
+pub use request::{Plan, SweepRequest};
 pub use space::{Combination, MAX_COMBINATIONS, ParameterSpace};
 pub use walk_forward::{WalkForward, Window};

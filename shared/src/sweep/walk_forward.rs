@@ -21,7 +21,7 @@ pub struct WalkForward {
 }
 
 /// One window: dates are whole UTC days, each end exclusive as in Freqtrade's timerange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// From 0.
     pub index: u32,
