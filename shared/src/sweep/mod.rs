@@ -4,8 +4,10 @@
 //! each combination reaches its backtest as Freqtrade loads strategy parameters ([`StrategyParameters`]: the
 //! parameter file beside the strategy, and config keys for the settings the config would otherwise override). What
 //! a sweep will cost and take is [`estimate`]d before it starts; its children are ranked on a [`Leaderboard`]; a
-//! walk-forward splits the date range into [`Window`]s of training and test days.
+//! walk-forward splits the date range into [`Window`]s of training and test days. A space may vary only what the
+//! strategy version [`Declared`].
 
+pub mod declared;
 pub mod estimate;
 pub mod leaderboard;
 pub mod parameters;
@@ -13,6 +15,7 @@ pub mod request;
 pub mod space;
 pub mod walk_forward;
 
+pub use declared::Declared;
 pub use estimate::{EngineTime, Estimate, SweepShape, estimate};
 pub use leaderboard::{Child, Leaderboard, RankBy, leaderboard};
 pub use parameters::{Parameter, StrategyParameters};

@@ -409,7 +409,7 @@ struct RawRange {
     choices: Option<Value>,
 }
 
-fn range(errors: &mut Vec<FieldError>, field: &str, value: &Value) -> Option<Range> {
+pub(super) fn range(errors: &mut Vec<FieldError>, field: &str, value: &Value) -> Option<Range> {
     let raw: RawRange = match serde_json::from_value(value.clone()) {
         Ok(raw) => raw,
         Err(error) => {
