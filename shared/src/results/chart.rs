@@ -144,22 +144,30 @@ fn visible(points: &[EquityPoint], x: impl Fn(&EquityPoint) -> f64) -> Vec<Equit
 }
 
 fn frame(title: &str, body: &str, note: &str) -> String {
+    let note = format!(
+        r##"<text x="{cx}" y="{cy}" font-size="12" text-anchor="middle">{note}</text>"##,
+        cx = WIDTH / 2.0,
+        cy = HEIGHT / 2.0,
+        note = escape(note),
+    );
+    document(WIDTH, HEIGHT, LEFT, title, &format!("{body}{note}"))
+}
+
+/// A self-contained SVG document of `width` × `height` on white, its title written at `title_x` and given to
+/// screen readers, then `body`.
+pub(crate) fn document(width: f64, height: f64, title_x: f64, title: &str, body: &str) -> String {
     format!(
         concat!(
             r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" "##,
             r##"font-family="sans-serif" role="img" aria-label="{title}">"##,
             r##"<title>{title}</title><rect width="100%" height="100%" fill="#ffffff"/>"##,
-            r##"<text x="{m}" y="24" font-size="14">{title}</text>{body}"##,
-            r##"<text x="{cx}" y="{cy}" font-size="12" text-anchor="middle">{note}</text></svg>"##,
+            r##"<text x="{m}" y="24" font-size="14">{title}</text>{body}</svg>"##,
         ),
-        w = WIDTH,
-        h = HEIGHT,
-        m = LEFT,
+        w = width,
+        h = height,
+        m = title_x,
         title = escape(title),
         body = body,
-        cx = WIDTH / 2.0,
-        cy = HEIGHT / 2.0,
-        note = escape(note),
     )
 }
 
@@ -169,7 +177,7 @@ fn date(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -3,7 +3,7 @@
 //! integer 0 with zero trades), so everything is read defensively. The strategy container reads the result to log
 //! it to MLflow; TransformResults reads it again from S3 to summarise it.
 
-mod chart;
+pub(crate) mod chart;
 mod summary;
 
 use std::collections::BTreeMap;

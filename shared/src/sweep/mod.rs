@@ -3,7 +3,7 @@
 //! values per parameter, or seeded random samples from ranges) is validated and expanded into [`Combination`]s;
 //! each combination reaches its backtest as Freqtrade loads strategy parameters ([`StrategyParameters`]: the
 //! parameter file beside the strategy, and config keys for the settings the config would otherwise override). What
-//! a sweep will cost and take is [`estimate`]d before it starts; its children are ranked on a [`Leaderboard`]; a
+//! a sweep will cost and take is [`estimate`]d before it starts; its children are ranked on a [`Leaderboard`], drawn by [`sweep_svg`]; a
 //! walk-forward splits the date range into [`Window`]s of training and test days. A space may vary only what the
 //! strategy version [`Declared`].
 
@@ -11,6 +11,7 @@ pub mod declared;
 pub mod estimate;
 pub mod leaderboard;
 pub mod parameters;
+pub mod picture;
 pub mod request;
 pub mod space;
 pub mod walk_forward;
@@ -19,6 +20,7 @@ pub use declared::Declared;
 pub use estimate::{EngineTime, Estimate, SweepShape, estimate};
 pub use leaderboard::{Child, Leaderboard, RankBy, leaderboard};
 pub use parameters::{Parameter, StrategyParameters};
+pub use picture::sweep_svg;
 pub use request::{Plan, SweepRequest};
 pub use space::{Combination, MAX_COMBINATIONS, ParameterSpace};
 pub use walk_forward::{WalkForward, Window};
