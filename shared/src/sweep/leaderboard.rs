@@ -122,6 +122,8 @@ pub struct Leaderboard {
 pub struct Row {
     /// 1 for the best; none for a child without a value of the metric yet.
     pub rank: Option<usize>,
+    /// The child's value of the ranking metric, when it has a finite one.
+    pub value: Option<f64>,
     pub best: bool,
     pub index: usize,
     pub run_id: String,
@@ -160,8 +162,8 @@ pub fn leaderboard(rank_by: RankBy, children: &[Child]) -> Leaderboard {
     let rows = ranked
         .iter()
         .enumerate()
-        .map(|(place, (child, _))| row(child, Some(place + 1)))
-        .chain(unranked.into_iter().map(|child| row(child, None)))
+        .map(|(place, (child, value))| row(child, Some(place + 1), Some(*value)))
+        .chain(unranked.into_iter().map(|child| row(child, None, None)))
         .collect();
     Leaderboard {
         better: rank_by.better,
@@ -171,7 +173,7 @@ pub fn leaderboard(rank_by: RankBy, children: &[Child]) -> Leaderboard {
     }
 }
 
-fn row(child: &Child, rank: Option<usize>) -> Row {
+fn row(child: &Child, rank: Option<usize>, value: Option<f64>) -> Row {
     let metrics = ROW_METRICS
         .iter()
         .filter_map(|metric| {
@@ -181,6 +183,7 @@ fn row(child: &Child, rank: Option<usize>) -> Row {
         .collect();
     Row {
         rank,
+        value,
         best: rank == Some(1),
         index: child.index,
         run_id: child.run_id.clone(),

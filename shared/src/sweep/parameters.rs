@@ -14,14 +14,14 @@ use serde_json::{Map, Value, json};
 
 /// The spaces Freqtrade gives a parameter from its name's prefix when the strategy names none (`buy_rsi` → `buy`).
 const AUTO_SPACES: &[&str] = &["buy", "sell", "enter", "exit", "protection"];
-/// Settings a sweep sets as config keys, each with the space Freqtrade files it under when it exports them.
-const CONFIG_SETTINGS: &[(&str, &str)] = &[
-    ("stoploss", "stoploss"),
-    ("max_open_trades", "max_open_trades"),
-    ("trailing_stop", "trailing"),
-    ("trailing_stop_positive", "trailing"),
-    ("trailing_stop_positive_offset", "trailing"),
-    ("trailing_only_offset_is_reached", "trailing"),
+/// Settings a sweep sets as config keys.
+const CONFIG_SETTINGS: &[&str] = &[
+    "stoploss",
+    "max_open_trades",
+    "trailing_stop",
+    "trailing_stop_positive",
+    "trailing_stop_positive_offset",
+    "trailing_only_offset_is_reached",
 ];
 /// Spaces that are not a section of hyperoptable parameters: Freqtrade's own words, and `roi`, a table that a sweep
 /// sets through `config_overrides.minimal_roi` instead.
@@ -41,7 +41,7 @@ pub enum Parameter {
 impl Parameter {
     /// The name as a request writes it: `buy_rsi` (space from the prefix), `buy.rsi` (space given) or `stoploss`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        if CONFIG_SETTINGS.iter().any(|(setting, _)| *setting == text) {
+        if CONFIG_SETTINGS.contains(&text) {
             return Ok(Self::Config(text.to_owned()));
         }
         let (space, name) = match text.split_once('.') {
@@ -153,18 +153,6 @@ impl StrategyParameters {
     }
 }
 
-/// The space Freqtrade files a config setting under when it exports parameters; used to show a combination in
-/// Freqtrade's own grouping.
-pub fn exported_space(parameter: &Parameter) -> &str {
-    match parameter {
-        Parameter::Hyperoptable { space, .. } => space,
-        Parameter::Config(name) => CONFIG_SETTINGS
-            .iter()
-            .find(|(setting, _)| setting == name)
-            .map_or("config", |(_, space)| space),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,8 +231,6 @@ mod tests {
             json!({"stoploss": -0.05, "trailing_stop": true})
         );
         assert_eq!(StrategyParameters::file_name("SampleStrategy"), "SampleStrategy.json");
-        assert_eq!(exported_space(&parameter("trailing_stop")), "trailing");
-        assert_eq!(exported_space(&parameter("buy.wavelength")), "buy");
     }
 
     #[test]

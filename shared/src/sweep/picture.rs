@@ -42,16 +42,8 @@ pub fn sweep_svg(title: &str, space: &ParameterSpace, board: &Leaderboard) -> St
     }
 }
 
-fn metric(row: &Row, name: &str) -> Option<f64> {
-    row.metrics
-        .get(name)
-        .and_then(Value::as_f64)
-        .filter(|value| value.is_finite())
-}
-
 fn heatmap(title: &str, board: &Leaderboard, rows: (&str, &[Value]), columns: (&str, &[Value])) -> String {
-    let name = board.rank_by.metric();
-    let values: Vec<f64> = board.rows.iter().filter_map(|row| metric(row, name)).collect();
+    let values: Vec<f64> = board.rows.iter().filter_map(|row| row.value).collect();
     let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(low, high), value| {
         (low.min(*value), high.max(*value))
     });
@@ -83,7 +75,7 @@ fn heatmap(title: &str, board: &Leaderboard, rows: (&str, &[Value]), columns: (&
             let child = board.rows.iter().find(|row| {
                 row.parameters.get(rows.0) == Some(row_value) && row.parameters.get(columns.0) == Some(column_value)
             });
-            let value = child.and_then(|row| metric(row, name));
+            let value = child.and_then(|row| row.value);
             let fill = value.map_or_else(|| "#eeeeee".to_owned(), |value| color(value, low, high, board.better));
             let _infallible = write!(
                 body,
@@ -158,7 +150,7 @@ fn table(title: &str, board: &Leaderboard) -> String {
         let rank = row
             .rank
             .map_or_else(|| row.status.to_lowercase(), |rank| rank.to_string());
-        let value = metric(row, name).map_or_else(|| "—".to_owned(), |value| format!("{value:.2}"));
+        let value = row.value.map_or_else(|| "—".to_owned(), |value| format!("{value:.2}"));
         let parameters: Vec<String> = row
             .parameters
             .iter()
@@ -248,25 +240,35 @@ mod tests {
             .collect()
     }
 
+    /// A child per combination of `space`: COMPLETED with `summary(index)`, or RUNNING where that is none.
+    fn children(space: &ParameterSpace, summary: impl Fn(usize) -> Option<Value>) -> Vec<Child> {
+        space
+            .combinations()
+            .expect("a grid")
+            .into_iter()
+            .enumerate()
+            .map(|(index, parameters)| {
+                let summary = summary(index);
+                Child {
+                    index,
+                    run_id: format!("run-{index}"),
+                    status: if summary.is_some() { "COMPLETED" } else { "RUNNING" }.to_owned(),
+                    summary,
+                    parameters,
+                }
+            })
+            .collect()
+    }
+
     fn grid_sweep() -> (ParameterSpace, Leaderboard) {
         let space = ParameterSpace::from_json(
             "space",
             &json!({"grid": {"buy_rsi": [25, 30, 35], "stoploss": [-0.05, -0.1]}}),
         )
         .expect("a space");
-        let children: Vec<Child> = space
-            .combinations()
-            .expect("a grid")
-            .into_iter()
-            .enumerate()
-            .map(|(index, parameters)| Child {
-                index,
-                run_id: format!("run-{index}"),
-                status: if index == 5 { "RUNNING" } else { "COMPLETED" }.to_owned(),
-                summary: (index != 5).then(|| json!({"sharpe": index as f64 * 0.5 - 1.0})),
-                parameters,
-            })
-            .collect();
+        let children = children(&space, |index| {
+            (index != 5).then(|| json!({"sharpe": index as f64 * 0.5 - 1.0}))
+        });
         (space, leaderboard(RankBy::default(), &children))
     }
 
@@ -294,6 +296,19 @@ mod tests {
         assert!(svg.contains(">buy_rsi<") && svg.contains(">stoploss<") && svg.contains(">-0.05<"));
         assert!(svg.contains("SampleStrategy sweep &lt;s1&gt;"));
         assert!(svg.contains("red -1.00 (worst) to green 1.00 (best)"), "{svg}");
+    }
+
+    #[test]
+    fn a_heatmap_ranked_by_a_metric_the_rows_do_not_list_still_shows_it() {
+        let space =
+            ParameterSpace::from_json("space", &json!({"grid": {"buy_a": [1, 2], "buy_b": [3]}})).expect("a space");
+        let children = children(&space, |index| {
+            Some(json!({"max_drawdown_abs": 10.0 * (index as f64 + 1.0)}))
+        });
+        let board = leaderboard(RankBy::parse("max_drawdown_abs").expect("rankable"), &children);
+        let svg = sweep_svg("S", &space, &board);
+        assert!(svg.contains(">10.00<") && svg.contains(">20.00<"), "{svg}");
+        assert!(!svg.contains(r##"fill="#eeeeee""##), "no cell is left grey: {svg}");
     }
 
     #[test]

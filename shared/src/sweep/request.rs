@@ -19,7 +19,7 @@ use super::parameters::Parameter;
 use super::space::ParameterSpace;
 use super::walk_forward::{WalkForward, Window};
 use crate::backtest::BacktestRequest;
-use crate::validation::{FieldError, ValidationErrors, json_kind, parse_json};
+use crate::validation::{FieldError, ValidationErrors, check, json_kind, parse_json};
 
 /// How many children run at once when the request does not say.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 10;
@@ -95,7 +95,7 @@ impl SweepRequest {
         }
         let rank_by = match own.get("rank_by") {
             None => Some(RankBy::default()),
-            Some(Value::String(name)) => collect_one(&mut errors, "rank_by", RankBy::parse(name)),
+            Some(Value::String(name)) => check(&mut errors, "rank_by", RankBy::parse(name)),
             Some(other) => {
                 errors.push(FieldError::new(
                     "rank_by",
@@ -171,12 +171,6 @@ impl SweepRequest {
 fn collect<T>(errors: &mut Vec<FieldError>, result: Result<T, ValidationErrors>) -> Option<T> {
     result
         .map_err(|error| errors.extend(error.errors().iter().cloned()))
-        .ok()
-}
-
-fn collect_one<T>(errors: &mut Vec<FieldError>, field: &str, result: Result<T, String>) -> Option<T> {
-    result
-        .map_err(|message| errors.push(FieldError::new(field, message)))
         .ok()
 }
 
