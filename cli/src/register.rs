@@ -54,6 +54,8 @@ pub struct Manifest {
     pub warmup_days: Option<u32>,
     pub description: Option<String>,
     pub alias: Option<String>,
+    /// The hyperoptable parameters a sweep may vary, with their ranges.
+    pub parameters: Option<Value>,
 }
 
 /// The manifest in `dir`, or an empty one when there is none.
@@ -110,6 +112,9 @@ pub fn release(args: &RegisterArgs, manifest: Manifest, image: Option<String>) -
     }
     if let Some(alias) = args.alias.clone().or(manifest.alias) {
         body["alias"] = json!(alias);
+    }
+    if let Some(parameters) = manifest.parameters {
+        body["parameters"] = parameters;
     }
     Ok(body)
 }
@@ -188,7 +193,8 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("a folder");
         std::fs::write(
             dir.join(MANIFEST),
-            "name: EmaCross\nconfig: base.yaml\ntimeframe: 5m\npairs: [BTC/USDT, ETH/USDT]\nwarmup_days: 10\nalias: production\n",
+            "name: EmaCross\nconfig: base.yaml\ntimeframe: 5m\npairs: [BTC/USDT, ETH/USDT]\nwarmup_days: 10\nalias: production\n\
+             parameters:\n  buy_ema_fast: {low: 4, high: 15}\n",
         )
         .expect("manifest");
         std::fs::write(dir.join("base.yaml"), "stake_currency: USDT\n").expect("config");
@@ -197,7 +203,8 @@ mod tests {
         assert_eq!(
             body,
             json!({"name": "EmaCross", "image": "r.example/strategy-emacross:7", "base_config": "stake_currency: USDT\n",
-                "timeframe": "1h", "pairs": ["BTC/USDT", "ETH/USDT"], "warmup_days": 10, "alias": "production"})
+                "timeframe": "1h", "pairs": ["BTC/USDT", "ETH/USDT"], "warmup_days": 10, "alias": "production",
+                "parameters": {"buy_ema_fast": {"low": 4, "high": 15}}})
         );
         let no_image = release(&self::args(&dir, &[]), manifest(&dir).expect("manifest"), None);
         assert!(no_image.is_err_and(|failure| failure.message.starts_with("--image")));

@@ -1,6 +1,6 @@
 //! Local strategy images. There is no Docker engine here: a strategy's image is its folder, run by the project's
-//! Freqtrade through the offline launcher (`container/engine/freqtrade_offline.py`), as the image's `ENGINE_COMMAND`
-//! would run it. [`push`] puts such an image into the local ECR — what `docker build` and `docker push` do on AWS —
+//! Freqtrade through the offline launcher (`container/engine/freqtrade_offline.py`), as the image's
+//! `ENGINE_LAUNCHER` runs it, with the folder as the image's `STRATEGY_PATH`. [`push`] puts such an image into the local ECR — what `docker build` and `docker push` do on AWS —
 //! with the environment the image would carry in an annotation of its manifest; the local ECS gives a task that
 //! environment under the task definition's own, as a container's `ENV` lies under the task's.
 
@@ -26,19 +26,13 @@ pub fn environment(folder: &Path) -> Result<BTreeMap<String, String>, Error> {
             path: python,
         });
     }
-    let mut command = vec![
+    let launcher = vec![
         python.display().to_string(),
         root.join("container/engine/freqtrade_offline.py").display().to_string(),
     ];
-    command.extend(
-        entrypoint::settings::DEFAULT_ENGINE
-            .iter()
-            .skip(1)
-            .map(|part| (*part).to_owned()),
-    );
-    command.extend(["--strategy-path".to_owned(), folder.display().to_string()]);
     Ok(BTreeMap::from([
-        ("ENGINE_COMMAND".to_owned(), Value::from(command).to_string()),
+        ("ENGINE_LAUNCHER".to_owned(), Value::from(launcher).to_string()),
+        ("STRATEGY_PATH".to_owned(), folder.display().to_string()),
         (
             "WORK_DIR".to_owned(),
             root.join(".stand-ins/local-ecs/work").display().to_string(),

@@ -1,7 +1,8 @@
 //! Registering a strategy version, as a release does: the image checked in ECR, the base config written to the
 //! configs bucket under a name made of its content, the strategy's task definition registered with the image, and
 //! an MLflow model version tagged with what the workflow reads (`ecr_url`, `config_path`, `task_definition`,
-//! `timeframe`, `pairs`, `warmup_days`), the alias moved when one is given.
+//! `timeframe`, `pairs`, `warmup_days`, and `parameters` when the release declares what a sweep may vary), the
+//! alias moved when one is given.
 //!
 //! Everything is checked before anything is written. Registering the same release again answers the version it
 //! made (MLflow gets no second version), so a retried request is harmless.
@@ -16,6 +17,8 @@ use crate::backtest::{Symbol, Timeframe, validate_strategy_name};
 use crate::images::{ImageError, ImageRef, ImageRegistry};
 use crate::mlflow::{ModelRegistry, RegistryError, StrategyVersion};
 use crate::objects::{ObjectError, ObjectStore};
+use crate::sweep::Declared;
+use crate::sweep::declared::PARAMETERS_TAG;
 use crate::validation::{FieldError, MAX_SYMBOLS, ValidationErrors};
 
 /// The largest base config accepted.
@@ -41,6 +44,20 @@ pub struct Release {
     /// Moved to the version registered (or found).
     #[serde(default)]
     pub alias: Option<String>,
+    /// The hyperoptable parameters a sweep may vary, with their ranges (`{"buy_rsi": {"low": 20, "high": 40}}`):
+    /// what the strategy's code declares, kept in the version's `parameters` tag.
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+}
+
+/// The longest `parameters` declaration kept, as compact JSON (MLflow's limit on a model version tag's value).
+pub const MAX_PARAMETERS_CHARS: usize = 5000;
+
+/// A release that passed [`check`]: its image, and its declared parameters as the version's tag keeps them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub image: ImageRef,
+    pub parameters: Option<String>,
 }
 
 /// What a registration made, or found already made.
@@ -116,10 +133,11 @@ pub const TAGS: &[&str] = &[
     "timeframe",
     "pairs",
     "warmup_days",
+    PARAMETERS_TAG,
 ];
 
 /// Checks `release` field by field; every problem is named.
-pub fn check(release: &Release) -> Result<ImageRef, ValidationErrors> {
+pub fn check(release: &Release) -> Result<Checked, ValidationErrors> {
     let mut errors = Vec::new();
     if let Err(message) = validate_strategy_name(&release.name) {
         errors.push(FieldError::new("name", message));
@@ -167,8 +185,24 @@ pub fn check(release: &Release) -> Result<ImageRef, ValidationErrors> {
     if release.description.as_ref().is_some_and(|text| text.len() > 5000) {
         errors.push(FieldError::new("description", "at most 5000 characters"));
     }
+    let parameters = release.parameters.as_ref().and_then(|value| {
+        let declared = Declared::from_json("parameters", value)
+            .map_err(|refused| errors.extend(refused.errors().iter().cloned()))
+            .ok()?;
+        let tag = declared.to_tag();
+        if tag.len() > MAX_PARAMETERS_CHARS {
+            errors.push(FieldError::new(
+                "parameters",
+                format!(
+                    "the declaration is {} characters of JSON; at most {MAX_PARAMETERS_CHARS}",
+                    tag.len()
+                ),
+            ));
+        }
+        (!declared.is_empty()).then_some(tag)
+    });
     match (image, errors.is_empty()) {
-        (Some(image), true) => Ok(image),
+        (Some(image), true) => Ok(Checked { image, parameters }),
         _ => Err(ValidationErrors(errors)),
     }
 }
@@ -190,7 +224,7 @@ pub async fn register<R: ModelRegistrar>(
     registry: &R,
     task_prefix: &str,
 ) -> Result<Registered, RegistrationError> {
-    let image = check(release).map_err(RegistrationError::Invalid)?;
+    let Checked { image, parameters } = check(release).map_err(RegistrationError::Invalid)?;
     if !images.contains(&image).await.map_err(RegistrationError::Images)? {
         return Err(RegistrationError::Invalid(ValidationErrors::one(
             "image",
@@ -207,8 +241,12 @@ pub async fn register<R: ModelRegistrar>(
         ("pairs".to_owned(), pairs.join(",")),
         ("warmup_days".to_owned(), release.warmup_days.to_string()),
     ]);
+    if let Some(parameters) = parameters {
+        wanted.insert(PARAMETERS_TAG.to_owned(), parameters);
+    }
     let same_release = |version: &StrategyVersion| {
         wanted.iter().all(|(tag, value)| version.tags.get(tag) == Some(value))
+            && version.tags.get(PARAMETERS_TAG) == wanted.get(PARAMETERS_TAG)
             && version.tags.contains_key("task_definition")
     };
     let newest = registry
@@ -531,6 +569,39 @@ mod tests {
             .expect("changed");
         assert_eq!((changed.version, changed.created), (2, true));
         assert_ne!(changed.config_path, first.config_path);
+    }
+
+    #[tokio::test]
+    async fn declared_parameters_are_kept_in_a_tag_and_a_change_of_them_is_a_new_version() {
+        let world = World::new();
+        let images = FakeImages::with(&[IMAGE]);
+        let declared = json!({"parameters": {"buy_ema_fast": {"low": 4, "high": 15}}});
+        let first = world
+            .register(&release(declared.clone()), &images)
+            .await
+            .expect("first");
+        assert_eq!(
+            first.tags.get(PARAMETERS_TAG).map(String::as_str),
+            Some(r#"{"buy_ema_fast":{"high":15,"low":4}}"#)
+        );
+        let again = world.register(&release(declared), &images).await.expect("again");
+        assert_eq!((again.version, again.created), (first.version, false));
+        let undeclared = world.register(&release(json!({})), &images).await.expect("undeclared");
+        assert_eq!(
+            (undeclared.version, undeclared.created),
+            (2, true),
+            "dropping the declaration is a change"
+        );
+        assert!(!undeclared.tags.contains_key(PARAMETERS_TAG));
+
+        let bad = release(
+            json!({"parameters": {"buy_ema_fast": {"low": 15, "high": 4}, "stoploss": {"low": -1, "high": 0}}}),
+        );
+        let Err(RegistrationError::Invalid(errors)) = world.register(&bad, &images).await else {
+            panic!("refused")
+        };
+        let fields: Vec<&str> = errors.errors().iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["parameters.buy_ema_fast", "parameters.stoploss"]);
     }
 
     #[tokio::test]

@@ -751,12 +751,8 @@ fn traded(result: &serde_json::Value) -> bool {
 
 /// A job for real Freqtrade (its own virtualenv in .stand-ins/freqtrade), offline: candles made here in its Parquet
 /// layout, the exchange's markets from a snapshot (container/engine/freqtrade_offline.py), a pandas-only strategy,
-/// run by `command` (the default engine command of the mode, after `freqtrade`) with `extra` variables.
-async fn real_freqtrade_job(
-    stack: &Stack,
-    command: &[&str],
-    extra: &[(&str, &str)],
-) -> (RunId, EntrypointSettings, PathBuf) {
+/// run by the default engine command of the mode (`TRADING_MODE` in `extra`) with `extra` variables.
+async fn real_freqtrade_job(stack: &Stack, extra: &[(&str, &str)]) -> (RunId, EntrypointSettings, PathBuf) {
     let root = tradai_tests::project_root();
     let python = root.join(".stand-ins/freqtrade/bin/python");
     assert!(
@@ -794,26 +790,29 @@ async fn real_freqtrade_job(
     let config_uri = stack
         .put_config("temp/run/config.json", config.to_string().into_bytes())
         .await;
+    // The mode's default command, started by the Freqtrade of the stand-ins through the offline-markets launcher
+    // (the image's ENGINE_LAUNCHER), with the strategy folder where the image's STRATEGY_PATH would say.
     let engine = root.join("container/engine");
-    // The default command, run by the Freqtrade of the stand-ins through the offline-markets launcher, with the
-    // strategy found beside the launcher.
-    let mut argv = vec![
+    let launcher = serde_json::json!([
         python.display().to_string(),
-        engine.join("freqtrade_offline.py").display().to_string(),
-    ];
-    argv.extend(command.iter().skip(1).map(|part| (*part).to_owned()));
-    argv.extend(["--strategy-path".to_owned(), engine.display().to_string()]);
-    let command = serde_json::json!(argv).to_string();
+        engine.join("freqtrade_offline.py").display().to_string()
+    ])
+    .to_string();
+    let strategy_path = engine.display().to_string();
     let market_uri = format!("s3://{}/ohlcv", stack.market_data_bucket);
     let mut variables = vec![
-        ("ENGINE_COMMAND", command.as_str()),
+        ("ENGINE_LAUNCHER", launcher.as_str()),
+        ("STRATEGY_PATH", strategy_path.as_str()),
         ("CONFIG_PATH", config_uri.as_str()),
         ("MARKET_DATA_S3_URI", market_uri.as_str()),
         ("PAIRS", "BTC/USDT,ETH/USDT"),
         ("TIMERANGE", "20260105-20260130"),
     ];
     variables.extend_from_slice(extra);
-    waiting_job(stack, "exit 1", &variables).await
+    let (run_id, mut vars, folder) = waiting_job_environment(stack, "exit 1", &variables).await;
+    vars.remove("ENGINE_COMMAND");
+    let settings = EntrypointSettings::from_env(&Env::from_vars(vars)).expect("valid settings");
+    (run_id, settings, folder)
 }
 
 /// Real Freqtrade hyperopt (10 epochs of the strategy's buy and sell spaces), through the entrypoint with MLflow
@@ -823,7 +822,6 @@ async fn real_freqtrade_hyperopts_offline_through_the_entrypoint() {
     let stack = Stack::fresh().await;
     let (run_id, settings, folder) = real_freqtrade_job(
         &stack,
-        entrypoint::hyperopt::DEFAULT_HYPEROPT_ENGINE,
         &[
             ("TRADING_MODE", "hyperopt"),
             ("S3_RESULTS_BUCKET", &stack.results_bucket),
@@ -877,7 +875,7 @@ async fn mlflow_going_down_while_real_freqtrade_runs_leaves_the_result_in_s3_and
         ("MLFLOW_TRACKING_URI", proxy.url.as_str()),
         ("S3_RESULTS_BUCKET", stack.results_bucket.as_str()),
     ];
-    let (run_id, settings, folder) = real_freqtrade_job(&stack, entrypoint::settings::DEFAULT_ENGINE, &extra).await;
+    let (run_id, settings, folder) = real_freqtrade_job(&stack, &extra).await;
     let mlflow = MlflowClient::new(settings.mlflow.clone().expect("MLflow is configured")).expect("client");
     let deps = deps(&stack, Some(mlflow));
     let cut = async {
@@ -910,7 +908,7 @@ async fn mlflow_going_down_while_real_freqtrade_runs_leaves_the_result_in_s3_and
 #[tokio::test]
 async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
     let stack = Stack::fresh().await;
-    let (run_id, settings, folder) = real_freqtrade_job(&stack, entrypoint::settings::DEFAULT_ENGINE, &[]).await;
+    let (run_id, settings, folder) = real_freqtrade_job(&stack, &[]).await;
     let started = Instant::now();
     let outcome = run(&settings, &deps(&stack, None), std::future::pending()).await;
     assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
@@ -959,6 +957,64 @@ async fn real_freqtrade_backtests_offline_through_the_entrypoint() {
     close(summary.calmar, "calmar");
     close(summary.backtest_days as f64, "backtest_days");
     std::fs::remove_dir_all(folder).ok();
+}
+
+/// Strategy parameters reach real Freqtrade as its parameter file beside a copy of the strategy: the same data
+/// trades differently with slower entry EMAs than with the defaults, the file Freqtrade loaded is in the result,
+/// and the image's strategy folder is left as it was.
+#[tokio::test]
+async fn strategy_parameters_reach_real_freqtrade_as_its_parameter_file() {
+    let stack = Stack::fresh().await;
+    let parameters = [(
+        "STRATEGY_PARAMETERS",
+        r#"{"buy": {"buy_ema_fast": 4, "buy_ema_slow": 50}}"#,
+    )];
+    let ((default_run, default_settings, default_folder), (run_id, settings, folder)) =
+        tokio::join!(real_freqtrade_job(&stack, &[]), real_freqtrade_job(&stack, &parameters),);
+    let deps = deps(&stack, None);
+    let (by_default, with_parameters) = tokio::join!(
+        run(&default_settings, &deps, std::future::pending()),
+        run(&settings, &deps, std::future::pending()),
+    );
+    for outcome in [&by_default, &with_parameters] {
+        assert!(matches!(outcome, Outcome::Completed { .. }), "{outcome:?}");
+    }
+    let trades = |result: &serde_json::Value| result["metrics"]["total_trades"].as_f64().expect("trades");
+    let default_result = status(&stack, default_run).await.result.expect("a result");
+    let result = status(&stack, run_id).await.result.expect("a result");
+    assert!(traded(&result), "{result}");
+    assert_ne!(
+        trades(&result),
+        trades(&default_result),
+        "the parameters changed the trades: {result} / {default_result}"
+    );
+
+    let Outcome::Completed { result_file } = &with_parameters else {
+        unreachable!("checked above")
+    };
+    let zip = std::fs::read(result_file).expect("the result zip");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("a zip");
+    let name = (0..archive.len())
+        .filter_map(|index| archive.by_index(index).ok().map(|file| file.name().to_owned()))
+        .find(|name| name.ends_with("_EmaCross.json"))
+        .expect("Freqtrade kept the parameter file it loaded");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name(&name).expect("the file"), &mut text).expect("read");
+    let loaded: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(loaded["strategy_name"], "EmaCross");
+    assert_eq!(
+        loaded["params"]["buy"],
+        serde_json::json!({"buy_ema_fast": 4, "buy_ema_slow": 50})
+    );
+    assert!(
+        !tradai_tests::project_root()
+            .join("container/engine/EmaCross.json")
+            .exists(),
+        "the parameter file was written beside the image's strategy"
+    );
+    for folder in [default_folder, folder] {
+        std::fs::remove_dir_all(folder).ok();
+    }
 }
 
 #[tokio::test]

@@ -43,6 +43,8 @@ pub const DEFAULT_HYPEROPT_ENGINE: &[&str] = &[
     "{datadir}",
     "--strategy",
     "{strategy}",
+    "--strategy-path",
+    "{strategy_path}",
     "--timeframe",
     "{timeframe}",
     "--timerange",

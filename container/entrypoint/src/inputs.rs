@@ -1,5 +1,6 @@
 //! The run's inputs: the merged config (fetched from S3, or prepared here when the container was launched without
-//! one) and each pair's candles with the exchange's `markets.json`, written into Freqtrade's layout.
+//! one), the strategy with the run's parameters, and each pair's candles with the exchange's `markets.json`, written
+//! into Freqtrade's layout.
 
 use tradai::mlflow::{ModelRegistry, StrategyVersion};
 use tradai::objects::{ObjectStore, s3_object};
@@ -27,6 +28,7 @@ pub async fn fetch_inputs(
         let config = read_config(objects, uri).await?;
         workspace.write_config(&config)?;
     }
+    crate::strategy::place_strategy(settings, &workspace.strategies)?;
     fetch_candles(settings, objects, workspace).await
 }
 

@@ -15,6 +15,7 @@ mod publish;
 mod result;
 pub mod settings;
 mod shutdown;
+mod strategy;
 pub mod trade;
 mod workspace;
 

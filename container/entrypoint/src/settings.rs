@@ -23,6 +23,8 @@ pub const DEFAULT_ENGINE: &[&str] = &[
     "{datadir}",
     "--strategy",
     "{strategy}",
+    "--strategy-path",
+    "{strategy_path}",
     "--timeframe",
     "{timeframe}",
     "--timerange",
@@ -124,6 +126,12 @@ pub struct EntrypointSettings {
     /// `CONFIG_OVERRIDES`: a JSON object merged over the strategy's base config when the entrypoint prepares the
     /// config itself (launched directly, without `CONFIG_PATH`).
     pub config_overrides: serde_json::Value,
+    /// `STRATEGY_PATH`: the image's strategy folder (default `/freqtrade/user_data/strategies`, where a strategy
+    /// image built on ours puts its code).
+    pub strategy_path: PathBuf,
+    /// `STRATEGY_PARAMETERS`: the run's strategy parameters by space (`{"buy": {"buy_rsi": 30}}`), written to the
+    /// parameter file beside a copy of the strategy.
+    pub strategy_parameters: Option<serde_json::Map<String, serde_json::Value>>,
     pub aws: AwsSettings,
 }
 
@@ -152,6 +160,17 @@ pub(crate) fn argv(text: &str) -> Result<Vec<String>, String> {
         .ok()
         .filter(|argv| !argv.is_empty())
         .ok_or_else(|| "must be a non-empty JSON array of strings".to_owned())
+}
+
+/// Where a strategy image keeps the strategy's code when `STRATEGY_PATH` does not say.
+pub const DEFAULT_STRATEGY_PATH: &str = "/freqtrade/user_data/strategies";
+
+/// A JSON object of spaces, each an object of parameter values.
+fn spaces(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(spaces)) if spaces.values().all(serde_json::Value::is_object) => Ok(spaces),
+        _ => Err("must be a JSON object of spaces, each an object of parameter values".to_owned()),
+    }
 }
 
 /// A JSON object.
@@ -237,6 +256,16 @@ impl EntrypointSettings {
             exchange: env.optional("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
             workflow_managed: env.optional("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
             config_overrides: env.parsed("CONFIG_OVERRIDES", serde_json::json!({}), json_object)?,
+            strategy_path: PathBuf::from(
+                env.optional("STRATEGY_PATH")
+                    .unwrap_or_else(|| DEFAULT_STRATEGY_PATH.to_owned()),
+            ),
+            strategy_parameters: match env.optional("STRATEGY_PARAMETERS") {
+                None => None,
+                Some(text) => {
+                    Some(spaces(&text).map_err(|problem| SettingsError::new("STRATEGY_PARAMETERS", problem))?)
+                }
+            },
             aws: env.aws()?,
         })
     }
@@ -304,6 +333,8 @@ mod tests {
         assert_eq!(settings.workflow_table, "jobs");
         assert_eq!(settings.engine_command[0..2], ["freqtrade", "backtesting"]);
         assert!(!settings.workflow_managed);
+        assert_eq!(settings.strategy_path, PathBuf::from(DEFAULT_STRATEGY_PATH));
+        assert_eq!(settings.strategy_parameters, None);
     }
 
     #[test]
@@ -351,6 +382,7 @@ mod tests {
                 "HYPEROPT_EPOCHS",
             ),
             (&[("CONFIG_OVERRIDES", "[1]")], "CONFIG_OVERRIDES"),
+            (&[("STRATEGY_PARAMETERS", r#"{"buy_rsi": 30}"#)], "STRATEGY_PARAMETERS"),
             (
                 &[("TRADING_MODE", "hyperopt"), ("HYPEROPT_LOSS", "x; rm -rf /")],
                 "HYPEROPT_LOSS",

@@ -27,6 +27,8 @@ const DEFAULT_TRADE: &[&str] = &[
     "{config}",
     "--strategy",
     "{strategy}",
+    "--strategy-path",
+    "{strategy_path}",
     "--userdir",
     "{userdir}",
 ];
@@ -42,8 +44,10 @@ pub struct TradeSettings {
     pub stage: String,
     /// `CONFIG_OVERRIDES`: a JSON object merged over the version's config.
     pub overrides: Value,
-    /// `TRADE_COMMAND`: the engine's argv with `{config}`, `{strategy}`, `{userdir}`.
+    /// `TRADE_COMMAND`: the engine's argv with `{config}`, `{strategy}`, `{strategy_path}`, `{userdir}`.
     pub command: Vec<String>,
+    /// `STRATEGY_PATH`: the image's strategy folder.
+    pub strategy_path: PathBuf,
     pub work_dir: PathBuf,
     /// `HEALTH_PORT` (default 8080).
     pub health_port: u16,
@@ -77,6 +81,10 @@ impl TradeSettings {
                 .unwrap_or_else(|| "production".to_owned()),
             overrides: env.parsed("CONFIG_OVERRIDES", json!({}), json_object)?,
             command: env.parsed("TRADE_COMMAND", default_command, argv)?,
+            strategy_path: PathBuf::from(
+                env.optional("STRATEGY_PATH")
+                    .unwrap_or_else(|| crate::settings::DEFAULT_STRATEGY_PATH.to_owned()),
+            ),
             work_dir: PathBuf::from(env.optional("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
             health_port: env.parsed("HEALTH_PORT", 8080, |text| {
                 text.parse().map_err(|_| format!("{text:?} is not a port"))
@@ -116,6 +124,7 @@ pub async fn trade(
         .iter()
         .map(|part| {
             part.replace("{config}", &config_file.display().to_string())
+                .replace("{strategy_path}", &settings.strategy_path.display().to_string())
                 .replace("{strategy}", &settings.strategy)
                 .replace("{userdir}", &folder.join("user_data").display().to_string())
         })

@@ -15,6 +15,9 @@ pub struct Workspace {
     pub userdir: PathBuf,
     /// The exchange's candles (and `markets.json`).
     pub datadir: PathBuf,
+    /// Where the engine loads the strategy from: the image's folder, or the run's copy of it when the run has
+    /// strategy parameters to write beside it.
+    pub strategies: PathBuf,
 }
 
 impl Workspace {
@@ -25,6 +28,10 @@ impl Workspace {
             backtests: folder.join("backtest_results"),
             userdir: folder.join("user_data"),
             datadir: folder.join("data").join(&settings.exchange),
+            strategies: match settings.strategy_parameters {
+                Some(_) => folder.join("strategies"),
+                None => settings.strategy_path.clone(),
+            },
             folder,
         };
         for path in [&workspace.backtests, &workspace.userdir, &workspace.datadir] {
@@ -61,6 +68,7 @@ impl Workspace {
             ("{datadir}", display(&self.datadir)),
             ("{backtest_directory}", display(&self.backtests)),
             ("{strategy}", settings.strategy.clone()),
+            ("{strategy_path}", display(&self.strategies)),
             ("{timeframe}", settings.timeframe.to_string()),
             ("{timerange}", settings.timerange.clone()),
             ("{run_id}", settings.run_id.to_string()),

@@ -1,6 +1,6 @@
 //! `register-strategy` — POST /strategies (API Gateway HTTP API, payload 2.0).
-//! Input: `{name, image, base_config, timeframe, pairs, warmup_days?, description?, alias?}` (the base config's
-//! YAML or JSON text). Output: 201 `{name, version, created, aliases, image, config_path, task_definition, tags}`;
+//! Input: `{name, image, base_config, timeframe, pairs, warmup_days?, description?, alias?, parameters?}` (the base
+//! config's YAML or JSON text; `parameters` the hyperoptable parameters a sweep may vary, with their ranges). Output: 201 `{name, version, created, aliases, image, config_path, task_definition, tags}`;
 //! 200 with the same body when this release was registered before; 400 naming the field (`image` when it is not in
 //! ECR); 503 when ECR, S3, ECS or MLflow does not answer. Nothing is written unless every field is good.
 //! Environment: MLFLOW_TRACKING_URI (required), MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD,

@@ -4,6 +4,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::sweep::space::MAX_PARAMETERS;
+use crate::sweep::{Combination, Parameter};
 pub use crate::validation::{FieldError, ValidationErrors};
 use crate::validation::{check, clip, json_kind, parse_json, required, symbols};
 
@@ -62,6 +64,10 @@ pub struct BacktestConfig {
     pub end_date: NaiveDate,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub config_overrides: Map<String, Value>,
+    /// The strategy's hyperoptable parameters for this run (`{"buy_rsi": 30}`), loaded as Freqtrade loads a
+    /// parameter file; ValidateStrategy checks them against what the version declares.
+    #[serde(default, skip_serializing_if = "Combination::is_empty")]
+    pub parameters: Combination,
 }
 
 impl BacktestConfig {
@@ -221,6 +227,7 @@ struct RawConfig {
     start_date: Option<String>,
     end_date: Option<String>,
     config_overrides: Option<Map<String, Value>>,
+    parameters: Option<Map<String, Value>>,
 }
 
 impl BacktestRequest {
@@ -285,14 +292,55 @@ impl RawConfig {
                 format!("config_overrides is {size} bytes of JSON; the limit is {MAX_OVERRIDES_BYTES}"),
             ));
         }
+        let parameters = self
+            .parameters
+            .map(|given| strategy_parameters(errors, given))
+            .unwrap_or_default();
         Some(BacktestConfig {
             timeframe: timeframe?,
             symbols: symbols?,
             start_date: start_date?,
             end_date: end_date?,
             config_overrides,
+            parameters,
         })
     }
+}
+
+/// The run's strategy parameters: hyperoptable ones by name, each a number, a boolean or a text (what Freqtrade's
+/// parameter classes hold). The config settings a sweep may vary are config keys here, set in `config_overrides`.
+fn strategy_parameters(errors: &mut Vec<FieldError>, given: Map<String, Value>) -> Combination {
+    if given.len() > MAX_PARAMETERS {
+        errors.push(FieldError::new(
+            "config.parameters",
+            format!("at most {MAX_PARAMETERS} parameters"),
+        ));
+        return Combination::new();
+    }
+    let mut parameters = Combination::new();
+    for (name, value) in given {
+        let field = format!("config.parameters.{name}");
+        match Parameter::parse(&name) {
+            Ok(Parameter::Config(_)) => errors.push(FieldError::new(
+                field,
+                format!("{name} is a config setting: set it in config.config_overrides"),
+            )),
+            Ok(parameter) => match value {
+                Value::Number(_) | Value::Bool(_) | Value::String(_) => {
+                    parameters.insert(parameter, value);
+                }
+                other => errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "{name} must be a number, a boolean or a text, not {}",
+                        json_kind(&other)
+                    ),
+                )),
+            },
+            Err(message) => errors.push(FieldError::new(field, message)),
+        }
+    }
+    parameters
 }
 
 /// Refuses the overrides that would move the engine's files or reach outside the run, naming each, and an exchange
@@ -458,6 +506,31 @@ mod tests {
         assert_eq!(
             parse(&body).expect("number").strategy_version,
             StrategyVersion::Number(7)
+        );
+    }
+
+    #[test]
+    fn strategy_parameters_are_hyperoptable_scalars_and_survive_a_round_trip() {
+        let mut body = valid();
+        body["config"]["parameters"] = json!({"buy_ema_fast": 8, "buy.trend": "ema", "sell_on": true});
+        let request = parse(&body).expect("valid parameters");
+        let names: Vec<String> = request.config.parameters.keys().map(ToString::to_string).collect();
+        assert_eq!(names, ["buy_ema_fast", "buy.trend", "sell_on"], "by space, then name");
+        let stored = serde_json::to_value(&request).expect("JSON");
+        assert_eq!(stored["config"]["parameters"]["buy_ema_fast"], json!(8));
+        let read: BacktestRequest = serde_json::from_value(stored).expect("read back");
+        assert_eq!(read, request);
+        let without = serde_json::to_value(parse(&valid()).expect("valid")).expect("JSON");
+        assert!(without["config"].get("parameters").is_none(), "no parameters, no field");
+
+        body["config"]["parameters"] = json!({"stoploss": -0.1, "buy_rsi": [1], "rsi": 3});
+        assert_eq!(
+            rejected_fields(&body),
+            [
+                "config.parameters.buy_rsi",
+                "config.parameters.rsi",
+                "config.parameters.stoploss"
+            ]
         );
     }
 

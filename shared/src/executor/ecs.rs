@@ -6,6 +6,7 @@ use aws_sdk_ecs::types::{
 
 use super::{Handoff, LaunchError, Launcher};
 use crate::backtest::{BacktestJob, FieldError, Status};
+use crate::sweep::StrategyParameters;
 
 /// Where strategy containers run: the cluster, the task definition family prefix (the family is the prefix and
 /// the strategy name, as in the original design), the network, and the container to override.
@@ -57,6 +58,9 @@ pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> V
     if !config.config_overrides.is_empty() {
         let overrides = serde_json::Value::Object(config.config_overrides.clone());
         environment.push(("CONFIG_OVERRIDES".to_owned(), overrides.to_string()));
+    }
+    if let Some(file) = StrategyParameters::new(&request.strategy_name, &config.parameters).file {
+        environment.push(("STRATEGY_PARAMETERS".to_owned(), file["params"].to_string()));
     }
     environment
 }
@@ -223,5 +227,22 @@ mod tests {
         assert_eq!(environment["EXPERIMENT_NAME"], "backtests/EmaCross");
         assert_eq!(environment["DYNAMODB_TABLE"], "jobs");
         assert!(!environment.contains_key("S3_RESULTS_BUCKET"));
+        assert!(
+            !environment.contains_key("STRATEGY_PARAMETERS"),
+            "no parameters, no file"
+        );
+
+        let mut job = job;
+        job.request.config.parameters = [("buy_ema_fast", json!(8)), ("sell.threshold", json!(0.5))]
+            .into_iter()
+            .map(|(name, value)| (crate::sweep::Parameter::parse(name).expect("a name"), value))
+            .collect();
+        let environment: std::collections::HashMap<String, String> =
+            container_environment(&job, &context).into_iter().collect();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&environment["STRATEGY_PARAMETERS"]).expect("JSON"),
+            json!({"buy": {"buy_ema_fast": 8}, "sell": {"threshold": 0.5}}),
+            "the parameters by space, as the parameter file's params"
+        );
     }
 }

@@ -11,8 +11,11 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::parameters::Parameter;
-use super::space::{ParameterSpace, Range, range};
+use super::space::{Combination, ParameterSpace, Range, range};
 use crate::validation::{FieldError, ValidationErrors, json_kind};
+
+/// The model-version tag holding a version's declaration, as JSON text.
+pub const PARAMETERS_TAG: &str = "parameters";
 
 /// What a strategy version declares: each hyperoptable parameter and its range.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,6 +55,50 @@ impl Declared {
         } else {
             Err(ValidationErrors(errors))
         }
+    }
+
+    /// What a registered version declares, read from its [`PARAMETERS_TAG`] (none when it has no such tag).
+    pub fn from_tags(tags: &BTreeMap<String, String>) -> Result<Self, String> {
+        let Some(text) = tags.get(PARAMETERS_TAG) else {
+            return Ok(Self::default());
+        };
+        let value: Value = serde_json::from_str(text)
+            .map_err(|error| format!("the version's {PARAMETERS_TAG} tag is not JSON: {error}"))?;
+        Self::from_json(PARAMETERS_TAG, &value)
+            .map_err(|errors| format!("the version's {PARAMETERS_TAG} tag is not a declaration: {errors}"))
+    }
+
+    /// The declaration as the version's tag keeps it (compact JSON, in the range syntax it was given in).
+    pub fn to_tag(&self) -> String {
+        let object: serde_json::Map<String, Value> = self
+            .0
+            .iter()
+            .map(|(parameter, range)| (parameter.to_string(), range.to_json()))
+            .collect();
+        Value::Object(object).to_string()
+    }
+
+    /// Whether the version declares nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every value of `values` (at `field`, such as `config.parameters`) the strategy does not declare, or
+    /// declares with bounds the value is outside.
+    pub fn check_values(&self, field: &str, values: &Combination) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        for (parameter, value) in values {
+            let path = format!("{field}.{parameter}");
+            if let Some(bounds) = self.bounds(&mut errors, &path, parameter)
+                && !bounds.holds(value)
+            {
+                errors.push(FieldError::new(
+                    path,
+                    format!("{value} is outside {parameter}'s {}", bounds.describe()),
+                ));
+            }
+        }
+        errors
     }
 
     /// Every way `space` (at `field`, such as `space`) reaches outside what the strategy declares.
@@ -274,5 +321,53 @@ mod tests {
         .expect_err("three mistakes");
         let fields: Vec<&str> = error.errors().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["parameters.buy_x", "parameters.rsi", "parameters.stoploss"]);
+    }
+
+    #[test]
+    fn a_declaration_survives_its_tag_and_checks_single_values() {
+        let tag = declared().to_tag();
+        let tags = BTreeMap::from([(PARAMETERS_TAG.to_owned(), tag)]);
+        assert_eq!(Declared::from_tags(&tags), Ok(declared()));
+        assert_eq!(Declared::from_tags(&BTreeMap::new()), Ok(Declared::default()));
+        let broken = BTreeMap::from([(PARAMETERS_TAG.to_owned(), "{".to_owned())]);
+        assert!(Declared::from_tags(&broken).expect_err("broken").contains("not JSON"));
+
+        let values = |pairs: &[(&str, Value)]| -> Combination {
+            pairs
+                .iter()
+                .map(|(name, value)| (Parameter::parse(name).expect("a name"), value.clone()))
+                .collect()
+        };
+        assert_eq!(
+            declared().check_values(
+                "config.parameters",
+                &values(&[("buy_rsi", json!(25)), ("buy.trend", json!("ema"))])
+            ),
+            []
+        );
+        let found: Vec<(String, String)> = declared()
+            .check_values(
+                "config.parameters",
+                &values(&[("buy_rsi", json!(45)), ("sell_rsi", json!(70))]),
+            )
+            .into_iter()
+            .map(|error| (error.field, error.message))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].0, "config.parameters.buy_rsi");
+        assert!(
+            found[0]
+                .1
+                .contains("45 is outside buy_rsi's whole numbers from 20 to 40"),
+            "{}",
+            found[0].1
+        );
+        assert_eq!(found[1].0, "config.parameters.sell_rsi");
+        assert!(found[1].1.contains("declares no parameter sell_rsi"), "{}", found[1].1);
+        assert!(
+            Declared::default().check_values("config.parameters", &values(&[("buy_rsi", json!(25))]))[0]
+                .message
+                .contains("declares no parameters")
+        );
     }
 }

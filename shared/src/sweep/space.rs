@@ -56,6 +56,20 @@ pub enum Range {
     Choices(Vec<Value>),
 }
 
+impl Range {
+    /// The range in the syntax [`range`] reads (`{"low", "high"}`, with `type` and `decimals` for decimals, or
+    /// `{"choices"}`), so that reading it back gives the same range.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Int { low, high } => serde_json::json!({"low": low, "high": high}),
+            Self::Decimal { low, high, decimals } => {
+                serde_json::json!({"low": low, "high": high, "type": "decimal", "decimals": decimals})
+            }
+            Self::Choices(choices) => serde_json::json!({"choices": choices}),
+        }
+    }
+}
+
 /// One combination: a value for every parameter of the space.
 pub type Combination = BTreeMap<Parameter, Value>;
 

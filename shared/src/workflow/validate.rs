@@ -12,6 +12,8 @@ use crate::backtest::{RunId, StrategyVersion};
 use crate::images::{ImageRef, ImageRegistry};
 use crate::mlflow::{ModelRegistry, RegistryError};
 use crate::objects::{ObjectStore, s3_object};
+use crate::sweep::{Combination, Declared};
+use crate::validation::ValidationErrors;
 
 /// What the step reads: the job's strategy and the version or alias asked for.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -19,6 +21,15 @@ pub struct StrategyRequest {
     pub run_id: RunId,
     pub strategy_name: String,
     pub strategy_version: StrategyVersion,
+    #[serde(default)]
+    pub config: RunParameters,
+}
+
+/// The part of the job's config this step checks: the strategy parameters asked for, if any.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct RunParameters {
+    #[serde(default)]
+    pub parameters: Combination,
 }
 
 /// The strategy version the run is pinned to (`$.strategy`), as PrepareConfig and the engine read it.
@@ -74,6 +85,20 @@ pub async fn validate_strategy(
             name: name.clone(),
             version: version.version,
         });
+    }
+    let parameters = &request.config.parameters;
+    if !parameters.is_empty() {
+        let declared = Declared::from_tags(&version.tags).map_err(|problem| {
+            StepError::invalid_input(format!("strategy {name} version {}: {problem}", version.version))
+        })?;
+        let refused = declared.check_values("config.parameters", parameters);
+        if !refused.is_empty() {
+            return Err(StepError::invalid_input(format!(
+                "strategy {name} version {}: {}",
+                version.version,
+                ValidationErrors(refused)
+            )));
+        }
     }
     let tag = |tag: &str| version.tags.get(tag).cloned();
     let ecr_url = tag("ecr_url").ok_or_else(|| {
@@ -138,6 +163,7 @@ mod tests {
             run_id: RunId::new(),
             strategy_name: "EmaCross".into(),
             strategy_version: version,
+            config: RunParameters::default(),
         }
     }
 
@@ -241,6 +267,54 @@ mod tests {
         assert_eq!(
             failure(&not_s3, StrategyVersion::Number(3)).await.error_type(),
             ErrorType::MissingConfig
+        );
+    }
+
+    #[tokio::test]
+    async fn parameters_must_be_declared_by_the_version_and_within_its_bounds() {
+        let with = |parameters: serde_json::Value| {
+            let mut asked = request(StrategyVersion::Number(3));
+            asked.config = serde_json::from_value(serde_json::json!({"parameters": parameters})).expect("parameters");
+            asked
+        };
+        let declared = [GOOD, &[("parameters", r#"{"buy_ema_fast": {"low": 3, "high": 20}}"#)]].concat();
+        let (registry, images, objects) = world(&declared).await;
+        let accepted = validate_strategy(
+            &registry,
+            &images,
+            &objects,
+            &with(serde_json::json!({"buy_ema_fast": 8})),
+        )
+        .await
+        .expect("declared and within bounds");
+        assert_eq!(accepted.strategy.version, 3);
+
+        let outside = validate_strategy(
+            &registry,
+            &images,
+            &objects,
+            &with(serde_json::json!({"buy_ema_fast": 50})),
+        )
+        .await
+        .expect_err("outside the bounds");
+        assert_eq!(outside.error_type(), ErrorType::InvalidInput);
+        assert_eq!(
+            outside.to_string(),
+            "strategy EmaCross version 3: config.parameters.buy_ema_fast: 50 is outside buy_ema_fast's whole numbers \
+             from 3 to 20"
+        );
+        let (registry, images, objects) = world(GOOD).await;
+        let undeclared = validate_strategy(
+            &registry,
+            &images,
+            &objects,
+            &with(serde_json::json!({"buy_ema_fast": 8})),
+        )
+        .await
+        .expect_err("nothing declared");
+        assert!(
+            undeclared.to_string().contains("declares no parameters"),
+            "{undeclared}"
         );
     }
 

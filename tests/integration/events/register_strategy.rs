@@ -133,6 +133,10 @@ async fn a_release_is_its_config_its_task_definition_and_a_tagged_version_with_i
         ("timeframe", "5m"),
         ("pairs", "BTC/USDT,ETH/USDT"),
         ("warmup_days", "10"),
+        (
+            "parameters",
+            r#"{"buy_ema_fast":{"high":15,"low":4},"buy_ema_slow":{"high":50,"low":16}}"#,
+        ),
     ] {
         assert_eq!(production.tags.get(tag).map(String::as_str), Some(value), "{tag}");
     }
