@@ -25,6 +25,17 @@ launcher with a message naming it (exit status 1), so an upgrade of moto cannot 
   _from_boto_response; timestamps in the result become epoch milliseconds, as the AWS service integration gives
   them. Every RunTask parameter is accepted: moto silently dropped the ones outside a fixed list (among them
   CapacityProviderStrategy and Tags, which our state machine uses).
+- fix_sfn_parameter_case: the same gap for the Step Functions integration (`states:startExecution.sync:2`, which the
+  sweep workflow's map runs every child with): StateTaskServiceSfn's own _normalise_parameters only turns Input into
+  JSON text, then calls the empty base, so StateMachineArn, Name and Input reached boto3 in PascalCase (the state
+  failed with States.Runtime 'StateMachineArn') and StartExecution's answer was read as ExecutionArn. Both ways now
+  follow botocore's shapes, as for ECS; Input and Output of the finished child stay the JSON values `.sync:2` gives.
+- enforce_tolerated_failures: moto's Distributed Map counted its failed items but always succeeded. As on AWS, the
+  map state now fails with States.ExceedToleratedFailureThreshold when more items failed than tolerated: more than
+  ToleratedFailureCount (when given), more than ToleratedFailurePercentage of the items (when given), or any item
+  when neither is given. AWS stops a map run as soon as the threshold is passed; here the check is made when every
+  item has ended, so children already started still finish (the sweep's outcome is the same); a stopped execution
+  is not failed by it (its items were aborted: it ends ABORTED, as on AWS).
 - make_ecs_sync_fail_like_aws: what AWS does around `ecs:runTask(.sync|.waitForTaskToken)`:
   a non-empty Failures list in RunTask's answer fails the state with AmazonECS.Unknown (Cause: that answer as
   JSON); a `.sync` task that has STOPPED with a container whose exit code is non-zero or missing fails the state
@@ -173,6 +184,28 @@ def epoch_millis(value: Any) -> Any:
     return value
 
 
+def boto_operation_of(service_task: Any, service: str | None, action: str | None) -> Any:
+    """The botocore operation a service task state calls (its own, or the one named, e.g. describe_execution)."""
+    return botocore_operation(
+        service_task._get_boto_service_name(service), service_task._get_boto_service_action(action)
+    )
+
+
+def parameters_to_boto(
+    self: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    """The state's PascalCase parameters in boto3's casing, along the operation's input shape."""
+    self._to_boto_request(parameters, boto_operation_of(self, boto_service_name, service_action_name).input_shape)
+
+
+def response_from_boto(
+    self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
+) -> None:
+    """boto3's answer in the PascalCase the AWS integration gives, timestamps as epoch milliseconds."""
+    self._from_boto_response(response, boto_operation_of(self, boto_service_name, service_action_name).output_shape)
+    epoch_millis(response)
+
+
 def fix_ecs_parameter_case() -> None:
     """moto issue #10076: PascalCase parameters to boto3's camelCase and the answer back, for ECS."""
     patch = "fix_ecs_parameter_case"
@@ -192,28 +225,110 @@ def fix_ecs_parameter_case() -> None:
     snake_to_camel = attribute(patch, load(patch, "moto.stepfunctions.parser.utils"), "snake_to_camel_case")
     camel_to_snake = attribute(patch, load(patch, "moto.stepfunctions.parser.utils"), "camel_to_snake_case")
 
-    def operation(self: Any, service: str | None, action: str | None) -> Any:
-        return botocore_operation(self._get_boto_service_name(service), self._get_boto_service_action(action))
-
-    def _normalise_parameters(
-        self: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
-    ) -> None:
-        self._to_boto_request(parameters, operation(self, boto_service_name, service_action_name).input_shape)
-
-    def _normalise_response(
-        self: Any, response: Any, boto_service_name: str | None = None, service_action_name: str | None = None
-    ) -> None:
-        self._from_boto_response(response, operation(self, boto_service_name, service_action_name).output_shape)
-        epoch_millis(response)
-
-    ecs._normalise_parameters = _normalise_parameters
-    ecs._normalise_response = _normalise_response
+    ecs._normalise_parameters = parameters_to_boto
+    ecs._normalise_response = response_from_boto
 
     # AWS passes every RunTask parameter on; moto drops those outside its list. Both spellings of each member
     # (EnableECSManagedTags as in the API reference, EnableEcsManagedTags) are accepted, as by AWS.
     for member in botocore_operation("ecs", "run_task").input_shape.members:
         bindings["runtask"].add(member[0].upper() + member[1:])
         bindings["runtask"].add(snake_to_camel(camel_to_snake(member)))
+
+
+def fix_sfn_parameter_case() -> None:
+    """moto issue #10076 for `states:startExecution(.sync|.sync:2)`: PascalCase to boto3's camelCase and back."""
+    patch = "fix_sfn_parameter_case"
+    base = attribute(patch, load(patch, f"{SERVICE}.state_task_service"), "StateTaskService")
+    sfn_module = load(patch, f"{SERVICE}.state_task_service_sfn")
+    sfn = attribute(patch, sfn_module, "StateTaskServiceSfn")
+    for name in ("_to_boto_request", "_from_boto_response", "_get_boto_service_name", "_get_boto_service_action"):
+        attribute(patch, base, name)
+    own_parameters = own_method(patch, sfn, "_normalise_parameters")
+    if "super()._normalise_parameters" not in source_of(patch, own_parameters):
+        cannot_patch(patch, "StateTaskServiceSfn._normalise_parameters no longer defers to the base")
+    if "_normalise_response" in vars(sfn):
+        cannot_patch(patch, "StateTaskServiceSfn now defines _normalise_response itself (is #10076 fixed?)")
+    if "pass" not in source_of(patch, own_method(patch, base, "_normalise_parameters")):
+        cannot_patch(patch, "StateTaskService._normalise_parameters is no longer empty (is #10076 fixed?)")
+
+    def _normalise_parameters(
+        self: Any, parameters: dict, boto_service_name: str | None = None, service_action_name: str | None = None
+    ) -> None:
+        own_parameters(self, parameters, boto_service_name, service_action_name)  # Input as JSON text
+        parameters_to_boto(self, parameters, boto_service_name, service_action_name)
+
+    sfn._normalise_parameters = _normalise_parameters
+    sfn._normalise_response = response_from_boto
+
+
+def enforce_tolerated_failures() -> None:
+    patch = "enforce_tolerated_failures"
+    map_module = load(patch, f"{SFN}.component.state.exec.state_map.state_map")
+    StateMap = attribute(patch, map_module, "StateMap")
+    tolerated = load(patch, f"{SFN}.component.state.exec.state_map.tolerated_failure")
+    CountDecl = attribute(patch, tolerated, "ToleratedFailureCountDecl")
+    PercentageDecl = attribute(patch, tolerated, "ToleratedFailurePercentageDecl")
+    CountInt = attribute(patch, tolerated, "ToleratedFailureCountInt")
+    Percentage = attribute(patch, tolerated, "ToleratedFailurePercentage")
+    component = load(patch, f"{SFN}.component.state.exec.state_map.iteration.distributed_iteration_component")
+    Distributed = attribute(patch, component, "DistributedIterationComponent")
+    original_map_run = own_method(patch, Distributed, "_map_run")
+    from_state_props = own_method(patch, StateMap, "from_state_props")
+    for name in ("tolerated_failure_count_decl", "tolerated_failure_percentage_decl"):
+        if name not in source_of(patch, from_state_props):
+            cannot_patch(patch, f"StateMap.from_state_props no longer sets {name}")
+    api = load(patch, "moto.stepfunctions.parser.api")
+    HistoryEventType = attribute(patch, api, "HistoryEventType")
+    MapRunFailedEventDetails = attribute(patch, api, "MapRunFailedEventDetails")
+    error_name = f"{SFN}.component.common.error_name"
+    failure_event = load(patch, f"{error_name}.failure_event")
+    FailureEvent = attribute(patch, failure_event, "FailureEvent")
+    FailureEventException = attribute(patch, failure_event, "FailureEventException")
+    StatesErrorName = attribute(patch, load(patch, f"{error_name}.states_error_name"), "StatesErrorName")
+    types = attribute(patch, load(patch, f"{error_name}.states_error_name_type"), "StatesErrorNameType")
+    exceeded = attribute(patch, types, "StatesExceedToleratedFailureThreshold")
+    EventDetails = attribute(patch, load(patch, f"{SFN}.eval.event.event_detail"), "EventDetails")
+    ProgramStopped = attribute(patch, load(patch, f"{SFN}.eval.program_state"), "ProgramStopped")
+    # A threshold the definition does not give is kept as -1, so the check knows which ones apply.
+    UNSET = -1
+
+    @functools.wraps(from_state_props)
+    def state_props(self: Any, props: Any) -> None:
+        from_state_props(self, props)
+        if props.get(CountDecl) is None:
+            self.tolerated_failure_count_decl = CountInt(tolerated_failure_count=UNSET)
+        if props.get(PercentageDecl) is None:
+            self.tolerated_failure_percentage_decl = Percentage(tolerated_failure_percentage=float(UNSET))
+
+    @functools.wraps(original_map_run)
+    def _map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original_map_run(self, env, eval_input)
+        if isinstance(env.program_state(), ProgramStopped):
+            return  # the execution was stopped: its items were aborted, not failed, and it ends ABORTED
+        items = eval_input.map_run_record.item_counter
+        total, failed = items.total.get(), items.failed.get() + items.timed_out.get()
+        count, percentage = eval_input.tolerated_failure_count, eval_input.tolerated_failure_percentage
+        if count < 0 and percentage < 0:
+            over = failed > 0
+        else:
+            over = (count >= 0 and failed > count) or (
+                percentage >= 0 and total > 0 and failed * 100.0 / total > percentage
+            )
+        if over:
+            cause = "The specified tolerated failure threshold was exceeded"
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=exceeded),
+                    event_type=HistoryEventType.MapRunFailed,
+                    event_details=EventDetails(
+                        mapRunFailedEventDetails=MapRunFailedEventDetails(error=exceeded.to_name(), cause=cause)
+                    ),
+                )
+            )
+
+    StateMap.from_state_props = state_props
+    Distributed._map_run = _map_run
 
 
 def make_ecs_sync_fail_like_aws() -> None:
@@ -467,6 +582,8 @@ def page_execution_history() -> None:
 def patch_stepfunctions() -> None:
     enable_stepfunctions_execution()
     fix_ecs_parameter_case()
+    fix_sfn_parameter_case()
+    enforce_tolerated_failures()
     make_ecs_sync_fail_like_aws()
     scale_retry_waits()
     fix_definite_jsonpath()

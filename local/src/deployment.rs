@@ -69,6 +69,8 @@ pub struct Deployment {
     pub alerts_url: String,
     pub cluster_arn: String,
     pub state_machine_arn: String,
+    /// The sweep workflow (`SWEEP_WORKFLOW_ARN`).
+    pub sweep_state_machine_arn: String,
     pub ecs: Arc<LocalEcs>,
     pub functions: Functions,
     _moto: Moto,
@@ -150,10 +152,25 @@ impl Deployment {
             .await
             .map_err(|error| Error::aws("creating the state machine", error.into_service_error()))?
             .state_machine_arn;
+        let sweep_definition = template.definition(
+            "SweepStateMachine",
+            &[("BacktestStateMachineArn", state_machine_arn.clone())],
+        )?;
+        let sweep_state_machine_arn = aws_sdk_sfn::Client::new(&sdk)
+            .create_state_machine()
+            .name(format!("tradai-sweep-{}", options.suffix))
+            .definition(sweep_definition)
+            .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/tradai-sweep-{}", options.suffix))
+            .send()
+            .await
+            .map_err(|error| Error::aws("creating the sweep state machine", error.into_service_error()))?
+            .state_machine_arn;
 
         let environment = [
             ("WORKFLOW_STATE_TABLE", resources.table.clone()),
             ("IDEMPOTENCY_TABLE", resources.idempotency_table.clone()),
+            ("SWEEP_TABLE", resources.sweep_table.clone()),
+            ("SWEEP_WORKFLOW_ARN", sweep_state_machine_arn.clone()),
             ("S3_CONFIG_BUCKET", resources.config_bucket.clone()),
             ("S3_RESULTS_BUCKET", resources.results_bucket.clone()),
             ("MARKET_DATA_S3_URI", resources.market_data_uri()),
@@ -207,6 +224,7 @@ impl Deployment {
             alerts_url: topics.alerts_inbox,
             cluster_arn,
             state_machine_arn,
+            sweep_state_machine_arn,
             ecs,
             functions,
             _moto: moto,

@@ -1,4 +1,4 @@
-//! The stateful resources of `template.yaml` made in moto: the job table and the idempotency table with the
+//! The stateful resources of `template.yaml` made in moto: the job, idempotency and sweep tables with the
 //! template's keys, indexes and billing, the backtest FIFO queue with its dead-letter queue and redrive policy, and
 //! the market-data, configs and results buckets. Names carry a suffix, so several sets live side by side.
 
@@ -17,6 +17,8 @@ use crate::{Error, Template};
 pub struct Resources {
     pub table: String,
     pub idempotency_table: String,
+    /// The sweep table (`SWEEP_TABLE`).
+    pub sweep_table: String,
     pub queue_url: String,
     pub queue_arn: String,
     pub dead_letter_queue_url: String,
@@ -39,6 +41,8 @@ impl Resources {
         create_table(template, &dynamodb, "WorkflowStateTable", &table).await?;
         let idempotency_table = format!("tradai-idempotency-{suffix}");
         create_table(template, &dynamodb, "IdempotencyTable", &idempotency_table).await?;
+        let sweep_table = format!("tradai-sweeps-{suffix}");
+        create_table(template, &dynamodb, "SweepTable", &sweep_table).await?;
         let dead_letter_queue_url = create_queue(
             template,
             &sqs,
@@ -83,6 +87,7 @@ impl Resources {
             strategy_log_group,
             table,
             idempotency_table,
+            sweep_table,
             queue_url,
             queue_arn,
             dead_letter_queue_url,

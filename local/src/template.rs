@@ -162,6 +162,7 @@ impl Template {
                     .as_array()
                     .is_some_and(|statuses| statuses.iter().any(|wanted| wanted == status))
             })
+            .filter(|rule| self.watches(&rule["EventPattern"]["detail"]["stateMachineArn"], execution_arn))
             .flat_map(|rule| rule["Targets"].as_array().cloned().unwrap_or_default())
             .filter_map(|target| {
                 let function = target["Arn"]["Fn::GetAtt"][0].as_str()?.to_owned();
@@ -179,6 +180,25 @@ impl Template {
                 Some((crate_of(&function), input))
             })
             .collect()
+    }
+
+    /// Whether a rule's `stateMachineArn` pattern (`[!Ref Machine]`, or none: every machine) takes an execution of
+    /// `execution_arn`: locally a machine is named as its template `Name` with the stage (`tradai-backtest-local`),
+    /// so the execution's machine name must start with the `Name` before `${Stage}`.
+    fn watches(&self, pattern: &Value, execution_arn: &str) -> bool {
+        let Some(machines) = pattern.as_array() else {
+            return true;
+        };
+        let machine = execution_arn.rsplit(':').nth(1).unwrap_or_default();
+        machines.iter().any(|wanted| {
+            let Some(logical_id) = wanted["Ref"].as_str() else {
+                return false;
+            };
+            let name = &self.value["Resources"][logical_id]["Properties"]["Name"];
+            let named = name["Fn::Sub"].as_str().or(name.as_str()).unwrap_or_default();
+            let prefix = named.split("${").next().unwrap_or_default();
+            !prefix.is_empty() && machine.starts_with(prefix)
+        })
     }
 
     /// The `BatchSize` of function `logical_id`'s event `event` (an event source mapping), 10 when unset.
@@ -348,6 +368,29 @@ mod tests {
         assert_eq!(
             value,
             json!({"A": {"Fn::Join": ["", ["a", {"Ref": "B"}]]}, "C": {"Fn::If": ["Cond", 1, 2]}})
+        );
+    }
+
+    #[test]
+    fn a_stopped_execution_reaches_only_the_rules_on_its_own_state_machine() {
+        let template = Template::project().expect("the project's template");
+        let backtest = "arn:aws:states:us-east-1:123456789012:execution:tradai-backtest-local:3f2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10";
+        let functions: Vec<String> = template
+            .ended_execution_targets(backtest, "ABORTED")
+            .into_iter()
+            .map(|(function, _)| function)
+            .collect();
+        assert!(functions.contains(&"mark-failed".to_owned()), "{functions:?}");
+        assert!(!functions.contains(&"finish-sweep".to_owned()), "{functions:?}");
+        let sweep =
+            "arn:aws:states:us-east-1:123456789012:execution:tradai-sweep-local:5d2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10";
+        let targets = template.ended_execution_targets(sweep, "ABORTED");
+        assert_eq!(targets.len(), 1, "{targets:?}");
+        assert_eq!(targets[0].0, "finish-sweep");
+        let payload: Value = serde_json::from_str(&targets[0].1).expect("JSON");
+        assert_eq!(
+            payload,
+            json!({"sweep_id": "5d2b8c1e-6d4a-4f7e-9a51-0c2d7e8b9f10", "execution_status": "ABORTED"})
         );
     }
 }

@@ -249,6 +249,13 @@ pub fn run_id_parameter(request: &Request) -> Result<crate::backtest::RunId, Api
     Ok(run_id)
 }
 
+/// The `sweep_id` path parameter, or a 400 naming it.
+pub fn sweep_id_parameter(request: &Request) -> Result<crate::sweep::SweepId, ApiError> {
+    path_parameter(request, "sweep_id")?
+        .parse()
+        .map_err(|message: String| ApiError::invalid_field("sweep_id", message))
+}
+
 /// 409: the request conflicts with the resource's state.
 pub fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "Conflict", message)

@@ -11,6 +11,15 @@ use crate::mlflow::{Credentials, MlflowOptions};
 pub const DEFAULT_WORKFLOW_TABLE: &str = "tradai-workflow-state";
 /// Default idempotency table name.
 pub const DEFAULT_IDEMPOTENCY_TABLE: &str = "tradai-idempotency";
+/// Default sweep table name.
+pub const DEFAULT_SWEEP_TABLE: &str = "tradai-sweeps";
+
+/// What a strategy task is given: CPU units (1024 = 1 vCPU) and memory in MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskSize {
+    pub cpu: u32,
+    pub memory_mib: u32,
+}
 
 /// A variable that is missing or malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,6 +158,21 @@ impl Env {
     pub fn market_data(&self) -> Result<DataLocation, SettingsError> {
         self.optional_market_data()?
             .ok_or_else(|| SettingsError::new("MARKET_DATA_S3_URI", "required by this function"))
+    }
+
+    /// How strategy tasks are sized: `STRATEGY_TASK_CPU` (CPU units, default 1024) and `STRATEGY_TASK_MEMORY`
+    /// (MiB, default 2048).
+    pub fn strategy_task_size(&self) -> Result<TaskSize, SettingsError> {
+        let number = |text: &str| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|value| *value > 0)
+                .ok_or_else(|| format!("{text:?} is not a positive whole number"))
+        };
+        Ok(TaskSize {
+            cpu: self.parsed("STRATEGY_TASK_CPU", 1024, number)?,
+            memory_mib: self.parsed("STRATEGY_TASK_MEMORY", 2048, number)?,
+        })
     }
 
     /// The stage the function runs in (`ENVIRONMENT`, default `dev`): every metric's `Environment` dimension.

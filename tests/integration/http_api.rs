@@ -6,22 +6,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tradai_tests::deployment::{self, DeploymentStack, deploy_strategy};
+use tradai_tests::deployment::{self, DeploymentStack, call, deploy_strategy};
 
 /// The local deployment's caller, as API Gateway's IAM authorizer would name it.
 const CALLER: &str = "arn:aws:iam::123456789012:user/local";
-
-async fn call(method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}{path}", deployment::shared().api_url);
-    let mut request = reqwest::Client::new().request(method, url);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let answer = request.send().await.expect("the HTTP API answers");
-    let status = answer.status().as_u16();
-    let text = answer.text().await.expect("a body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 async fn get(path: &str) -> (u16, Value) {
     call(reqwest::Method::GET, path, None).await

@@ -17,4 +17,5 @@ mod orphans;
 mod queue;
 mod store;
 mod submit;
+mod sweeps;
 mod workflow;

@@ -100,3 +100,20 @@ pub async fn deploy_strategy(stack: &Stack, name: &str, base_config: &[u8], envi
         .expect("task definition");
     image
 }
+
+/// `method path` with JSON `body` through the shared deployment's HTTP API, as a client would call it: the status
+/// and the body (JSON, or the text when it is not).
+pub async fn call(method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let url = format!("{}{path}", shared().api_url);
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = request.send().await.expect("the HTTP API answers");
+    let status = answer.status().as_u16();
+    let text = answer.text().await.expect("a body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}

@@ -15,6 +15,8 @@ pub struct Stack {
     pub sqs: aws_sdk_sqs::Client,
     pub table: String,
     pub idempotency_table: String,
+    /// The sweep table (`SWEEP_TABLE`).
+    pub sweep_table: String,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
     pub s3: aws_sdk_s3::Client,
@@ -57,6 +59,7 @@ impl Stack {
             sdk,
             table: resources.table.clone(),
             idempotency_table: resources.idempotency_table.clone(),
+            sweep_table: resources.sweep_table.clone(),
             queue_url: resources.queue_url.clone(),
             dead_letter_queue_url: resources.dead_letter_queue_url.clone(),
             market_data_bucket: resources.market_data_bucket.clone(),
@@ -65,6 +68,11 @@ impl Stack {
             results_bucket: resources.results_bucket.clone(),
             strategy_log_group: resources.strategy_log_group.clone(),
         }
+    }
+
+    /// The sweeps over this stack's sweep table.
+    pub fn sweeps(&self) -> tradai::sweep::DynamoDbSweeps {
+        tradai::sweep::DynamoDbSweeps::new(self.dynamodb.clone(), &self.sweep_table)
     }
 
     /// The idempotency keys over this stack's idempotency table.
@@ -241,15 +249,24 @@ impl Stack {
             .expect("a task ARN")
     }
 
-    /// Every item in the table, read with a consistent scan.
+    /// Every item in the job table, read with a consistent scan.
     pub async fn items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.scan(&self.table).await
+    }
+
+    /// Every item in the sweep table, read with a consistent scan.
+    pub async fn sweep_items(&self) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        self.scan(&self.sweep_table).await
+    }
+
+    async fn scan(&self, table: &str) -> Vec<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
             let page = self
                 .dynamodb
                 .scan()
-                .table_name(&self.table)
+                .table_name(table)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

@@ -27,23 +27,17 @@ pub struct Settings {
     pub shape: TaskShape,
 }
 
-fn number(text: &str) -> Result<u32, String> {
-    text.parse::<u32>()
-        .ok()
-        .filter(|value| *value > 0)
-        .ok_or_else(|| format!("{text:?} is not a positive whole number"))
-}
-
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let size = env.strategy_task_size()?;
         Ok(Self {
             aws: env.aws()?,
             mlflow: env.mlflow()?,
             config_bucket: env.bucket("S3_CONFIG_BUCKET")?,
             task_prefix: tradai::executor::task_prefix(env),
             shape: TaskShape {
-                cpu: env.parsed("STRATEGY_TASK_CPU", 1024, number)?,
-                memory_mib: env.parsed("STRATEGY_TASK_MEMORY", 2048, number)?,
+                cpu: size.cpu,
+                memory_mib: size.memory_mib,
                 task_role_arn: env.optional("STRATEGY_TASK_ROLE_ARN"),
                 execution_role_arn: env.optional("STRATEGY_EXECUTION_ROLE_ARN"),
                 log_group: env.optional("STRATEGY_LOG_GROUP"),

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{BacktestConfig, BacktestRequest, RunId, Status, StrategyVersion};
+use crate::sweep::SweepId;
 use crate::time::Timestamp;
 
 /// The kind of workflow every record of this table describes today.
@@ -54,6 +55,9 @@ pub struct WorkflowRecord {
     /// The caller that cancelled the job (CANCELLED only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
+    /// The sweep the job is a child of, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_id: Option<SweepId>,
 }
 
 impl WorkflowRecord {
@@ -87,6 +91,7 @@ impl WorkflowRecord {
             tracking_error: None,
             submitted_by: None,
             cancelled_by: None,
+            sweep_id: None,
         }
     }
 

@@ -123,6 +123,23 @@ timeframes! {
     D1 = "1d", D3 = "3d", W1 = "1w", Mo1 = "1M",
 }
 
+impl Timeframe {
+    /// How long one candle is (a month counted as 30 days).
+    pub fn seconds(self) -> u64 {
+        let text = self.as_str();
+        let (count, unit) = text.split_at(text.len() - 1);
+        let count: u64 = count.parse().unwrap_or(1);
+        count
+            * match unit {
+                "m" => 60,
+                "h" => 3_600,
+                "d" => 86_400,
+                "w" => 7 * 86_400,
+                _ => 30 * 86_400,
+            }
+    }
+}
+
 impl TryFrom<String> for Timeframe {
     type Error = String;
 

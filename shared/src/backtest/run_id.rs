@@ -19,6 +19,17 @@ impl RunId {
     pub fn new() -> Self {
         Self(Uuid::new_v4())
     }
+
+    /// The run id made of `seed`: the same seed gives the same id, so a job whose identity is known before it is
+    /// recorded (a sweep's child) can be recorded, started and found again by it. A version 4 UUID of the seed's
+    /// SHA-256, as random-looking as any other.
+    pub fn derived(seed: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(seed);
+        let mut bytes = [0_u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
 }
 
 impl Default for RunId {
@@ -68,6 +79,14 @@ impl fmt::Display for RunId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_ids_are_version_4_and_the_same_for_the_same_seed() {
+        let id = RunId::derived(b"sweep/0");
+        assert_eq!(id, RunId::derived(b"sweep/0"));
+        assert_ne!(id, RunId::derived(b"sweep/1"));
+        assert_eq!(id.to_string().parse::<RunId>(), Ok(id));
+    }
 
     #[test]
     fn new_ids_are_version_4_and_round_trip() {

@@ -286,7 +286,7 @@ pub enum LaunchError {
 }
 
 impl LaunchError {
-    fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> Self {
+    pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> Self {
         LaunchError::Unavailable(Box::new(error))
     }
 }

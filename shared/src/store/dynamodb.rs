@@ -111,6 +111,96 @@ fn from_item(item: Item) -> Result<WorkflowRecord, StoreError> {
     })
 }
 
+/// Puts `item` into `table` unless an item with its key (`key_attribute`) is there: true when it was written.
+pub(crate) async fn put_new(client: &Client, table: &str, key_attribute: &str, item: Item) -> Result<bool, StoreError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#key)")
+        .expression_attribute_names("#key", key_attribute)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) => match error.into_service_error() {
+            error if error.is_conditional_check_failed_exception() => Ok(false),
+            error => Err(unavailable(error)),
+        },
+    }
+}
+
+/// The item of `table` with key `(name, value)`, read consistently, if there is one.
+pub(crate) async fn get_consistent(
+    client: &Client,
+    table: &str,
+    (name, value): (String, AttributeValue),
+) -> Result<Option<Item>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key(name, value)
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|error| unavailable(error.into_service_error()))?;
+    Ok(output.item)
+}
+
+/// The most keys one BatchGetItem takes.
+const BATCH_GET_KEYS: usize = 100;
+/// How often the keys DynamoDB left unprocessed (throttling) are asked for again before the read gives up.
+const BATCH_GET_ATTEMPTS: u32 = 8;
+
+/// Every item of `keys` (at most [`BATCH_GET_KEYS`]) in `table` that exists, read consistently; the keys DynamoDB
+/// leaves unprocessed are asked for again, with a growing pause.
+pub(crate) async fn batch_get(client: &Client, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut items = Vec::with_capacity(keys.len());
+    let mut pending = keys;
+    for attempt in 0..BATCH_GET_ATTEMPTS {
+        if pending.is_empty() {
+            return Ok(items);
+        }
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt.min(5))).await;
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(pending))
+            .consistent_read(true)
+            .build()
+            .map_err(unavailable)?;
+        let output = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|error| unavailable(error.into_service_error()))?;
+        items.extend(
+            output
+                .responses
+                .and_then(|mut tables| tables.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = output
+            .unprocessed_keys
+            .and_then(|mut tables| tables.remove(table))
+            .map(|left| left.keys)
+            .unwrap_or_default();
+    }
+    if pending.is_empty() {
+        Ok(items)
+    } else {
+        Err(StoreError::Unavailable(
+            format!(
+                "DynamoDB left {} keys unread after {BATCH_GET_ATTEMPTS} attempts",
+                pending.len()
+            )
+            .into(),
+        ))
+    }
+}
+
 fn key(run_id: RunId) -> (String, AttributeValue) {
     (KEY_ATTRIBUTE.to_owned(), AttributeValue::S(run_id.to_string()))
 }
@@ -195,36 +285,31 @@ impl Assignments {
 
 impl WorkflowStore for DynamoDbStore {
     async fn create(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
-            .condition_expression("attribute_not_exists(#key)")
-            .expression_attribute_names("#key", KEY_ATTRIBUTE)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) => match error.into_service_error() {
-                error if error.is_conditional_check_failed_exception() => Err(StoreError::AlreadyExists(record.run_id)),
-                error => Err(unavailable(error)),
-            },
+        if put_new(&self.client, &self.table, KEY_ATTRIBUTE, to_item(record)?).await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists(record.run_id))
         }
     }
 
     async fn get(&self, run_id: RunId) -> Result<Option<WorkflowRecord>, StoreError> {
-        let (name, value) = key(run_id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(name, value)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| unavailable(error.into_service_error()))?;
-        output.item.map(from_item).transpose()
+        get_consistent(&self.client, &self.table, key(run_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn get_many(&self, run_ids: &[RunId]) -> Result<Vec<WorkflowRecord>, StoreError> {
+        let mut found: HashMap<RunId, WorkflowRecord> = HashMap::with_capacity(run_ids.len());
+        for chunk in run_ids.chunks(BATCH_GET_KEYS) {
+            let keys: Vec<Item> = chunk.iter().map(|run_id| Item::from([key(*run_id)])).collect();
+            let items = batch_get(&self.client, &self.table, keys).await?;
+            for item in items {
+                let record = from_item(item)?;
+                found.insert(record.run_id, record);
+            }
+        }
+        Ok(run_ids.iter().filter_map(|run_id| found.remove(run_id)).collect())
     }
 
     async fn transition(&self, run_id: RunId, transition: &Transition) -> Result<TransitionOutcome, StoreError> {

@@ -2,7 +2,7 @@
 //! fake; both keep the same promises (conditional create, conditional transitions, newest-first listing by status).
 
 mod cursor;
-mod dynamodb;
+pub(crate) mod dynamodb;
 mod memory;
 
 use std::future::Future;
@@ -31,6 +31,18 @@ pub trait WorkflowStore: Send + Sync {
 
     /// The job with this run id, read consistently, if there is one.
     fn get(&self, run_id: RunId) -> impl Future<Output = Result<Option<WorkflowRecord>, StoreError>> + Send;
+
+    /// The jobs of `run_ids` that exist, in that order (a sweep's children). Read one by one unless the store can
+    /// read many at once.
+    fn get_many(&self, run_ids: &[RunId]) -> impl Future<Output = Result<Vec<WorkflowRecord>, StoreError>> + Send {
+        async move {
+            let mut records = Vec::with_capacity(run_ids.len());
+            for run_id in run_ids {
+                records.extend(self.get(*run_id).await?);
+            }
+            Ok(records)
+        }
+    }
 
     /// Moves a job from `transition.from` to `transition.to` and sets the given fields, only if it is still in
     /// `from`. Losing to another writer is an outcome, not an error.
@@ -218,6 +230,8 @@ pub struct Page {
 pub enum StoreError {
     #[error("a job with run id {0} already exists")]
     AlreadyExists(RunId),
+    #[error("a sweep with id {0} already exists")]
+    SweepExists(crate::sweep::SweepId),
     #[error("a job cannot move from {from} to {to}")]
     InvalidTransition { from: Status, to: Status },
     #[error("the cursor is not one this listing handed out")]

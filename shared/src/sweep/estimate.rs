@@ -6,7 +6,7 @@
 //! Prices are AWS's public us-east-1 list prices (docs/COST.md, "Prices"); Fargate Spot's moves, so its estimate is
 //! the least certain line.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Seconds billed before and after the engine in every task: pulling and starting the image (75 s), fetching
 /// candles (10 s), publishing the result (15 s) (docs/COST.md, "Billed task time"). More than Fargate's one-minute
@@ -34,7 +34,7 @@ pub const LAMBDA_GB_SECONDS_PER_CHILD: f64 = 5.0 * 0.125 * 0.08 + 0.5 * 0.5;
 pub const LAMBDA_REQUESTS_PER_CHILD: u64 = 6;
 
 /// Where the engine seconds per child come from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum EngineTime {
     /// The strategy's past runs: the mean engine seconds per candle-pair over `runs` runs.
@@ -86,7 +86,7 @@ pub struct SweepShape {
 }
 
 /// The estimate a sweep answers before it runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     pub children: usize,
     pub engine: EngineTime,

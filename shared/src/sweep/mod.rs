@@ -9,18 +9,31 @@
 
 pub mod declared;
 pub mod estimate;
+pub mod finish;
+pub mod launch;
 pub mod leaderboard;
 pub mod parameters;
 pub mod picture;
+pub mod record;
 pub mod request;
+pub mod service;
 pub mod space;
+pub mod store;
 pub mod walk_forward;
 
 pub use declared::Declared;
 pub use estimate::{EngineTime, Estimate, SweepShape, estimate};
+pub use finish::{FinishInput, Finished, finish_sweep};
+pub use launch::{ItemsObject, StepFunctionsSweeps, SweepInput, SweepLauncher};
 pub use leaderboard::{Child, Leaderboard, RankBy, leaderboard};
 pub use parameters::{Parameter, StrategyParameters};
 pub use picture::sweep_svg;
+pub use record::{SweepId, SweepRecord, child_combination, child_jobs, child_request};
 pub use request::{Plan, SweepRequest};
+pub use service::{
+    CancelSweepError, Planned, Progress, SubmitSweepError, SweepCancelled, SweepPorts, SweepReport, SweepSubmission,
+    cancel_sweep, report, submit_sweep,
+};
 pub use space::{Combination, MAX_COMBINATIONS, ParameterSpace};
+pub use store::{DynamoDbSweeps, MemorySweeps, SweepStore, SweepUpdate};
 pub use walk_forward::{WalkForward, Window};

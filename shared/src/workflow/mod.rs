@@ -28,6 +28,8 @@ pub enum Step {
     NotifyCompletion,
     CleanupResources,
     MarkFailed,
+    /// The sweep workflow's last step (`statemachine/sweep.asl.json`).
+    FinishSweep,
 }
 
 impl Step {
@@ -39,9 +41,10 @@ impl Step {
         Step::NotifyCompletion,
         Step::CleanupResources,
         Step::MarkFailed,
+        Step::FinishSweep,
     ];
 
-    /// The state's name in `statemachine/backtest.asl.json`.
+    /// The state's name in `statemachine/backtest.asl.json` (FinishSweep: in `statemachine/sweep.asl.json`).
     pub fn state_name(self) -> &'static str {
         match self {
             Step::ValidateStrategy => "ValidateStrategy",
@@ -51,6 +54,7 @@ impl Step {
             Step::NotifyCompletion => "NotifyCompletion",
             Step::CleanupResources => "CleanupResources",
             Step::MarkFailed => "MarkFailed",
+            Step::FinishSweep => "FinishSweep",
         }
     }
 
@@ -64,6 +68,7 @@ impl Step {
             Step::NotifyCompletion => "notify-completion",
             Step::CleanupResources => "cleanup-resources",
             Step::MarkFailed => "mark-failed",
+            Step::FinishSweep => "finish-sweep",
         }
     }
 
@@ -82,6 +87,7 @@ impl Step {
             Step::NotifyCompletion => completion::RAISES,
             Step::CleanupResources => cleanup::RAISES,
             Step::MarkFailed => failure::RAISES,
+            Step::FinishSweep => crate::sweep::finish::RAISES,
         }
     }
 }

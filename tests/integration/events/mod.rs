@@ -3,13 +3,16 @@
 //! `every_event_file_is_exercised`.
 
 mod cancel_backtest;
+mod cancel_sweep;
 mod check_data_freshness;
 mod cleanup_resources;
 mod data_freshness;
 mod data_uploads;
+mod finish_sweep;
 mod get_backtest_logs;
 mod get_backtest_status;
 mod get_strategy;
+mod get_sweep;
 mod health;
 mod list_backtests;
 mod list_datasets;
@@ -22,6 +25,7 @@ mod ready;
 mod register_strategy;
 mod sqs_consumer;
 mod submit_backtest;
+mod submit_sweep;
 mod transform_results;
 mod validate_strategy;
 
@@ -104,6 +108,66 @@ fn sample_request() -> BacktestRequest {
     let event = event("submit-backtest", "valid.json");
     let body = event["body"].as_str().expect("body");
     BacktestRequest::from_json(body.as_bytes(), Timestamp::now().date()).expect("valid")
+}
+
+/// The sweep the sample sweep events name (`5d2b8c1e-…`): `events/submit-sweep/valid.json`'s 3 × 2 grid of
+/// EmaCross version 3, recorded in `status` with its six PENDING children (the map's list is not written).
+async fn sample_sweep(stack: &Stack, status: Status, execution_arn: Option<String>) -> tradai::sweep::SweepRecord {
+    use tradai::sweep::{EngineTime, Plan, SweepRecord, SweepRequest, SweepShape, SweepStore, estimate};
+    let body = event("submit-sweep", "valid.json")["body"]
+        .as_str()
+        .expect("body")
+        .to_owned();
+    let request = SweepRequest::from_json(body.as_bytes(), Timestamp::now().date()).expect("a sweep");
+    let Plan::Space(space) = &request.plan else {
+        panic!("a space")
+    };
+    let combinations = space.combinations().expect("combinations");
+    let shape = SweepShape {
+        children: combinations.len(),
+        candle_pairs: 14_400,
+        max_concurrency: 3,
+        task_cpu: 1024,
+        task_memory_mib: 2048,
+    };
+    let sweep_id = event("get-sweep", "valid.json")["pathParameters"]["sweep_id"]
+        .as_str()
+        .expect("a sweep id")
+        .parse()
+        .expect("a valid sweep id");
+    let estimate = estimate(shape, EngineTime::Assumed);
+    let mut sweep = SweepRecord::new(sweep_id, request, 3, combinations.len(), estimate, Timestamp::now());
+    sweep.status = status;
+    sweep.execution_arn = execution_arn;
+    stack.sweeps().create(&sweep).await.expect("recorded");
+    for child in tradai::sweep::child_jobs(&sweep, &combinations) {
+        stack.store().create(&child).await.expect("child recorded");
+    }
+    sweep
+}
+
+/// Child `index` of `sweep` run to `status`, with a summary of `sharpe` when it completed.
+async fn end_child(stack: &Stack, sweep: &tradai::sweep::SweepRecord, index: usize, status: Status, sharpe: f64) {
+    use tradai::store::{RecordUpdate, Transition};
+    let run_id = sweep.sweep_id.child(index);
+    let at = Timestamp::now();
+    stack
+        .store()
+        .transition(run_id, &Transition::new(Status::Pending, Status::Running, at))
+        .await
+        .expect("running");
+    let set = match status {
+        Status::Completed => RecordUpdate {
+            result: Some(serde_json::json!({"sharpe": sharpe, "total_trades": 12, "profit_total_pct": sharpe * 2.0})),
+            ..RecordUpdate::default()
+        },
+        _ => RecordUpdate::failure("the engine exited with 1", "RunBacktest"),
+    };
+    stack
+        .store()
+        .transition(run_id, &Transition::new(Status::Running, status, at).with(set))
+        .await
+        .expect("ended");
 }
 
 /// A client of the stand-in MLflow.

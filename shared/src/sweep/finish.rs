@@ -1,0 +1,185 @@
+//! FinishSweep, the sweep workflow's last step: once the map has run every child (or failed), the children's
+//! records say how the sweep ended. Their leaderboard is written to `sweeps/{id}/leaderboard.json` in the results
+//! bucket with the picture beside it (`leaderboard.svg`), and the sweep moves to COMPLETED, or to FAILED saying
+//! which children failed and why — by a write that leaves a CANCELLED sweep as it is.
+//!
+//! The outcome is judged from the children's records, not only from the map's: more children not COMPLETED than
+//! the sweep tolerates fails it even when the map succeeded (a child execution that succeeded without recording
+//! its result), and the map's own failure (reading the items, the threshold) fails it with the map's reason.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::picture::sweep_svg;
+use super::record::SweepId;
+use super::request::Plan;
+use super::service::{SweepReport, report};
+use super::store::{SweepStore, SweepUpdate};
+use crate::backtest::Status;
+use crate::objects::ObjectStore;
+use crate::store::WorkflowStore;
+use crate::time::Timestamp;
+use crate::workflow::{ErrorType, Failure, StepError};
+
+/// The leaderboard's and the picture's names under `sweeps/{id}/` in the results bucket.
+pub const LEADERBOARD_FILE: &str = "leaderboard.json";
+pub const PICTURE_FILE: &str = "leaderboard.svg";
+/// The errors this step raises.
+pub const RAISES: &[ErrorType] = &[ErrorType::InvalidInput, ErrorType::TransientDependency];
+
+/// How many failed children a FAILED sweep's reason names.
+const NAMED_FAILURES: usize = 3;
+
+/// What the step reads from the sweep workflow's state.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FinishInput {
+    pub sweep_id: SweepId,
+    /// What the map's Catch put there, when the map failed.
+    #[serde(default)]
+    pub error: Option<Failure>,
+    /// How the sweep's execution ended, when the rule on ended executions invokes the step (`ABORTED`, `TIMED_OUT`,
+    /// `FAILED`): the sweep fails with it unless it already ended.
+    #[serde(default)]
+    pub execution_status: Option<String>,
+}
+
+/// What the step adds to the state (`$.finished`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finished {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub leaderboard_uri: String,
+    pub picture_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_run_id: Option<String>,
+}
+
+/// The folder of a sweep's results.
+pub fn sweep_folder(sweep_id: SweepId) -> String {
+    format!("sweeps/{sweep_id}")
+}
+
+/// Ranks the children of `input`'s sweep into its leaderboard and picture in `results`, and ends the sweep.
+pub async fn finish_sweep(
+    sweeps: &impl SweepStore,
+    jobs: &impl WorkflowStore,
+    results: &impl ObjectStore,
+    input: &FinishInput,
+) -> Result<Finished, StepError> {
+    let id = input.sweep_id;
+    let store_down = |error| StepError::transient("DynamoDB", error);
+    let report = report(sweeps, jobs, id)
+        .await
+        .map_err(store_down)?
+        .ok_or_else(|| StepError::invalid_input(format!("no sweep with sweep_id {id}")))?;
+    let sweep = sweeps
+        .get(id)
+        .await
+        .map_err(store_down)?
+        .ok_or_else(|| StepError::invalid_input(format!("no sweep with sweep_id {id}")))?;
+
+    let folder = sweep_folder(id);
+    let document = json!({"sweep_id": id, "strategy_name": report.strategy_name,
+        "strategy_version": report.strategy_version, "runs": report.runs, "progress": report.progress,
+        "leaderboard": report.leaderboard, "failures": report.failures});
+    let text = serde_json::to_vec_pretty(&document)
+        .map_err(|error| StepError::invalid_state("the leaderboard cannot be written", error))?;
+    let write_down = |error| StepError::transient("writing the leaderboard to S3", error);
+    results
+        .put(&format!("{folder}/{LEADERBOARD_FILE}"), text)
+        .await
+        .map_err(write_down)?;
+    let picture = match &sweep.request.plan {
+        Plan::Space(space) => {
+            let title = format!(
+                "{} v{} — {} runs ranked by {}",
+                report.strategy_name, report.strategy_version, report.runs, report.rank_by
+            );
+            sweep_svg(&title, space, &report.leaderboard)
+        }
+        Plan::WalkForward { .. } => {
+            return Err(StepError::invalid_input(
+                "walk-forward sweeps are not finished by this step yet",
+            ));
+        }
+    };
+    results
+        .put(&format!("{folder}/{PICTURE_FILE}"), picture.into_bytes())
+        .await
+        .map_err(write_down)?;
+
+    let ended_early = input.execution_status.as_deref().map(Failure::ended_execution);
+    let outcome = judge(&report, input.error.as_ref().or(ended_early.as_ref()));
+    let (status, error) = match &outcome {
+        Ok(()) => (Status::Completed, None),
+        Err(reason) => (Status::Failed, Some(reason.clone())),
+    };
+    let set = SweepUpdate {
+        error: error.clone(),
+        ..SweepUpdate::default()
+    };
+    let ended = sweeps
+        .transition(id, &[Status::Pending, Status::Running], status, Timestamp::now(), &set)
+        .await
+        .map_err(store_down)?;
+    let (status, error) = match ended {
+        Some(ended) => (ended.status, ended.error),
+        // Cancelled while its children ran (or finished by an earlier attempt of this step): it stays as it is.
+        None => (sweep.status, sweep.error),
+    };
+    tracing::info!(sweep_id = %id, %status, completed = report.progress.completed, failed = report.progress.failed,
+        "sweep finished");
+    Ok(Finished {
+        status,
+        error,
+        leaderboard_uri: format!("s3://{}/{folder}/{LEADERBOARD_FILE}", results.bucket()),
+        picture_uri: format!("s3://{}/{folder}/{PICTURE_FILE}", results.bucket()),
+        best_run_id: report.leaderboard.best.clone(),
+    })
+}
+
+/// Whether the sweep succeeded, else why not, in one line.
+fn judge(report: &SweepReport, map_failure: Option<&Failure>) -> Result<(), String> {
+    let unfinished = report.runs - report.progress.completed;
+    let share = if report.runs == 0 {
+        0.0
+    } else {
+        unfinished as f64 * 100.0 / report.runs as f64
+    };
+    let named: Vec<String> = report
+        .failures
+        .iter()
+        .take(NAMED_FAILURES)
+        .map(|failure| {
+            format!(
+                "child {} ({}) failed in {}: {}",
+                failure["index"],
+                failure["run_id"].as_str().unwrap_or_default(),
+                failure["failed_step"].as_str().unwrap_or("an unknown step"),
+                failure["error"].as_str().unwrap_or("no reason recorded")
+            )
+        })
+        .collect();
+    let children = || {
+        let mut text = format!(
+            "{unfinished} of {} children did not complete ({share:.1}%), more than the tolerated {}%",
+            report.runs, report.tolerated_failure_percentage
+        );
+        if !named.is_empty() {
+            text.push_str(": ");
+            text.push_str(&named.join("; "));
+        }
+        text
+    };
+    match map_failure {
+        Some(failure) if failure.error == "States.ExceedToleratedFailureThreshold" => Err(children()),
+        Some(failure) => Err(format!(
+            "the sweep's map failed with {}: {}",
+            failure.error,
+            failure.cause.lines().next().unwrap_or_default()
+        )),
+        None if share > report.tolerated_failure_percentage => Err(children()),
+        None => Ok(()),
+    }
+}
