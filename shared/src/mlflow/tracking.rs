@@ -58,6 +58,10 @@ pub trait ExperimentTracker: Send + Sync {
 
     /// Ends `run`.
     fn end_run(&self, run: &TrackedRun, end: RunEnd) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Sets tag `key` of run `run_id` (another process's run, such as a sweep child nested under its parent with
+    /// `mlflow.parentRunId`).
+    fn set_tag(&self, run_id: &str, key: &str, value: &str) -> impl Future<Output = Result<(), RegistryError>> + Send;
 }
 
 #[derive(Deserialize)]
@@ -216,6 +220,13 @@ impl ExperimentTracker for MlflowClient {
         };
         let body = json!({"run_id": run.run_id, "status": status, "end_time": now_ms()});
         self.call::<Value>("/api/2.0/mlflow/runs/update", &Call::Post(&body))
+            .await?;
+        Ok(())
+    }
+
+    async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<(), RegistryError> {
+        let body = json!({"run_id": run_id, "key": key, "value": value});
+        self.call::<Value>("/api/2.0/mlflow/runs/set-tag", &Call::Post(&body))
             .await?;
         Ok(())
     }

@@ -1,22 +1,28 @@
 //! FinishSweep, the sweep workflow's last step: once the map has run every child (or failed), the children's
 //! records say how the sweep ended. Their leaderboard is written to `sweeps/{id}/leaderboard.json` in the results
-//! bucket with the picture beside it (`leaderboard.svg`), and the sweep moves to COMPLETED, or to FAILED saying
-//! which children failed and why — by a write that leaves a CANCELLED sweep as it is.
+//! bucket with the picture beside it (`leaderboard.svg`); MLflow gets a parent run with both as artifacts and every
+//! child's run nested under it; and the sweep moves to COMPLETED, or to FAILED saying which children failed and
+//! why — by a write that leaves a CANCELLED sweep as it is. MLflow being down does not keep the sweep from ending:
+//! the gap is recorded as its `tracking_error`.
 //!
 //! The outcome is judged from the children's records, not only from the map's: more children not COMPLETED than
 //! the sweep tolerates fails it even when the map succeeded (a child execution that succeeded without recording
 //! its result), and the map's own failure (reading the items, the threshold) fails it with the map's reason.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::picture::sweep_svg;
-use super::record::SweepId;
+use super::record::{SweepId, SweepRecord};
 use super::request::Plan;
-use super::service::{SweepReport, report};
+use super::service::{SweepReport, children, report_of};
 use super::store::{SweepStore, SweepUpdate};
-use crate::backtest::Status;
+use crate::backtest::{Status, WorkflowRecord};
+use crate::mlflow::{ExperimentTracker, RegistryError, RunEnd};
 use crate::objects::ObjectStore;
+use crate::report::chain;
 use crate::store::WorkflowStore;
 use crate::time::Timestamp;
 use crate::workflow::{ErrorType, Failure, StepError};
@@ -53,6 +59,9 @@ pub struct Finished {
     pub picture_uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub best_run_id: Option<String>,
+    /// The MLflow parent run, when MLflow took it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlflow_run_id: Option<String>,
 }
 
 /// The folder of a sweep's results.
@@ -60,52 +69,51 @@ pub fn sweep_folder(sweep_id: SweepId) -> String {
     format!("sweeps/{sweep_id}")
 }
 
-/// Ranks the children of `input`'s sweep into its leaderboard and picture in `results`, and ends the sweep.
+/// Ranks the children of `input`'s sweep into its leaderboard and picture in `results`, tracks the sweep in MLflow
+/// (`tracker`, when there is one) as a parent run with the children's runs nested under it, and ends the sweep.
 pub async fn finish_sweep(
     sweeps: &impl SweepStore,
     jobs: &impl WorkflowStore,
     results: &impl ObjectStore,
+    tracker: Option<&impl ExperimentTracker>,
     input: &FinishInput,
 ) -> Result<Finished, StepError> {
     let id = input.sweep_id;
     let store_down = |error| StepError::transient("DynamoDB", error);
-    let report = report(sweeps, jobs, id)
-        .await
-        .map_err(store_down)?
-        .ok_or_else(|| StepError::invalid_input(format!("no sweep with sweep_id {id}")))?;
     let sweep = sweeps
         .get(id)
         .await
         .map_err(store_down)?
         .ok_or_else(|| StepError::invalid_input(format!("no sweep with sweep_id {id}")))?;
-
-    let folder = sweep_folder(id);
-    let document = json!({"sweep_id": id, "strategy_name": report.strategy_name,
-        "strategy_version": report.strategy_version, "runs": report.runs, "progress": report.progress,
-        "leaderboard": report.leaderboard, "failures": report.failures});
-    let text = serde_json::to_vec_pretty(&document)
-        .map_err(|error| StepError::invalid_state("the leaderboard cannot be written", error))?;
-    let write_down = |error| StepError::transient("writing the leaderboard to S3", error);
-    results
-        .put(&format!("{folder}/{LEADERBOARD_FILE}"), text)
-        .await
-        .map_err(write_down)?;
-    let picture = match &sweep.request.plan {
-        Plan::Space(space) => {
-            let title = format!(
-                "{} v{} — {} runs ranked by {}",
-                report.strategy_name, report.strategy_version, report.runs, report.rank_by
-            );
-            sweep_svg(&title, space, &report.leaderboard)
-        }
+    let children = children(jobs, &sweep).await.map_err(store_down)?;
+    let report = report_of(sweep.clone(), &children);
+    let space = match &sweep.request.plan {
+        Plan::Space(space) => space,
         Plan::WalkForward { .. } => {
             return Err(StepError::invalid_input(
                 "walk-forward sweeps are not finished by this step yet",
             ));
         }
     };
+
+    let folder = sweep_folder(id);
+    let document = json!({"sweep_id": id, "strategy_name": report.strategy_name,
+        "strategy_version": report.strategy_version, "runs": report.runs, "progress": report.progress,
+        "leaderboard": report.leaderboard, "failures": report.failures});
+    let board = serde_json::to_vec_pretty(&document)
+        .map_err(|error| StepError::invalid_state("the leaderboard cannot be written", error))?;
+    let title = format!(
+        "{} v{} — {} runs ranked by {}",
+        report.strategy_name, report.strategy_version, report.runs, report.rank_by
+    );
+    let picture = sweep_svg(&title, space, &report.leaderboard);
+    let write_down = |error| StepError::transient("writing the leaderboard to S3", error);
     results
-        .put(&format!("{folder}/{PICTURE_FILE}"), picture.into_bytes())
+        .put(&format!("{folder}/{LEADERBOARD_FILE}"), board.clone())
+        .await
+        .map_err(write_down)?;
+    results
+        .put(&format!("{folder}/{PICTURE_FILE}"), picture.clone().into_bytes())
         .await
         .map_err(write_down)?;
 
@@ -115,10 +123,20 @@ pub async fn finish_sweep(
         Ok(()) => (Status::Completed, None),
         Err(reason) => (Status::Failed, Some(reason.clone())),
     };
-    let set = SweepUpdate {
+    let mut set = SweepUpdate {
         error: error.clone(),
         ..SweepUpdate::default()
     };
+    if let Some(tracker) = tracker {
+        let artifacts = Artifacts { board, picture };
+        match track(tracker, &sweep, &children, &artifacts, status).await {
+            Ok(run_id) => set.mlflow_run_id = Some(run_id),
+            Err(error) => {
+                tracing::warn!(sweep_id = %id, error = %chain(&error), "MLflow did not take the sweep's parent run");
+                set.tracking_error = Some(format!("MLflow did not take the sweep's parent run: {}", chain(&error)));
+            }
+        }
+    }
     let ended = sweeps
         .transition(id, &[Status::Pending, Status::Running], status, Timestamp::now(), &set)
         .await
@@ -136,7 +154,94 @@ pub async fn finish_sweep(
         leaderboard_uri: format!("s3://{}/{folder}/{LEADERBOARD_FILE}", results.bucket()),
         picture_uri: format!("s3://{}/{folder}/{PICTURE_FILE}", results.bucket()),
         best_run_id: report.leaderboard.best.clone(),
+        mlflow_run_id: set.mlflow_run_id,
     })
+}
+
+/// What the parent run keeps as artifacts.
+struct Artifacts {
+    board: Vec<u8>,
+    picture: String,
+}
+
+/// The sweep's MLflow parent run (the one recorded on the sweep, else a new one in the children's experiment):
+/// the sweep's settings as params, its counts and best value as metrics, the leaderboard and picture as artifacts,
+/// and every child's run nested under it (`mlflow.parentRunId`, as MLflow nests runs). Answers its run id.
+async fn track(
+    tracker: &impl ExperimentTracker,
+    sweep: &SweepRecord,
+    children: &[WorkflowRecord],
+    artifacts: &Artifacts,
+    status: Status,
+) -> Result<String, RegistryError> {
+    let known = match &sweep.mlflow_run_id {
+        Some(run_id) => tracker.find_run(run_id).await?,
+        None => None,
+    };
+    let run = match known {
+        Some(run) => run,
+        None => {
+            let tags = BTreeMap::from([
+                ("tradai.kind".to_owned(), "sweep".to_owned()),
+                ("tradai.sweep_id".to_owned(), sweep.sweep_id.to_string()),
+                ("tradai.strategy".to_owned(), sweep.strategy_name.clone()),
+                ("tradai.strategy_version".to_owned(), sweep.strategy_version.to_string()),
+            ]);
+            let name = format!("sweep-{}", sweep.sweep_id);
+            tracker
+                .start_run(&sweep.request.base.experiment_name, &name, &tags)
+                .await?
+        }
+    };
+    let request = &sweep.request;
+    let space = match &request.plan {
+        Plan::Space(space) => serde_json::to_string(space).unwrap_or_default(),
+        Plan::WalkForward { plan, .. } => serde_json::to_string(plan).unwrap_or_default(),
+    };
+    let params = BTreeMap::from([
+        ("space".to_owned(), space),
+        ("runs".to_owned(), sweep.runs.to_string()),
+        ("rank_by".to_owned(), request.rank_by.metric().to_owned()),
+        ("max_concurrency".to_owned(), request.max_concurrency.to_string()),
+        (
+            "tolerated_failure_percentage".to_owned(),
+            request.tolerated_failure_percentage.to_string(),
+        ),
+        ("strategy_version".to_owned(), sweep.strategy_version.to_string()),
+    ]);
+    let count = |wanted: Status| children.iter().filter(|child| child.status == wanted).count() as f64;
+    let mut metrics = BTreeMap::from([
+        ("children_completed".to_owned(), count(Status::Completed)),
+        ("children_failed".to_owned(), count(Status::Failed)),
+        ("children_cancelled".to_owned(), count(Status::Cancelled)),
+    ]);
+    let report = report_of(sweep.clone(), children);
+    if let Some(best) = report.leaderboard.rows.first().and_then(|row| row.value) {
+        metrics.insert(format!("best_{}", request.rank_by.metric()), best);
+    }
+    tracker.log_batch(&run, &params, &metrics).await?;
+    tracker
+        .log_artifact(&run, &format!("sweep/{LEADERBOARD_FILE}"), artifacts.board.clone())
+        .await?;
+    tracker
+        .log_artifact(
+            &run,
+            &format!("sweep/{PICTURE_FILE}"),
+            artifacts.picture.clone().into_bytes(),
+        )
+        .await?;
+    for child in children {
+        if let Some(child_run) = &child.mlflow_run_id {
+            tracker.set_tag(child_run, "mlflow.parentRunId", &run.run_id).await?;
+        }
+    }
+    let end = if status == Status::Completed {
+        RunEnd::Finished
+    } else {
+        RunEnd::Failed
+    };
+    tracker.end_run(&run, end).await?;
+    Ok(run.run_id)
 }
 
 /// Whether the sweep succeeded, else why not, in one line.

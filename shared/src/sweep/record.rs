@@ -78,6 +78,12 @@ pub struct SweepRecord {
     pub submitted_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
+    /// The MLflow parent run its children are nested under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow_run_id: Option<String>,
+    /// Why MLflow did not take the parent run (the sweep still ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_error: Option<String>,
 }
 
 impl SweepRecord {
@@ -104,6 +110,8 @@ impl SweepRecord {
             error: None,
             submitted_by: None,
             cancelled_by: None,
+            mlflow_run_id: None,
+            tracking_error: None,
         }
     }
 

@@ -381,6 +381,12 @@ pub struct SweepReport {
     pub submitted_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
+    /// The MLflow parent run the children are nested under, once the sweep finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mlflow_run_id: Option<String>,
+    /// Why MLflow did not take the sweep's parent run (the sweep still ended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_error: Option<String>,
 }
 
 /// The sweep `id` with its children's progress and leaderboard, if there is such a sweep.
@@ -393,14 +399,26 @@ pub async fn report(
         return Ok(None);
     };
     let children = children(jobs, &sweep).await?;
+    Ok(Some(report_of(sweep, &children)))
+}
+
+/// `sweep` as its recorded `children` (in its order) stand.
+pub fn report_of(sweep: SweepRecord, children: &[WorkflowRecord]) -> SweepReport {
     let varied = match &sweep.request.plan {
         Plan::Space(space) => space.parameters(),
         Plan::WalkForward { .. } => Vec::new(),
     };
+    let places: std::collections::HashMap<RunId, usize> = sweep
+        .child_ids()
+        .into_iter()
+        .enumerate()
+        .map(|(index, run_id)| (run_id, index))
+        .collect();
     let mut progress = Progress::default();
     let mut failures = Vec::new();
     let mut ranked = Vec::with_capacity(children.len());
-    for (index, job) in children.iter().enumerate() {
+    for job in children {
+        let index = places.get(&job.run_id).copied().unwrap_or(usize::MAX);
         match job.status {
             Status::Pending | Status::Queued => progress.queued += 1,
             Status::Running => progress.running += 1,
@@ -422,7 +440,7 @@ pub async fn report(
             summary: job.result.clone().filter(|_| job.status == Status::Completed),
         });
     }
-    Ok(Some(SweepReport {
+    SweepReport {
         sweep_id: sweep.sweep_id,
         status: sweep.status,
         strategy_name: sweep.strategy_name.clone(),
@@ -441,7 +459,9 @@ pub async fn report(
         execution_arn: sweep.execution_arn,
         submitted_by: sweep.submitted_by,
         cancelled_by: sweep.cancelled_by,
-    }))
+        mlflow_run_id: sweep.mlflow_run_id,
+        tracking_error: sweep.tracking_error,
+    }
 }
 
 /// The sweep's children that are recorded, in its order.
@@ -906,13 +926,14 @@ mod tests {
             .transition(run_id, &Transition::new(Status::Pending, Status::Running, at))
             .await
             .expect("running");
-        let set = match status {
+        let mut set = match status {
             Status::Completed => RecordUpdate {
                 result: Some(json!({"sharpe": sharpe, "total_trades": 10})),
                 ..RecordUpdate::default()
             },
             _ => RecordUpdate::failure("the engine exited with 1", "RunBacktest"),
         };
+        set.mlflow_run_id = Some(format!("mlflow-{index}"));
         world
             .jobs
             .transition(run_id, &Transition::new(Status::Running, status, at).with(set))
@@ -920,7 +941,12 @@ mod tests {
             .expect("ended");
     }
 
-    async fn finish(world: &World, id: SweepId, error: Option<(&str, &str)>) -> crate::sweep::Finished {
+    /// Finishes sweep `id` as the step would with the map's `error`; answers what it answered and what MLflow got.
+    async fn finish(
+        world: &World,
+        id: SweepId,
+        error: Option<(&str, &str)>,
+    ) -> (crate::sweep::Finished, Vec<(String, String)>) {
         let results = MemoryObjects::new("results");
         let input = crate::sweep::FinishInput {
             sweep_id: id,
@@ -930,9 +956,20 @@ mod tests {
             }),
             execution_status: None,
         };
-        let finished = crate::sweep::finish_sweep(&world.sweeps, &world.jobs, &results, &input)
+        let tracker = crate::workflow::fakes::FakeTracker::default();
+        let finished = crate::sweep::finish_sweep(&world.sweeps, &world.jobs, &results, Some(&tracker), &input)
             .await
             .expect("finished");
+        let parent = finished.mlflow_run_id.clone().expect("a parent run");
+        let logged = tracker.logged();
+        assert!(
+            logged.contains(&(parent.clone(), "sweep/leaderboard.json".to_owned())),
+            "{logged:?}"
+        );
+        assert!(
+            logged.contains(&(parent.clone(), "sweep/leaderboard.svg".to_owned())),
+            "{logged:?}"
+        );
         let board = results
             .get(&format!("sweeps/{id}/leaderboard.json"))
             .await
@@ -946,7 +983,7 @@ mod tests {
             .expect("read")
             .expect("written");
         assert!(String::from_utf8_lossy(&picture).starts_with("<svg"), "an SVG");
-        finished
+        (finished, logged)
     }
 
     #[tokio::test]
@@ -956,8 +993,18 @@ mod tests {
         for index in 0..6 {
             end_child(&world, id, index, Status::Completed, index as f64 / 10.0).await;
         }
-        let finished = finish(&world, id, None).await;
+        let (finished, logged) = finish(&world, id, None).await;
         assert_eq!((finished.status, finished.error.as_deref()), (Status::Completed, None));
+        let parent = finished.mlflow_run_id.clone().expect("a parent run");
+        for index in 0..6 {
+            let nested = (format!("mlflow-{index}"), format!("tag mlflow.parentRunId={parent}"));
+            assert!(logged.contains(&nested), "child {index} is nested: {logged:?}");
+        }
+        let sweep = world.sweeps.get(id).await.expect("read").expect("there");
+        assert_eq!(
+            sweep.mlflow_run_id, finished.mlflow_run_id,
+            "the parent run is recorded on the sweep"
+        );
         assert_eq!(finished.best_run_id, Some(id.child(5).to_string()));
         assert_eq!(
             finished.leaderboard_uri,
@@ -976,7 +1023,7 @@ mod tests {
             end_child(&world, id, index, status, 1.0).await;
         }
         // One of six (16.7%) within the tolerated 20%: the map succeeded.
-        assert_eq!(finish(&world, id, None).await.status, Status::Completed);
+        assert_eq!(finish(&world, id, None).await.0.status, Status::Completed);
 
         let world = World::new(FakeSweeps::default());
         let id = world.submitted(json!({"tolerated_failure_percentage": 10})).await;
@@ -988,7 +1035,7 @@ mod tests {
             "States.ExceedToleratedFailureThreshold",
             "The specified tolerated failure threshold was exceeded",
         );
-        let finished = finish(&world, id, Some(threshold)).await;
+        let finished = finish(&world, id, Some(threshold)).await.0;
         assert_eq!(finished.status, Status::Failed);
         let reason = finished.error.expect("a reason");
         assert!(
@@ -1013,11 +1060,13 @@ mod tests {
         cancel_sweep(&world.sweeps, &world.jobs, &world.launcher, &NoStop, id, None)
             .await
             .expect("cancelled");
-        assert_eq!(finish(&world, id, None).await.status, Status::Cancelled);
+        assert_eq!(finish(&world, id, None).await.0.status, Status::Cancelled);
 
         let world = World::new(FakeSweeps::default());
         let id = world.submitted(json!({})).await;
-        let failed = finish(&world, id, Some(("States.ItemReaderFailed", "Access denied\nmore"))).await;
+        let failed = finish(&world, id, Some(("States.ItemReaderFailed", "Access denied\nmore")))
+            .await
+            .0;
         assert_eq!(
             failed.error.as_deref(),
             Some("the sweep's map failed with States.ItemReaderFailed: Access denied")

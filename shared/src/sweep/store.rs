@@ -24,6 +24,8 @@ pub struct SweepUpdate {
     pub execution_arn: Option<String>,
     pub error: Option<String>,
     pub cancelled_by: Option<String>,
+    pub mlflow_run_id: Option<String>,
+    pub tracking_error: Option<String>,
 }
 
 /// Keeps sweep records.
@@ -104,6 +106,12 @@ fn apply(sweep: &mut SweepRecord, set: &SweepUpdate) {
     if let Some(by) = &set.cancelled_by {
         sweep.cancelled_by = Some(by.clone());
     }
+    if let Some(run) = &set.mlflow_run_id {
+        sweep.mlflow_run_id = Some(run.clone());
+    }
+    if let Some(error) = &set.tracking_error {
+        sweep.tracking_error = Some(error.clone());
+    }
 }
 
 /// Sweeps in a DynamoDB table keyed by `sweep_id`.
@@ -171,6 +179,12 @@ impl SweepStore for DynamoDbSweeps {
             ("execution_arn = :execution_arn", ":execution_arn", &set.execution_arn),
             ("#error = :error", ":error", &set.error),
             ("cancelled_by = :cancelled_by", ":cancelled_by", &set.cancelled_by),
+            ("mlflow_run_id = :mlflow_run_id", ":mlflow_run_id", &set.mlflow_run_id),
+            (
+                "tracking_error = :tracking_error",
+                ":tracking_error",
+                &set.tracking_error,
+            ),
         ] {
             if let Some(value) = value {
                 assignments.push(field);

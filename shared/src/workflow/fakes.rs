@@ -203,6 +203,15 @@ impl ExperimentTracker for FakeTracker {
     async fn end_run(&self, _run: &TrackedRun, _end: RunEnd) -> Result<(), RegistryError> {
         Ok(())
     }
+
+    async fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<(), RegistryError> {
+        let mut logged = self
+            .artifacts
+            .lock()
+            .map_err(|_| RegistryError::Rejected("poisoned".into()))?;
+        logged.push((run_id.to_owned(), format!("tag {key}={value}")));
+        Ok(())
+    }
 }
 
 /// A job of strategy EmaCross version 3, in `status`.

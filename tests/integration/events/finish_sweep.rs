@@ -17,6 +17,7 @@ async fn finish(stack: &Stack, name: &str) -> Result<Value, lambda_runtime::Diag
         sweeps: stack.sweeps(),
         jobs: stack.store(),
         results: stack.results(),
+        tracker: Some(super::registry()),
     };
     finish_sweep::handle(&deps, invocation(&state(FUNCTION, name, stack))).await
 }
@@ -66,6 +67,13 @@ async fn a_sweep_whose_children_completed_is_completed_with_its_leaderboard_and_
     );
     let stored = stack.sweeps().get(sweep.sweep_id).await.expect("read").expect("there");
     assert_eq!(stored.status, Status::Completed);
+    let parent = answer["finished"]["mlflow_run_id"].as_str().expect("a parent run");
+    assert_eq!(stored.mlflow_run_id.as_deref(), Some(parent));
+    let artifacts = tradai_tests::mlflow::artifacts(parent, "sweep").await;
+    assert!(
+        artifacts.contains(&"sweep/leaderboard.json".to_owned()),
+        "{artifacts:?}"
+    );
 }
 
 #[tokio::test]
