@@ -13,6 +13,7 @@ pub mod push;
 pub mod register;
 pub mod sign;
 pub mod stack;
+pub mod sweep;
 pub mod table;
 pub mod watch;
 
@@ -78,6 +79,12 @@ pub enum Command {
     Data(catalogue::DataCommand),
     /// How old each pair's newest candle is.
     Freshness(catalogue::FreshnessArgs),
+    /// Sweep a strategy's parameters: one backtest per combination, ranked (`--estimate`: the cost only).
+    Sweep(sweep::SweepArgs),
+    /// One sweep's progress and leaderboard (`--watch`: until it ends).
+    SweepStatus(sweep::SweepStatusArgs),
+    /// Cancel a sweep and every unfinished child.
+    SweepCancel { sweep_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +203,9 @@ async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
         }
         Command::Data(command) => catalogue::data(context, command).await,
         Command::Freshness(args) => catalogue::freshness(context, args).await,
+        Command::Sweep(args) => sweep::sweep(context, args).await,
+        Command::SweepStatus(args) => sweep::status(context, args).await,
+        Command::SweepCancel { sweep_id } => sweep::cancel(context, &sweep_id).await,
         Command::Up(_) | Command::Down => Err(Failure::new(exit::ERROR, "not an API command")),
     }
 }

@@ -236,6 +236,112 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
     std::fs::remove_dir_all(&state).ok();
 }
 
+/// The acceptance's 3 × 2 grid with real Freqtrade on the local stack, through the CLI: the estimate first, then
+/// six COMPLETED children whose leaderboard numbers are their own summaries, the best marked, the picture written,
+/// and an MLflow parent run with the six children's runs nested under it.
+#[tokio::test]
+async fn a_grid_swept_through_the_cli_with_real_freqtrade_ranks_six_completed_children() {
+    let local = deployment::shared();
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let state: PathBuf = project_root().join(format!(".stand-ins/cli-sweep-{id}"));
+    stack_record(local, &state);
+    let name = format!("EmaSweep{id}");
+    let folder = state.join("strategy");
+    own_strategy(&folder, &name);
+    let data = state.join("data");
+    tradai_tests::candles::sample_folder(&data, 30).expect("a data folder");
+    let data_arg = data.display().to_string();
+    let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
+    assert_eq!(pushed.code, 0, "{pushed}");
+    let folder_arg = folder.display().to_string();
+    let registered = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
+    assert_eq!(registered.code, 0, "{registered}");
+    assert!(
+        registered.json()["tags"]["parameters"]
+            .as_str()
+            .is_some_and(|declared| declared.contains("buy_ema_fast")),
+        "strategy.yaml's parameters are declared: {registered}"
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = ((today - chrono::TimeDelta::days(25)).to_string(), today.to_string());
+    let sweep = |extra: &'static [&'static str]| {
+        let mut args = submit_args(&name, &from, &to, &[]);
+        args[1] = "sweep";
+        args.extend([
+            "--param",
+            "buy_ema_fast=5,8,12",
+            "--param",
+            "buy_ema_slow=21,30",
+            "--max-concurrency",
+            "3",
+        ]);
+        args.extend_from_slice(extra);
+        args
+    };
+    let estimated = tradai(&state, &sweep(&["--estimate"])).await;
+    assert_eq!(estimated.code, 0, "{estimated}");
+    assert_eq!(
+        (estimated.json()["runs"].as_u64(), estimated.json()["dry_run"].as_bool()),
+        (Some(6), Some(true))
+    );
+    let watched = tradai(&state, &sweep(&["--watch"])).await;
+    assert_eq!(watched.code, i32::from(exit::OK), "{watched}");
+    let report = watched.json();
+    assert_eq!(report["status"], "COMPLETED", "{watched}");
+    assert_eq!(report["progress"]["completed"], 6, "{watched}");
+    let rows = report["leaderboard"]["rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        let run_id = row["run_id"].as_str().expect("a run id");
+        let child = tradai(&state, &["--json", "status", run_id]).await.json();
+        assert_eq!(child["status"], "COMPLETED", "{child}");
+        for metric in ["sharpe", "profit_total_pct", "total_trades", "max_drawdown_pct"] {
+            let (shown, own) = (row["metrics"][metric].as_f64(), child["result"][metric].as_f64());
+            let close = matches!((shown, own), (Some(a), Some(b)) if (a - b).abs() <= 1e-9 * b.abs().max(1.0));
+            assert!(
+                close,
+                "{metric} of {run_id}: {shown:?} on the leaderboard, {own:?} its own"
+            );
+        }
+    }
+    assert_eq!(
+        (rows[0]["rank"].as_u64(), rows[0]["best"].as_bool()),
+        (Some(1), Some(true)),
+        "{watched}"
+    );
+    let trades: Vec<u64> = rows
+        .iter()
+        .filter_map(|row| row["metrics"]["total_trades"].as_u64())
+        .collect();
+    assert!(
+        trades.iter().any(|count| *count != trades[0]),
+        "the parameters changed the trades: {trades:?}"
+    );
+
+    let sweep_id = report["sweep_id"].as_str().expect("a sweep id");
+    let human = tradai(&state, &["sweep-status", sweep_id]).await;
+    assert!(
+        human.code == 0 && human.stdout.contains("buy_ema_fast") && human.stdout.contains("1*"),
+        "{human}"
+    );
+    let parent = report["mlflow_run_id"].as_str().expect("a parent run");
+    let nested = tradai_tests::mlflow::runs(&format!("backtests/{name}"))
+        .await
+        .into_iter()
+        .filter(|run| {
+            run["data"]["tags"].as_array().is_some_and(|tags| {
+                tags.iter()
+                    .any(|tag| tag["key"] == "mlflow.parentRunId" && tag["value"] == parent)
+            })
+        })
+        .count();
+    assert_eq!(nested, 6, "six children nested under the parent run");
+    let artifacts = tradai_tests::mlflow::artifacts(parent, "sweep").await;
+    assert!(artifacts.contains(&"sweep/leaderboard.svg".to_owned()), "{artifacts:?}");
+    std::fs::remove_dir_all(&state).ok();
+}
+
 #[tokio::test]
 async fn without_an_api_the_cli_says_how_to_get_one_and_exits_unreachable() {
     let state = project_root().join(format!(".stand-ins/cli-none-{}", uuid::Uuid::new_v4().simple()));
