@@ -87,3 +87,4 @@ bench: stand-ins
 	bench/queue
 	bench/orchestration
 	bench/cli
+	bench/sweep
