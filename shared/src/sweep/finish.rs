@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -33,6 +34,8 @@ pub const PICTURE_FILE: &str = "leaderboard.svg";
 /// The errors this step raises.
 pub const RAISES: &[ErrorType] = &[ErrorType::InvalidInput, ErrorType::TransientDependency];
 
+/// How many children's MLflow runs are nested under the parent at once.
+const NESTING: usize = 16;
 /// How many failed children a FAILED sweep's reason names.
 const NAMED_FAILURES: usize = 3;
 
@@ -230,11 +233,21 @@ async fn track(
             artifacts.picture.clone().into_bytes(),
         )
         .await?;
-    for child in children {
-        if let Some(child_run) = &child.mlflow_run_id {
-            tracker.set_tag(child_run, "mlflow.parentRunId", &run.run_id).await?;
-        }
-    }
+    // Up to a thousand children, NESTING at a time; the first failure is answered.
+    let parent = run.run_id.clone();
+    let nested: Vec<Result<(), RegistryError>> = futures::stream::iter(
+        children
+            .iter()
+            .filter_map(|child| child.mlflow_run_id.clone())
+            .map(|child_run| {
+                let parent = parent.clone();
+                async move { tracker.set_tag(&child_run, "mlflow.parentRunId", &parent).await }
+            }),
+    )
+    .buffer_unordered(NESTING)
+    .collect()
+    .await;
+    nested.into_iter().collect::<Result<Vec<()>, _>>()?;
     let end = if status == Status::Completed {
         RunEnd::Finished
     } else {
