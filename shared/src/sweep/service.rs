@@ -173,11 +173,16 @@ where
     {
         Some(moved) => moved.status,
         // Cancelled (or already finished by its workflow) in the moment since it was recorded.
-        None => ports
-            .sweeps
-            .get(sweep.sweep_id)
-            .await?
-            .map_or(Status::Running, |now| now.status),
+        None => {
+            let now = ports.sweeps.get(sweep.sweep_id).await?;
+            let status = now.as_ref().map_or(Status::Running, |now| now.status);
+            if let Some(now) = now.filter(|now| now.status == Status::Cancelled) {
+                // A cancel came while the sweep was being recorded: it could not stop the workflow started since,
+                // nor cancel the children recorded after it read them.
+                cancel_after_start(ports, &now, started.execution_arn.as_deref()).await?;
+            }
+            status
+        }
     };
     tracing::info!(sweep_id = %sweep.sweep_id, runs = sweep.runs, strategy = %sweep.strategy_name,
         version = sweep.strategy_version, "sweep submitted");
@@ -186,6 +191,38 @@ where
         status: Some(status),
         ..planned
     })
+}
+
+/// Finishes a cancel that raced the submission: stops the workflow it started and cancels every child still PENDING
+/// (none of them was started: the workflow starts them, and it is stopped first).
+async fn cancel_after_start<R, W, S, O, L>(
+    ports: &SweepPorts<'_, R, W, S, O, L>,
+    sweep: &SweepRecord,
+    execution_arn: Option<&str>,
+) -> Result<(), SubmitSweepError>
+where
+    W: WorkflowStore,
+    L: SweepLauncher,
+{
+    if let Some(execution) = execution_arn {
+        let reason = format!("sweep {} was cancelled while it was submitted", sweep.sweep_id);
+        if let Err(error) = ports.launcher.stop(execution, &reason).await {
+            tracing::error!(sweep_id = %sweep.sweep_id, error = %chain(&error), "could not stop the cancelled sweep's workflow");
+        }
+    }
+    let set = RecordUpdate {
+        cancelled_by: sweep.cancelled_by.clone(),
+        ..RecordUpdate::default()
+    };
+    let mut writes = futures::stream::iter(sweep.child_ids().into_iter().map(|run_id| {
+        let transition = Transition::new(Status::Pending, Status::Cancelled, Timestamp::now()).with(set.clone());
+        async move { ports.jobs.transition(run_id, &transition).await }
+    }))
+    .buffer_unordered(CONCURRENCY);
+    while let Some(written) = writes.next().await {
+        written?;
+    }
+    Ok(())
 }
 
 /// The registered version the request names, by number or alias; unknown or archived is the request's fault.
@@ -1070,6 +1107,75 @@ mod tests {
         assert_eq!(
             failed.error.as_deref(),
             Some("the sweep's map failed with States.ItemReaderFailed: Access denied")
+        );
+    }
+
+    /// Cancels the sweep it is asked to start, as a cancel arriving in that moment would, then starts it.
+    struct CancelledWhileStarting<'a>(&'a MemorySweeps, FakeSweeps);
+
+    impl SweepLauncher for CancelledWhileStarting<'_> {
+        async fn start(&self, sweep: &SweepRecord, input: &SweepInput) -> Result<String, LaunchError> {
+            let cancelled = SweepUpdate {
+                cancelled_by: Some("quant".into()),
+                ..SweepUpdate::default()
+            };
+            self.0
+                .transition(
+                    sweep.sweep_id,
+                    &[Status::Pending],
+                    Status::Cancelled,
+                    Timestamp::now(),
+                    &cancelled,
+                )
+                .await
+                .expect("cancelled");
+            self.1.start(sweep, input).await
+        }
+
+        async fn stop(&self, execution_arn: &str, reason: &str) -> Result<(), StopError> {
+            self.1.stop(execution_arn, reason).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancel_that_races_the_submission_stops_the_workflow_and_leaves_every_child_cancelled() {
+        let world = World::new(FakeSweeps::default());
+        let launcher = CancelledWhileStarting(&world.sweeps, FakeSweeps::default());
+        let body = json!({"strategy_name": "EmaCross", "strategy_version": "production",
+            "config": {"timeframe": "5m", "symbols": ["BTC/USDT"], "start_date": "2026-01-01", "end_date": "2026-01-31"},
+            "space": {"grid": {"buy_ema_fast": [5, 8]}}});
+        let today = NaiveDate::from_ymd_opt(2026, 6, 1).expect("a date");
+        let request = SweepRequest::from_json(body.to_string().as_bytes(), today).expect("a sweep");
+        let ports = SweepPorts {
+            registry: &world.registry,
+            jobs: &world.jobs,
+            sweeps: &world.sweeps,
+            items: &world.items,
+            launcher: &launcher,
+            task: TaskSize {
+                cpu: 1024,
+                memory_mib: 2048,
+            },
+        };
+        let submission = SweepSubmission {
+            request,
+            submitted_by: None,
+            at: Timestamp::now(),
+        };
+        let planned = submit_sweep(&ports, submission).await.expect("answered");
+        assert_eq!(planned.status, Some(Status::Cancelled));
+        let id = planned.sweep_id.expect("recorded");
+        assert_eq!(
+            launcher.1.stopped.lock().expect("lock").len(),
+            1,
+            "the workflow it started is stopped"
+        );
+        let children = world.jobs.get_many(&[id.child(0), id.child(1)]).await.expect("read");
+        assert!(
+            children
+                .iter()
+                .all(|child| child.status == Status::Cancelled && child.cancelled_by.as_deref() == Some("quant")),
+            "{children:?}"
         );
     }
 }
