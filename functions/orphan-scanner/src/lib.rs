@@ -5,6 +5,7 @@
 
 use chrono::TimeDelta;
 use lambda_runtime::LambdaEvent;
+use serde::Serialize;
 use serde_json::Value;
 use tradai::executor::RunInspector;
 use tradai::jobs::{OrphanLimits, ScanReport, report_orphans, scan};
@@ -13,6 +14,7 @@ use tradai::notify::Notifier;
 use tradai::report::chain;
 use tradai::settings::{AwsSettings, Env, SettingsError};
 use tradai::store::WorkflowStore;
+use tradai::sweep::{SweepLauncher, SweepStore, UnstartedSweeps, scan_unstarted};
 use tradai::time::Timestamp;
 
 /// What the function reads from its environment.
@@ -28,6 +30,10 @@ pub struct Settings {
     pub environment: String,
     /// `ECS_CLUSTER`: the cluster of tasks whose ARN names none.
     pub ecs_cluster: Option<String>,
+    /// `SWEEP_TABLE` (default `tradai-sweeps`) and `SWEEP_WORKFLOW_ARN`: sweeps left PENDING are scanned when the
+    /// sweep workflow is named.
+    pub sweep_table: String,
+    pub sweep_workflow_arn: Option<String>,
 }
 
 fn minutes(text: &str) -> Result<TimeDelta, String> {
@@ -50,26 +56,69 @@ impl Settings {
             alert_topic_arn: env.arn("ALERT_TOPIC_ARN", "sns")?,
             environment: env.environment(),
             ecs_cluster: env.optional("ECS_CLUSTER"),
+            sweep_table: env.table("SWEEP_TABLE", tradai::settings::DEFAULT_SWEEP_TABLE)?,
+            sweep_workflow_arn: env
+                .optional("SWEEP_WORKFLOW_ARN")
+                .map(|_| env.arn("SWEEP_WORKFLOW_ARN", "states"))
+                .transpose()?,
         })
     }
 }
 
-/// What the scan needs: the job table, what tells whether a run is still there, the metrics and the alerts.
-pub struct Deps<S, I, M, N> {
+/// What the scan needs: the job table, what tells whether a run is still there, the metrics and the alerts, and
+/// the sweeps with their workflow, when sweeps are scanned.
+pub struct Deps<S, I, M, N, W, L> {
     pub store: S,
     pub inspector: I,
     pub metrics: M,
     pub alerts: N,
     pub limits: OrphanLimits,
     pub environment: String,
+    pub sweeps: Option<SweepScan<W, L>>,
 }
 
-/// Answers `{orphan_count, jobs_marked_failed, not_judged}`.
-pub async fn handle<S: WorkflowStore, I: RunInspector, M: Metrics, N: Notifier>(
-    deps: &Deps<S, I, M, N>,
+/// Where sweeps are recorded and run.
+pub struct SweepScan<W, L> {
+    pub store: W,
+    pub launcher: L,
+}
+
+/// What a scan did: the jobs (flat, as before sweeps) and the sweeps left PENDING.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scanned {
+    #[serde(flatten)]
+    pub jobs: ScanReport,
+    pub sweeps: UnstartedSweeps,
+}
+
+/// Answers `{orphan_count, jobs_marked_failed, not_judged, sweeps: {resumed, failed, not_judged}}`. A sweep is
+/// judged once it has been PENDING longer than `MAX_QUEUED_MINUTES` (its submission takes seconds).
+pub async fn handle<S, I, M, N, W, L>(
+    deps: &Deps<S, I, M, N, W, L>,
     _event: LambdaEvent<Value>,
-) -> Result<ScanReport, lambda_runtime::Error> {
-    let (report, failed) = scan(&deps.store, &deps.inspector, deps.limits, Timestamp::now()).await?;
+) -> Result<Scanned, lambda_runtime::Error>
+where
+    S: WorkflowStore,
+    I: RunInspector,
+    M: Metrics,
+    N: Notifier,
+    W: SweepStore,
+    L: SweepLauncher,
+{
+    let now = Timestamp::now();
+    let sweeps = match &deps.sweeps {
+        Some(scan) => {
+            scan_unstarted(
+                &scan.store,
+                &deps.store,
+                &scan.launcher,
+                now.minus(deps.limits.max_queued),
+            )
+            .await?
+        }
+        None => UnstartedSweeps::default(),
+    };
+    let (report, failed) = scan(&deps.store, &deps.inspector, deps.limits, now).await?;
     tracing::info!(
         orphans = report.orphan_count,
         failed = report.jobs_marked_failed.len(),
@@ -81,5 +130,5 @@ pub async fn handle<S: WorkflowStore, I: RunInspector, M: Metrics, N: Notifier>(
         tracing::error!(error = %chain(error.as_ref()), jobs = ?report.jobs_marked_failed, "the orphan metric or alert was not published");
         return Err(error);
     }
-    Ok(report)
+    Ok(Scanned { jobs: report, sweeps })
 }

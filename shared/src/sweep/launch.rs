@@ -37,6 +37,13 @@ pub trait SweepLauncher: Send + Sync {
         input: &SweepInput,
     ) -> impl Future<Output = Result<String, LaunchError>> + Send;
 
+    /// The execution of sweep `sweep`'s workflow, named by its id, and its status (`RUNNING`, `SUCCEEDED`, …), if
+    /// one was started.
+    fn execution(
+        &self,
+        sweep: &SweepRecord,
+    ) -> impl Future<Output = Result<Option<(String, String)>, LaunchError>> + Send;
+
     /// Stops the execution `execution_arn` (stopping one that ended is not an error).
     fn stop(&self, execution_arn: &str, reason: &str) -> impl Future<Output = Result<(), StopError>> + Send;
 }
@@ -73,6 +80,17 @@ impl SweepLauncher for StepFunctionsSweeps {
             Ok(started) => Ok(started.execution_arn),
             Err(error) => match error.into_service_error() {
                 error if error.is_execution_already_exists() => Ok(execution_arn(&self.state_machine_arn, &name)),
+                error => Err(LaunchError::unavailable(error)),
+            },
+        }
+    }
+
+    async fn execution(&self, sweep: &SweepRecord) -> Result<Option<(String, String)>, LaunchError> {
+        let arn = execution_arn(&self.state_machine_arn, &sweep.sweep_id.to_string());
+        match self.client.describe_execution().execution_arn(&arn).send().await {
+            Ok(described) => Ok(Some((arn, described.status.as_str().to_owned()))),
+            Err(error) => match error.into_service_error() {
+                error if error.is_execution_does_not_exist() => Ok(None),
                 error => Err(LaunchError::unavailable(error)),
             },
         }

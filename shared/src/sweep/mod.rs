@@ -32,7 +32,7 @@ pub use record::{SweepId, SweepRecord, child_combination, child_jobs, child_requ
 pub use request::{Plan, SweepRequest};
 pub use service::{
     CancelSweepError, Planned, Progress, SubmitSweepError, SweepCancelled, SweepPorts, SweepReport, SweepSubmission,
-    cancel_sweep, report, submit_sweep,
+    UnstartedSweeps, cancel_sweep, report, scan_unstarted, submit_sweep,
 };
 pub use space::{Combination, MAX_COMBINATIONS, ParameterSpace};
 pub use store::{DynamoDbSweeps, MemorySweeps, SweepStore, SweepUpdate};

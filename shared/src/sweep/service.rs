@@ -381,6 +381,67 @@ async fn fail_unstarted(jobs: &impl WorkflowStore, sweeps: &impl SweepStore, swe
     }
 }
 
+/// What a scan of unstarted sweeps did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UnstartedSweeps {
+    /// Sweeps whose workflow was running though the submission had not recorded it: now RUNNING.
+    pub resumed: Vec<SweepId>,
+    /// Sweeps whose workflow never started: now FAILED, with their children.
+    pub failed: Vec<SweepId>,
+    /// Sweeps whose workflow could not be asked about; the next scan asks again.
+    pub not_judged: usize,
+}
+
+/// Sweeps PENDING since before `before`: a submission that stopped (a Lambda timeout, a crash) after recording
+/// the sweep. One whose workflow is running is recorded RUNNING; one whose workflow never started is FAILED with
+/// every child still PENDING, so nothing waits for a workflow that will not come.
+pub async fn scan_unstarted(
+    sweeps: &impl SweepStore,
+    jobs: &impl WorkflowStore,
+    launcher: &impl SweepLauncher,
+    before: Timestamp,
+) -> Result<UnstartedSweeps, StoreError> {
+    let mut done = UnstartedSweeps::default();
+    for sweep in sweeps.stale_pending(before).await? {
+        match launcher.execution(&sweep).await {
+            Ok(Some((arn, _status))) => {
+                let started = SweepUpdate {
+                    execution_arn: Some(arn),
+                    ..SweepUpdate::default()
+                };
+                if sweeps
+                    .transition(
+                        sweep.sweep_id,
+                        &[Status::Pending],
+                        Status::Running,
+                        Timestamp::now(),
+                        &started,
+                    )
+                    .await?
+                    .is_some()
+                {
+                    tracing::warn!(sweep_id = %sweep.sweep_id, "a sweep's workflow ran unrecorded: it is RUNNING");
+                    done.resumed.push(sweep.sweep_id);
+                }
+            }
+            Ok(None) => {
+                let why = LaunchError::unavailable(std::io::Error::other(format!(
+                    "its submission stopped before the workflow started (PENDING since {})",
+                    sweep.created_at
+                )));
+                fail_unstarted(jobs, sweeps, &sweep, &why).await;
+                tracing::warn!(sweep_id = %sweep.sweep_id, "a sweep whose workflow never started is FAILED");
+                done.failed.push(sweep.sweep_id);
+            }
+            Err(error) => {
+                tracing::warn!(sweep_id = %sweep.sweep_id, error = %chain(&error), "could not tell whether the sweep runs");
+                done.not_judged += 1;
+            }
+        }
+    }
+    Ok(done)
+}
+
 /// How many children are in each status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Progress {
@@ -664,6 +725,14 @@ mod tests {
                 "arn:aws:states:us-east-1:123456789012:execution:tradai-sweep:{}",
                 sweep.sweep_id
             ))
+        }
+
+        async fn execution(&self, sweep: &SweepRecord) -> Result<Option<(String, String)>, LaunchError> {
+            let started = self.started.lock().expect("lock");
+            Ok(started
+                .iter()
+                .any(|input| input.sweep_id == sweep.sweep_id.to_string())
+                .then(|| (format!("arn:execution:{}", sweep.sweep_id), "RUNNING".to_owned())))
         }
 
         async fn stop(&self, execution_arn: &str, _reason: &str) -> Result<(), StopError> {
@@ -1132,6 +1201,10 @@ mod tests {
             self.1.start(sweep, input).await
         }
 
+        async fn execution(&self, sweep: &SweepRecord) -> Result<Option<(String, String)>, LaunchError> {
+            self.1.execution(sweep).await
+        }
+
         async fn stop(&self, execution_arn: &str, reason: &str) -> Result<(), StopError> {
             self.1.stop(execution_arn, reason).await
         }
@@ -1177,5 +1250,61 @@ mod tests {
                 .all(|child| child.status == Status::Cancelled && child.cancelled_by.as_deref() == Some("quant")),
             "{children:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sweep_left_pending_is_resumed_when_its_workflow_runs_and_failed_with_its_children_when_not() {
+        let world = World::new(FakeSweeps::default());
+        // A submission that stopped after recording the sweep and its children, before starting its workflow.
+        let (record, combinations) = crate::sweep::record::tests::sweep(json!({"grid": {"buy_ema_fast": [5, 8]}}));
+        world.sweeps.create(&record).await.expect("recorded");
+        for child in child_jobs(&record, &combinations) {
+            world.jobs.create(&child).await.expect("child");
+        }
+        // And one that started its workflow, then stopped before recording it.
+        let started = world.submitted(json!({})).await;
+        let unrecorded = SweepUpdate::default();
+        world
+            .sweeps
+            .transition(
+                started,
+                &[Status::Running],
+                Status::Pending,
+                Timestamp::now(),
+                &unrecorded,
+            )
+            .await
+            .expect("back to PENDING, as if unrecorded");
+
+        let later = Timestamp::now().plus(chrono::TimeDelta::minutes(1));
+        let scanned = scan_unstarted(&world.sweeps, &world.jobs, &world.launcher, later)
+            .await
+            .expect("scanned");
+        assert_eq!(
+            (scanned.resumed, scanned.failed.clone()),
+            (vec![started], vec![record.sweep_id])
+        );
+        assert_eq!(
+            world.sweeps.get(started).await.expect("read").map(|sweep| sweep.status),
+            Some(Status::Running)
+        );
+        let failed = world.sweeps.get(record.sweep_id).await.expect("read").expect("there");
+        assert_eq!(failed.status, Status::Failed);
+        assert!(
+            failed
+                .error
+                .as_deref()
+                .is_some_and(|why| why.contains("submission stopped")),
+            "{failed:?}"
+        );
+        let children = world.jobs.get_many(&record.child_ids()).await.expect("read");
+        assert!(
+            children.iter().all(|child| child.status == Status::Failed),
+            "{children:?}"
+        );
+        let again = scan_unstarted(&world.sweeps, &world.jobs, &world.launcher, later)
+            .await
+            .expect("scanned");
+        assert_eq!(again, UnstartedSweeps::default(), "nothing is left pending");
     }
 }

@@ -36,6 +36,10 @@ pub trait SweepStore: Send + Sync {
     /// The sweep with this id, read consistently, if there is one.
     fn get(&self, id: SweepId) -> impl Future<Output = Result<Option<SweepRecord>, StoreError>> + Send;
 
+    /// Every sweep still PENDING that was created before `before` (a submission that stopped before its workflow
+    /// started, or before it recorded the start), across every page.
+    fn stale_pending(&self, before: Timestamp) -> impl Future<Output = Result<Vec<SweepRecord>, StoreError>> + Send;
+
     /// Moves sweep `id` to `to` at `at`, writing `set`, only if it is in one of `from`; answers the record as
     /// written, or `None` when it is not there or in another status (someone else moved it).
     fn transition(
@@ -75,6 +79,15 @@ impl SweepStore for MemorySweeps {
 
     async fn get(&self, id: SweepId) -> Result<Option<SweepRecord>, StoreError> {
         Ok(self.lock().get(&id).cloned())
+    }
+
+    async fn stale_pending(&self, before: Timestamp) -> Result<Vec<SweepRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .values()
+            .filter(|sweep| sweep.status == Status::Pending && sweep.created_at < before)
+            .cloned()
+            .collect())
     }
 
     async fn transition(
@@ -160,6 +173,37 @@ impl SweepStore for DynamoDbSweeps {
             .await?
             .map(|item| serde_dynamo::from_item(item).map_err(|error| corrupt(id, error)))
             .transpose()
+    }
+
+    /// A filtered scan: the sweep table holds one item per sweep, few enough to read whole every quarter hour.
+    async fn stale_pending(&self, before: Timestamp) -> Result<Vec<SweepRecord>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#status = :pending AND created_at < :before")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pending", AttributeValue::S(Status::Pending.to_string()))
+                .expression_attribute_values(":before", AttributeValue::S(before.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|error| unavailable(error.into_service_error()))?;
+            for item in page.items.unwrap_or_default() {
+                found.push(serde_dynamo::from_item(item).map_err(|error| StoreError::Corrupt {
+                    key: "a sweep".to_owned(),
+                    source: Box::new(error),
+                })?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
     }
 
     async fn transition(

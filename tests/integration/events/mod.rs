@@ -113,6 +113,16 @@ fn sample_request() -> BacktestRequest {
 /// The sweep the sample sweep events name (`5d2b8c1e-…`): `events/submit-sweep/valid.json`'s 3 × 2 grid of
 /// EmaCross version 3, recorded in `status` with its six PENDING children (the map's list is not written).
 async fn sample_sweep(stack: &Stack, status: Status, execution_arn: Option<String>) -> tradai::sweep::SweepRecord {
+    sample_sweep_at(stack, status, execution_arn, Timestamp::now()).await
+}
+
+/// [`sample_sweep`], recorded as created `at`.
+async fn sample_sweep_at(
+    stack: &Stack,
+    status: Status,
+    execution_arn: Option<String>,
+    at: Timestamp,
+) -> tradai::sweep::SweepRecord {
     use tradai::sweep::{EngineTime, Plan, SweepRecord, SweepRequest, SweepShape, SweepStore, estimate};
     let body = event("submit-sweep", "valid.json")["body"]
         .as_str()
@@ -136,7 +146,7 @@ async fn sample_sweep(stack: &Stack, status: Status, execution_arn: Option<Strin
         .parse()
         .expect("a valid sweep id");
     let estimate = estimate(shape, EngineTime::Assumed);
-    let mut sweep = SweepRecord::new(sweep_id, request, 3, combinations.len(), estimate, Timestamp::now());
+    let mut sweep = SweepRecord::new(sweep_id, request, 3, combinations.len(), estimate, at);
     sweep.status = status;
     sweep.execution_arn = execution_arn;
     stack.sweeps().create(&sweep).await.expect("recorded");

@@ -1,6 +1,7 @@
 //! orphan-scanner against DynamoDB, Step Functions, CloudWatch and SNS: the scheduled scan fails a job whose
 //! heartbeat went stale with nothing behind it, and one whose execution ended, names the last heartbeat, leaves a
-//! live or fresh job alone, publishes `OrphanedJobs` with its `Environment` and alerts with the run ids.
+//! live or fresh job alone, publishes `OrphanedJobs` with its `Environment` and alerts with the run ids; a sweep its
+//! submission left PENDING is FAILED with its children.
 
 use chrono::TimeDelta;
 use serde_json::Value;
@@ -10,10 +11,11 @@ use tradai::jobs::OrphanLimits;
 use tradai::metrics::EmfMetrics;
 use tradai::notify::SnsTopic;
 use tradai::store::WorkflowStore;
+use tradai::sweep::{StepFunctionsSweeps, SweepStore};
 use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{event, invocation, sample_request};
+use super::{event, invocation, sample_request, sample_sweep_at};
 
 const FUNCTION: &str = "orphan-scanner";
 
@@ -66,13 +68,38 @@ async fn the_scheduled_scan_fails_orphans_publishes_the_metric_and_alerts() {
             max_queued: TimeDelta::minutes(60),
         },
         environment: environment.clone(),
+        sweeps: Some(orphan_scanner::SweepScan {
+            store: stack.sweeps(),
+            launcher: StepFunctionsSweeps::new(aws_sdk_sfn::Client::new(&stack.sdk), stack.state_machine().await),
+        }),
     };
+    // A sweep its submission left PENDING two hours ago, its workflow never started.
+    let unstarted = sample_sweep_at(
+        &stack,
+        Status::Pending,
+        None,
+        Timestamp::now().minus(TimeDelta::hours(2)),
+    )
+    .await;
     let report = orphan_scanner::handle(&deps, invocation(&event(FUNCTION, "valid.json")))
         .await
         .expect("scanned");
     let answer: Value = serde_json::to_value(&report).expect("JSON");
     assert_eq!(answer["orphan_count"], 2, "{answer}");
-    let mut marked = report.jobs_marked_failed.clone();
+    assert_eq!(report.sweeps.failed, [unstarted.sweep_id], "{answer}");
+    let sweep = stack
+        .sweeps()
+        .get(unstarted.sweep_id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(sweep.status, Status::Failed);
+    let children = stack.store().get_many(&unstarted.child_ids()).await.expect("read");
+    assert!(
+        children.iter().all(|child| child.status == Status::Failed),
+        "{children:?}"
+    );
+    let mut marked = report.jobs.jobs_marked_failed.clone();
     marked.sort();
     let mut expected = vec![dead, ended];
     expected.sort();
