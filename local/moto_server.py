@@ -184,6 +184,12 @@ def epoch_millis(value: Any) -> Any:
     return value
 
 
+def require_casing_helpers(patch: str, base: Any) -> None:
+    """Stops the launcher unless StateTaskService still has what parameters_to_boto and response_from_boto call."""
+    for name in ("_to_boto_request", "_from_boto_response", "_get_boto_service_name", "_get_boto_service_action"):
+        attribute(patch, base, name)
+
+
 def boto_operation_of(service_task: Any, service: str | None, action: str | None) -> Any:
     """The botocore operation a service task state calls (its own, or the one named, e.g. describe_execution)."""
     return botocore_operation(
@@ -213,8 +219,7 @@ def fix_ecs_parameter_case() -> None:
     ecs_module = load(patch, f"{SERVICE}.state_task_service_ecs")
     base = attribute(patch, base_module, "StateTaskService")
     ecs = attribute(patch, ecs_module, "StateTaskServiceEcs")
-    for name in ("_to_boto_request", "_from_boto_response", "_get_boto_service_name", "_get_boto_service_action"):
-        attribute(patch, base, name)
+    require_casing_helpers(patch, base)
     for name in ("_normalise_parameters", "_normalise_response"):
         attribute(patch, base, name)
         if name in vars(ecs):
@@ -241,8 +246,7 @@ def fix_sfn_parameter_case() -> None:
     base = attribute(patch, load(patch, f"{SERVICE}.state_task_service"), "StateTaskService")
     sfn_module = load(patch, f"{SERVICE}.state_task_service_sfn")
     sfn = attribute(patch, sfn_module, "StateTaskServiceSfn")
-    for name in ("_to_boto_request", "_from_boto_response", "_get_boto_service_name", "_get_boto_service_action"):
-        attribute(patch, base, name)
+    require_casing_helpers(patch, base)
     own_parameters = own_method(patch, sfn, "_normalise_parameters")
     if "super()._normalise_parameters" not in source_of(patch, own_parameters):
         cannot_patch(patch, "StateTaskServiceSfn._normalise_parameters no longer defers to the base")

@@ -132,7 +132,7 @@ pub async fn finish_sweep(
     };
     if let Some(tracker) = tracker {
         let artifacts = Artifacts { board, picture };
-        match track(tracker, &sweep, &children, &artifacts, status).await {
+        match track(tracker, &sweep, &children, &report, &artifacts, status).await {
             Ok(run_id) => set.mlflow_run_id = Some(run_id),
             Err(error) => {
                 tracing::warn!(sweep_id = %id, error = %chain(&error), "MLflow did not take the sweep's parent run");
@@ -174,6 +174,7 @@ async fn track(
     tracker: &impl ExperimentTracker,
     sweep: &SweepRecord,
     children: &[WorkflowRecord],
+    report: &SweepReport,
     artifacts: &Artifacts,
     status: Status,
 ) -> Result<String, RegistryError> {
@@ -212,13 +213,12 @@ async fn track(
         ),
         ("strategy_version".to_owned(), sweep.strategy_version.to_string()),
     ]);
-    let count = |wanted: Status| children.iter().filter(|child| child.status == wanted).count() as f64;
+    let progress = &report.progress;
     let mut metrics = BTreeMap::from([
-        ("children_completed".to_owned(), count(Status::Completed)),
-        ("children_failed".to_owned(), count(Status::Failed)),
-        ("children_cancelled".to_owned(), count(Status::Cancelled)),
+        ("children_completed".to_owned(), progress.completed as f64),
+        ("children_failed".to_owned(), progress.failed as f64),
+        ("children_cancelled".to_owned(), progress.cancelled as f64),
     ]);
-    let report = report_of(sweep.clone(), children);
     if let Some(best) = report.leaderboard.rows.first().and_then(|row| row.value) {
         metrics.insert(format!("best_{}", request.rank_by.metric()), best);
     }

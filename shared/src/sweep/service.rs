@@ -149,7 +149,7 @@ where
     let execution_arn = match ports.launcher.start(&sweep, &input).await {
         Ok(arn) => arn,
         Err(source) => {
-            fail_unstarted(ports.jobs, ports.sweeps, &sweep, &source).await;
+            fail_unstarted(ports.jobs, ports.sweeps, &sweep, &chain(&source)).await;
             return Err(SubmitSweepError::Launch {
                 sweep_id: sweep.sweep_id,
                 source,
@@ -214,15 +214,29 @@ where
         cancelled_by: sweep.cancelled_by.clone(),
         ..RecordUpdate::default()
     };
+    Ok(end_pending_children(ports.jobs, sweep, Status::Cancelled, &set).await?)
+}
+
+/// Moves every child of `sweep` still PENDING to `to` with `set`, `CONCURRENCY` at a time; every child is tried,
+/// the first write that failed is answered.
+async fn end_pending_children(
+    jobs: &impl WorkflowStore,
+    sweep: &SweepRecord,
+    to: Status,
+    set: &RecordUpdate,
+) -> Result<(), StoreError> {
     let mut writes = futures::stream::iter(sweep.child_ids().into_iter().map(|run_id| {
-        let transition = Transition::new(Status::Pending, Status::Cancelled, Timestamp::now()).with(set.clone());
-        async move { ports.jobs.transition(run_id, &transition).await }
+        let transition = Transition::new(Status::Pending, to, Timestamp::now()).with(set.clone());
+        async move { jobs.transition(run_id, &transition).await }
     }))
     .buffer_unordered(CONCURRENCY);
+    let mut first_failure = None;
     while let Some(written) = writes.next().await {
-        written?;
+        if let Err(error) = written {
+            first_failure.get_or_insert(error);
+        }
     }
-    Ok(())
+    first_failure.map_or(Ok(()), Err)
 }
 
 /// The registered version the request names, by number or alias; unknown or archived is the request's fault.
@@ -348,9 +362,9 @@ async fn write_items(
     })
 }
 
-/// Fails a sweep whose workflow could not be started, and its children, so nothing waits for it.
-async fn fail_unstarted(jobs: &impl WorkflowStore, sweeps: &impl SweepStore, sweep: &SweepRecord, why: &LaunchError) {
-    let reason = format!("the sweep's workflow could not be started: {}", chain(why));
+/// Fails a sweep whose workflow could not be started (`why`), and its children, so nothing waits for it.
+async fn fail_unstarted(jobs: &impl WorkflowStore, sweeps: &impl SweepStore, sweep: &SweepRecord, why: &str) {
+    let reason = format!("the sweep's workflow could not be started: {why}");
     let failed = SweepUpdate {
         error: Some(reason.clone()),
         ..SweepUpdate::default()
@@ -367,17 +381,9 @@ async fn fail_unstarted(jobs: &impl WorkflowStore, sweeps: &impl SweepStore, swe
     {
         tracing::error!(sweep_id = %sweep.sweep_id, error = %chain(&error), "could not record the sweep as FAILED");
     }
-    let ids = sweep.child_ids();
-    let mut writes = futures::stream::iter(ids.into_iter().map(|run_id| {
-        let transition = Transition::new(Status::Pending, Status::Failed, Timestamp::now())
-            .with(RecordUpdate::failure(reason.clone(), SWEEP_STEP));
-        async move { jobs.transition(run_id, &transition).await }
-    }))
-    .buffer_unordered(CONCURRENCY);
-    while let Some(written) = writes.next().await {
-        if let Err(error) = written {
-            tracing::error!(sweep_id = %sweep.sweep_id, error = %chain(&error), "could not fail a child");
-        }
+    let set = RecordUpdate::failure(reason, SWEEP_STEP);
+    if let Err(error) = end_pending_children(jobs, sweep, Status::Failed, &set).await {
+        tracing::error!(sweep_id = %sweep.sweep_id, error = %chain(&error), "could not fail every child");
     }
 }
 
@@ -425,10 +431,10 @@ pub async fn scan_unstarted(
                 }
             }
             Ok(None) => {
-                let why = LaunchError::unavailable(std::io::Error::other(format!(
+                let why = format!(
                     "its submission stopped before the workflow started (PENDING since {})",
                     sweep.created_at
-                )));
+                );
                 fail_unstarted(jobs, sweeps, &sweep, &why).await;
                 tracing::warn!(sweep_id = %sweep.sweep_id, "a sweep whose workflow never started is FAILED");
                 done.failed.push(sweep.sweep_id);
@@ -908,20 +914,7 @@ mod tests {
         let Err(SubmitSweepError::Launch { sweep_id, .. }) = world.submit(json!({})).await else {
             panic!("the start failed")
         };
-        let sweep = world.sweeps.get(sweep_id).await.expect("read").expect("recorded");
-        assert_eq!(sweep.status, Status::Failed);
-        assert!(
-            sweep
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("Step Functions is down")),
-            "{sweep:?}"
-        );
-        let children = world.jobs.get_many(&sweep.child_ids()).await.expect("read");
-        assert!(
-            children.iter().all(|child| child.status == Status::Failed),
-            "{children:?}"
-        );
+        assert_failed_with_children(&world, sweep_id, "Step Functions is down").await;
     }
 
     #[tokio::test]
@@ -1021,6 +1014,22 @@ mod tests {
         )
         .await;
         assert!(matches!(missing, Err(CancelSweepError::NotFound(_))));
+    }
+
+    /// Asserts sweep `id` is FAILED for a reason that says `says`, and every child of it FAILED too.
+    async fn assert_failed_with_children(world: &World, id: SweepId, says: &str) {
+        let sweep = world.sweeps.get(id).await.expect("read").expect("recorded");
+        assert_eq!(sweep.status, Status::Failed);
+        assert!(
+            sweep.error.as_deref().is_some_and(|why| why.contains(says)),
+            "{sweep:?}"
+        );
+        let children = world.jobs.get_many(&sweep.child_ids()).await.expect("read");
+        assert_eq!(children.len(), sweep.runs, "every child is recorded");
+        assert!(
+            children.iter().all(|child| child.status == Status::Failed),
+            "{children:?}"
+        );
     }
 
     /// Runs child `index` of sweep `id` to `status` (a sharpe of `sharpe` when it completed).
@@ -1288,20 +1297,7 @@ mod tests {
             world.sweeps.get(started).await.expect("read").map(|sweep| sweep.status),
             Some(Status::Running)
         );
-        let failed = world.sweeps.get(record.sweep_id).await.expect("read").expect("there");
-        assert_eq!(failed.status, Status::Failed);
-        assert!(
-            failed
-                .error
-                .as_deref()
-                .is_some_and(|why| why.contains("submission stopped")),
-            "{failed:?}"
-        );
-        let children = world.jobs.get_many(&record.child_ids()).await.expect("read");
-        assert!(
-            children.iter().all(|child| child.status == Status::Failed),
-            "{children:?}"
-        );
+        assert_failed_with_children(&world, record.sweep_id, "submission stopped").await;
         let again = scan_unstarted(&world.sweeps, &world.jobs, &world.launcher, later)
             .await
             .expect("scanned");
