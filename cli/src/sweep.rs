@@ -1,5 +1,6 @@
 //! Sweeps: `tradai sweep STRATEGY --param name=v1,v2,… [--param name=lo..hi --samples N] [--estimate] [--watch]`
-//! submits one (`POST /sweeps`), `tradai sweep-status ID [--watch]` reports one with its leaderboard,
+//! submits one (`POST /sweeps`), `--walk-forward windows=K,train_days=N,test_days=M` a walk-forward in place of the
+//! space, `tradai sweep-status ID [--watch]` reports one with its leaderboard,
 //! `tradai sweep-cancel ID` cancels one. Watching redraws the children's progress and the best so far until the
 //! sweep ends, then prints the leaderboard as a table; the exit code says how it ended.
 
@@ -26,10 +27,19 @@ pub struct SweepArgs {
     /// A parameter and its values: `name=v1,v2,…` (a grid), or `name=lo..hi` with --samples (random samples).
     /// Names as Freqtrade places them: `buy_rsi`, `space.name`, or `stoploss` and the other config settings.
     /// Repeatable.
-    #[arg(long = "param", value_name = "NAME=VALUES", required = true)]
+    #[arg(
+        long = "param",
+        value_name = "NAME=VALUES",
+        required_unless_present = "walk_forward",
+        conflicts_with = "walk_forward"
+    )]
     pub params: Vec<String>,
+    /// A walk-forward instead of a space: `windows=K,train_days=N,test_days=M[,epochs=E][,loss=CLASS]`. Each window
+    /// hyperopts the strategy's parameters on its training days, then backtests the best on the test days after.
+    #[arg(long, value_name = "windows=K,train_days=N,test_days=M")]
+    pub walk_forward: Option<String>,
     /// Draw this many distinct random combinations from the ranges (and lists) instead of the whole grid.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "walk_forward")]
     pub samples: Option<u32>,
     /// The seed of --samples (the same seed draws the same combinations).
     #[arg(long, requires = "samples")]
@@ -109,10 +119,32 @@ pub fn space(params: &[String], samples: Option<u32>, seed: Option<u64>) -> Resu
     }
 }
 
+/// `--walk-forward windows=3,train_days=20,test_days=5,epochs=30,loss=SortinoHyperOptLoss` as the request's
+/// `walk_forward` (numbers as numbers; the API checks the names and values).
+pub fn walk_forward(text: &str) -> Result<Value, Failure> {
+    let mut plan = Map::new();
+    for setting in text.split(',') {
+        let (name, value) = setting
+            .split_once('=')
+            .map(|(name, value)| (name.trim(), value.trim()))
+            .filter(|(name, value)| !name.is_empty() && !value.is_empty())
+            .ok_or_else(|| {
+                Failure::bad_input(format!(
+                    "--walk-forward {text}: write windows=K,train_days=N,test_days=M[,epochs=E][,loss=CLASS]"
+                ))
+            })?;
+        plan.insert(name.to_owned(), self::value(value));
+    }
+    Ok(Value::Object(plan))
+}
+
 /// The request `tradai sweep` sends.
 pub fn request(args: &SweepArgs) -> Result<Value, Failure> {
     let mut body = crate::backtests::request(&args.base)?;
-    body["space"] = space(&args.params, args.samples, args.seed)?;
+    match &args.walk_forward {
+        Some(plan) => body["walk_forward"] = walk_forward(plan)?,
+        None => body["space"] = space(&args.params, args.samples, args.seed)?,
+    }
     if let Some(rank_by) = &args.rank_by {
         body["rank_by"] = json!(rank_by);
     }
@@ -290,20 +322,90 @@ fn value_text(value: &Value) -> String {
     value.as_str().map_or_else(|| value.to_string(), str::to_owned)
 }
 
-/// The report: its status line, progress, failures and the leaderboard as a table.
+/// The report: its status line, progress, failures and the leaderboard (or a walk-forward's windows) as a table.
 pub fn describe(report: &Value) -> String {
+    let windows = report["windows"].as_array();
+    let ranked = match windows {
+        Some(_) => "walk-forward".to_owned(),
+        None => format!("ranked by {}", report["rank_by"].as_str().unwrap_or_default()),
+    };
     let mut text = format!(
-        "sweep {} {} — {} v{}, ranked by {}\n{}\n",
+        "sweep {} {} — {} v{}, {ranked}\n{}\n",
         report["sweep_id"].as_str().unwrap_or_default(),
         report["status"].as_str().unwrap_or_default(),
         report["strategy_name"].as_str().unwrap_or_default(),
         report["strategy_version"],
-        report["rank_by"].as_str().unwrap_or_default(),
         progress(report)
     );
     if let Some(error) = report["error"].as_str() {
         text.push_str(&format!("why: {error}\n"));
     }
+    match windows {
+        Some(windows) => text.push_str(&windows_table(windows)),
+        None => text.push_str(&leaderboard_table(report)),
+    }
+    for failure in report["failures"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\nfailed: child {} ({}) in {}: {}",
+            failure["index"],
+            failure["run_id"].as_str().unwrap_or_default(),
+            failure["failed_step"].as_str().unwrap_or("?"),
+            failure["error"].as_str().unwrap_or_default()
+        ));
+    }
+    text
+}
+
+/// A walk-forward's windows side by side: the ranges, in-sample against out-of-sample profit per day, Sharpe and
+/// trades, their ratio, and the parameters the window's hyperopt found.
+fn windows_table(windows: &[Value]) -> String {
+    let mut table = Table::new(&[
+        "#",
+        "train",
+        "test",
+        "IS %/day",
+        "OOS %/day",
+        "OOS/IS",
+        "IS sharpe",
+        "OOS sharpe",
+        "OOS trades",
+        "status",
+        "parameters",
+    ]);
+    for window in windows {
+        let (inside, outside) = (&window["in_sample"], &window["out_of_sample"]);
+        let range = |from: &str, to: &str| {
+            format!(
+                "{}..{}",
+                window[from].as_str().unwrap_or_default(),
+                window[to].as_str().unwrap_or_default()
+            )
+        };
+        let status = match (inside["status"].as_str(), outside["status"].as_str()) {
+            (Some("COMPLETED"), Some(status)) => status.to_owned(),
+            (Some(status), _) => format!("hyperopt {status}"),
+            _ => "-".to_owned(),
+        };
+        table.row(vec![
+            number(&window["index"]),
+            range("train_start", "train_end"),
+            range("test_start", "test_end"),
+            number(&inside["metrics"]["profit_per_day_pct"]),
+            number(&outside["metrics"]["profit_per_day_pct"]),
+            number(&window["ratios"]["profit_per_day_pct"]),
+            number(&inside["metrics"]["sharpe"]),
+            number(&outside["metrics"]["sharpe"]),
+            number(&outside["metrics"]["total_trades"]),
+            status,
+            parameters(&window["parameters"]),
+        ]);
+    }
+    table.render()
+}
+
+/// The leaderboard's rows, best first, as a table.
+fn leaderboard_table(report: &Value) -> String {
+    let mut text = String::new();
     let rows = report["leaderboard"]["rows"].as_array().cloned().unwrap_or_default();
     let names: Vec<String> = rows
         .first()
@@ -336,15 +438,6 @@ pub fn describe(report: &Value) -> String {
     text.push_str(&table.render());
     if rows.len() > SHOWN_ROWS {
         text.push_str(&format!("\n… and {} more (--json for all)", rows.len() - SHOWN_ROWS));
-    }
-    for failure in report["failures"].as_array().into_iter().flatten() {
-        text.push_str(&format!(
-            "\nfailed: child {} ({}) in {}: {}",
-            failure["index"],
-            failure["run_id"].as_str().unwrap_or_default(),
-            failure["failed_step"].as_str().unwrap_or("?"),
-            failure["error"].as_str().unwrap_or_default()
-        ));
     }
     text
 }
@@ -430,6 +523,43 @@ mod tests {
             assert!(failure.message.contains(says), "{given:?}: {}", failure.message);
             assert_eq!(failure.code, exit::BAD_INPUT);
         }
+    }
+
+    #[test]
+    fn a_walk_forward_is_its_settings_and_its_report_a_table_of_windows() {
+        assert_eq!(
+            walk_forward("windows=3, train_days=20,test_days=5,loss=SortinoHyperOptLoss").expect("a plan"),
+            json!({"windows": 3, "train_days": 20, "test_days": 5, "loss": "SortinoHyperOptLoss"})
+        );
+        let failure = walk_forward("windows=3,train_days").expect_err("refused");
+        assert_eq!(failure.code, exit::BAD_INPUT);
+        let report = json!({"sweep_id": "s", "status": "COMPLETED", "strategy_name": "EmaCross",
+            "strategy_version": 3, "runs": 4, "rank_by": "sharpe",
+            "progress": {"queued": 0, "running": 0, "completed": 3, "failed": 1, "cancelled": 0},
+            "leaderboard": {"rows": []},
+            "windows": [
+                {"index": 0, "train_start": "2026-01-01", "train_end": "2026-01-21", "test_start": "2026-01-21",
+                 "test_end": "2026-01-26", "parameters": {"buy.buy_ema_fast": 9},
+                 "in_sample": {"status": "COMPLETED", "metrics": {"profit_per_day_pct": 0.8, "sharpe": 3.1}},
+                 "out_of_sample": {"status": "COMPLETED", "metrics": {"profit_per_day_pct": 0.2, "sharpe": 0.9,
+                    "total_trades": 7}}, "ratios": {"profit_per_day_pct": 0.25}},
+                {"index": 1, "train_start": "2026-01-06", "train_end": "2026-01-26", "test_start": "2026-01-26",
+                 "test_end": "2026-01-31", "in_sample": {"status": "FAILED"}, "out_of_sample": {"status": "FAILED"}}],
+            "failures": []});
+        let text = describe(&report);
+        assert!(text.contains("walk-forward"), "{text}");
+        assert!(
+            text.lines().any(|line| line.starts_with('0')
+                && line.contains("2026-01-21..2026-01-26")
+                && line.contains("0.250")
+                && line.contains("buy.buy_ema_fast=9")),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with('1') && line.contains("hyperopt FAILED")),
+            "{text}"
+        );
     }
 
     #[test]

@@ -342,6 +342,149 @@ async fn a_grid_swept_through_the_cli_with_real_freqtrade_ranks_six_completed_ch
     std::fs::remove_dir_all(&state).ok();
 }
 
+/// The acceptance's walk-forward with real Freqtrade on the local stack, through the CLI: 3 windows of 6 training and
+/// 3 test days over generated candles. Each window's hyperopt runs in the workflow (the container's hyperopt mode)
+/// and its out-of-sample backtest runs with the parameters it found; the report puts in-sample beside
+/// out-of-sample per window, and the leaderboard file stitches the out-of-sample trades into one curve.
+#[tokio::test]
+async fn a_walk_forward_with_real_freqtrade_fits_each_window_in_sample_and_stitches_the_out_of_sample_trades() {
+    use tradai::objects::ObjectStore;
+    use tradai_tests::deployment::DeploymentStack;
+
+    let local = deployment::shared();
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let state: PathBuf = project_root().join(format!(".stand-ins/cli-walk-{id}"));
+    stack_record(local, &state);
+    let name = format!("EmaWalk{id}");
+    let folder = state.join("strategy");
+    own_strategy(&folder, &name);
+    let data = state.join("data");
+    tradai_tests::candles::sample_folder(&data, 20).expect("a data folder");
+    let data_arg = data.display().to_string();
+    let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
+    assert_eq!(pushed.code, 0, "{pushed}");
+    let folder_arg = folder.display().to_string();
+    let registered = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
+    assert_eq!(registered.code, 0, "{registered}");
+
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = ((today - chrono::TimeDelta::days(16)).to_string(), today.to_string());
+    let mut args = submit_args(&name, &from, &to, &[]);
+    args[1] = "sweep";
+    args.extend([
+        "--walk-forward",
+        "windows=3,train_days=6,test_days=3,epochs=8,loss=OnlyProfitHyperOptLoss",
+        "--max-concurrency",
+        "3",
+        "--watch",
+    ]);
+    let watched = tradai(&state, &args).await;
+    assert_eq!(watched.code, i32::from(exit::OK), "{watched}");
+    let report = watched.json();
+    assert_eq!(
+        (report["status"].as_str(), report["progress"]["completed"].as_u64()),
+        (Some("COMPLETED"), Some(6)),
+        "{watched}"
+    );
+    let windows = report["windows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(windows.len(), 3, "{watched}");
+    for window in &windows {
+        let (inside, outside) = (&window["in_sample"], &window["out_of_sample"]);
+        assert!(
+            window["parameters"]["buy.buy_ema_fast"].is_number(),
+            "the window's hyperopt found parameters: {window}"
+        );
+        let hyperopt = tradai(&state, &["--json", "status", inside["run_id"].as_str().expect("a run")])
+            .await
+            .json();
+        assert_eq!(hyperopt["status"], "COMPLETED", "{hyperopt}");
+        assert_eq!(hyperopt["result"]["mode"], "hyperopt", "{hyperopt}");
+        assert_eq!(hyperopt["result"]["params"], window["parameters"]);
+        let in_profit = hyperopt["result"]["metrics"]["profit_total"]
+            .as_f64()
+            .map(|ratio| ratio * 100.0);
+        let shown = inside["metrics"]["profit_total_pct"].as_f64();
+        assert!(
+            matches!((shown, in_profit), (Some(a), Some(b)) if (a - b).abs() < 1e-9),
+            "in-sample profit {shown:?} against the hyperopt's own {in_profit:?}"
+        );
+        let backtest = tradai(
+            &state,
+            &["--json", "status", outside["run_id"].as_str().expect("a run")],
+        )
+        .await
+        .json();
+        assert_eq!(backtest["status"], "COMPLETED", "{backtest}");
+        for metric in ["sharpe", "profit_total_pct", "total_trades"] {
+            assert_eq!(
+                outside["metrics"][metric].as_f64(),
+                backtest["result"][metric].as_f64(),
+                "out-of-sample {metric} of window {}",
+                window["index"]
+            );
+        }
+        assert_eq!(
+            backtest["result"]["backtest_start"].as_str().map(|start| &start[..10]),
+            window["test_start"].as_str(),
+            "the out-of-sample backtest ran the window's test days"
+        );
+    }
+    let human = tradai(&state, &["sweep-status", report["sweep_id"].as_str().expect("an id")]).await;
+    assert!(
+        human.stdout.contains("walk-forward") && human.stdout.contains("OOS %/day"),
+        "{human}"
+    );
+
+    let stack = local.stack().await;
+    let results = tradai::objects::S3Objects::new(stack.s3.clone(), &stack.results_bucket);
+    let folder = format!("sweeps/{}", report["sweep_id"].as_str().expect("an id"));
+    let board = results
+        .get(&format!("{folder}/leaderboard.json"))
+        .await
+        .expect("read")
+        .expect("the walk-forward's file");
+    let board: Value = serde_json::from_slice(&board).expect("JSON");
+    let stitched = &board["out_of_sample"];
+    assert_eq!(stitched["windows"], 3, "{stitched}");
+    let equity = stitched["equity"].as_array().cloned().unwrap_or_default();
+    let trades: u64 = windows
+        .iter()
+        .filter_map(|window| window["out_of_sample"]["metrics"]["total_trades"].as_f64())
+        .map(|trades| trades as u64)
+        .sum();
+    assert_eq!(stitched["total_trades"].as_u64(), Some(trades), "{stitched}");
+    assert_eq!(
+        equity.len() as u64,
+        trades + 3,
+        "a starting point and a point per trade per window"
+    );
+    let order: Vec<u64> = equity.iter().filter_map(|point| point["window"].as_u64()).collect();
+    assert!(order.windows(2).all(|pair| pair[0] <= pair[1]), "{order:?}");
+    assert_eq!(
+        equity.last().and_then(|point| point["balance"].as_f64()),
+        stitched["final_balance"].as_f64()
+    );
+    let picture = results
+        .get(&format!("{folder}/leaderboard.svg"))
+        .await
+        .expect("read")
+        .expect("the stitched curve");
+    assert!(String::from_utf8_lossy(&picture).contains("walk-forward out-of-sample equity"));
+    let parent = report["mlflow_run_id"].as_str().expect("a parent run");
+    let nested = tradai_tests::mlflow::runs(&format!("backtests/{name}"))
+        .await
+        .into_iter()
+        .filter(|run| {
+            run["data"]["tags"].as_array().is_some_and(|tags| {
+                tags.iter()
+                    .any(|tag| tag["key"] == "mlflow.parentRunId" && tag["value"] == parent)
+            })
+        })
+        .count();
+    assert_eq!(nested, 6, "the hyperopts and backtests nested under the parent run");
+    std::fs::remove_dir_all(&state).ok();
+}
+
 #[tokio::test]
 async fn without_an_api_the_cli_says_how_to_get_one_and_exits_unreachable() {
     let state = project_root().join(format!(".stand-ins/cli-none-{}", uuid::Uuid::new_v4().simple()));

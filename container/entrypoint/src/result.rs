@@ -67,10 +67,12 @@ pub fn collect_result(settings: &EntrypointSettings, workspace: &Workspace) -> R
                 "random_state": search.random_state});
             // The best epoch on its own beside the full log, for whoever reads the results without Freqtrade.
             std::fs::write(
-                results.join("best_epoch.json"),
+                results.join(tradai::results::BEST_EPOCH_FILE),
                 serde_json::to_vec_pretty(&record).unwrap_or_default(),
             )
-            .map_err(|error| RunFailure::Result(format!("cannot write best_epoch.json: {error}")))?;
+            .map_err(|error| {
+                RunFailure::Result(format!("cannot write {}: {error}", tradai::results::BEST_EPOCH_FILE))
+            })?;
             Ok(Produced {
                 file,
                 folder: results,

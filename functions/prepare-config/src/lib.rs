@@ -7,6 +7,7 @@ use serde_json::Value;
 use tradai::executor::{ContainerContext, task_prefix};
 use tradai::objects::ObjectStore;
 use tradai::settings::{AwsSettings, Env, SettingsError};
+use tradai::store::WorkflowStore;
 use tradai::workflow::StepInput;
 use tradai::workflow::prepare::{ValidatedJob, prepare_config};
 
@@ -33,17 +34,29 @@ impl Settings {
     }
 }
 
-/// What the step needs: the configs bucket, what strategy containers are told, and the task family prefix.
-pub struct Deps<O> {
+/// What the step needs: the configs bucket, the job table (a walk-forward's out-of-sample run reads the best
+/// parameters of its in-sample hyperopt there), what strategy containers are told, and the task family prefix.
+pub struct Deps<O, W> {
     pub configs: O,
+    pub jobs: W,
     pub context: ContainerContext,
     /// The task definition family is this prefix and the strategy name (`strategy-EmaCross`).
     pub task_prefix: String,
 }
 
 /// Answers the state with `prepared` added.
-pub async fn handle<O: ObjectStore>(deps: &Deps<O>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+pub async fn handle<O: ObjectStore, W: WorkflowStore>(
+    deps: &Deps<O, W>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Diagnostic> {
     let state = StepInput::<ValidatedJob>::parse(event.payload)?;
-    let prepared = prepare_config(&deps.configs, &deps.context, &deps.task_prefix, &state.input).await?;
+    let prepared = prepare_config(
+        &deps.configs,
+        &deps.jobs,
+        &deps.context,
+        &deps.task_prefix,
+        &state.input,
+    )
+    .await?;
     Ok(state.answer(&prepared)?)
 }

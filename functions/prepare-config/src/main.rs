@@ -3,13 +3,17 @@
 //! Output: the state with `prepared: {config_path, ecr_url, strategy_name, strategy_version, experiment_name,
 //! exchange, task_definition, environment}`; the merged config at `temp/{run_id}/config.yaml` of the configs bucket
 //! (written as JSON, which YAML readers and Freqtrade both read).
-//! Errors: `InvalidInput`, `MissingConfig`, `InvalidConfig`, `TransientDependency` (S3; the state machine retries).
-//! Environment: S3_CONFIG_BUCKET (required), WORKFLOW_STATE_TABLE, MLFLOW_TRACKING_URI, S3_RESULTS_BUCKET,
+//! A run that takes its parameters from a hyperopt run (`config.parameters_from`, a walk-forward's out-of-sample run)
+//! gets that run's best parameters, read from its job record.
+//! Errors: `InvalidInput`, `MissingConfig`, `InvalidConfig`, `TransientDependency` (S3, DynamoDB; the state machine
+//! retries).
+//! Environment: S3_CONFIG_BUCKET (required), WORKFLOW_STATE_TABLE (read, and passed on), MLFLOW_TRACKING_URI, S3_RESULTS_BUCKET,
 //! MARKET_DATA_S3_URI (passed on to the container), ECS_TASK_PREFIX (default `strategy-`), AWS_ENDPOINT_URL.
-//! IAM: s3:GetObject on the configs bucket; s3:PutObject on its temp/*.
+//! IAM: s3:GetObject on the configs bucket; s3:PutObject on its temp/*; dynamodb:GetItem on the job table.
 
 use prepare_config::{Deps, Settings, handle};
 use tradai::settings::Env;
+use tradai::store::DynamoDbStore;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -18,6 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = tradai::aws::sdk_config(&settings.aws).await;
     let deps = Deps {
         configs: tradai::aws::s3_objects(&aws, &settings.config_bucket),
+        jobs: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &settings.context.workflow_table),
         context: settings.context,
         task_prefix: settings.task_prefix,
     };

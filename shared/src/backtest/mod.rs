@@ -7,7 +7,7 @@ mod status;
 
 pub use record::{BacktestJob, WorkflowRecord};
 pub use request::{
-    BacktestConfig, BacktestRequest, FieldError, MAX_OVERRIDES_BYTES, StrategyVersion, Symbol, Timeframe,
+    BacktestConfig, BacktestRequest, FieldError, Hyperopt, MAX_OVERRIDES_BYTES, StrategyVersion, Symbol, Timeframe,
     ValidationErrors, validate_strategy_name,
 };
 pub use run_id::{InvalidRunId, RunId};

@@ -4,6 +4,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::RunId;
 use crate::sweep::space::MAX_PARAMETERS;
 use crate::sweep::{Combination, Parameter};
 pub use crate::validation::{FieldError, ValidationErrors};
@@ -68,6 +69,24 @@ pub struct BacktestConfig {
     /// parameter file; ValidateStrategy checks them against what the version declares.
     #[serde(default, skip_serializing_if = "Combination::is_empty")]
     pub parameters: Combination,
+    /// Search the strategy's parameters over the dates instead of backtesting fixed ones (a walk-forward's
+    /// in-sample run). Set by a sweep, not by `POST /backtest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hyperopt: Option<Hyperopt>,
+    /// Run with the best parameters that the hyperopt of run `parameters_from` found (a walk-forward's
+    /// out-of-sample run); PrepareConfig reads them from that run's result. Set by a sweep, not by `POST /backtest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_from: Option<RunId>,
+}
+
+/// How a hyperopt run searches: Freqtrade's `--epochs` and `--hyperopt-loss` over the strategy's buy and sell
+/// spaces (the strategy container's `TRADING_MODE=hyperopt`). Its random state is derived from the run id, so a
+/// repeated run searches the same way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hyperopt {
+    pub epochs: u32,
+    /// A loss class Freqtrade knows, such as `SharpeHyperOptLoss`.
+    pub loss: String,
 }
 
 impl BacktestConfig {
@@ -320,6 +339,8 @@ impl RawConfig {
             end_date: end_date?,
             config_overrides,
             parameters,
+            hyperopt: None,
+            parameters_from: None,
         })
     }
 }

@@ -34,9 +34,14 @@ pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> V
     let request = &job.request;
     let config = &request.config;
     let pairs: Vec<&str> = config.symbols.iter().map(|symbol| symbol.as_str()).collect();
+    let mode = if config.hyperopt.is_some() {
+        "hyperopt"
+    } else {
+        "backtest"
+    };
     let mut environment = vec![
         ("RUN_ID".to_owned(), job.run_id.to_string()),
-        ("TRADING_MODE".to_owned(), "backtest".to_owned()),
+        ("TRADING_MODE".to_owned(), mode.to_owned()),
         ("STRATEGY".to_owned(), request.strategy_name.clone()),
         ("STRATEGY_VERSION".to_owned(), request.strategy_version.to_string()),
         ("TIMEFRAME".to_owned(), config.timeframe.to_string()),
@@ -61,6 +66,12 @@ pub fn container_environment(job: &BacktestJob, context: &ContainerContext) -> V
     }
     if let Some(file) = StrategyParameters::new(&request.strategy_name, &config.parameters).file {
         environment.push(("STRATEGY_PARAMETERS".to_owned(), file["params"].to_string()));
+    }
+    if let Some(search) = &config.hyperopt {
+        environment.extend([
+            ("HYPEROPT_EPOCHS".to_owned(), search.epochs.to_string()),
+            ("HYPEROPT_LOSS".to_owned(), search.loss.clone()),
+        ]);
     }
     environment
 }
@@ -243,6 +254,24 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&environment["STRATEGY_PARAMETERS"]).expect("JSON"),
             json!({"buy": {"buy_ema_fast": 8}, "sell": {"threshold": 0.5}}),
             "the parameters by space, as the parameter file's params"
+        );
+        assert_eq!(environment["TRADING_MODE"], "backtest");
+        assert!(!environment.contains_key("HYPEROPT_EPOCHS"));
+
+        job.request.config.hyperopt = Some(crate::backtest::Hyperopt {
+            epochs: 30,
+            loss: "SortinoHyperOptLoss".into(),
+        });
+        let environment: std::collections::HashMap<String, String> =
+            container_environment(&job, &context).into_iter().collect();
+        assert_eq!(
+            (
+                environment["TRADING_MODE"].as_str(),
+                environment["HYPEROPT_EPOCHS"].as_str(),
+                environment["HYPEROPT_LOSS"].as_str()
+            ),
+            ("hyperopt", "30", "SortinoHyperOptLoss"),
+            "a hyperopt job runs the engine's hyperopt mode with its search"
         );
     }
 }

@@ -43,6 +43,9 @@ pub const LAST_RESULT: &str = ".last_result.json";
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const CHART_FILE: &str = "equity.svg";
 pub const PAIRS_FILE: &str = "pairs.csv";
+/// What a hyperopt run leaves beside its epochs: its best epoch on its own (mode, params, metrics, ...), which the
+/// job records as its result.
+pub const BEST_EPOCH_FILE: &str = "best_epoch.json";
 
 /// Where run `run_id`'s results are in the results bucket: `results/{run_id}/`.
 pub fn results_folder(run_id: crate::backtest::RunId) -> String {

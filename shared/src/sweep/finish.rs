@@ -3,7 +3,10 @@
 //! bucket with the picture beside it (`leaderboard.svg`); MLflow gets a parent run with both as artifacts and every
 //! child's run nested under it; and the sweep moves to COMPLETED, or to FAILED saying which children failed and
 //! why — by a write that leaves a CANCELLED sweep as it is. MLflow being down does not keep the sweep from ending:
-//! the gap is recorded as its `tracking_error`.
+//! the gap is recorded as its `tracking_error`. A walk-forward is written the same way, its windows in place of
+//! the leaderboard: each window in-sample against out-of-sample, the out-of-sample trades stitched into one curve
+//! (the picture), and their totals and the walk-forward efficiency on the parent run. Children the map never
+//! started (an out-of-sample backtest whose hyperopt failed) are FAILED saying why, so none is left waiting.
 //!
 //! The outcome is judged from the children's records, not only from the map's: more children not COMPLETED than
 //! the sweep tolerates fails it even when the map succeeded (a child execution that succeeded without recording
@@ -18,14 +21,17 @@ use serde_json::json;
 use super::picture::sweep_svg;
 use super::record::{SweepId, SweepRecord};
 use super::request::Plan;
-use super::service::{SweepReport, children, report_of};
+use super::service::{SWEEP_STEP, SweepReport, children, end_pending, report_of};
 use super::store::{SweepStore, SweepUpdate};
-use crate::backtest::{Status, WorkflowRecord};
+use super::windows::{Stitched, WindowReport, stitch};
+use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::mlflow::{ExperimentTracker, RegistryError, RunEnd};
 use crate::objects::ObjectStore;
 use crate::report::chain;
-use crate::store::WorkflowStore;
+use crate::results::{EquityPoint, equity_svg};
+use crate::store::{RecordUpdate, WorkflowStore};
 use crate::time::Timestamp;
+use crate::workflow::transform::read_summary;
 use crate::workflow::{ErrorType, Failure, StepError};
 
 /// The leaderboard's and the picture's names under `sweeps/{id}/` in the results bucket.
@@ -88,28 +94,49 @@ pub async fn finish_sweep(
         .await
         .map_err(store_down)?
         .ok_or_else(|| StepError::invalid_input(format!("no sweep with sweep_id {id}")))?;
-    let children = children(jobs, &sweep).await.map_err(store_down)?;
+    let mut children = children(jobs, &sweep).await.map_err(store_down)?;
+    if end_unstarted(jobs, &sweep, &children).await.map_err(store_down)? {
+        children = super::service::children(jobs, &sweep).await.map_err(store_down)?;
+    }
     let report = report_of(sweep.clone(), &children);
-    let space = match &sweep.request.plan {
-        Plan::Space(space) => space,
-        Plan::WalkForward { .. } => {
-            return Err(StepError::invalid_input(
-                "walk-forward sweeps are not finished by this step yet",
-            ));
-        }
-    };
 
     let folder = sweep_folder(id);
-    let document = json!({"sweep_id": id, "strategy_name": report.strategy_name,
+    let mut document = json!({"sweep_id": id, "strategy_name": report.strategy_name,
         "strategy_version": report.strategy_version, "runs": report.runs, "progress": report.progress,
-        "leaderboard": report.leaderboard, "failures": report.failures});
+        "failures": report.failures});
+    let (picture, stitched) = match &sweep.request.plan {
+        Plan::Space(space) => {
+            document["leaderboard"] = json!(report.leaderboard);
+            let title = format!(
+                "{} v{} — {} runs ranked by {}",
+                report.strategy_name, report.strategy_version, report.runs, report.rank_by
+            );
+            (sweep_svg(&title, space, &report.leaderboard), None)
+        }
+        Plan::WalkForward { plan, .. } => {
+            let windows = report.windows.clone().unwrap_or_default();
+            let curves = out_of_sample_curves(results, &sweep, &windows).await?;
+            let stitched = stitch(&windows, &curves);
+            document["walk_forward"] = json!(plan);
+            document["windows"] = json!(windows);
+            document["out_of_sample"] = json!(stitched);
+            let title = format!(
+                "{} v{} — walk-forward out-of-sample equity, {} windows of {} test days",
+                report.strategy_name, report.strategy_version, plan.windows, plan.test_days
+            );
+            let points: Vec<EquityPoint> = stitched
+                .iter()
+                .flat_map(|stitched| &stitched.equity)
+                .map(|point| EquityPoint {
+                    at_ms: point.at_ms,
+                    balance: point.balance,
+                })
+                .collect();
+            (equity_svg(&title, &points), stitched)
+        }
+    };
     let board = serde_json::to_vec_pretty(&document)
         .map_err(|error| StepError::invalid_state("the leaderboard cannot be written", error))?;
-    let title = format!(
-        "{} v{} — {} runs ranked by {}",
-        report.strategy_name, report.strategy_version, report.runs, report.rank_by
-    );
-    let picture = sweep_svg(&title, space, &report.leaderboard);
     let write_down = |error| StepError::transient("writing the leaderboard to S3", error);
     results
         .put(&format!("{folder}/{LEADERBOARD_FILE}"), board.clone())
@@ -132,7 +159,17 @@ pub async fn finish_sweep(
     };
     if let Some(tracker) = tracker {
         let artifacts = Artifacts { board, picture };
-        match track(tracker, &sweep, &children, &report, &artifacts, status).await {
+        match track(
+            tracker,
+            &sweep,
+            &children,
+            &report,
+            stitched.as_ref(),
+            &artifacts,
+            status,
+        )
+        .await
+        {
             Ok(run_id) => set.mlflow_run_id = Some(run_id),
             Err(error) => {
                 tracing::warn!(sweep_id = %id, error = %chain(&error), "MLflow did not take the sweep's parent run");
@@ -175,6 +212,7 @@ async fn track(
     sweep: &SweepRecord,
     children: &[WorkflowRecord],
     report: &SweepReport,
+    stitched: Option<&Stitched>,
     artifacts: &Artifacts,
     status: Status,
 ) -> Result<String, RegistryError> {
@@ -222,6 +260,13 @@ async fn track(
     if let Some(best) = report.leaderboard.rows.first().and_then(|row| row.value) {
         metrics.insert(format!("best_{}", request.rank_by.metric()), best);
     }
+    if let Some(stitched) = stitched {
+        metrics.insert("out_of_sample_profit_total_pct".to_owned(), stitched.profit_total_pct);
+        metrics.insert("out_of_sample_trades".to_owned(), stitched.total_trades as f64);
+        if let Some(efficiency) = stitched.efficiency {
+            metrics.insert("walk_forward_efficiency".to_owned(), efficiency);
+        }
+    }
     tracker.log_batch(&run, &params, &metrics).await?;
     tracker
         .log_artifact(&run, &format!("sweep/{LEADERBOARD_FILE}"), artifacts.board.clone())
@@ -255,6 +300,68 @@ async fn track(
     };
     tracker.end_run(&run, end).await?;
     Ok(run.run_id)
+}
+
+/// Fails the children the map never started (still PENDING once it ended), saying why, so that none waits for a
+/// workflow that will not start it: a walk-forward's out-of-sample backtest whose in-sample hyperopt did not
+/// complete, or a child the map had not reached when it stopped. Answers whether there were any. A CANCELLED
+/// sweep's children are left to its cancel, which stopped the map and is cancelling them (a repeated cancel ends
+/// any it left): failing them here would race it and turn cancelled children into failed ones.
+async fn end_unstarted(
+    jobs: &impl WorkflowStore,
+    sweep: &SweepRecord,
+    children: &[WorkflowRecord],
+) -> Result<bool, crate::store::StoreError> {
+    if sweep.status == Status::Cancelled {
+        return Ok(false);
+    }
+    let status_of: BTreeMap<RunId, Status> = children.iter().map(|child| (child.run_id, child.status)).collect();
+    let ends: Vec<(RunId, Status, RecordUpdate)> = children
+        .iter()
+        .filter(|child| child.status == Status::Pending)
+        .map(|child| {
+            let reason = match child.config.parameters_from {
+                Some(from) => format!(
+                    "not run: its in-sample hyperopt {from} ended {}",
+                    status_of.get(&from).copied().unwrap_or(Status::Pending)
+                ),
+                None => format!("not run: sweep {} ended before its workflow started it", sweep.sweep_id),
+            };
+            (child.run_id, Status::Failed, RecordUpdate::failure(reason, SWEEP_STEP))
+        })
+        .collect();
+    if ends.is_empty() {
+        return Ok(false);
+    }
+    tracing::warn!(sweep_id = %sweep.sweep_id, children = ends.len(), "children the map never started are FAILED");
+    end_pending(jobs, ends).await?;
+    Ok(true)
+}
+
+/// Each window's out-of-sample closed-trade equity, read from its completed backtest's raw result (None for a
+/// window whose backtest did not complete, or whose result cannot be read: the other windows still stitch).
+async fn out_of_sample_curves(
+    results: &impl ObjectStore,
+    sweep: &SweepRecord,
+    windows: &[WindowReport],
+) -> Result<Vec<Option<Vec<EquityPoint>>>, StepError> {
+    let mut curves = Vec::with_capacity(windows.len());
+    for window in windows {
+        let side = &window.out_of_sample;
+        if side.status != Status::Completed {
+            curves.push(None);
+            continue;
+        }
+        match read_summary(results, side.run_id, &sweep.strategy_name).await {
+            Ok(summary) => curves.push(Some(summary.equity)),
+            Err(error) if error.error_type() == ErrorType::TransientDependency => return Err(error),
+            Err(error) => {
+                tracing::warn!(run_id = %side.run_id, error = %chain(&error), "an out-of-sample result cannot be read");
+                curves.push(None);
+            }
+        }
+    }
+    Ok(curves)
 }
 
 /// Whether the sweep succeeded, else why not, in one line.
@@ -299,5 +406,122 @@ fn judge(report: &SweepReport, map_failure: Option<&Failure>) -> Result<(), Stri
         )),
         None if share > report.tolerated_failure_percentage => Err(children()),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::objects::MemoryObjects;
+    use crate::store::MemoryStore;
+    use crate::sweep::record::child_jobs;
+    use crate::sweep::record::tests::walk_forward_sweep;
+    use crate::sweep::store::MemorySweeps;
+    use crate::workflow::fakes::FakeTracker;
+
+    /// A walk-forward whose first hyperopt failed: its out-of-sample backtest was never started, so the step fails it
+    /// naming the hyperopt, the sweep fails beyond its tolerance, and the windows are written in place of a
+    /// leaderboard, the completed ones in-sample beside out-of-sample.
+    #[tokio::test]
+    async fn a_window_whose_hyperopt_failed_leaves_no_child_waiting_and_the_windows_are_written() {
+        let (sweeps, jobs, results) = (
+            MemorySweeps::default(),
+            MemoryStore::new(),
+            MemoryObjects::new("results"),
+        );
+        let sweep = walk_forward_sweep();
+        sweeps.create(&sweep).await.expect("recorded");
+        for (index, mut child) in child_jobs(&sweep, &[]).into_iter().enumerate() {
+            match index {
+                0 => {
+                    child.status = Status::Failed;
+                    child.error = Some("no good epoch among the 8".into());
+                }
+                1 => {}
+                even if even % 2 == 0 => {
+                    child.status = Status::Completed;
+                    child.result = Some(json!({"mode": "hyperopt", "params": {"buy.buy_ema_fast": 9},
+                        "metrics": {"profit_total": 0.05, "backtest_days": 15, "sharpe": 2.0}}));
+                }
+                _ => {
+                    child.status = Status::Completed;
+                    child.result = Some(json!({"profit_total_pct": 1.0, "backtest_days": 5, "sharpe": 1.0}));
+                }
+            }
+            jobs.create(&child).await.expect("recorded");
+        }
+        let input = FinishInput {
+            sweep_id: sweep.sweep_id,
+            error: None,
+            execution_status: None,
+        };
+        let finished = finish_sweep(&sweeps, &jobs, &results, None::<&FakeTracker>, &input)
+            .await
+            .expect("finished");
+        assert_eq!(finished.status, Status::Failed);
+        let error = finished.error.expect("why");
+        assert!(error.contains("2 of 6 children did not complete"), "{error}");
+
+        let unstarted = jobs.get(sweep.sweep_id.child(1)).await.expect("read").expect("there");
+        assert_eq!(unstarted.status, Status::Failed);
+        let reason = unstarted.error.expect("a reason");
+        assert_eq!(
+            reason,
+            format!(
+                "not run: its in-sample hyperopt {} ended FAILED",
+                sweep.sweep_id.child(0)
+            )
+        );
+
+        let board = results
+            .get(&format!("sweeps/{}/{LEADERBOARD_FILE}", sweep.sweep_id))
+            .await
+            .expect("read")
+            .expect("written");
+        let board: serde_json::Value = serde_json::from_slice(&board).expect("JSON");
+        let windows = board["windows"].as_array().expect("the windows");
+        assert_eq!(windows.len(), 3);
+        let ratio = windows[1]["ratios"]["profit_per_day_pct"].as_f64().expect("a ratio");
+        assert!((ratio - 0.6).abs() < 1e-9, "0.2 %/day out of 0.333 in: {ratio}");
+        assert_eq!(
+            board["out_of_sample"],
+            serde_json::Value::Null,
+            "no curve read: the results are not there"
+        );
+        assert!(board.get("leaderboard").is_none());
+    }
+
+    /// A cancelled sweep's end leaves its unstarted children to the cancel that stopped it (which cancels them),
+    /// rather than failing them under its feet.
+    #[tokio::test]
+    async fn a_cancelled_sweeps_unstarted_children_are_left_to_its_cancel() {
+        let (sweeps, jobs, results) = (
+            MemorySweeps::default(),
+            MemoryStore::new(),
+            MemoryObjects::new("results"),
+        );
+        let mut sweep = walk_forward_sweep();
+        sweep.status = Status::Cancelled;
+        sweeps.create(&sweep).await.expect("recorded");
+        for child in child_jobs(&sweep, &[]) {
+            jobs.create(&child).await.expect("recorded");
+        }
+        let input = FinishInput {
+            sweep_id: sweep.sweep_id,
+            error: None,
+            execution_status: Some("ABORTED".into()),
+        };
+        let finished = finish_sweep(&sweeps, &jobs, &results, None::<&FakeTracker>, &input)
+            .await
+            .expect("finished");
+        assert_eq!(finished.status, Status::Cancelled);
+        let children = jobs.get_many(&sweep.child_ids()).await.expect("read");
+        assert!(
+            children.iter().all(|child| child.status == Status::Pending),
+            "{:?}",
+            children.iter().map(|child| child.status).collect::<Vec<_>>()
+        );
     }
 }

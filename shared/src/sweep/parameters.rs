@@ -76,6 +76,23 @@ impl Parameter {
     }
 }
 
+impl Parameter {
+    /// A parameter as a hyperopt result names it, `<space>.<name>` by the parameter file's sections: the
+    /// hyperoptable spaces as [`Parameter::parse`] reads them, and `stoploss.stoploss`, `trailing.<setting>` and
+    /// `max_open_trades.max_open_trades` as the config settings they are. The ROI table is not a parameter here.
+    pub fn from_hyperopt(text: &str) -> Result<Self, String> {
+        match text.split_once('.') {
+            Some((space @ ("stoploss" | "max_open_trades"), name)) if name == space => {
+                Ok(Self::Config(name.to_owned()))
+            }
+            Some(("trailing", name)) if name.starts_with("trailing_") && CONFIG_SETTINGS.contains(&name) => {
+                Ok(Self::Config(name.to_owned()))
+            }
+            _ => Self::parse(text),
+        }
+    }
+}
+
 impl TryFrom<String> for Parameter {
     type Error = String;
 
@@ -231,6 +248,22 @@ mod tests {
             json!({"stoploss": -0.05, "trailing_stop": true})
         );
         assert_eq!(StrategyParameters::file_name("SampleStrategy"), "SampleStrategy.json");
+    }
+
+    #[test]
+    fn a_hyperopt_results_names_read_as_parameters_and_settings() {
+        for (text, expected) in [
+            ("buy.buy_ema_fast", parameter("buy_ema_fast")),
+            ("sell.threshold", parameter("sell.threshold")),
+            ("stoploss.stoploss", parameter("stoploss")),
+            ("trailing.trailing_stop_positive", parameter("trailing_stop_positive")),
+            ("max_open_trades.max_open_trades", parameter("max_open_trades")),
+        ] {
+            assert_eq!(Parameter::from_hyperopt(text), Ok(expected), "{text}");
+        }
+        for text in ["roi.0", "trailing.stoploss", "stoploss.max_open_trades"] {
+            assert!(Parameter::from_hyperopt(text).is_err(), "{text}");
+        }
     }
 
     #[test]

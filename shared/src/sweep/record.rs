@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::estimate::Estimate;
 use super::parameters::{Parameter, StrategyParameters};
-use super::request::SweepRequest;
+use super::request::{Plan, SweepRequest};
 use super::space::Combination;
-use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, WorkflowRecord};
+use super::walk_forward::{WalkForward, Window};
+use crate::backtest::{BacktestRequest, Hyperopt, RunId, Status, StrategyVersion, WorkflowRecord};
 use crate::time::Timestamp;
 
 /// The identity of a sweep: a version 4 UUID, as a run id is.
@@ -132,7 +133,14 @@ impl SweepRecord {
 pub fn child_request(base: &BacktestRequest, version: u32, combination: &Combination) -> BacktestRequest {
     let mut request = base.clone();
     request.strategy_version = StrategyVersion::Number(version);
-    let split = StrategyParameters::new(&base.strategy_name, combination);
+    apply_combination(&mut request, combination);
+    request
+}
+
+/// Sets `combination` on `request`: its hyperoptable parameters as the run's strategy parameters, its config
+/// settings merged into the overrides.
+pub fn apply_combination(request: &mut BacktestRequest, combination: &Combination) {
+    let split = StrategyParameters::new(&request.strategy_name, combination);
     request.config.config_overrides.extend(split.config);
     request.config.parameters.extend(
         combination
@@ -140,22 +148,68 @@ pub fn child_request(base: &BacktestRequest, version: u32, combination: &Combina
             .filter(|(parameter, _)| matches!(parameter, Parameter::Hyperoptable { .. }))
             .map(|(parameter, value)| (parameter.clone(), value.clone())),
     );
-    request
 }
 
-/// The child jobs of `sweep`, one per combination, PENDING until the sweep workflow starts each.
+/// The child jobs of `sweep`, PENDING until the sweep workflow starts each: one per combination of its space, or
+/// for a walk-forward its [`window_jobs`] (`combinations` is then empty).
 pub fn child_jobs(sweep: &SweepRecord, combinations: &[Combination]) -> Vec<WorkflowRecord> {
+    if let Plan::WalkForward { plan, windows } = &sweep.request.plan {
+        return window_jobs(sweep, plan, windows);
+    }
     combinations
         .iter()
         .enumerate()
         .map(|(index, combination)| {
-            let request = child_request(&sweep.request.base, sweep.strategy_version, combination);
-            let mut job = WorkflowRecord::new(sweep.sweep_id.child(index), request, Status::Pending, sweep.created_at)
-                .submitted_by(sweep.submitted_by.clone());
-            job.sweep_id = Some(sweep.sweep_id);
-            job
+            child_record(
+                sweep,
+                index,
+                child_request(&sweep.request.base, sweep.strategy_version, combination),
+            )
         })
         .collect()
+}
+
+/// The children of window `window` of a walk-forward: its in-sample hyperopt, then its out-of-sample backtest.
+pub fn window_children(sweep_id: SweepId, window: &Window) -> (RunId, RunId) {
+    let first = window.index as usize * 2;
+    (sweep_id.child(first), sweep_id.child(first + 1))
+}
+
+/// A walk-forward's children, two per window in the windows' order: the in-sample hyperopt of its training days,
+/// then the out-of-sample backtest of its test days with the parameters that hyperopt found (`parameters_from`).
+fn window_jobs(sweep: &SweepRecord, plan: &WalkForward, windows: &[Window]) -> Vec<WorkflowRecord> {
+    let mut base = sweep.request.base.clone();
+    base.strategy_version = StrategyVersion::Number(sweep.strategy_version);
+    windows
+        .iter()
+        .flat_map(|window| {
+            let (in_sample_id, out_of_sample_id) = window_children(sweep.sweep_id, window);
+            let mut in_sample = base.clone();
+            in_sample.config.start_date = window.train_start;
+            in_sample.config.end_date = window.train_end;
+            in_sample.config.hyperopt = Some(Hyperopt {
+                epochs: plan.epochs,
+                loss: plan.loss.clone(),
+            });
+            let mut out_of_sample = base.clone();
+            out_of_sample.config.start_date = window.test_start;
+            out_of_sample.config.end_date = window.test_end;
+            out_of_sample.config.parameters_from = Some(in_sample_id);
+            [(in_sample_id, in_sample), (out_of_sample_id, out_of_sample)]
+        })
+        .map(|(run_id, request)| pending_child(sweep, run_id, request))
+        .collect()
+}
+
+fn child_record(sweep: &SweepRecord, index: usize, request: BacktestRequest) -> WorkflowRecord {
+    pending_child(sweep, sweep.sweep_id.child(index), request)
+}
+
+fn pending_child(sweep: &SweepRecord, run_id: RunId, request: BacktestRequest) -> WorkflowRecord {
+    let mut job = WorkflowRecord::new(run_id, request, Status::Pending, sweep.created_at)
+        .submitted_by(sweep.submitted_by.clone());
+    job.sweep_id = Some(sweep.sweep_id);
+    job
 }
 
 /// The combination a child ran, read back from its job: its strategy parameters and the varied config settings.
@@ -236,6 +290,72 @@ pub(crate) mod tests {
         };
         for (job, combination) in jobs.iter().zip(&combinations) {
             assert_eq!(&child_combination(job, &space.parameters()), combination);
+        }
+    }
+
+    /// A walk-forward of 3 windows of 15 training and 5 test days over January 2026, every child on version 3.
+    pub(crate) fn walk_forward_sweep() -> SweepRecord {
+        let body = json!({"strategy_name": "EmaCross", "strategy_version": "production",
+            "config": {"timeframe": "5m", "symbols": ["BTC/USDT"], "start_date": "2026-01-01",
+                "end_date": "2026-02-01"},
+            "walk_forward": {"windows": 3, "train_days": 15, "test_days": 5, "epochs": 12}});
+        let today = NaiveDate::from_ymd_opt(2026, 6, 1).expect("a date");
+        let request = SweepRequest::from_json(body.to_string().as_bytes(), today).expect("a walk-forward");
+        let shape = SweepShape {
+            children: request.children(),
+            candle_pairs: 8_928,
+            max_concurrency: 10,
+            task_cpu: 1024,
+            task_memory_mib: 2048,
+        };
+        let runs = request.children();
+        SweepRecord::new(
+            SweepId::new(),
+            request,
+            3,
+            runs,
+            estimate(shape, EngineTime::Assumed),
+            Timestamp::now(),
+        )
+    }
+
+    #[test]
+    fn a_walk_forward_hyperopts_each_windows_training_days_then_backtests_its_test_days_with_what_it_found() {
+        let sweep = walk_forward_sweep();
+        let jobs = child_jobs(&sweep, &[]);
+        assert_eq!(jobs.len(), 6);
+        assert_eq!(jobs.iter().map(|job| job.run_id).collect::<Vec<_>>(), sweep.child_ids());
+        let Plan::WalkForward { windows, .. } = &sweep.request.plan else {
+            panic!("a walk-forward")
+        };
+        for (window, pair) in windows.iter().zip(jobs.chunks(2)) {
+            let (in_sample, out_of_sample) = (&pair[0], &pair[1]);
+            assert_eq!(
+                (in_sample.run_id, out_of_sample.run_id),
+                window_children(sweep.sweep_id, window)
+            );
+            assert_eq!(
+                (in_sample.config.start_date, in_sample.config.end_date),
+                (window.train_start, window.train_end)
+            );
+            assert_eq!(
+                in_sample.config.hyperopt,
+                Some(Hyperopt {
+                    epochs: 12,
+                    loss: "SharpeHyperOptLoss".into()
+                })
+            );
+            assert_eq!(
+                (out_of_sample.config.start_date, out_of_sample.config.end_date),
+                (window.test_start, window.test_end)
+            );
+            assert_eq!(out_of_sample.config.hyperopt, None);
+            assert_eq!(out_of_sample.config.parameters_from, Some(in_sample.run_id));
+            for job in pair {
+                assert_eq!(job.strategy_version, StrategyVersion::Number(3));
+                assert_eq!(job.sweep_id, Some(sweep.sweep_id));
+                assert_eq!(job.status, Status::Pending);
+            }
         }
     }
 

@@ -90,8 +90,15 @@ impl SweepRequest {
                 None
             }
         };
-        if let (Ok(base), Some(Plan::Space(space))) = (&base, &plan) {
-            overridden_twice(&mut errors, base, space);
+        match (&base, &plan) {
+            (Ok(base), Some(Plan::Space(space))) => overridden_twice(&mut errors, base, space),
+            (Ok(base), Some(Plan::WalkForward { .. })) if !base.config.parameters.is_empty() => {
+                errors.push(FieldError::new(
+                    "config.parameters",
+                    "a walk-forward finds the parameters by hyperopt in each window; give none",
+                ));
+            }
+            _ => {}
         }
         let rank_by = match own.get("rank_by") {
             None => Some(RankBy::default()),
@@ -180,7 +187,10 @@ fn walk_forward_plan(errors: &mut Vec<FieldError>, value: &Value, base: Option<&
         Err(error) => {
             errors.push(FieldError::new(
                 "walk_forward",
-                format!("walk_forward is {{windows, train_days, test_days}}, whole numbers: {error}"),
+                format!(
+                    "walk_forward is {{windows, train_days, test_days}}, whole numbers, with optional epochs and \
+                     loss: {error}"
+                ),
             ));
             return None;
         }

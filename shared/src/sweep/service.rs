@@ -18,6 +18,7 @@ use super::record::{SweepId, SweepRecord, child_combination, child_jobs};
 use super::request::{Plan, SweepRequest};
 use super::space::Combination;
 use super::store::{SweepStore, SweepUpdate};
+use super::windows::{WindowReport, window_reports};
 use crate::backtest::{BacktestConfig, BacktestJob, RunId, Status, StrategyVersion, WorkflowRecord};
 use crate::executor::{LaunchError, StopError, Stopper};
 use crate::jobs::{self, CancelError};
@@ -34,7 +35,7 @@ const CONCURRENCY: usize = 16;
 /// How many of the strategy's latest completed runs the estimate learns the engine's speed from.
 const PAST_RUNS: usize = 50;
 /// The step a child is failed under when its sweep could not be started.
-const SWEEP_STEP: &str = "Sweep";
+pub(crate) const SWEEP_STEP: &str = "Sweep";
 
 /// A sweep a caller asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,20 +106,18 @@ where
     let request = submission.request;
     let version = pinned_version(ports.registry, &request).await?;
     let combinations = combinations(&request, &version)?;
-    let engine = engine_time(ports.jobs, &request.base.strategy_name).await;
-    let shape = SweepShape {
-        children: combinations.len(),
-        candle_pairs: candle_pairs(&request.base.config),
-        max_concurrency: request.max_concurrency as usize,
-        task_cpu: ports.task.cpu,
-        task_memory_mib: ports.task.memory_mib,
+    let runs = match &request.plan {
+        Plan::Space(_) => combinations.len(),
+        Plan::WalkForward { .. } => request.children(),
     };
+    let engine = engine_time(ports.jobs, &request.base.strategy_name).await;
+    let shape = shape(&request, runs, ports.task);
     let planned = Planned {
         sweep_id: None,
         status: None,
         strategy_name: request.base.strategy_name.clone(),
         strategy_version: version.version,
-        runs: combinations.len(),
+        runs,
         estimate: estimate(shape, engine),
         dry_run: request.dry_run,
     };
@@ -129,7 +128,7 @@ where
         SweepId::new(),
         request,
         version.version,
-        combinations.len(),
+        runs,
         planned.estimate.clone(),
         submission.at,
     )
@@ -225,8 +224,25 @@ async fn end_pending_children(
     to: Status,
     set: &RecordUpdate,
 ) -> Result<(), StoreError> {
-    let mut writes = futures::stream::iter(sweep.child_ids().into_iter().map(|run_id| {
-        let transition = Transition::new(Status::Pending, to, Timestamp::now()).with(set.clone());
+    end_pending(
+        jobs,
+        sweep
+            .child_ids()
+            .into_iter()
+            .map(|run_id| (run_id, to, set.clone()))
+            .collect(),
+    )
+    .await
+}
+
+/// Moves each `(child, status, set)` of `ends` from PENDING to its status with its `set`, `CONCURRENCY` at a time
+/// (a child no longer PENDING is left as it is); every child is tried, the first write that failed is answered.
+pub(crate) async fn end_pending(
+    jobs: &impl WorkflowStore,
+    ends: Vec<(RunId, Status, RecordUpdate)>,
+) -> Result<(), StoreError> {
+    let mut writes = futures::stream::iter(ends.into_iter().map(|(run_id, to, set)| {
+        let transition = Transition::new(Status::Pending, to, Timestamp::now()).with(set);
         async move { jobs.transition(run_id, &transition).await }
     }))
     .buffer_unordered(CONCURRENCY);
@@ -266,20 +282,34 @@ async fn pinned_version(
     Ok(version)
 }
 
-/// The combinations of the request's space, once the version declares everything it varies.
+/// What the estimate prices: every child, and the candles each reads. A walk-forward window is a hyperopt of
+/// `epochs` backtests of its training days then one backtest of its test days, in sequence: its two children are
+/// priced at their mean, and at most as many run at once as there are windows.
+fn shape(request: &SweepRequest, runs: usize, task: TaskSize) -> SweepShape {
+    let config = &request.base.config;
+    let (candle_pairs, max_concurrency) = match &request.plan {
+        Plan::Space(_) => (candle_pairs(config), request.max_concurrency as usize),
+        Plan::WalkForward { plan, windows } => {
+            let per_day = candle_pairs(config) / ((config.end_date - config.start_date).num_days().max(1) as u64);
+            let window = per_day * (u64::from(plan.epochs) * u64::from(plan.train_days) + u64::from(plan.test_days));
+            (window / 2, (request.max_concurrency as usize).min(windows.len()))
+        }
+    };
+    SweepShape {
+        children: runs,
+        candle_pairs,
+        max_concurrency,
+        task_cpu: task.cpu,
+        task_memory_mib: task.memory_mib,
+    }
+}
+
+/// The combinations of the request's space, once the version declares everything it varies; none for a
+/// walk-forward, which needs the version to declare something to fit.
 fn combinations(
     request: &SweepRequest,
     version: &crate::mlflow::StrategyVersion,
 ) -> Result<Vec<Combination>, SubmitSweepError> {
-    let space = match &request.plan {
-        Plan::Space(space) => space,
-        Plan::WalkForward { .. } => {
-            return Err(SubmitSweepError::Invalid(ValidationErrors::one(
-                "walk_forward",
-                "walk-forward sweeps are not served yet; sweep a space",
-            )));
-        }
-    };
     let declared = Declared::from_tags(&version.tags).map_err(|problem| {
         SubmitSweepError::Invalid(ValidationErrors::one(
             "strategy_version",
@@ -289,6 +319,20 @@ fn combinations(
             ),
         ))
     })?;
+    let space = match &request.plan {
+        Plan::Space(space) => space,
+        Plan::WalkForward { .. } if declared.is_empty() => {
+            return Err(SubmitSweepError::Invalid(ValidationErrors::one(
+                "walk_forward",
+                format!(
+                    "strategy {} version {} declares no hyperoptable parameters: a walk-forward has nothing to fit \
+                     (declare them with the version's parameters)",
+                    request.base.strategy_name, version.version
+                ),
+            )));
+        }
+        Plan::WalkForward { .. } => return Ok(Vec::new()),
+    };
     let refused = declared.check("space", space);
     if !refused.is_empty() {
         return Err(SubmitSweepError::Invalid(ValidationErrors(refused)));
@@ -346,14 +390,25 @@ pub fn items_key(sweep_id: SweepId) -> String {
     format!("sweeps/{sweep_id}/children.json")
 }
 
-/// Writes the children as the backtest workflow takes its input (the job, flat), in the sweep's order.
+/// Writes the map's items: the children as the backtest workflow takes its input (the job, flat), in the sweep's
+/// order; for a walk-forward one item per window, `{"in_sample": job, "out_of_sample": job}`, run one after the
+/// other.
 async fn write_items(
     items: &impl ObjectStore,
     sweep: &SweepRecord,
     children: &[WorkflowRecord],
 ) -> Result<ItemsObject, ObjectError> {
     let jobs: Vec<BacktestJob> = children.iter().map(WorkflowRecord::job).collect();
-    let text = serde_json::to_vec(&jobs).map_err(ObjectError::new)?;
+    let text = match &sweep.request.plan {
+        Plan::Space(_) => serde_json::to_vec(&jobs),
+        Plan::WalkForward { .. } => serde_json::to_vec(
+            &jobs
+                .chunks(2)
+                .map(|window| json!({"in_sample": window[0], "out_of_sample": window.get(1)}))
+                .collect::<Vec<_>>(),
+        ),
+    }
+    .map_err(ObjectError::new)?;
     let key = items_key(sweep.sweep_id);
     items.put(&key, text).await?;
     Ok(ItemsObject {
@@ -470,6 +525,9 @@ pub struct SweepReport {
     pub progress: Progress,
     pub rank_by: String,
     pub leaderboard: Leaderboard,
+    /// A walk-forward's windows: in-sample against out-of-sample, as far as their children ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<WindowReport>>,
     /// The children that failed, with why.
     pub failures: Vec<Value>,
     pub estimate: Estimate,
@@ -544,6 +602,14 @@ pub fn report_of(sweep: SweepRecord, children: &[WorkflowRecord]) -> SweepReport
             summary: job.result.clone().filter(|_| job.status == Status::Completed),
         });
     }
+    // A walk-forward's children are not alternatives to rank: its windows are reported side by side instead.
+    let windows = match &sweep.request.plan {
+        Plan::Space(_) => None,
+        Plan::WalkForward { windows, .. } => {
+            ranked.clear();
+            Some(window_reports(sweep.sweep_id, windows, children))
+        }
+    };
     SweepReport {
         sweep_id: sweep.sweep_id,
         status: sweep.status,
@@ -553,6 +619,7 @@ pub fn report_of(sweep: SweepRecord, children: &[WorkflowRecord]) -> SweepReport
         progress,
         rank_by: sweep.request.rank_by.metric().to_owned(),
         leaderboard: leaderboard(sweep.request.rank_by.clone(), &ranked),
+        windows,
         failures,
         estimate: sweep.estimate.clone(),
         max_concurrency: sweep.request.max_concurrency,

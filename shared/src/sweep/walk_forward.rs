@@ -11,13 +11,34 @@ use crate::validation::{FieldError, ValidationErrors};
 /// The most windows one walk-forward may have.
 pub const MAX_WINDOWS: u32 = 24;
 
-/// What a request asks: how many windows, and how long each range is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The most epochs one window's hyperopt may run.
+pub const MAX_EPOCHS: u32 = 1_000;
+/// Epochs per hyperopt when the request does not say.
+pub const DEFAULT_EPOCHS: u32 = 50;
+/// The hyperopt loss when the request does not say: Freqtrade's Sharpe ratio loss.
+pub const DEFAULT_LOSS: &str = "SharpeHyperOptLoss";
+
+/// What a request asks: how many windows, how long each range is, and how each window's hyperopt searches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WalkForward {
     pub windows: u32,
     pub train_days: u32,
     pub test_days: u32,
+    /// Hyperopt epochs per window (1 to [`MAX_EPOCHS`]).
+    #[serde(default = "default_epochs")]
+    pub epochs: u32,
+    /// The hyperopt loss class, such as `SharpeHyperOptLoss` or `SortinoHyperOptLoss`.
+    #[serde(default = "default_loss")]
+    pub loss: String,
+}
+
+fn default_epochs() -> u32 {
+    DEFAULT_EPOCHS
+}
+
+fn default_loss() -> String {
+    DEFAULT_LOSS.to_owned()
 }
 
 /// One window: dates are whole UTC days, each end exclusive as in Freqtrade's timerange.
@@ -50,6 +71,21 @@ impl WalkForward {
                     format!("{name} must be at least 1"),
                 ));
             }
+        }
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            errors.push(FieldError::new(
+                format!("{field}.epochs"),
+                format!("epochs must be 1 to {MAX_EPOCHS}"),
+            ));
+        }
+        let identifier = self.loss.len() <= 64
+            && self.loss.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && self.loss.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier {
+            errors.push(FieldError::new(
+                format!("{field}.loss"),
+                "loss must be a hyperopt loss class name, such as SharpeHyperOptLoss",
+            ));
         }
         if !errors.is_empty() {
             return Err(ValidationErrors(errors));
@@ -97,6 +133,8 @@ mod tests {
             windows,
             train_days,
             test_days,
+            epochs: DEFAULT_EPOCHS,
+            loss: DEFAULT_LOSS.into(),
         };
         plan.windows("walk_forward", date("2025-01-01"), date("2025-06-01"))
     }
@@ -125,6 +163,25 @@ mod tests {
         let error = windows(3, 60, 31).expect_err("153 days do not fit in 151");
         assert_eq!(error.errors()[0].field, "walk_forward");
         assert!(error.errors()[0].message.contains("need 153 days"), "{error}");
+    }
+
+    #[test]
+    fn a_search_without_epochs_or_with_a_loss_that_is_no_class_name_is_named() {
+        let plan = WalkForward {
+            windows: 1,
+            train_days: 10,
+            test_days: 5,
+            epochs: 0,
+            loss: "x; rm -rf /".into(),
+        };
+        let error = plan
+            .windows("walk_forward", date("2025-01-01"), date("2025-06-01"))
+            .expect_err("refused");
+        let fields: Vec<&str> = error.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["walk_forward.epochs", "walk_forward.loss"]);
+        let asked: WalkForward =
+            serde_json::from_str(r#"{"windows": 3, "train_days": 20, "test_days": 5}"#).expect("defaults");
+        assert_eq!((asked.epochs, asked.loss.as_str()), (DEFAULT_EPOCHS, DEFAULT_LOSS));
     }
 
     #[test]

@@ -9,10 +9,12 @@ use serde_json::{Value, json};
 
 use super::validate::ValidatedStrategy;
 use super::{ErrorType, StepError};
-use crate::backtest::{BacktestJob, RunId, StrategyVersion};
+use crate::backtest::{BacktestJob, RunId, Status, StrategyVersion};
 use crate::config::deep_merge;
 use crate::executor::{ContainerContext, container_environment};
 use crate::objects::{ObjectStore, s3_object};
+use crate::store::WorkflowStore;
+use crate::sweep::{Combination, Parameter, apply_combination};
 
 /// What the step reads: the job, and the strategy version ValidateStrategy pinned.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -67,11 +69,19 @@ pub const RAISES: &[ErrorType] = &[
 /// `context` and run task definition `{task_prefix}{strategy}`.
 pub async fn prepare_config(
     configs: &impl ObjectStore,
+    jobs: &impl WorkflowStore,
     context: &ContainerContext,
     task_prefix: &str,
     validated: &ValidatedJob,
 ) -> Result<Prepared, StepError> {
-    let (job, strategy) = (&validated.job, &validated.strategy);
+    let strategy = &validated.strategy;
+    let mut job = validated.job.clone();
+    if let Some(from) = job.request.config.parameters_from {
+        let found = found_parameters(jobs, job.run_id, from).await?;
+        tracing::info!(run_id = %job.run_id, %from, parameters = found.len(), "parameters taken from the hyperopt run");
+        apply_combination(&mut job.request, &found);
+    }
+    let job = &job;
     let task_definition = pinned_task_definition(task_prefix, &job.request.strategy_name, strategy)?;
     let base_uri = &strategy.config_path;
     let (bucket, key) = s3_object(base_uri)
@@ -111,6 +121,39 @@ pub async fn prepare_config(
             task_definition,
         },
     })
+}
+
+/// The best parameters that the hyperopt of run `from` found, for run `run_id` that takes them: `from` must have
+/// COMPLETED as a hyperopt (its recorded result's `params`, named `<space>.<name>`).
+async fn found_parameters(jobs: &impl WorkflowStore, run_id: RunId, from: RunId) -> Result<Combination, StepError> {
+    let takes = format!("run {run_id} takes its parameters from run {from}");
+    let record = jobs
+        .get(from)
+        .await
+        .map_err(|error| StepError::transient("the workflow store", error))?
+        .ok_or_else(|| StepError::invalid_input(format!("{takes}, which does not exist")))?;
+    if record.status != Status::Completed {
+        return Err(StepError::invalid_input(format!(
+            "{takes}, which is {}, not COMPLETED",
+            record.status
+        )));
+    }
+    let params = record
+        .result
+        .as_ref()
+        .filter(|result| result["mode"] == "hyperopt")
+        .and_then(|result| result["params"].as_object())
+        .ok_or_else(|| {
+            StepError::invalid_input(format!("{takes}, whose result holds no hyperopt's best parameters"))
+        })?;
+    params
+        .iter()
+        .map(|(name, value)| {
+            Parameter::from_hyperopt(name)
+                .map(|parameter| (parameter, value.clone()))
+                .map_err(|problem| StepError::invalid_input(format!("{takes}: {problem}")))
+        })
+        .collect()
 }
 
 /// The task definition the run starts: the revision POST /strategies registered for the pinned version (its
@@ -229,6 +272,7 @@ pub fn workflow_environment(
 mod tests {
     use super::*;
     use crate::backtest::BacktestRequest;
+    use crate::store::MemoryStore;
     use crate::time::Timestamp;
 
     fn job(overrides: Value) -> BacktestJob {
@@ -326,7 +370,7 @@ mod tests {
         let job = job(json!({"stake_amount": 250}));
         let run_id = job.run_id;
         let validated = validated(job, "s3://releases/EmaCross/base.yaml");
-        let prepared = prepare_config(&configs, &context(), "strategy-", &validated)
+        let prepared = prepare_config(&configs, &MemoryStore::new(), &context(), "strategy-", &validated)
             .await
             .expect("prepared")
             .prepared;
@@ -364,7 +408,7 @@ mod tests {
             .strategy
             .tags
             .insert("task_definition".into(), "strategy-EmaCross:7".into());
-        let prepared = prepare_config(&configs, &context(), "strategy-", &validated)
+        let prepared = prepare_config(&configs, &MemoryStore::new(), &context(), "strategy-", &validated)
             .await
             .expect("prepared")
             .prepared;
@@ -377,11 +421,86 @@ mod tests {
             "strategy-EmaCross:7b",
         ] {
             validated.strategy.tags.insert("task_definition".into(), foreign.into());
-            let error = prepare_config(&configs, &context(), "strategy-", &validated)
+            let error = prepare_config(&configs, &MemoryStore::new(), &context(), "strategy-", &validated)
                 .await
                 .expect_err("refused");
             assert!(matches!(error, StepError::MissingImage(_)), "{foreign}: {error:?}");
             assert!(error.to_string().contains(foreign), "{error}");
+        }
+    }
+
+    /// A hyperopt run's recorded result, as the strategy container writes it.
+    fn hyperopt_run(status: crate::backtest::Status, params: Value) -> crate::backtest::WorkflowRecord {
+        let mut record = crate::workflow::fakes::sample_record(status);
+        record.result = Some(json!({"mode": "hyperopt", "best_epoch": 3, "params": params, "metrics": {}}));
+        record
+    }
+
+    #[tokio::test]
+    async fn a_run_taking_a_hyperopts_parameters_gets_its_best_ones_and_fails_without_them() {
+        let configs = crate::objects::MemoryObjects::new("configs");
+        configs
+            .put("base.yaml", b"stake_amount: 100\n".to_vec())
+            .await
+            .expect("put");
+        let jobs = MemoryStore::new();
+        let found = hyperopt_run(
+            crate::backtest::Status::Completed,
+            json!({"buy.buy_ema_fast": 8, "sell.sell_ema_slow": 30, "stoploss.stoploss": -0.07}),
+        );
+        jobs.create(&found).await.expect("recorded");
+        let mut validated = validated(job(json!({})), "s3://configs/base.yaml");
+        validated.job.request.config.parameters_from = Some(found.run_id);
+        let prepared = prepare_config(&configs, &jobs, &context(), "strategy-", &validated)
+            .await
+            .expect("prepared")
+            .prepared;
+        let value = |name: &str| {
+            prepared
+                .environment
+                .iter()
+                .find(|variable| variable.name == name)
+                .map(|variable| variable.value.clone())
+        };
+        let parameters: Value =
+            serde_json::from_str(&value("STRATEGY_PARAMETERS").expect("a parameter file")).expect("JSON");
+        assert_eq!(
+            parameters,
+            json!({"buy": {"buy_ema_fast": 8}, "sell": {"sell_ema_slow": 30}})
+        );
+        let config: Value = serde_json::from_slice(
+            &configs
+                .get(&run_config_key(&validated.job))
+                .await
+                .expect("read")
+                .expect("written"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            config["stoploss"],
+            json!(-0.07),
+            "a setting the hyperopt chose goes to the config"
+        );
+
+        let running = hyperopt_run(crate::backtest::Status::Running, json!({}));
+        let backtested = {
+            let mut record = crate::workflow::fakes::sample_record(crate::backtest::Status::Completed);
+            record.result = Some(json!({"total_trades": 3}));
+            record
+        };
+        for (from, says) in [
+            (running.run_id, "RUNNING, not COMPLETED"),
+            (backtested.run_id, "no hyperopt's best parameters"),
+            (RunId::new(), "does not exist"),
+        ] {
+            jobs.create(&running).await.ok();
+            jobs.create(&backtested).await.ok();
+            validated.job.request.config.parameters_from = Some(from);
+            let error = prepare_config(&configs, &jobs, &context(), "strategy-", &validated)
+                .await
+                .expect_err("refused");
+            assert_eq!(error.error_type(), ErrorType::InvalidInput, "{error}");
+            assert!(error.to_string().contains(says), "{error}");
         }
     }
 
@@ -394,9 +513,15 @@ mod tests {
             ("/etc/base.yaml", ErrorType::MissingConfig),
             ("s3://configs/bad.yaml", ErrorType::InvalidConfig),
         ] {
-            let failed = prepare_config(&configs, &context(), "strategy-", &validated(job(json!({})), path))
-                .await
-                .expect_err("refused");
+            let failed = prepare_config(
+                &configs,
+                &MemoryStore::new(),
+                &context(),
+                "strategy-",
+                &validated(job(json!({})), path),
+            )
+            .await
+            .expect_err("refused");
             assert_eq!(failed.error_type(), error, "{path}");
             assert!(
                 crate::report::chain(&failed).contains(path.trim_start_matches("s3://configs/")),

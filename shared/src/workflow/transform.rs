@@ -7,12 +7,13 @@ use serde::Serialize;
 
 use super::state::RunRef;
 use super::{ErrorType, StepError};
+use crate::backtest::RunId;
 use crate::backtest::Status;
 use crate::mlflow::{ExperimentTracker, RegistryError};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::results::{
-    CHART_FILE, LAST_RESULT, PAIRS_FILE, SUMMARY_FILE, Summary, equity_svg, latest_backtest, parse_result,
-    results_folder, summarize,
+    BEST_EPOCH_FILE, CHART_FILE, LAST_RESULT, PAIRS_FILE, ResultError, SUMMARY_FILE, Summary, equity_svg,
+    latest_backtest, parse_result, results_folder, summarize,
 };
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
@@ -45,10 +46,22 @@ pub fn pairs_csv(summary: &Summary) -> String {
     csv
 }
 
-/// What the step adds to the state.
+/// What the step adds to the state: a backtest's summary, or a hyperopt's best epoch.
 #[derive(Debug, Serialize)]
-pub struct Transformed {
-    pub summary: RecordedSummary,
+#[serde(untagged)]
+pub enum Transformed {
+    Backtest { summary: Box<RecordedSummary> },
+    Hyperopt { best: serde_json::Value },
+}
+
+impl Transformed {
+    /// The backtest's summary (none for a hyperopt).
+    pub fn summary(&self) -> Option<&RecordedSummary> {
+        match self {
+            Self::Backtest { summary } => Some(summary),
+            Self::Hyperopt { .. } => None,
+        }
+    }
 }
 
 /// The errors this step raises.
@@ -84,20 +97,10 @@ pub async fn transform_results<T: ExperimentTracker>(
 
     let folder = results_folder(run_id);
     let s3_down = |error: ObjectError| StepError::transient("the results bucket", error);
-    let pointer = results
-        .get(&format!("{folder}/{LAST_RESULT}"))
-        .await
-        .map_err(s3_down)?
-        .ok_or_else(|| StepError::MissingResult(format!("no {LAST_RESULT} under {folder}/")))?;
-    let name = latest_backtest(&pointer).map_err(|error| StepError::MissingResult(error.0))?;
-    let bytes = results
-        .get(&format!("{folder}/{name}"))
-        .await
-        .map_err(s3_down)?
-        .ok_or_else(|| StepError::MissingResult(format!("{LAST_RESULT} names {name}, which is not there")))?;
-    let result =
-        parse_result(&bytes, name.ends_with(".zip"), &record.strategy_name).map_err(StepError::InvalidResult)?;
-    let summary = summarize(&result).map_err(StepError::InvalidResult)?;
+    if record.config.hyperopt.is_some() {
+        return record_best_epoch(results, store, &record).await;
+    }
+    let summary = read_summary(results, run_id, &record.strategy_name).await?;
 
     let chart = equity_svg(
         &format!(
@@ -144,25 +147,76 @@ pub async fn transform_results<T: ExperimentTracker>(
     };
     let as_recorded = serde_json::to_value(&recorded)
         .map_err(|error| StepError::invalid_state("the summary cannot be written", error))?;
+    complete(store, run_id, as_recorded).await?;
+    tracing::info!(%run_id, trades = recorded.summary.total_trades, profit_pct = recorded.summary.profit_total_pct,
+        "backtest completed");
+    Ok(Transformed::Backtest {
+        summary: Box::new(recorded),
+    })
+}
+
+/// Summarises the engine's raw result of run `run_id` of `strategy` in `results` (the file Freqtrade's
+/// `.last_result.json` names under `results/{run_id}/`), equity curve included.
+pub async fn read_summary(results: &impl ObjectStore, run_id: RunId, strategy: &str) -> Result<Summary, StepError> {
+    let folder = results_folder(run_id);
+    let s3_down = |error: ObjectError| StepError::transient("the results bucket", error);
+    let pointer = results
+        .get(&format!("{folder}/{LAST_RESULT}"))
+        .await
+        .map_err(s3_down)?
+        .ok_or_else(|| StepError::MissingResult(format!("no {LAST_RESULT} under {folder}/")))?;
+    let name = latest_backtest(&pointer).map_err(|error| StepError::MissingResult(error.0))?;
+    let bytes = results
+        .get(&format!("{folder}/{name}"))
+        .await
+        .map_err(s3_down)?
+        .ok_or_else(|| StepError::MissingResult(format!("{LAST_RESULT} names {name}, which is not there")))?;
+    let result = parse_result(&bytes, name.ends_with(".zip"), strategy).map_err(StepError::InvalidResult)?;
+    summarize(&result).map_err(StepError::InvalidResult)
+}
+
+/// A hyperopt run's result: the best epoch the container wrote beside the epochs (`best_epoch.json`), recorded
+/// on the job as it is, with where it is kept; the job moves RUNNING → COMPLETED.
+async fn record_best_epoch(
+    results: &impl ObjectStore,
+    store: &impl WorkflowStore,
+    record: &crate::backtest::WorkflowRecord,
+) -> Result<Transformed, StepError> {
+    let run_id = record.run_id;
+    let key = format!("{}/{BEST_EPOCH_FILE}", results_folder(run_id));
+    let bytes = results
+        .get(&key)
+        .await
+        .map_err(|error| StepError::transient("the results bucket", error))?
+        .ok_or_else(|| StepError::MissingResult(format!("the hyperopt left no {key}")))?;
+    let invalid = |why: &str| StepError::InvalidResult(ResultError(format!("{key} {why}")));
+    let mut best: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid("is not JSON"))?;
+    if best["mode"] != "hyperopt" || !best["params"].is_object() {
+        return Err(invalid("is not a hyperopt's best epoch with its params"));
+    }
+    best["best_epoch_uri"] = serde_json::json!(format!("s3://{}/{key}", results.bucket()));
+    complete(store, run_id, best.clone()).await?;
+    tracing::info!(%run_id, epoch = %best["best_epoch"], "hyperopt completed");
+    Ok(Transformed::Hyperopt { best })
+}
+
+/// Moves job `run_id` RUNNING → COMPLETED with `result`; a job already COMPLETED (the step repeated) is left so.
+async fn complete(store: &impl WorkflowStore, run_id: RunId, result: serde_json::Value) -> Result<(), StepError> {
     let done = Transition::new(Status::Running, Status::Completed, Timestamp::now()).with(RecordUpdate {
-        result: Some(as_recorded),
+        result: Some(result),
         ..RecordUpdate::default()
     });
+    let store_down = |error: StoreError| StepError::transient("the workflow store", error);
     match store.transition(run_id, &done).await.map_err(store_down)? {
         TransitionOutcome::Moved(_)
         | TransitionOutcome::LostRace {
             current: Status::Completed,
-        } => {}
-        TransitionOutcome::LostRace { current } => {
-            return Err(StepError::JobEnded(format!(
-                "the job became {current} while its result was summarised"
-            )));
-        }
-        TransitionOutcome::NotFound => return Err(StepError::invalid_input(format!("job {run_id} vanished"))),
+        } => Ok(()),
+        TransitionOutcome::LostRace { current } => Err(StepError::JobEnded(format!(
+            "the job became {current} while its result was summarised"
+        ))),
+        TransitionOutcome::NotFound => Err(StepError::invalid_input(format!("job {run_id} vanished"))),
     }
-    tracing::info!(%run_id, trades = recorded.summary.total_trades, profit_pct = recorded.summary.profit_total_pct,
-        "backtest completed");
-    Ok(Transformed { summary: recorded })
 }
 
 #[cfg(test)]
@@ -229,9 +283,10 @@ mod tests {
         let first = transform_results(&results, &store, Some(&tracker), &run)
             .await
             .expect("summarised");
-        assert_eq!(first.summary.summary.total_trades, 2);
+        let summary = first.summary().expect("a backtest's summary");
+        assert_eq!(summary.summary.total_trades, 2);
         assert_eq!(
-            first.summary.summary_uri,
+            summary.summary_uri,
             format!("s3://results/results/{}/summary.json", record.run_id)
         );
         let job = store.get(record.run_id).await.expect("read").expect("there");
@@ -239,7 +294,7 @@ mod tests {
         let again = transform_results(&results, &store, Some(&tracker), &run)
             .await
             .expect("repeatable");
-        assert_eq!(again.summary, first.summary);
+        assert_eq!(again.summary(), first.summary());
         assert_eq!(tracker.logged().len(), 6, "both runs log the artifacts");
         let csv = results
             .get(&format!("results/{}/pairs.csv", record.run_id))
@@ -249,6 +304,49 @@ mod tests {
         let csv = String::from_utf8(csv).expect("text");
         assert!(csv.starts_with("pair,trades,wins,losses,"), "{csv}");
         assert_eq!(csv.lines().count(), 2, "one pair traded: {csv}");
+    }
+
+    #[tokio::test]
+    async fn a_hyperopts_best_epoch_is_its_result_and_a_missing_one_is_named() {
+        let (results, store, mut record) = world(Status::Running).await;
+        record.config.hyperopt = Some(crate::backtest::Hyperopt {
+            epochs: 10,
+            loss: "SharpeHyperOptLoss".into(),
+        });
+        let store = {
+            let fresh = MemoryStore::new();
+            fresh.create(&record).await.expect("recorded");
+            drop(store);
+            fresh
+        };
+        let run = RunRef { run_id: record.run_id };
+        let missing = transform_results(&results, &store, None::<&FakeTracker>, &run)
+            .await
+            .expect_err("no best epoch yet");
+        assert_eq!(missing.error_type(), ErrorType::MissingResult);
+        assert!(missing.to_string().contains(BEST_EPOCH_FILE), "{missing}");
+        let key = format!("results/{}/{BEST_EPOCH_FILE}", record.run_id);
+        results
+            .put(&key, b"{\"mode\": \"backtest\"}".to_vec())
+            .await
+            .expect("put");
+        let invalid = transform_results(&results, &store, None::<&FakeTracker>, &run)
+            .await
+            .expect_err("not a hyperopt's");
+        assert_eq!(invalid.error_type(), ErrorType::InvalidResult);
+
+        let best = serde_json::json!({"mode": "hyperopt", "best_epoch": 7, "epochs": 10,
+            "params": {"buy.buy_ema_fast": 9}, "metrics": {"total_trades": 4, "profit_total": 0.02}});
+        results.put(&key, best.to_string().into_bytes()).await.expect("put");
+        let done = transform_results(&results, &store, None::<&FakeTracker>, &run)
+            .await
+            .expect("recorded");
+        assert!(done.summary().is_none());
+        let job = store.get(record.run_id).await.expect("read").expect("there");
+        assert_eq!(job.status, Status::Completed);
+        let result = job.result.expect("a result");
+        assert_eq!(result["params"], best["params"]);
+        assert_eq!(result["best_epoch_uri"], format!("s3://results/{key}"));
     }
 
     #[tokio::test]

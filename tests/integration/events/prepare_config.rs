@@ -5,16 +5,19 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use tradai::backtest::Status;
 use tradai::executor::ContainerContext;
 use tradai::objects::{ObjectStore, S3Objects};
+use tradai::store::{DynamoDbStore, RecordUpdate, Transition, WorkflowStore};
+use tradai::time::Timestamp;
 use tradai_tests::stack::Stack;
 
-use super::{assert_invalid_input, invocation, state};
+use super::{assert_invalid_input, invocation, sample_job, state};
 
 const FUNCTION: &str = "prepare-config";
 
 /// A stack with the sample events' base config, and the step's deps on it.
-async fn prepared_stack() -> (Stack, prepare_config::Deps<S3Objects>) {
+async fn prepared_stack() -> (Stack, prepare_config::Deps<S3Objects, DynamoDbStore>) {
     let stack = Stack::fresh().await;
     let base = "# EmaCross base config\nstake_currency: USDT\nstake_amount: 100\nmax_open_trades: 2\n\
                 exchange:\n  name: binance\n  pair_whitelist: [XRP/USDT]\n  ccxt_config: {enableRateLimit: true}\n\
@@ -30,6 +33,7 @@ async fn prepared_stack() -> (Stack, prepare_config::Deps<S3Objects>) {
     };
     let deps = prepare_config::Deps {
         configs: S3Objects::new(stack.s3.clone(), &stack.config_bucket),
+        jobs: stack.store(),
         context,
         task_prefix: "strategy-".into(),
     };
@@ -119,4 +123,39 @@ async fn a_state_without_a_valid_run_or_strategy_is_invalid_input() {
         let answer = prepare_config::handle(&deps, invocation(&state(FUNCTION, name, &stack))).await;
         assert_invalid_input(answer, field);
     }
+}
+
+/// A walk-forward's out-of-sample run (`out-of-sample.json`) runs with the best parameters its in-sample hyperopt
+/// recorded, read from the job table; before that hyperopt completed, the step refuses naming it.
+#[tokio::test]
+async fn an_out_of_sample_run_gets_its_hyperopts_best_parameters_from_the_job_table() {
+    let (stack, deps) = prepared_stack().await;
+    let state = state(FUNCTION, "out-of-sample.json", &stack);
+    let from = state["config"]["parameters_from"].as_str().expect("parameters_from");
+    let hyperopt = sample_job(&stack, from, Status::Running).await;
+    let early = prepare_config::handle(&deps, invocation(&state)).await;
+    assert_invalid_input(early, "RUNNING, not COMPLETED");
+
+    let best = serde_json::json!({"mode": "hyperopt", "best_epoch": 4, "epochs": 10,
+        "params": {"buy.buy_ema_fast": 9, "buy.buy_ema_slow": 26}, "metrics": {"total_trades": 12}});
+    let done = Transition::new(Status::Running, Status::Completed, Timestamp::now()).with(RecordUpdate {
+        result: Some(best),
+        ..RecordUpdate::default()
+    });
+    stack.store().transition(hyperopt, &done).await.expect("completed");
+    let output = prepare_config::handle(&deps, invocation(&state))
+        .await
+        .expect("prepared");
+    let parameters = output["prepared"]["environment"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|pair| pair["Name"] == "STRATEGY_PARAMETERS")
+        .and_then(|pair| pair["Value"].as_str())
+        .map(|text| serde_json::from_str::<Value>(text).expect("JSON"));
+    assert_eq!(
+        parameters,
+        Some(serde_json::json!({"buy": {"buy_ema_fast": 9, "buy_ema_slow": 26}})),
+        "{output}"
+    );
 }

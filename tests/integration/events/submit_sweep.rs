@@ -138,6 +138,21 @@ async fn a_dry_run_answers_the_estimate_and_writes_nothing() {
         (Some(true), None)
     );
     assert_eq!(answer.json["estimate"]["children"], 6);
+    // A walk-forward of 3 windows is 6 children too, each hyperopt costing its epochs' backtests.
+    let (_, walk) = submit(&deps, "walk-forward-dry-run.json", &strategy).await;
+    assert_eq!(walk.status, 200, "{}", walk.json);
+    assert_eq!(walk.json["runs"], 6, "{}", walk.json);
+    let per_child = |answer: &Answer| {
+        answer.json["estimate"]["engine_seconds_per_child"]
+            .as_f64()
+            .unwrap_or(0.0)
+    };
+    assert!(
+        per_child(&walk) > 3.0 * per_child(&answer),
+        "20 epochs of 10 days weigh more than a backtest of 25: {} against {}",
+        walk.json,
+        answer.json
+    );
     assert!(
         stack.items().await.is_empty() && stack.sweep_items().await.is_empty(),
         "nothing recorded"
@@ -151,6 +166,7 @@ async fn an_invalid_space_names_each_field_and_writes_nothing() {
     for (name, fields) in [
         ("invalid-space.json", vec!["space.grid.buy_ema_fast", "max_concurrency"]),
         ("invalid-too-many.json", vec!["space"]),
+        ("invalid-walk-forward.json", vec!["walk_forward"]),
     ] {
         let (_, answer) = submit(&deps, name, &strategy).await;
         assert_eq!(answer.status, 400, "{name}: {}", answer.json);
