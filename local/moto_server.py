@@ -52,6 +52,10 @@ launcher with a message naming it (exit status 1), so an upgrade of moto cannot 
 - page_execution_history: moto's GetExecutionHistory answered every event, oldest first, whatever was asked;
   reverseOrder, maxResults (default 1000) and nextToken now page it as on AWS, so "the state entered last" can be
   read from the newest events.
+- keep_stopped_executions_aborted: a state still running when StopExecution arrives ends after it, and moto's
+  program then failed the execution: setting the next state of a stopped program raises, and Environment.set_error
+  replaced the stopped state with States.Runtime, so the execution ended FAILED instead of ABORTED (more often the
+  busier the machine). As on AWS, an error after the stop no longer changes it: the execution ends ABORTED.
 - make_states_runtime_uncatchable: on AWS a States.Runtime error (e.g. a JSONPath in Parameters that is not in
   the input) is never retried or caught, the execution fails; and States.ALL does not match
   States.DataLimitExceeded. moto matched both with States.ALL, so the execution took a Catch path instead.
@@ -583,6 +587,25 @@ def page_execution_history() -> None:
     Response.get_execution_history = get_execution_history
 
 
+def keep_stopped_executions_aborted() -> None:
+    patch = "keep_stopped_executions_aborted"
+    environment = load(patch, f"{SFN}.eval.environment")
+    Environment = attribute(patch, environment, "Environment")
+    ProgramStopped = attribute(patch, load(patch, f"{SFN}.eval.program_state"), "ProgramStopped")
+    set_error = own_method(patch, Environment, "set_error")
+    if "self._program_state = ProgramError(" not in source_of(patch, set_error):
+        cannot_patch(patch, "Environment.set_error no longer replaces the program state with ProgramError")
+
+    @functools.wraps(set_error)
+    def guarded(self: Any, error: Any) -> None:
+        with self._state_mutex:  # a re-entrant lock: set_error takes it again
+            if isinstance(self._program_state, ProgramStopped):
+                return
+            set_error(self, error)
+
+    Environment.set_error = guarded
+
+
 def patch_stepfunctions() -> None:
     enable_stepfunctions_execution()
     fix_ecs_parameter_case()
@@ -593,6 +616,7 @@ def patch_stepfunctions() -> None:
     fix_definite_jsonpath()
     make_states_runtime_uncatchable()
     page_execution_history()
+    keep_stopped_executions_aborted()
 
 
 if __name__ == "__main__":

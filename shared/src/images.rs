@@ -41,8 +41,9 @@ impl ImageRef {
 
 /// Where strategy images are kept.
 pub trait ImageRegistry: Send + Sync {
-    /// Whether `image` is in the registry (a missing repository is a missing image).
-    fn contains(&self, image: &ImageRef) -> impl Future<Output = Result<bool, ImageError>> + Send;
+    /// The digest (`sha256:…`) `image` resolves to now, or `None` when it is not in the registry (a missing
+    /// repository is a missing image). A tag may move later; the digest names these bytes for good.
+    fn digest(&self, image: &ImageRef) -> impl Future<Output = Result<Option<String>, ImageError>> + Send;
 }
 
 /// The registry did not answer.
@@ -63,7 +64,7 @@ impl EcrImages {
 }
 
 impl ImageRegistry for EcrImages {
-    async fn contains(&self, image: &ImageRef) -> Result<bool, ImageError> {
+    async fn digest(&self, image: &ImageRef) -> Result<Option<String>, ImageError> {
         let id = match &image.reference {
             ImageReference::Tag(tag) => ImageIdentifier::builder().image_tag(tag).build(),
             ImageReference::Digest(digest) => ImageIdentifier::builder().image_digest(digest).build(),
@@ -76,11 +77,18 @@ impl ImageRegistry for EcrImages {
             .send()
             .await;
         match found {
-            Ok(_) => Ok(true),
+            Ok(found) => Ok(found
+                .image_details()
+                .iter()
+                .find_map(|detail| detail.image_digest().map(str::to_owned))
+                .or_else(|| match &image.reference {
+                    ImageReference::Digest(digest) => Some(digest.clone()),
+                    ImageReference::Tag(_) => None,
+                })),
             Err(error) => {
                 let error = error.into_service_error();
                 if error.is_image_not_found_exception() || error.is_repository_not_found_exception() {
-                    Ok(false)
+                    Ok(None)
                 } else {
                     Err(ImageError(Box::new(error)))
                 }

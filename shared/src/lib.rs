@@ -20,6 +20,7 @@ pub mod registration;
 pub mod report;
 pub mod results;
 pub mod run_logs;
+pub mod run_manifest;
 pub mod settings;
 pub mod store;
 pub mod strategies;

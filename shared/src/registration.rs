@@ -225,7 +225,12 @@ pub async fn register<R: ModelRegistrar>(
     task_prefix: &str,
 ) -> Result<Registered, RegistrationError> {
     let Checked { image, parameters } = check(release).map_err(RegistrationError::Invalid)?;
-    if !images.contains(&image).await.map_err(RegistrationError::Images)? {
+    if images
+        .digest(&image)
+        .await
+        .map_err(RegistrationError::Images)?
+        .is_none()
+    {
         return Err(RegistrationError::Invalid(ValidationErrors::one(
             "image",
             format!("{} is not in ECR: push it first", release.image),

@@ -89,6 +89,38 @@ fn own_strategy(folder: &Path, name: &str) {
     .expect("manifest");
 }
 
+/// A state folder `.stand-ins/{folder}-{id}` recording the stack, with the sample strategy registered through the
+/// CLI as `{prefix}{id}` and `days` of generated candles pushed: the start of each sweep test. Answers the folder
+/// and the strategy's name.
+async fn registered_strategy(
+    local: &tradai_local::Deployment,
+    folder: &str,
+    prefix: &str,
+    days: usize,
+) -> (PathBuf, String) {
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let state: PathBuf = project_root().join(format!(".stand-ins/{folder}-{id}"));
+    stack_record(local, &state);
+    let name = format!("{prefix}{id}");
+    let strategy = state.join("strategy");
+    own_strategy(&strategy, &name);
+    let data = state.join("data");
+    tradai_tests::candles::sample_folder(&data, days).expect("a data folder");
+    let data_arg = data.display().to_string();
+    let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
+    assert_eq!(pushed.code, 0, "{pushed}");
+    let strategy_arg = strategy.display().to_string();
+    let registered = tradai(&state, &["--json", "strategy", "register", &strategy_arg]).await;
+    assert_eq!(registered.code, 0, "{registered}");
+    assert!(
+        registered.json()["tags"]["parameters"]
+            .as_str()
+            .is_some_and(|declared| declared.contains("buy_ema_fast")),
+        "strategy.yaml's parameters are declared: {registered}"
+    );
+    (state, name)
+}
+
 fn submit_args<'a>(name: &'a str, from: &'a str, to: &'a str, version: &'a [&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "--json",
@@ -242,26 +274,7 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
 #[tokio::test]
 async fn a_grid_swept_through_the_cli_with_real_freqtrade_ranks_six_completed_children() {
     let local = deployment::shared();
-    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let state: PathBuf = project_root().join(format!(".stand-ins/cli-sweep-{id}"));
-    stack_record(local, &state);
-    let name = format!("EmaSweep{id}");
-    let folder = state.join("strategy");
-    own_strategy(&folder, &name);
-    let data = state.join("data");
-    tradai_tests::candles::sample_folder(&data, 30).expect("a data folder");
-    let data_arg = data.display().to_string();
-    let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
-    assert_eq!(pushed.code, 0, "{pushed}");
-    let folder_arg = folder.display().to_string();
-    let registered = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
-    assert_eq!(registered.code, 0, "{registered}");
-    assert!(
-        registered.json()["tags"]["parameters"]
-            .as_str()
-            .is_some_and(|declared| declared.contains("buy_ema_fast")),
-        "strategy.yaml's parameters are declared: {registered}"
-    );
+    let (state, name) = registered_strategy(local, "cli-sweep", "EmaSweep", 30).await;
 
     let today = chrono::Utc::now().date_naive();
     let (from, to) = ((today - chrono::TimeDelta::days(25)).to_string(), today.to_string());
@@ -352,20 +365,7 @@ async fn a_walk_forward_with_real_freqtrade_fits_each_window_in_sample_and_stitc
     use tradai_tests::deployment::DeploymentStack;
 
     let local = deployment::shared();
-    let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let state: PathBuf = project_root().join(format!(".stand-ins/cli-walk-{id}"));
-    stack_record(local, &state);
-    let name = format!("EmaWalk{id}");
-    let folder = state.join("strategy");
-    own_strategy(&folder, &name);
-    let data = state.join("data");
-    tradai_tests::candles::sample_folder(&data, 20).expect("a data folder");
-    let data_arg = data.display().to_string();
-    let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
-    assert_eq!(pushed.code, 0, "{pushed}");
-    let folder_arg = folder.display().to_string();
-    let registered = tradai(&state, &["--json", "strategy", "register", &folder_arg]).await;
-    assert_eq!(registered.code, 0, "{registered}");
+    let (state, name) = registered_strategy(local, "cli-walk", "EmaWalk", 20).await;
 
     let today = chrono::Utc::now().date_naive();
     let (from, to) = ((today - chrono::TimeDelta::days(16)).to_string(), today.to_string());

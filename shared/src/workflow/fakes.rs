@@ -111,8 +111,15 @@ fn reference(image: &ImageRef) -> String {
 }
 
 impl ImageRegistry for FakeImages {
-    async fn contains(&self, image: &ImageRef) -> Result<bool, ImageError> {
-        Ok(self.0.contains(&(image.repository.clone(), reference(image))))
+    /// A digest named in the URL is itself; a tag's is the SHA-256 of `repository:tag`, as a registry would give.
+    async fn digest(&self, image: &ImageRef) -> Result<Option<String>, ImageError> {
+        let held = self.0.contains(&(image.repository.clone(), reference(image)));
+        Ok(held.then(|| match &image.reference {
+            ImageReference::Digest(digest) => digest.clone(),
+            ImageReference::Tag(tag) => {
+                crate::run_manifest::sha256_of(format!("{}:{tag}", image.repository).as_bytes())
+            }
+        }))
     }
 }
 

@@ -340,6 +340,7 @@ mod tests {
             strategy: ValidatedStrategy {
                 version: 4,
                 ecr_url: "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:4".into(),
+                image_digest: None,
                 config_path: config_path.into(),
                 tags: Default::default(),
                 exchange: None,

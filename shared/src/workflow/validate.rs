@@ -1,7 +1,8 @@
 //! ValidateStrategy: the requested version (or alias) is registered and not archived, its `ecr_url` image is in
-//! the image registry, and its `config_path` object is in S3 and reads as a config. Each failure names what is
-//! missing. The version is pinned here, so that moving an alias later never changes this run, and the exchange the
-//! base config names is noted, so that CheckDataFreshness checks the candles the run will read.
+//! the image registry (its tag resolved to the digest the run is pinned to), and its `config_path` object is in S3
+//! and reads as a config. Each failure names what is missing. The version is pinned here, so that moving an alias
+//! later never changes this run, and the exchange the base config names is noted, so that CheckDataFreshness checks
+//! the candles the run will read.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +38,10 @@ pub struct RunParameters {
 pub struct ValidatedStrategy {
     pub version: u32,
     pub ecr_url: String,
+    /// The digest `ecr_url` resolved to when the run was validated: the image bytes the run is pinned to, whatever
+    /// the tag names later (none in the state of a run validated before digests were resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
     pub config_path: String,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -109,13 +114,11 @@ pub async fn validate_strategy(
     })?;
     let image = ImageRef::parse(&ecr_url)
         .ok_or_else(|| StepError::MissingImage(format!("ecr_url {ecr_url} is not an image URL")))?;
-    if !images
-        .contains(&image)
+    let image_digest = images
+        .digest(&image)
         .await
         .map_err(|error| StepError::transient("ECR", error))?
-    {
-        return Err(StepError::MissingImage(format!("the image {ecr_url} does not exist")));
-    }
+        .ok_or_else(|| StepError::MissingImage(format!("the image {ecr_url} does not exist")))?;
     let config_path = tag("config_path").ok_or_else(|| {
         StepError::MissingConfig(format!(
             "strategy {name} version {} has no config_path tag",
@@ -143,6 +146,7 @@ pub async fn validate_strategy(
         strategy: ValidatedStrategy {
             version: version.version,
             ecr_url,
+            image_digest: Some(image_digest),
             config_path,
             tags: version.tags,
             exchange,
@@ -207,6 +211,11 @@ mod tests {
         .expect("valid");
         assert_eq!(validated.strategy.version, 3);
         assert_eq!(validated.strategy.ecr_url, IMAGE);
+        assert_eq!(
+            validated.strategy.image_digest,
+            Some(crate::run_manifest::sha256_of(b"strategy-emacross:3")),
+            "the tag resolved to the registry's digest"
+        );
         assert_eq!(validated.strategy.config_path, "s3://configs/strategies/EmaCross.yaml");
         assert_eq!(validated.strategy.exchange, None, "the base config names no exchange");
     }

@@ -1,4 +1,4 @@
-//! ValidateStrategy against MLflow, ECR and S3: an alias is pinned to its version; an archived version, a missing
+//! ValidateStrategy against MLflow, ECR and S3: an alias is pinned to its version and its image tag to ECR's digest; an archived version, a missing
 //! image, a missing config and an unknown alias each fail with their own name; a state without the strategy's
 //! name or version is `InvalidInput`.
 
@@ -22,6 +22,7 @@ struct Registered {
     candidate: u32,
     image: String,
     config: String,
+    sdk: aws_config::SdkConfig,
 }
 
 /// `candidate` (good), `archived`, `no-image` (its tag is not pushed) and `no-config` (its config is not there).
@@ -68,6 +69,7 @@ async fn registered() -> Registered {
         candidate: versions[0],
         image,
         config,
+        sdk: stack.sdk.clone(),
     }
 }
 
@@ -91,6 +93,28 @@ async fn an_alias_is_pinned_to_its_version_with_its_image_and_config() {
     );
     assert_eq!(output["strategy"]["ecr_url"], registered.image.as_str());
     assert_eq!(output["strategy"]["config_path"], registered.config.as_str());
+
+    // The tag is resolved to the digest ECR holds for it: the image by that digest is the one tagged 3.
+    let digest = output["strategy"]["image_digest"].as_str().expect("a digest");
+    assert!(digest.len() == 71 && digest.starts_with("sha256:"), "{digest}");
+    let repository = registered
+        .image
+        .rsplit_once('/')
+        .and_then(|(_, name)| name.split_once(':'))
+        .expect("a repository")
+        .0;
+    let found = aws_sdk_ecr::Client::new(&registered.sdk)
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(digest)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the image by its digest");
+    assert_eq!(found.image_details()[0].image_tags(), ["3"]);
 }
 
 #[tokio::test]
