@@ -339,16 +339,9 @@ async fn a_grid_swept_through_the_cli_with_real_freqtrade_ranks_six_completed_ch
         "{human}"
     );
     let parent = report["mlflow_run_id"].as_str().expect("a parent run");
-    let nested = tradai_tests::mlflow::runs(&format!("backtests/{name}"))
+    let nested = tradai_tests::mlflow::nested_runs(&format!("backtests/{name}"), parent)
         .await
-        .into_iter()
-        .filter(|run| {
-            run["data"]["tags"].as_array().is_some_and(|tags| {
-                tags.iter()
-                    .any(|tag| tag["key"] == "mlflow.parentRunId" && tag["value"] == parent)
-            })
-        })
-        .count();
+        .len();
     assert_eq!(nested, 6, "six children nested under the parent run");
     let artifacts = tradai_tests::mlflow::artifacts(parent, "sweep").await;
     assert!(artifacts.contains(&"sweep/leaderboard.svg".to_owned()), "{artifacts:?}");
@@ -471,16 +464,9 @@ async fn a_walk_forward_with_real_freqtrade_fits_each_window_in_sample_and_stitc
         .expect("the stitched curve");
     assert!(String::from_utf8_lossy(&picture).contains("walk-forward out-of-sample equity"));
     let parent = report["mlflow_run_id"].as_str().expect("a parent run");
-    let nested = tradai_tests::mlflow::runs(&format!("backtests/{name}"))
+    let nested = tradai_tests::mlflow::nested_runs(&format!("backtests/{name}"), parent)
         .await
-        .into_iter()
-        .filter(|run| {
-            run["data"]["tags"].as_array().is_some_and(|tags| {
-                tags.iter()
-                    .any(|tag| tag["key"] == "mlflow.parentRunId" && tag["value"] == parent)
-            })
-        })
-        .count();
+        .len();
     assert_eq!(nested, 6, "the hyperopts and backtests nested under the parent run");
     std::fs::remove_dir_all(&state).ok();
 }

@@ -184,16 +184,7 @@ async fn a_grid_runs_every_child_through_the_backtest_workflow_and_ranks_them_as
     // MLflow: a parent run with the six children's runs nested under it.
     let parent = report["mlflow_run_id"].as_str().expect("a parent run").to_owned();
     let experiment = format!("backtests/{}", strategy.name);
-    let nested: Vec<Value> = tradai_tests::mlflow::runs(&experiment)
-        .await
-        .into_iter()
-        .filter(|run| {
-            run["data"]["tags"].as_array().is_some_and(|tags| {
-                tags.iter()
-                    .any(|tag| tag["key"] == "mlflow.parentRunId" && tag["value"] == parent.as_str())
-            })
-        })
-        .collect();
+    let nested = tradai_tests::mlflow::nested_runs(&experiment, &parent).await;
     assert_eq!(nested.len(), 6, "the children are nested under the parent run {parent}");
     for file in ["leaderboard.json", "leaderboard.svg"] {
         let keys = stack

@@ -154,3 +154,17 @@ pub async fn runs(experiment: &str) -> Vec<Value> {
     let runs = post("runs/search", json!({ "experiment_ids": [id] })).await;
     runs["runs"].as_array().cloned().unwrap_or_default()
 }
+
+/// The runs of experiment `experiment` nested under run `parent` (tagged `mlflow.parentRunId`).
+pub async fn nested_runs(experiment: &str, parent: &str) -> Vec<Value> {
+    runs(experiment)
+        .await
+        .into_iter()
+        .filter(|run| {
+            run["data"]["tags"].as_array().is_some_and(|tags| {
+                tags.iter()
+                    .any(|tag| tag["key"] == "mlflow.parentRunId" && tag["value"] == parent)
+            })
+        })
+        .collect()
+}

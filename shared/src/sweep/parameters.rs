@@ -74,9 +74,7 @@ impl Parameter {
             name: name.to_owned(),
         })
     }
-}
 
-impl Parameter {
     /// A parameter as a hyperopt result names it, `<space>.<name>` by the parameter file's sections: the
     /// hyperoptable spaces as [`Parameter::parse`] reads them, and `stoploss.stoploss`, `trailing.<setting>` and
     /// `max_open_trades.max_open_trades` as the config settings they are. The ROI table is not a parameter here.

@@ -160,9 +160,9 @@ pub fn child_jobs(sweep: &SweepRecord, combinations: &[Combination]) -> Vec<Work
         .iter()
         .enumerate()
         .map(|(index, combination)| {
-            child_record(
+            pending_child(
                 sweep,
-                index,
+                sweep.sweep_id.child(index),
                 child_request(&sweep.request.base, sweep.strategy_version, combination),
             )
         })
@@ -199,10 +199,6 @@ fn window_jobs(sweep: &SweepRecord, plan: &WalkForward, windows: &[Window]) -> V
         })
         .map(|(run_id, request)| pending_child(sweep, run_id, request))
         .collect()
-}
-
-fn child_record(sweep: &SweepRecord, index: usize, request: BacktestRequest) -> WorkflowRecord {
-    pending_child(sweep, sweep.sweep_id.child(index), request)
 }
 
 fn pending_child(sweep: &SweepRecord, run_id: RunId, request: BacktestRequest) -> WorkflowRecord {

@@ -111,39 +111,29 @@ pub fn window_reports(sweep_id: SweepId, windows: &[Window], children: &[Workflo
 /// balance, or None when its run did not complete) into one: each window's trades continue from where the windows
 /// before it ended. None when no window completed out of sample.
 pub fn stitch(reports: &[WindowReport], curves: &[Option<Vec<EquityPoint>>]) -> Option<Stitched> {
+    let profit_per_day = |side: &Side| side.metrics.get("profit_per_day_pct").copied().unwrap_or(0.0);
     let mut equity = Vec::new();
-    let (mut start, mut balance, mut trades, mut windows) = (None, 0.0, 0_usize, 0_usize);
+    let (mut start, mut balance, mut trades, mut windows) = (None, None, 0_usize, 0_usize);
     let (mut in_profit_per_day, mut out_profit_per_day) = (0.0, 0.0);
     for (report, curve) in reports.iter().zip(curves) {
         let Some(curve) = curve else { continue };
-        let Some(first) = curve.first() else { continue };
-        let opening = *start.get_or_insert(first.balance);
-        if windows == 0 {
-            balance = opening;
-        }
-        let offset = balance - first.balance;
+        let (Some(first), Some(last)) = (curve.first(), curve.last()) else {
+            continue;
+        };
+        start.get_or_insert(first.balance);
+        let offset = balance.map_or(0.0, |balance| balance - first.balance);
         equity.extend(curve.iter().map(|point| StitchedPoint {
             at_ms: point.at_ms,
             balance: point.balance + offset,
             window: report.window.index,
         }));
-        balance = curve.last().map_or(balance, |last| last.balance + offset);
-        trades += curve.len().saturating_sub(1);
+        balance = Some(last.balance + offset);
+        trades += curve.len() - 1;
         windows += 1;
-        in_profit_per_day += report
-            .in_sample
-            .metrics
-            .get("profit_per_day_pct")
-            .copied()
-            .unwrap_or(0.0);
-        out_profit_per_day += report
-            .out_of_sample
-            .metrics
-            .get("profit_per_day_pct")
-            .copied()
-            .unwrap_or(0.0);
+        in_profit_per_day += profit_per_day(&report.in_sample);
+        out_profit_per_day += profit_per_day(&report.out_of_sample);
     }
-    let starting_balance = start?;
+    let (starting_balance, balance) = (start?, balance?);
     let profit = balance - starting_balance;
     Some(Stitched {
         windows,

@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use super::state::RunRef;
 use super::{ErrorType, StepError};
-use crate::backtest::RunId;
-use crate::backtest::Status;
+use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::mlflow::{ExperimentTracker, RegistryError};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::results::{
@@ -180,7 +179,7 @@ pub async fn read_summary(results: &impl ObjectStore, run_id: RunId, strategy: &
 async fn record_best_epoch(
     results: &impl ObjectStore,
     store: &impl WorkflowStore,
-    record: &crate::backtest::WorkflowRecord,
+    record: &WorkflowRecord,
 ) -> Result<Transformed, StepError> {
     let run_id = record.run_id;
     let key = format!("{}/{BEST_EPOCH_FILE}", results_folder(run_id));
@@ -308,17 +307,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_hyperopts_best_epoch_is_its_result_and_a_missing_one_is_named() {
-        let (results, store, mut record) = world(Status::Running).await;
+        let (results, _, mut record) = world(Status::Running).await;
         record.config.hyperopt = Some(crate::backtest::Hyperopt {
             epochs: 10,
             loss: "SharpeHyperOptLoss".into(),
         });
-        let store = {
-            let fresh = MemoryStore::new();
-            fresh.create(&record).await.expect("recorded");
-            drop(store);
-            fresh
-        };
+        let store = MemoryStore::new();
+        store.create(&record).await.expect("recorded as a hyperopt");
         let run = RunRef { run_id: record.run_id };
         let missing = transform_results(&results, &store, None::<&FakeTracker>, &run)
             .await
