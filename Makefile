@@ -20,7 +20,7 @@ help:
 	@echo "make lint        cfn-lint with the serverless rules, sam validate --lint, checkov (offline), asl-validator, openapi-spec-validator, hadolint"
 	@echo "make stand-ins   install the pinned local stand-ins into $(VENV)"
 	@echo "make package     sam build of every function (cargo lambda, x86_64 provided.al2023) into .package/, each binary's architecture, glibc needs and zip size checked (bench/package)"
-	@echo "make bench       cold-start, TransformResults, orphan-scan, queue-consumer, orchestration and CLI start-up benchmarks (bench/RESULTS.md)"
+	@echo "make bench       cold-start, TransformResults, orphan-scan, queue-consumer, orchestration, CLI start-up, sweep and reproducibility benchmarks (bench/RESULTS.md)"
 
 stand-ins:
 	@$(STAND_INS) install
@@ -88,3 +88,4 @@ bench: stand-ins
 	bench/orchestration
 	bench/cli
 	bench/sweep
+	bench/reproducibility

@@ -60,6 +60,16 @@ launcher with a message naming it (exit status 1), so an upgrade of moto cannot 
   the input) is never retried or caught, the execution fails; and States.ALL does not match
   States.DataLimitExceeded. moto matched both with States.ALL, so the execution took a Catch path instead.
 
+ECR. Strategy versions pin their image by digest (registration keeps the digest the tag had and registers the
+task definition with it), so the stand-in's digests must name the image's content, and an image a tag moves away
+from must stay, untagged, as on ECR:
+
+- digest_images_by_manifest: moto made an image's digest from its layers' digests alone (every image without
+  layers had the digest of nothing, sha256:e3b0c442…); as a registry does, it is now the SHA-256 of the manifest.
+- keep_retagged_images: a push of another image with a tag the repository holds deleted the image the tag was on;
+  on ECR that image only loses the tag and stays, untagged, reachable by its digest (what a version registered
+  with it, and its re-runs, run).
+
 moto's interpreter calls every service (Lambda, ECS, DynamoDB, SNS, ...) with boto3 at http://localhost:$MOTO_PORT.
 When MOTO_PORT is not set it is set to PORT here, so those calls reach this server; set it to another port to put
 a router in front (Lambda and ECS to local stand-ins, everything else back to this server).
@@ -67,6 +77,7 @@ a router in front (Lambda and ECS to local stand-ins, everything else back to th
 
 import datetime
 import functools
+import hashlib
 import importlib
 import inspect
 import math
@@ -606,6 +617,50 @@ def keep_stopped_executions_aborted() -> None:
     Environment.set_error = guarded
 
 
+def digest_images_by_manifest() -> None:
+    patch = "digest_images_by_manifest"
+    Image = attribute(patch, load(patch, "moto.ecr.models"), "Image")
+    create = own_method(patch, Image, "_create_digest")
+    if "layer_digests" not in source_of(patch, create):
+        cannot_patch(patch, "Image._create_digest no longer digests the layers: check how moto digests images")
+
+    def _create_digest(self: Any) -> None:
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
+
+    Image._create_digest = _create_digest
+
+
+def keep_retagged_images() -> None:
+    patch = "keep_retagged_images"
+    models = load(patch, "moto.ecr.models")
+    Backend = attribute(patch, models, "ECRBackend")
+    attribute(patch, attribute(patch, models, "Image"), "remove_tag")
+    attribute(patch, attribute(patch, models, "Repository"), "is_tag_immutable")
+    original = own_method(patch, Backend, "put_image")
+    if "batch_delete_image" not in source_of(patch, original):
+        cannot_patch(patch, "ECRBackend.put_image no longer deletes the image a pushed tag moves from")
+
+    @functools.wraps(original)
+    def put_image(
+        self: Any, repository_name: str, image_manifest: str, image_tag: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        repository = self.repositories.get(repository_name)
+        if repository is not None and image_tag is not None and not repository.is_tag_immutable():
+            for image in repository.images:
+                if image_tag in image.image_tags and image.image_manifest != image_manifest:
+                    image.remove_tag(image_tag)
+                    if not image.image_tags:
+                        image.image_tag = None
+        return original(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+
+    Backend.put_image = put_image
+
+
+def patch_ecr() -> None:
+    digest_images_by_manifest()
+    keep_retagged_images()
+
+
 def patch_stepfunctions() -> None:
     enable_stepfunctions_execution()
     fix_ecs_parameter_case()
@@ -625,6 +680,7 @@ if __name__ == "__main__":
     if not os.environ.get("MOTO_PORT"):
         os.environ["MOTO_PORT"] = sys.argv[1]
     make_dynamodb_atomic()
+    patch_ecr()
     patch_stepfunctions()
     parent = os.environ.get("STAND_IN_PARENT_PID", "")
     if parent.isdigit():

@@ -43,6 +43,21 @@ pub struct SubmitArgs {
     /// Print only the run id (for scripts: `run=$(tradai submit … -q)`).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run the engine even when a completed run had exactly these inputs (by default it answers).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The run whose inputs to run again.
+    pub run_id: String,
+    /// Show progress until the re-run ends, then its summary; the exit code says how it ended.
+    #[arg(long, conflicts_with = "quiet")]
+    pub watch: bool,
+    /// Print only the new run's id.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -80,24 +95,39 @@ pub fn request(args: &SubmitArgs) -> Result<Value, Failure> {
     if let Some(experiment) = &args.experiment {
         body["experiment_name"] = json!(experiment);
     }
+    if args.no_cache {
+        body["no_cache"] = json!(true);
+    }
     Ok(body)
 }
 
 pub async fn submit(context: &Context, args: SubmitArgs) -> Result<u8, Failure> {
     let body = request(&args)?;
     let accepted = context.api.post("/backtest", &body).await?;
+    started(context, &accepted, args.watch, args.quiet).await
+}
+
+/// `tradai rerun RUN_ID`: a new run of exactly the inputs `RUN_ID` ran (its manifest), without the cache.
+pub async fn rerun(context: &Context, args: RerunArgs) -> Result<u8, Failure> {
+    let path = format!("/backtest/{}/rerun", crate::api::encode(&args.run_id));
+    let accepted = context.api.post(&path, &json!({})).await?;
+    started(context, &accepted, args.watch, args.quiet).await
+}
+
+/// What a command that started a run prints: the run id, or its progress to the end (`watch`).
+async fn started(context: &Context, accepted: &Value, watch: bool, quiet: bool) -> Result<u8, Failure> {
     let run_id = accepted["run_id"].as_str().unwrap_or_default().to_owned();
-    if args.watch {
+    if watch {
         if !context.json {
             eprintln!("submitted {run_id}");
         }
         return watch::watch(context, &run_id).await;
     }
-    if args.quiet {
+    if quiet {
         println!("{run_id}");
         return Ok(exit::OK);
     }
-    context.print(&accepted, || {
+    context.print(accepted, || {
         format!(
             "submitted {run_id} ({})\nwatch it: tradai watch {run_id}",
             accepted["status"].as_str().unwrap_or("PENDING")
@@ -151,6 +181,7 @@ pub fn describe(report: &Value) -> String {
         ("failed step", "failed_step"),
         ("submitted by", "submitted_by"),
         ("cancelled by", "cancelled_by"),
+        ("answered from", "cached_from"),
         ("mlflow", "mlflow_url"),
     ] {
         if let Some(value) = text(key) {

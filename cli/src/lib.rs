@@ -5,6 +5,7 @@
 pub mod api;
 pub mod backtests;
 pub mod catalogue;
+pub mod diff;
 pub mod exit;
 pub mod feather;
 pub mod logs;
@@ -66,6 +67,10 @@ pub enum Command {
     List(backtests::ListArgs),
     /// Cancel a backtest.
     Cancel { run_id: String },
+    /// Run a backtest's exact inputs again (its manifest: image digest, config, candle file versions).
+    Rerun(backtests::RerunArgs),
+    /// What differs between two backtests: code, config by path, data files and dates, engine, metric deltas.
+    Diff(diff::DiffArgs),
     /// What a backtest's strategy container printed.
     Logs(logs::LogsArgs),
     /// A finished backtest's summary and per-pair tables, its equity chart written to a file, its MLflow link.
@@ -191,6 +196,8 @@ async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
         Command::Watch { run_id } => watch::watch(context, &run_id).await,
         Command::List(args) => backtests::list(context, args).await,
         Command::Cancel { run_id } => backtests::cancel(context, &run_id).await,
+        Command::Rerun(args) => backtests::rerun(context, args).await,
+        Command::Diff(args) => diff::diff(context, args).await,
         Command::Logs(args) => logs::logs(context, args).await,
         Command::Result(args) => backtests::result(context, args).await,
         Command::Strategies => catalogue::strategies(context).await,

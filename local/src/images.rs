@@ -32,12 +32,32 @@ pub fn environment(folder: &Path) -> Result<BTreeMap<String, String>, Error> {
     ];
     Ok(BTreeMap::from([
         ("ENGINE_LAUNCHER".to_owned(), Value::from(launcher).to_string()),
+        ("ENGINE_VERSION".to_owned(), engine_version(&root)),
         ("STRATEGY_PATH".to_owned(), folder.display().to_string()),
         (
             "WORK_DIR".to_owned(),
             root.join(".stand-ins/local-ecs/work").display().to_string(),
         ),
     ]))
+}
+
+/// The project's Freqtrade as the strategy image names its engine (`freqtrade-2026.9`), from the installed
+/// distribution's metadata folder.
+fn engine_version(root: &Path) -> String {
+    let site_packages = std::fs::read_dir(root.join(".stand-ins/freqtrade/lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join("site-packages"));
+    site_packages
+        .flat_map(|folder| std::fs::read_dir(folder).into_iter().flatten().flatten())
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let version = name.strip_prefix("freqtrade-")?.strip_suffix(".dist-info")?.to_owned();
+            Some(format!("freqtrade-{version}"))
+        })
+        .next()
+        .unwrap_or_else(|| "freqtrade-unknown".to_owned())
 }
 
 /// A tag made of the folder's files (names and contents): the same code is the same tag, a change a new one.

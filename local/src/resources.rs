@@ -1,6 +1,7 @@
 //! The stateful resources of `template.yaml` made in moto: the job, idempotency and sweep tables with the
 //! template's keys, indexes and billing, the backtest FIFO queue with its dead-letter queue and redrive policy, and
-//! the market-data, configs and results buckets. Names carry a suffix, so several sets live side by side.
+//! the market-data, configs and results buckets, versioned as the template has them. Names carry a suffix, so
+//! several sets live side by side.
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
@@ -64,12 +65,12 @@ impl Resources {
         let s3 = tradai::aws::s3_client(sdk);
         let [market_data_bucket, config_bucket, results_bucket] =
             ["market-data", "configs", "results"].map(|kind| format!("tradai-{kind}-{suffix}"));
-        for bucket in [&market_data_bucket, &config_bucket, &results_bucket] {
-            s3.create_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .map_err(|error| Error::aws(format!("creating bucket {bucket}"), error.into_service_error()))?;
+        for (logical_id, bucket) in [
+            ("MarketDataBucket", &market_data_bucket),
+            ("ConfigBucket", &config_bucket),
+            ("ResultsBucket", &results_bucket),
+        ] {
+            create_bucket(template, &s3, logical_id, bucket).await?;
         }
         let strategy_log_group = format!("/tradai/{suffix}/strategies");
         aws_sdk_cloudwatchlogs::Client::new(sdk)
@@ -185,6 +186,33 @@ async fn create_table(
 
 /// Creates queue `name` with the attributes of template resource `logical_id`; the redrive policy's target is
 /// replaced by `dead_letter_arn`.
+/// Bucket `name` as the template defines `logical_id`: versioned when the template keeps versions (a run's
+/// manifest pins the object versions it reads).
+async fn create_bucket(
+    template: &Template,
+    s3: &aws_sdk_s3::Client,
+    logical_id: &str,
+    name: &str,
+) -> Result<(), Error> {
+    s3.create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|error| Error::aws(format!("creating bucket {name}"), error.into_service_error()))?;
+    if template.properties(logical_id)?["VersioningConfiguration"]["Status"] == "Enabled" {
+        let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(enabled)
+            .send()
+            .await
+            .map_err(|error| Error::aws(format!("versioning bucket {name}"), error.into_service_error()))?;
+    }
+    Ok(())
+}
+
 async fn create_queue(
     template: &Template,
     client: &aws_sdk_sqs::Client,

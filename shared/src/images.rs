@@ -39,6 +39,17 @@ impl ImageRef {
     }
 }
 
+/// `url` (`<registry>/<repository>:<tag>` or `@<digest>`) naming the image by `digest` instead: what a task
+/// definition runs so that a tag moved later cannot change it.
+pub fn by_digest(url: &str, digest: &str) -> String {
+    let (host, path) = url.split_once('/').unwrap_or(("", url));
+    let repository = match path.split_once('@') {
+        Some((repository, _)) => repository,
+        None => path.rsplit_once(':').map_or(path, |(repository, _)| repository),
+    };
+    format!("{host}/{repository}@{digest}")
+}
+
 /// Where strategy images are kept.
 pub trait ImageRegistry: Send + Sync {
     /// The digest (`sha256:…`) `image` resolves to now, or `None` when it is not in the registry (a missing
@@ -100,6 +111,27 @@ impl ImageRegistry for EcrImages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_url_names_its_digest_in_place_of_its_tag() {
+        let host = "123.dkr.ecr.us-east-1.amazonaws.com";
+        for url in [
+            format!("{host}/strategy-emacross:3"),
+            format!("{host}/strategy-emacross"),
+            format!("{host}/strategy-emacross@sha256:0a"),
+        ] {
+            assert_eq!(
+                by_digest(&url, "sha256:4f"),
+                format!("{host}/strategy-emacross@sha256:4f"),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            by_digest("localhost:5000/team/strategy:3", "sha256:4f"),
+            "localhost:5000/team/strategy@sha256:4f",
+            "a registry's port is not a tag"
+        );
+    }
 
     #[test]
     fn image_urls_name_a_repository_and_a_tag_or_digest() {

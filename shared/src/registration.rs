@@ -1,8 +1,9 @@
-//! Registering a strategy version, as a release does: the image checked in ECR, the base config written to the
-//! configs bucket under a name made of its content, the strategy's task definition registered with the image, and
-//! an MLflow model version tagged with what the workflow reads (`ecr_url`, `config_path`, `task_definition`,
+//! Registering a strategy version, as a release does: the image checked in ECR and its tag resolved to a digest,
+//! the base config written to the configs bucket under a name made of its content, the strategy's task definition
+//! registered with the image by that digest (a tag moved later cannot change what the version runs), and an MLflow
+//! model version tagged with what the workflow reads (`ecr_url`, `image_digest`, `config_path`, `task_definition`,
 //! `timeframe`, `pairs`, `warmup_days`, and `parameters` when the release declares what a sweep may vary), the
-//! alias moved when one is given.
+//! alias moved when one is given. The same image URL registered again after its tag moved is a new version.
 //!
 //! Everything is checked before anything is written. Registering the same release again answers the version it
 //! made (MLflow gets no second version), so a retried request is harmless.
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::backtest::{Symbol, Timeframe, validate_strategy_name};
-use crate::images::{ImageError, ImageRef, ImageRegistry};
+use crate::images::{ImageError, ImageRef, ImageRegistry, by_digest};
 use crate::mlflow::{ModelRegistry, RegistryError, StrategyVersion};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::sweep::Declared;
@@ -125,9 +126,13 @@ pub trait TaskDefinitions: Send + Sync {
     ) -> impl Future<Output = Result<String, Box<dyn std::error::Error + Send + Sync>>> + Send;
 }
 
+/// The tag that keeps the digest `ecr_url` resolved to at registration: what the version's task definition runs.
+pub const IMAGE_DIGEST_TAG: &str = "image_digest";
+
 /// The tags a registered version carries.
 pub const TAGS: &[&str] = &[
     "ecr_url",
+    IMAGE_DIGEST_TAG,
     "config_path",
     "task_definition",
     "timeframe",
@@ -225,22 +230,18 @@ pub async fn register<R: ModelRegistrar>(
     task_prefix: &str,
 ) -> Result<Registered, RegistrationError> {
     let Checked { image, parameters } = check(release).map_err(RegistrationError::Invalid)?;
-    if images
-        .digest(&image)
-        .await
-        .map_err(RegistrationError::Images)?
-        .is_none()
-    {
+    let Some(digest) = images.digest(&image).await.map_err(RegistrationError::Images)? else {
         return Err(RegistrationError::Invalid(ValidationErrors::one(
             "image",
             format!("{} is not in ECR: push it first", release.image),
         )));
-    }
+    };
     let key = config_key(release);
     let config_path = format!("s3://{}/{key}", configs.bucket());
     let pairs: Vec<&str> = release.pairs.iter().map(Symbol::as_str).collect();
     let mut wanted = BTreeMap::from([
         ("ecr_url".to_owned(), release.image.clone()),
+        (IMAGE_DIGEST_TAG.to_owned(), digest.clone()),
         ("config_path".to_owned(), config_path.clone()),
         ("timeframe".to_owned(), release.timeframe.to_string()),
         ("pairs".to_owned(), pairs.join(",")),
@@ -268,7 +269,10 @@ pub async fn register<R: ModelRegistrar>(
                 .await
                 .map_err(RegistrationError::Objects)?;
             let task_definition = tasks
-                .register(&format!("{task_prefix}{}", release.name), &release.image)
+                .register(
+                    &format!("{task_prefix}{}", release.name),
+                    &by_digest(&release.image, &digest),
+                )
                 .await
                 .map_err(RegistrationError::Tasks)?;
             wanted.insert("task_definition".to_owned(), task_definition);
@@ -519,7 +523,11 @@ mod tests {
             }
         }
 
-        async fn register(&self, release: &Release, images: &FakeImages) -> Result<Registered, RegistrationError> {
+        async fn register(
+            &self,
+            release: &Release,
+            images: &impl ImageRegistry,
+        ) -> Result<Registered, RegistrationError> {
             register(release, images, &self.configs, &self.tasks, &self.registry, "strategy-").await
         }
     }
@@ -539,9 +547,16 @@ mod tests {
             world.configs.get(&key).await.expect("read"),
             Some(b"stake_currency: USDT\n".to_vec())
         );
+        let digest = crate::run_manifest::sha256_of(b"strategy-emacross:1");
+        assert_eq!(
+            *world.tasks.0.lock().expect("tasks"),
+            [by_digest(IMAGE, &digest)],
+            "the task definition runs the image by the digest its tag had"
+        );
         let version = &world.registry.versions.lock().expect("versions")[0];
         for (tag, value) in [
             ("ecr_url", IMAGE),
+            ("image_digest", digest.as_str()),
             ("config_path", &format!("s3://configs/{key}")),
             ("task_definition", "strategy-EmaCross:1"),
             ("timeframe", "5m"),
@@ -574,6 +589,35 @@ mod tests {
             .expect("changed");
         assert_eq!((changed.version, changed.created), (2, true));
         assert_ne!(changed.config_path, first.config_path);
+    }
+
+    /// A registry whose every image resolves to one digest: a tag pushed again.
+    struct Pushed(&'static str);
+
+    impl ImageRegistry for Pushed {
+        async fn digest(&self, _image: &ImageRef) -> Result<Option<String>, ImageError> {
+            Ok(Some(self.0.to_owned()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_image_url_after_its_tag_moved_is_a_new_version_running_the_new_digest() {
+        let world = World::new();
+        let first = world
+            .register(&release(json!({})), &Pushed("sha256:aa"))
+            .await
+            .expect("first");
+        let moved = world
+            .register(&release(json!({})), &Pushed("sha256:bb"))
+            .await
+            .expect("moved");
+        assert_eq!((first.version, moved.version, moved.created), (1, 2, true));
+        assert_eq!(moved.tags.get(IMAGE_DIGEST_TAG).map(String::as_str), Some("sha256:bb"));
+        assert_eq!(
+            *world.tasks.0.lock().expect("tasks"),
+            [by_digest(IMAGE, "sha256:aa"), by_digest(IMAGE, "sha256:bb")],
+            "version 1 keeps running what it was registered with"
+        );
     }
 
     #[tokio::test]

@@ -247,7 +247,8 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
     assert_eq!(unregistered.code, i32::from(exit::FAILED), "{unregistered}");
     assert_eq!(unregistered.json()["status"], "FAILED", "{unregistered}");
 
-    let submitted = tradai(&state, &submit_args(&name, &from, &to, &[])).await;
+    // The inputs ran already: without --no-cache the job would be answered at once, with nothing to cancel.
+    let submitted = tradai(&state, &submit_args(&name, &from, &to, &["--no-cache"])).await;
     assert_eq!(submitted.code, 0, "{submitted}");
     let run_id = submitted.json()["run_id"].as_str().expect("run_id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -585,4 +586,166 @@ fn freqtrades_own_feather_files_read_as_it_wrote_them() {
         ("BTC/USDT", tradai_cli::push::Format::Feather)
     );
     std::fs::remove_dir_all(&folder).ok();
+}
+
+/// The summary of a report without what names its run (the links to its files) or measures its machine (how long
+/// the engine took).
+fn numbers(report: &Value) -> Value {
+    let mut result = report["result"].clone();
+    if let Some(fields) = result.as_object_mut() {
+        fields.retain(|key, _| !key.ends_with("_uri") && key != "engine_seconds");
+    }
+    result
+}
+
+/// The acceptance of re-runs with real Freqtrade: a run; then one pair's candle file is uploaded again with other
+/// candles and the image tag is moved to an image that cannot run the strategy; the same request is now other inputs (a
+/// cache miss, run fresh, and `tradai diff` names that file and pair and the metric deltas), but `tradai rerun` of
+/// the first run reads the original object versions and digest, and its summary equals the original's number for
+/// number.
+#[tokio::test]
+async fn a_rerun_after_the_data_and_the_tag_moved_reads_the_original_inputs_and_repeats_the_result() {
+    let local = deployment::shared();
+    let (state, name) = registered_strategy(local, "rerun", "EmaRerun", 1).await;
+    // Two pairs of this test's own: the deployment's market data is shared with tests that push BTC/USDT.
+    let (first_pair, second_pair) = ("RERUNA/USDT".to_owned(), "RERUNB/USDT".to_owned());
+    let push = |days: usize, pairs: Vec<String>| {
+        let state = state.clone();
+        async move {
+            let folder = state.join(format!("data-{days}-{}", pairs.len()));
+            std::fs::create_dir_all(&folder).expect("a data folder");
+            let candles = tradai_tests::candles::CandleFile::ending_at(
+                tradai::time::Timestamp::now(),
+                chrono::TimeDelta::minutes(5),
+                days * 288,
+            );
+            for pair in &pairs {
+                let base = pair.trim_end_matches("/USDT");
+                std::fs::write(folder.join(format!("{base}_USDT-5m.parquet")), candles.to_parquet()).expect("candles");
+            }
+            std::fs::write(folder.join("markets.json"), tradai_tests::candles::markets_json()).expect("markets");
+            let pushed = tradai(
+                &state,
+                &["data", "push", &folder.display().to_string(), "--exchange", "binance"],
+            )
+            .await;
+            assert_eq!(pushed.code, 0, "{pushed}");
+        }
+    };
+    push(12, vec![first_pair.clone(), second_pair.clone()]).await;
+    let pairs = format!("{first_pair},{second_pair}");
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = ((today - chrono::TimeDelta::days(10)).to_string(), today.to_string());
+    let submit = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "--json",
+            "submit",
+            name.as_str(),
+            "--pairs",
+            pairs.as_str(),
+            "--timeframe",
+            "5m",
+        ];
+        args.extend([
+            "--from",
+            from.as_str(),
+            "--to",
+            to.as_str(),
+            "--override",
+            "max_open_trades=2",
+            "--watch",
+        ]);
+        args.extend_from_slice(extra);
+        args
+    };
+    let first = tradai(&state, &submit(&[])).await;
+    assert_eq!(first.code, i32::from(exit::OK), "{first}");
+    let original = first.json();
+    assert_eq!(original["status"], "COMPLETED", "{first}");
+    let original_id = original["run_id"].as_str().expect("run_id").to_owned();
+    let sdk = local.sdk_config().await;
+    let results = tradai::objects::S3Objects::new(tradai::aws::s3_client(&sdk), &local.resources.results_bucket);
+    let manifest_of = |run_id: String| {
+        let results = results.clone();
+        async move {
+            let bytes = tradai::objects::ObjectStore::get(&results, &format!("results/{run_id}/manifest.json"))
+                .await
+                .expect("read")
+                .expect("a manifest");
+            serde_json::from_slice::<tradai::run_manifest::RunManifest>(&bytes).expect("a manifest")
+        }
+    };
+    let planned = manifest_of(original_id.clone()).await;
+
+    // The first pair's candles downloaded again (a day more), and the tag moved to an image without the strategy.
+    push(13, vec![first_pair.clone()]).await;
+    let image = tradai::images::ImageRef::parse(&planned.strategy.image).expect("an image URL");
+    let tradai::images::ImageReference::Tag(tag) = &image.reference else {
+        panic!("registered by tag: {}", planned.strategy.image);
+    };
+    let empty = state.join("no-strategy");
+    std::fs::create_dir_all(&empty).expect("a folder");
+    tradai_local::images::push(&sdk, &empty, &image.repository, tag)
+        .await
+        .expect("the tag moved");
+
+    let again = tradai(&state, &submit(&[])).await;
+    assert_eq!(
+        again.json()["cached_from"],
+        Value::Null,
+        "new candles are other inputs: {again}"
+    );
+    assert_eq!(
+        again.json()["status"],
+        "COMPLETED",
+        "the version still runs its digest: {again}"
+    );
+
+    let rerun = tradai(&state, &["--json", "rerun", &original_id, "--watch"]).await;
+    assert_eq!(rerun.code, i32::from(exit::OK), "{rerun}");
+    let repeated = rerun.json();
+    assert_eq!(repeated["status"], "COMPLETED", "{rerun}");
+    assert_ne!(repeated["run_id"], original["run_id"]);
+    assert_eq!(numbers(&repeated), numbers(&original), "number for number");
+    let pinned = manifest_of(repeated["run_id"].as_str().expect("run_id").to_owned()).await;
+    assert_eq!(pinned.strategy.digest, planned.strategy.digest);
+    assert_eq!(pinned.data, planned.data, "the original object versions");
+    assert_eq!(pinned.fingerprint(), planned.fingerprint());
+
+    // Why the fresh run differs: that one file and pair, over the dates its candles changed, and the metrics.
+    let again_id = again.json()["run_id"].as_str().expect("run_id").to_owned();
+    let diff = tradai(&state, &["--json", "diff", &original_id, &again_id]).await;
+    assert_eq!(diff.code, 0, "{diff}");
+    let diff = diff.json();
+    assert_eq!(diff["same_inputs"], false);
+    let files = diff["data"].as_array().cloned().unwrap_or_default();
+    let changed: Vec<&Value> = files.iter().map(|file| &file["pair"]).collect();
+    assert_eq!(
+        changed,
+        [&json!(first_pair)],
+        "only the first pair's file changed: {diff}"
+    );
+    assert!(
+        files[0]["candles"]["first"].is_string(),
+        "the dates it changed over: {diff}"
+    );
+    assert!(diff["parameters"].as_array().is_some_and(Vec::is_empty), "{diff}");
+    assert!(
+        diff["metrics"].as_array().is_some_and(|metrics| metrics
+            .iter()
+            .any(|metric| metric["name"] == "total_trades" && metric["delta"].is_number())),
+        "{diff}"
+    );
+    let shown = tradai(&state, &["diff", &original_id, &again_id]).await;
+    assert!(
+        shown.stdout.contains(&first_pair) && shown.stdout.contains("metrics"),
+        "{shown}"
+    );
+    let same = tradai(
+        &state,
+        &["--json", "diff", &original_id, repeated["run_id"].as_str().expect("id")],
+    )
+    .await;
+    assert_eq!(same.json()["same_inputs"], true, "{same}");
+    std::fs::remove_dir_all(&state).ok();
 }

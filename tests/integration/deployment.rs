@@ -620,6 +620,7 @@ fn the_dashboard_shows_every_business_metric_the_functions_publish_and_no_other(
     // Each publisher's metrics carry the stage the dashboard filters on.
     for id in [
         "SubmitBacktestFunction",
+        "RerunBacktestFunction",
         "CancelBacktestFunction",
         "NotifyCompletionFunction",
         "OrphanScannerFunction",

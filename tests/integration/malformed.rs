@@ -147,6 +147,16 @@ impl ObjectStore for Reached {
         Ok(None)
     }
 
+    async fn get_version(&self, _key: &str, _version_id: Option<&str>) -> Result<Option<Vec<u8>>, ObjectError> {
+        self.hit();
+        Ok(None)
+    }
+
+    async fn hash(&self, _key: &str) -> Result<Option<tradai::objects::HashedObject>, ObjectError> {
+        self.hit();
+        Ok(None)
+    }
+
     async fn put(&self, _key: &str, _bytes: Vec<u8>) -> Result<(), ObjectError> {
         self.hit();
         Ok(())

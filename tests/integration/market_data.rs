@@ -9,7 +9,7 @@ use tradai::backtest::{Symbol, Timeframe};
 use tradai::market_data::{
     FreshnessRequest, SymbolFreshness, check_freshness, dataset_key, list_datasets, read_footer,
 };
-use tradai::objects::{ObjectError, ObjectInfo, ObjectStore, Tail};
+use tradai::objects::{HashedObject, ObjectError, ObjectInfo, ObjectStore, Tail};
 use tradai::time::Timestamp;
 use tradai_tests::candles::CandleFile;
 use tradai_tests::stack::Stack;
@@ -37,6 +37,20 @@ impl<S: ObjectStore> ObjectStore for Counting<S> {
         let read = bytes.as_ref().map_or(0, Vec::len) as u64;
         self.bytes.fetch_add(read, Ordering::SeqCst);
         Ok(bytes)
+    }
+
+    async fn get_version(&self, key: &str, version_id: Option<&str>) -> Result<Option<Vec<u8>>, ObjectError> {
+        let bytes = self.inner.get_version(key, version_id).await?;
+        self.bytes
+            .fetch_add(bytes.as_ref().map_or(0, Vec::len) as u64, Ordering::SeqCst);
+        Ok(bytes)
+    }
+
+    async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
+        let hashed = self.inner.hash(key).await?;
+        self.bytes
+            .fetch_add(hashed.as_ref().map_or(0, |object| object.size), Ordering::SeqCst);
+        Ok(hashed)
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
@@ -243,4 +257,36 @@ async fn datasets_are_listed_from_keys_without_reading_files() {
             .iter()
             .all(|d| d.size_bytes == small.len() as u64 && d.last_modified.is_some())
     );
+}
+
+/// A run's manifest pins a candle file by version: the market-data bucket is versioned as the template has it, a
+/// file uploaded again gets a new version, and the old version's bytes stay readable by its id.
+#[tokio::test]
+async fn every_version_of_a_candle_file_is_hashed_and_read_back_by_its_id() {
+    let stack = Stack::fresh().await;
+    let data = tradai::aws::s3_objects(&stack.sdk, &stack.market_data_bucket);
+    let key = "ohlcv/binance/BTC_USDT-5m.parquet";
+    let (first, second) = (vec![7u8; 3 * 1024 * 1024 + 17], b"a gap filled".to_vec());
+    data.put(key, first.clone()).await.expect("put");
+    let pinned = data.hash(key).await.expect("hash").expect("there");
+    assert_eq!(
+        (pinned.sha256.as_str(), pinned.size),
+        (tradai::run_manifest::sha256_of(&first).as_str(), first.len() as u64),
+        "a multi-megabyte object is hashed as it streams"
+    );
+    let version = pinned
+        .version_id
+        .clone()
+        .expect("the market-data bucket keeps versions");
+    data.put(key, second.clone()).await.expect("put again");
+    let current = data.hash(key).await.expect("hash").expect("there");
+    assert_ne!(current.version_id.as_deref(), Some(version.as_str()));
+    assert_eq!(current.sha256, tradai::run_manifest::sha256_of(&second));
+    assert_eq!(data.get_version(key, Some(&version)).await.expect("get"), Some(first));
+    assert_eq!(data.get_version(key, None).await.expect("get"), Some(second));
+    assert_eq!(
+        data.get_version(key, Some("3HL4kqtJvjVBH40Nrjfkd")).await.expect("get"),
+        None
+    );
+    assert_eq!(data.hash("ohlcv/binance/none.parquet").await.expect("hash"), None);
 }

@@ -228,10 +228,22 @@ async fn a_backtest_runs_through_every_step_to_completed() {
         artifacts,
         ["summary/equity.svg", "summary/pairs.csv", "summary/summary.json"]
     );
+    assert!(
+        tradai_tests::mlflow::artifacts(mlflow_run, "")
+            .await
+            .contains(&"manifest.json".to_owned()),
+        "the run's manifest is kept in MLflow"
+    );
     let results = stack
         .keys_in(&stack.results_bucket, &format!("results/{run_id}/"))
         .await;
-    for file in ["summary.json", "equity.svg", "pairs.csv", ".last_result.json"] {
+    for file in [
+        "summary.json",
+        "equity.svg",
+        "pairs.csv",
+        ".last_result.json",
+        "manifest.json",
+    ] {
         assert!(results.contains(&format!("results/{run_id}/{file}")), "{results:?}");
     }
     assert!(temporaries(stack, run_id).await.is_empty(), "temp/{run_id}/ is removed");
@@ -282,6 +294,62 @@ async fn states_entered(local: &Deployment, run_id: RunId) -> Vec<String> {
         .filter_map(|event| event.state_entered_event_details())
         .map(|details| details.name().to_owned())
         .collect()
+}
+
+/// The same request again is answered from the first run: COMPLETED from PrepareConfig with no RunBacktest (no
+/// container), its result, files and MLflow run the first's, marked `cached_from`; with `no_cache` the engine runs.
+#[tokio::test]
+async fn the_same_inputs_again_are_answered_from_the_first_run_without_a_container() {
+    // A pair no other test uploads candles for: the deployment's market data is shared, and a new upload of the
+    // same pair would rightly be other inputs.
+    const PAIR: &str = "CACHED/USDT";
+    let run = start_run(SUCCEEDS, PAIR, 1).await;
+    let (local, stack, strategy, first) = (run.local, &run.stack, &run.strategy, run.run_id);
+    assert_eq!(finished(local, first).await, "SUCCEEDED");
+    let original = record(stack, first).await;
+
+    let again = submit(local, stack, &strategy.name, PAIR).await;
+    assert_eq!(finished(local, again).await, "SUCCEEDED");
+    let answered = record(stack, again).await;
+    assert_eq!(
+        (answered.status, answered.cached_from),
+        (Status::Completed, Some(first)),
+        "{answered:?}"
+    );
+    assert_eq!(answered.result, original.result);
+    assert_eq!(
+        answered.mlflow_run_id, original.mlflow_run_id,
+        "the first run's MLflow run"
+    );
+    assert_eq!(answered.fingerprint, original.fingerprint);
+    assert!(original.started_at.is_some(), "the first run's container claimed it");
+    assert_eq!(answered.started_at, None, "no container claimed the second");
+    let states = states_entered(local, again).await;
+    assert!(states.contains(&"AnsweredFromCache".to_owned()), "{states:?}");
+    assert!(
+        !states.iter().any(|state| state.starts_with("RunBacktest")),
+        "{states:?}"
+    );
+    assert!(states.contains(&"NotifyCompletion".to_owned()), "{states:?}");
+    assert!(temporaries(stack, again).await.is_empty(), "temp/{again}/ is removed");
+    assert_eq!(mlflow_runs(&strategy.name).await.len(), 1, "no second MLflow run");
+
+    let launcher = StepFunctions::new(local.sfn().await, &local.state_machine_arn);
+    let body = serde_json::json!({"strategy_name": strategy.name, "strategy_version": "production",
+        "no_cache": true, "config": {"timeframe": "5m", "symbols": [PAIR], "start_date": "2026-01-05",
+        "end_date": "2026-02-04", "config_overrides": {"max_open_trades": 1}}});
+    let request = BacktestRequest::from_json(body.to_string().as_bytes(), Timestamp::now().date()).expect("valid");
+    let fresh = tradai::jobs::submit(&stack.store(), &launcher, Submission::new(request))
+        .await
+        .expect("submitted")
+        .run_id;
+    assert_eq!(finished(local, fresh).await, "SUCCEEDED");
+    let fresh = record(stack, fresh).await;
+    assert_eq!((fresh.status, fresh.cached_from), (Status::Completed, None));
+    assert_eq!(fresh.fingerprint, original.fingerprint, "the same inputs, run again");
+    assert!(fresh.started_at.is_some(), "a container ran the engine");
+    assert_eq!(mlflow_runs(&strategy.name).await.len(), 2);
+    std::fs::remove_dir_all(&strategy.folder).ok();
 }
 
 #[tokio::test]

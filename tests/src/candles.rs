@@ -122,13 +122,21 @@ pub fn market(base: &str) -> serde_json::Value {
         "precision": {"amount": 0.00001, "price": 0.01}, "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5.0}}})
 }
 
+/// The markets every test's snapshot lists: the tests share one local deployment, so every push writes the same
+/// `markets.json` (the same bytes, so no run's inputs change by it), whichever pairs it brings candles for.
+pub const MARKETS: &[&str] = &["BTC", "ETH", "RERUNA", "RERUNB"];
+
+/// The exchange's markets snapshot with every one of [`MARKETS`].
+pub fn markets_json() -> String {
+    serde_json::Value::from(MARKETS.iter().map(|base| market(base)).collect::<Vec<_>>()).to_string()
+}
+
 /// A Freqtrade data folder in `folder`: `days` of 5m candles up to now for BTC/USDT (Parquet) and ETH/USDT (JSON),
-/// and the exchange's `markets.json` for both.
+/// and the exchange's `markets.json`.
 pub fn sample_folder(folder: &std::path::Path, days: usize) -> std::io::Result<()> {
     std::fs::create_dir_all(folder)?;
     let file = CandleFile::ending_at(Timestamp::now(), TimeDelta::minutes(5), days * 288);
     std::fs::write(folder.join("BTC_USDT-5m.parquet"), file.to_parquet())?;
     std::fs::write(folder.join("ETH_USDT-5m.json"), file.to_json())?;
-    let markets = serde_json::json!([market("BTC"), market("ETH")]);
-    std::fs::write(folder.join("markets.json"), markets.to_string())
+    std::fs::write(folder.join("markets.json"), markets_json())
 }

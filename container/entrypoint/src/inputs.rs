@@ -1,9 +1,11 @@
 //! The run's inputs: the merged config (fetched from S3, or prepared here when the container was launched without
 //! one), the strategy with the run's parameters, and each pair's candles with the exchange's `markets.json`, written
-//! into Freqtrade's layout.
+//! into Freqtrade's layout. A run planned by the workflow reads the candles at the object versions its manifest
+//! pins, and refuses bytes whose hash is not the manifest's: a later upload cannot change a planned run.
 
 use tradai::mlflow::{ModelRegistry, StrategyVersion};
 use tradai::objects::{ObjectStore, s3_object};
+use tradai::run_manifest::{DataFile, Observed, RunManifest, sha256_of};
 use tradai::workflow::prepare::{RunFields, merged_config};
 
 use crate::failure::RunFailure;
@@ -29,7 +31,103 @@ pub async fn fetch_inputs(
         workspace.write_config(&config)?;
     }
     crate::strategy::place_strategy(settings, &workspace.strategies)?;
-    fetch_candles(settings, objects, workspace).await
+    let Some(uri) = settings.run_manifest.as_deref() else {
+        return fetch_candles(settings, objects, workspace).await;
+    };
+    let manifest = read_manifest(objects, uri).await?;
+    fetch_pinned(settings, objects, workspace, &manifest).await?;
+    observe(settings, objects, uri, manifest).await
+}
+
+/// Records in the manifest at `uri` what this container runs: its engine (the image's `ENGINE_VERSION`) and its
+/// own version. Outside the fingerprint: the digest already decides both; a diff shows them.
+async fn observe(
+    settings: &EntrypointSettings,
+    objects: &impl ObjectStore,
+    uri: &str,
+    manifest: RunManifest,
+) -> Result<(), RunFailure> {
+    let observed = Observed {
+        engine: settings.engine_version.clone().unwrap_or_else(|| "unknown".to_owned()),
+        entrypoint: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let manifest = RunManifest {
+        observed: Some(observed),
+        ..manifest
+    };
+    let (bucket, key) = s3_object(uri).ok_or_else(|| RunFailure::inputs(format!("{uri} names no S3 object")))?;
+    let bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|error| RunFailure::inputs_because("the manifest cannot be written", error))?;
+    objects
+        .in_bucket(bucket)
+        .put(key, bytes)
+        .await
+        .map_err(|error| RunFailure::inputs_because(format!("the manifest {uri} could not be written"), error))
+}
+
+/// The manifest at `uri`.
+async fn read_manifest(objects: &impl ObjectStore, uri: &str) -> Result<RunManifest, RunFailure> {
+    let (bucket, key) = s3_object(uri).ok_or_else(|| RunFailure::inputs(format!("{uri} names no S3 object")))?;
+    let bytes = objects
+        .in_bucket(bucket)
+        .get(key)
+        .await
+        .map_err(|error| RunFailure::inputs_because(format!("the manifest {uri} could not be read"), error))?
+        .ok_or_else(|| RunFailure::inputs(format!("the manifest {uri} does not exist")))?;
+    serde_json::from_slice(&bytes).map_err(|error| RunFailure::inputs_because(format!("the manifest {uri}"), error))
+}
+
+/// The candle files and markets snapshot `manifest` pins, each at its version and checked against its hash, into
+/// the engine's data folder.
+async fn fetch_pinned(
+    settings: &EntrypointSettings,
+    objects: &impl ObjectStore,
+    workspace: &Workspace,
+    manifest: &RunManifest,
+) -> Result<(), RunFailure> {
+    let Some(location) = &settings.market_data else {
+        return Ok(());
+    };
+    let data = objects.in_bucket(&location.bucket);
+    let exchange_prefix = format!("{}{}/", location.prefix, settings.exchange);
+    for file in manifest.data.iter().chain(&manifest.markets) {
+        let bytes = read_pinned(&data, file, location).await?;
+        let relative = match &file.pair {
+            Some(_) => file.key.strip_prefix(&exchange_prefix).unwrap_or(&file.key),
+            None => "markets.json",
+        };
+        write(&workspace.datadir.join(relative), &bytes)?;
+    }
+    tracing::info!(run_id = %settings.run_id, files = manifest.data.len(), "pinned market data fetched");
+    Ok(())
+}
+
+/// The bytes of `file` at the version it pins, refused unless they hash to what the manifest says.
+async fn read_pinned(
+    data: &impl ObjectStore,
+    file: &DataFile,
+    location: &tradai::market_data::DataLocation,
+) -> Result<Vec<u8>, RunFailure> {
+    let uri = location.uri(&file.key);
+    let version = file.version_id.as_deref();
+    let bytes = data
+        .get_version(&file.key, version)
+        .await
+        .map_err(|error| RunFailure::inputs_because(format!("{uri} could not be read"), error))?
+        .ok_or_else(|| {
+            RunFailure::inputs(format!(
+                "{uri} version {} is not there any more",
+                version.unwrap_or("(current)")
+            ))
+        })?;
+    let found = sha256_of(&bytes);
+    if found != file.sha256 {
+        return Err(RunFailure::inputs(format!(
+            "{uri} is not the file the run was planned with: {found}, the manifest pins {}",
+            file.sha256
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Each pair's candles, and the exchange's `markets.json` when there is one, into the engine's data folder.

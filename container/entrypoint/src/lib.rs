@@ -278,6 +278,77 @@ mod tests {
         }
     }
 
+    /// A run planned by the workflow reads the candle file at the version its manifest pins, whatever was uploaded
+    /// since; bytes that do not hash to the manifest's are refused before the engine starts.
+    #[tokio::test]
+    async fn a_planned_run_reads_the_pinned_versions_and_refuses_other_bytes() {
+        let objects = MemoryObjects::new("data");
+        let key = "ohlcv/binance/BTC_USDT-5m.parquet";
+        objects.put(key, b"planned candles".to_vec()).await.expect("put");
+        let pinned = objects.hash(key).await.expect("hash").expect("there");
+        objects.put(key, b"candles uploaded later".to_vec()).await.expect("put");
+        let manifest = |sha256: String| tradai::run_manifest::RunManifest {
+            data: vec![tradai::run_manifest::DataFile {
+                key: key.into(),
+                pair: Some("BTC/USDT".into()),
+                version_id: pinned.version_id.clone(),
+                sha256,
+                size: pinned.size,
+            }],
+            markets: None,
+            ..serde_json::from_value(serde_json::json!({
+                "strategy": {"name": "EmaCross", "version": 3, "image": "i:3", "digest": "sha256:00"},
+                "config": {"sha256": "sha256:00", "document": {}},
+                "data": [], "timerange": "20240101-20240301", "pairs": ["BTC/USDT"], "timeframe": "5m"}))
+            .expect("a manifest")
+        };
+        let extra = [
+            ("MARKET_DATA_S3_URI", "s3://data/ohlcv"),
+            ("RUN_MANIFEST", "s3://results/results/manifest.json"),
+            ("ENGINE_VERSION", "freqtrade-2026.9"),
+        ];
+        let store = MemoryStore::new();
+        let settings = job(&store, Status::Queued, &extra).await;
+        let workspace = crate::workspace::Workspace::create(&settings).expect("workspace");
+        let results = objects.in_bucket("results");
+        let write = |manifest: tradai::run_manifest::RunManifest| {
+            let results = results.clone();
+            async move {
+                let bytes = serde_json::to_vec(&manifest).expect("JSON");
+                results.put("results/manifest.json", bytes).await.expect("put");
+            }
+        };
+        write(manifest(pinned.sha256.clone())).await;
+        inputs::fetch_inputs(&settings, None::<&MlflowClient>, &objects, &workspace)
+            .await
+            .expect("fetched");
+        let fetched = std::fs::read(workspace.datadir.join("BTC_USDT-5m.parquet")).expect("written");
+        assert_eq!(fetched, b"planned candles", "the pinned version, not the later upload");
+        let recorded: tradai::run_manifest::RunManifest = serde_json::from_slice(
+            &results
+                .get("results/manifest.json")
+                .await
+                .expect("read")
+                .expect("there"),
+        )
+        .expect("a manifest");
+        assert_eq!(
+            recorded.observed.map(|observed| (observed.engine, observed.entrypoint)),
+            Some(("freqtrade-2026.9".to_owned(), env!("CARGO_PKG_VERSION").to_owned())),
+            "what the container runs is recorded"
+        );
+
+        write(manifest(tradai::run_manifest::sha256_of(b"other"))).await;
+        let refused = inputs::fetch_inputs(&settings, None::<&MlflowClient>, &objects, &workspace)
+            .await
+            .expect_err("refused");
+        assert!(
+            refused.to_string().contains("is not the file the run was planned with"),
+            "{refused}"
+        );
+        std::fs::remove_dir_all(settings.work_dir).ok();
+    }
+
     #[tokio::test]
     async fn missing_candles_fail_the_job_before_the_engine_with_the_inputs_exit_code() {
         let deps = deps(MemoryStore::new(), MemoryObjects::new("data"));
@@ -385,6 +456,13 @@ mod tests {
             updated_before: Timestamp,
         ) -> Result<Vec<WorkflowRecord>, tradai::store::StoreError> {
             self.0.stale(status, updated_before).await
+        }
+
+        async fn completed_with(
+            &self,
+            fingerprint: &tradai::run_manifest::Fingerprint,
+        ) -> Result<Option<WorkflowRecord>, tradai::store::StoreError> {
+            self.0.completed_with(fingerprint).await
         }
     }
 

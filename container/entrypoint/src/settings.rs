@@ -119,6 +119,11 @@ pub struct EntrypointSettings {
     pub config_path: Option<String>,
     /// Where the candles are (`MARKET_DATA_S3_URI`); without it the engine's data folder is left as it is.
     pub market_data: Option<DataLocation>,
+    /// The run's manifest (`RUN_MANIFEST`, `s3://bucket/key`), written by PrepareConfig: the candle files and the
+    /// markets snapshot are read at the object versions it pins, and checked against its hashes.
+    pub run_manifest: Option<String>,
+    /// The engine the image carries (`ENGINE_VERSION`, `freqtrade-2026.9`), recorded in the manifest.
+    pub engine_version: Option<String>,
     /// The exchange whose candles the run needs (`EXCHANGE`, default `binance`).
     pub exchange: String,
     /// True when the workflow writes the final status (`LAUNCHED_BY=workflow`); otherwise the entrypoint does.
@@ -253,6 +258,8 @@ impl EntrypointSettings {
             work_dir: PathBuf::from(env.optional("WORK_DIR").unwrap_or_else(|| "/tmp/tradai".to_owned())),
             config_path: env.optional("CONFIG_PATH"),
             market_data: env.optional_market_data()?,
+            run_manifest: env.optional("RUN_MANIFEST"),
+            engine_version: env.optional("ENGINE_VERSION"),
             exchange: env.optional("EXCHANGE").unwrap_or_else(|| "binance".to_owned()),
             workflow_managed: env.optional("LAUNCHED_BY").is_some_and(|by| by == "workflow"),
             config_overrides: env.parsed("CONFIG_OVERRIDES", serde_json::json!({}), json_object)?,

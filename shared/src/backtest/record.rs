@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{BacktestConfig, BacktestRequest, RunId, Status, StrategyVersion};
+use crate::run_manifest::Fingerprint;
 use crate::sweep::SweepId;
 use crate::time::Timestamp;
 
@@ -58,6 +59,12 @@ pub struct WorkflowRecord {
     /// The sweep the job is a child of, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep_id: Option<SweepId>,
+    /// The fingerprint of the run's inputs (its manifest's), once PrepareConfig planned them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    /// The earlier run with the same inputs whose result this job was answered from, with no engine run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<RunId>,
 }
 
 impl WorkflowRecord {
@@ -92,6 +99,8 @@ impl WorkflowRecord {
             submitted_by: None,
             cancelled_by: None,
             sweep_id: None,
+            fingerprint: None,
+            cached_from: None,
         }
     }
 
@@ -99,6 +108,15 @@ impl WorkflowRecord {
     pub fn submitted_by(mut self, caller: Option<String>) -> Self {
         self.submitted_by = caller;
         self
+    }
+
+    /// Whether this job's result answers a run of inputs with `fingerprint`: it COMPLETED a backtest of exactly
+    /// those inputs with its own engine run (a hyperopt's search is not a result to reuse).
+    pub fn answers(&self, fingerprint: &Fingerprint) -> bool {
+        self.status == Status::Completed
+            && self.fingerprint.as_ref() == Some(fingerprint)
+            && self.cached_from.is_none()
+            && self.config.hyperopt.is_none()
     }
 
     /// The job as it is handed to an executor.

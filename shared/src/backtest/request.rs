@@ -77,6 +77,13 @@ pub struct BacktestConfig {
     /// out-of-sample run); PrepareConfig reads them from that run's result. Set by a sweep, not by `POST /backtest`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters_from: Option<RunId>,
+    /// Run the engine even when a COMPLETED run had the same inputs (the request's top-level `no_cache`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_cache: bool,
+    /// Run exactly the inputs run `rerun_of`'s manifest pins — its config, image digest and object versions —
+    /// instead of planning them afresh. Set by `POST /backtest/{run_id}/rerun`, not by `POST /backtest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<RunId>,
 }
 
 /// How a hyperopt run searches: Freqtrade's `--epochs` and `--hyperopt-loss` over the strategy's buy and sell
@@ -253,6 +260,7 @@ struct RawRequest {
     strategy_version: Option<Value>,
     experiment_name: Option<String>,
     config: Option<RawConfig>,
+    no_cache: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -285,7 +293,12 @@ impl RawRequest {
             .experiment_name
             .map(|name| check(&mut errors, "experiment_name", experiment_name(name)))
             .unwrap_or_else(|| strategy_name.as_ref().map(|name| format!("backtests/{name}")));
-        let config = required(&mut errors, "config", self.config).and_then(|raw| raw.validate(&mut errors, today));
+        let config = required(&mut errors, "config", self.config)
+            .and_then(|raw| raw.validate(&mut errors, today))
+            .map(|config| BacktestConfig {
+                no_cache: self.no_cache.unwrap_or(false),
+                ..config
+            });
 
         match (strategy_name, strategy_version, experiment_name, config) {
             (Some(strategy_name), Some(strategy_version), Some(experiment_name), Some(config)) if errors.is_empty() => {
@@ -341,6 +354,8 @@ impl RawConfig {
             parameters,
             hyperopt: None,
             parameters_from: None,
+            no_cache: false,
+            rerun_of: None,
         })
     }
 }

@@ -51,8 +51,9 @@ impl Status {
     pub fn can_move_to(self, next: Status) -> bool {
         use Status::*;
         match self {
-            Pending => matches!(next, Queued | Running | Failed | Cancelled),
-            Queued => matches!(next, Running | Failed | Cancelled),
+            // Straight to COMPLETED: answered from the result of an earlier run with the same inputs.
+            Pending => matches!(next, Queued | Running | Completed | Failed | Cancelled),
+            Queued => matches!(next, Running | Completed | Failed | Cancelled),
             // Back to QUEUED: its container was interrupted (a Spot reclaim) and the workflow runs it again.
             Running => matches!(next, Queued | Completed | Failed | Cancelled),
             Completed | Failed | Cancelled => false,
@@ -111,11 +112,14 @@ mod tests {
     }
 
     #[test]
-    fn no_status_skips_back_or_completes_without_running() {
+    fn no_status_skips_back_and_only_a_cached_answer_completes_without_running() {
         assert!(!Running.can_move_to(Pending));
         assert!(!Queued.can_move_to(Pending));
-        assert!(!Queued.can_move_to(Completed));
-        assert!(!Pending.can_move_to(Completed));
+        assert!(Queued.can_move_to(Completed), "answered from the cache");
+        assert!(
+            Pending.can_move_to(Completed),
+            "a sweep's child answered from the cache"
+        );
         for status in Status::ALL {
             assert!(!status.can_move_to(status), "{status} -> itself allowed");
         }

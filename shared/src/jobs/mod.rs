@@ -1,15 +1,19 @@
 //! The service functions behind the job routes and the queue: submit a backtest, report on one, list them, cancel
-//! one, and launch the queued ones.
+//! one, re-run one, compare two, and launch the queued ones.
 
 mod cancel;
 mod consume;
+mod diff;
 mod listing;
 mod orphans;
+mod rerun;
 
 pub use cancel::{CancelError, Cancelled, cancel};
 pub use consume::{ConsumeError, Consumed, consume, consume_batch};
+pub use diff::{DataChange, DiffError, METRICS, MetricDelta, RunDiff, diff};
 pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, ListQuery, Listing, list};
 pub use orphans::{OrphanLimits, QUEUED_STEP, RUNNING_STEP, ScanError, ScanReport, report_orphans, scan};
+pub use rerun::{RerunError, rerun};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -277,6 +281,12 @@ pub struct StatusReport {
     /// Links to the result's files (COMPLETED), that need no credentials until `expires_at`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<ResultFiles>,
+    /// The fingerprint of the run's inputs (its manifest's), once they were planned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<crate::run_manifest::Fingerprint>,
+    /// The earlier run of the same inputs the job was answered from (its result, files and MLflow run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<RunId>,
 }
 
 /// Pre-signed GETs of a completed run's files.
@@ -327,6 +337,8 @@ impl StatusReport {
             cancelled_by: record.cancelled_by.filter(|_| record.status == Status::Cancelled),
             step: None,
             files: None,
+            fingerprint: record.fingerprint,
+            cached_from: record.cached_from,
         }
     }
 }
@@ -346,6 +358,8 @@ pub async fn status(
     };
     let running = record.execution_arn.clone().filter(|_| !record.status.is_terminal());
     let completed = record.status == Status::Completed;
+    // A job answered from the cache has the files of the run that answered it.
+    let files_of = record.cached_from.unwrap_or(run_id);
     let mut report = StatusReport::new(record, mlflow_ui);
     if let Some(execution) = running {
         report.step = progress
@@ -356,7 +370,7 @@ pub async fn status(
             .flatten();
     }
     if completed {
-        report.files = result_files(files, run_id)
+        report.files = result_files(files, files_of)
             .await
             .inspect_err(|error| tracing::warn!(%run_id, error = %chain(error), "no links to the result's files"))
             .ok();
@@ -450,6 +464,13 @@ mod tests {
 
         async fn stale(&self, status: Status, updated_before: Timestamp) -> Result<Vec<WorkflowRecord>, StoreError> {
             self.0.stale(status, updated_before).await
+        }
+
+        async fn completed_with(
+            &self,
+            fingerprint: &crate::run_manifest::Fingerprint,
+        ) -> Result<Option<WorkflowRecord>, StoreError> {
+            self.0.completed_with(fingerprint).await
         }
     }
 

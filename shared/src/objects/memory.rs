@@ -2,10 +2,24 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{ObjectError, ObjectInfo, ObjectStore, Tail};
+use super::{HashedObject, ObjectError, ObjectInfo, ObjectStore, Tail};
 use crate::time::Timestamp;
 
-type Buckets = BTreeMap<(String, String), (Vec<u8>, Timestamp)>;
+/// The objects of an account: each object's current version by (bucket, key), and every version ever written, as
+/// a versioned bucket keeps them.
+#[derive(Debug, Default)]
+struct Buckets {
+    current: BTreeMap<(String, String), Stored>,
+    versions: BTreeMap<(String, String, String), Vec<u8>>,
+    written: u64,
+}
+
+#[derive(Debug)]
+struct Stored {
+    bytes: Vec<u8>,
+    at: Timestamp,
+    version_id: String,
+}
 
 /// Buckets in memory with the S3 adapter's promises, for fast tests of the logic above the port. Stores made
 /// with [`ObjectStore::in_bucket`] share their objects, as buckets of one account do.
@@ -27,6 +41,7 @@ impl MemoryObjects {
     /// Every key of this bucket.
     pub fn keys(&self) -> Vec<String> {
         self.lock()
+            .current
             .keys()
             .filter(|(bucket, _)| *bucket == self.bucket)
             .map(|(_, key)| key.clone())
@@ -64,39 +79,76 @@ impl ObjectStore for MemoryObjects {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
-        Ok(self.lock().get(&self.slot(key)).map(|(bytes, _)| bytes.clone()))
+        Ok(self
+            .lock()
+            .current
+            .get(&self.slot(key))
+            .map(|stored| stored.bytes.clone()))
+    }
+
+    async fn get_version(&self, key: &str, version_id: Option<&str>) -> Result<Option<Vec<u8>>, ObjectError> {
+        let Some(version_id) = version_id else {
+            return self.get(key).await;
+        };
+        let slot = (self.bucket.clone(), key.to_owned(), version_id.to_owned());
+        Ok(self.lock().versions.get(&slot).cloned())
+    }
+
+    async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
+        Ok(self.lock().current.get(&self.slot(key)).map(|stored| HashedObject {
+            version_id: Some(stored.version_id.clone()),
+            sha256: crate::run_manifest::sha256_of(&stored.bytes),
+            size: stored.bytes.len() as u64,
+        }))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {
-        self.lock().insert(self.slot(key), (bytes, Timestamp::now()));
+        let mut objects = self.lock();
+        objects.written += 1;
+        let version_id = format!("v{}", objects.written);
+        objects
+            .versions
+            .insert((self.bucket.clone(), key.to_owned(), version_id.clone()), bytes.clone());
+        let stored = Stored {
+            bytes,
+            at: Timestamp::now(),
+            version_id,
+        };
+        objects.current.insert(self.slot(key), stored);
         Ok(())
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
         Ok(self
             .lock()
+            .current
             .get(&self.slot(key))
-            .map(|(bytes, at)| Self::info(key, bytes, *at)))
+            .map(|stored| Self::info(key, &stored.bytes, stored.at)))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ObjectError> {
         Ok(self
             .lock()
+            .current
             .iter()
             .filter(|((bucket, key), _)| *bucket == self.bucket && key.starts_with(prefix))
-            .map(|((_, key), (bytes, at))| Self::info(key, bytes, *at))
+            .map(|((_, key), stored)| Self::info(key, &stored.bytes, stored.at))
             .collect())
     }
 
+    /// Deletes the current versions; older versions stay readable, as in a versioned bucket.
     async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
         let mut objects = self.lock();
-        let before = objects.len();
-        objects.retain(|(bucket, key), _| !(*bucket == self.bucket && key.starts_with(prefix)));
-        Ok(before - objects.len())
+        let before = objects.current.len();
+        objects
+            .current
+            .retain(|(bucket, key), _| !(*bucket == self.bucket && key.starts_with(prefix)));
+        Ok(before - objects.current.len())
     }
 
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {
-        Ok(self.lock().get(&self.slot(key)).map(|(bytes, at)| {
+        Ok(self.lock().current.get(&self.slot(key)).map(|stored| {
+            let (bytes, at) = (&stored.bytes, &stored.at);
             let start = bytes
                 .len()
                 .saturating_sub(usize::try_from(length).unwrap_or(usize::MAX));
@@ -109,9 +161,11 @@ impl ObjectStore for MemoryObjects {
 
     async fn range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, ObjectError> {
         let objects = self.lock();
-        let (bytes, _) = objects
+        let bytes = &objects
+            .current
             .get(&self.slot(key))
-            .ok_or_else(|| ObjectError(format!("no object {key}").into()))?;
+            .ok_or_else(|| ObjectError(format!("no object {key}").into()))?
+            .bytes;
         let end = usize::try_from(range.end).unwrap_or(usize::MAX).min(bytes.len());
         let start = usize::try_from(range.start).unwrap_or(usize::MAX).min(end);
         Ok(bytes[start..end].to_vec())
@@ -153,5 +207,28 @@ mod tests {
         assert_eq!(configs.delete_prefix("temp/a/").await.expect("deleted"), 1);
         assert_eq!(configs.delete_prefix("temp/a/").await.expect("deleted"), 0);
         assert_eq!(results.keys(), ["temp/a/other"]);
+    }
+
+    #[tokio::test]
+    async fn every_version_written_stays_readable_by_its_id() {
+        let data = MemoryObjects::new("data");
+        data.put("BTC.parquet", b"first".to_vec()).await.expect("put");
+        let first = data.hash("BTC.parquet").await.expect("hash").expect("there");
+        data.put("BTC.parquet", b"second".to_vec()).await.expect("put");
+        let second = data.hash("BTC.parquet").await.expect("hash").expect("there");
+        assert_ne!(first.version_id, second.version_id);
+        assert_eq!(first.sha256, crate::run_manifest::sha256_of(b"first"));
+        assert_eq!(
+            (second.sha256.clone(), second.size),
+            (crate::run_manifest::sha256_of(b"second"), 6)
+        );
+        let read = |version: Option<String>| {
+            let data = data.clone();
+            async move { data.get_version("BTC.parquet", version.as_deref()).await.expect("get") }
+        };
+        assert_eq!(read(first.version_id).await, Some(b"first".to_vec()));
+        assert_eq!(read(None).await, Some(b"second".to_vec()));
+        assert_eq!(read(Some("v999".into())).await, None);
+        assert_eq!(data.hash("ETH.parquet").await.expect("hash"), None);
     }
 }

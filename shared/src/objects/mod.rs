@@ -28,6 +28,16 @@ pub struct Tail {
     pub info: ObjectInfo,
 }
 
+/// One version of an object, by content: what a run's manifest pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedObject {
+    /// The version in a versioned bucket (none where the bucket keeps no versions).
+    pub version_id: Option<String>,
+    /// `sha256:` and the hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+}
+
 /// The objects of one bucket. A missing object is an answer (`None`), not an error.
 pub trait ObjectStore: Send + Sync + Sized {
     /// The bucket this store reads and writes.
@@ -38,6 +48,18 @@ pub trait ObjectStore: Send + Sync + Sized {
 
     /// The whole object `key`.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, ObjectError>> + Send;
+
+    /// Version `version_id` of object `key` (the current one for `None`, as in a bucket without versions); `None`
+    /// when there is no such version.
+    fn get_version(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, ObjectError>> + Send;
+
+    /// The current version of object `key` and the SHA-256 of its bytes, read as a stream (an object need not fit
+    /// in memory).
+    fn hash(&self, key: &str) -> impl Future<Output = Result<Option<HashedObject>, ObjectError>> + Send;
 
     /// Writes `bytes` at `key`, replacing what was there.
     fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), ObjectError>> + Send;

@@ -4,7 +4,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::{ObjectError, ObjectInfo, ObjectStore, Tail};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use sha2::{Digest, Sha256};
+
+use super::{HashedObject, ObjectError, ObjectInfo, ObjectStore, Tail};
 use crate::time::Timestamp;
 
 /// The objects of one S3 bucket.
@@ -57,7 +60,36 @@ impl ObjectStore for S3Objects {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
-        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        self.get_version(key, None).await
+    }
+
+    async fn get_version(&self, key: &str, version_id: Option<&str>) -> Result<Option<Vec<u8>>, ObjectError> {
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned));
+        let output = match request.send().await {
+            Ok(output) => output,
+            Err(error) => {
+                let error = error.into_service_error();
+                // A version id that is not (or no longer) there: S3 answers NoSuchVersion, or 400 for a malformed one.
+                let no_version =
+                    version_id.is_some() && matches!(error.code(), Some("NoSuchVersion" | "InvalidArgument"));
+                return if error.is_no_such_key() || no_version {
+                    Ok(None)
+                } else {
+                    Err(ObjectError::new(error))
+                };
+            }
+        };
+        let bytes = output.body.collect().await.map_err(ObjectError::new)?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
+        let mut output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(output) => output,
             Err(error) => {
                 let error = error.into_service_error();
@@ -68,8 +100,19 @@ impl ObjectStore for S3Objects {
                 };
             }
         };
-        let bytes = output.body.collect().await.map_err(ObjectError::new)?;
-        Ok(Some(bytes.into_bytes().to_vec()))
+        let mut sha256 = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = output.body.next().await {
+            let chunk = chunk.map_err(ObjectError::new)?;
+            size += chunk.len() as u64;
+            sha256.update(&chunk);
+        }
+        Ok(Some(HashedObject {
+            // An unversioned bucket names every object's version "null".
+            version_id: output.version_id().filter(|id| *id != "null").map(str::to_owned),
+            sha256: crate::run_manifest::sha256_text(&sha256.finalize()),
+            size,
+        }))
     }
 
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ObjectError> {

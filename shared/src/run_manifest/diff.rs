@@ -1,4 +1,5 @@
-//! What differs between two runs' inputs: config values by JSON path with both sides, and candle files by pair.
+//! What differs between two runs' inputs: config values by JSON path with both sides, candle files by pair, and
+//! two versions of one candle file by date.
 
 use std::collections::BTreeMap;
 
@@ -6,6 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::DataFile;
+use crate::market_data::candles::Candles;
+use crate::time::Timestamp;
 
 /// One value that differs: where (`$.exchange.name`, `$.pairs[1]`), and what each run had (none where it had
 /// nothing there).
@@ -88,6 +91,76 @@ pub fn file_changes(a: &[DataFile], b: &[DataFile]) -> Vec<FileChange> {
         .collect()
 }
 
+/// How two versions of one candle file differ, date by date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandleChanges {
+    /// Candles both versions have at a date, with other prices or volume.
+    pub changed: usize,
+    /// Candles at dates only one version has.
+    pub only_a: usize,
+    pub only_b: usize,
+    /// The first and last date of any of those: the span the data changed over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<Timestamp>,
+}
+
+/// What differs between candles `a` and `b` (each sorted by date, as the store keeps them).
+pub fn candle_changes(a: &Candles, b: &Candles) -> CandleChanges {
+    let row =
+        |candles: &Candles, index: usize| -> [f64; 5] { std::array::from_fn(|column| candles.prices[column][index]) };
+    let (mut i, mut j) = (0, 0);
+    let mut changes = CandleChanges {
+        changed: 0,
+        only_a: 0,
+        only_b: 0,
+        first: None,
+        last: None,
+    };
+    let mut differs_at = |date_ms: i64| {
+        let at = chrono::DateTime::from_timestamp_millis(date_ms).map(Timestamp::from);
+        changes.first = changes.first.or(at);
+        changes.last = at.or(changes.last);
+    };
+    let (mut changed, mut only_a, mut only_b) = (0, 0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.date_ms.get(i), b.date_ms.get(j)) {
+            (Some(&at_a), Some(&at_b)) if at_a == at_b => {
+                // Bit for bit: a candle re-downloaded with the same numbers is the same candle.
+                if row(a, i).map(f64::to_bits) != row(b, j).map(f64::to_bits) {
+                    changed += 1;
+                    differs_at(at_a);
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(&at_a), Some(&at_b)) if at_a < at_b => {
+                only_a += 1;
+                differs_at(at_a);
+                i += 1;
+            }
+            (Some(&at_a), None) => {
+                only_a += 1;
+                differs_at(at_a);
+                i += 1;
+            }
+            (_, Some(&at_b)) => {
+                only_b += 1;
+                differs_at(at_b);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    CandleChanges {
+        changed,
+        only_a,
+        only_b,
+        ..changes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -167,5 +240,33 @@ mod tests {
             (1, true),
             "a pair only one run read"
         );
+    }
+
+    #[test]
+    fn a_gap_filled_and_a_candle_corrected_are_dated() {
+        let minute = 60_000;
+        let mut a = Candles::default();
+        let mut b = Candles::default();
+        for step in 0..10 {
+            let price = [1.0, 2.0, 0.5, 1.5, 100.0];
+            // a misses the candle at step 4; b corrects the close at step 7.
+            if step != 4 {
+                a.push(step * 5 * minute, price);
+            }
+            let close = if step == 7 { 1.6 } else { 1.5 };
+            b.push(step * 5 * minute, [1.0, 2.0, 0.5, close, 100.0]);
+        }
+        let changes = candle_changes(&a, &b);
+        assert_eq!((changes.changed, changes.only_a, changes.only_b), (1, 0, 1));
+        assert_eq!(
+            changes.first.map(|at| at.to_string()),
+            Some("1970-01-01T00:20:00.000000Z".to_owned())
+        );
+        assert_eq!(
+            changes.last.map(|at| at.to_string()),
+            Some("1970-01-01T00:35:00.000000Z".to_owned())
+        );
+        let same = candle_changes(&a, &a);
+        assert_eq!((same.changed, same.only_a, same.only_b, same.first), (0, 0, 0, None));
     }
 }

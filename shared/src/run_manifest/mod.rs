@@ -11,6 +11,7 @@
 //! written.
 
 pub mod diff;
+pub mod plan;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,6 +34,12 @@ pub struct RunManifest {
     pub timerange: String,
     pub pairs: Vec<String>,
     pub timeframe: String,
+    /// The strategy's parameter file (`{"buy": {...}}`), when the run sets hyperoptable parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    /// How a hyperopt run searches (none for a backtest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hyperopt: Option<crate::backtest::Hyperopt>,
     /// What the container saw as it started: not part of the fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Observed>,
@@ -134,8 +141,12 @@ pub fn canonical_json(value: &Value) -> Vec<u8> {
 
 /// `sha256:` and the hex SHA-256 of `bytes`.
 pub fn sha256_of(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut text = String::with_capacity(7 + 64);
+    sha256_text(&Sha256::digest(bytes))
+}
+
+/// `sha256:` and the hex of a finished SHA-256 `digest` (of bytes hashed as they streamed past).
+pub fn sha256_text(digest: &[u8]) -> String {
+    let mut text = String::with_capacity(7 + 2 * digest.len());
     text.push_str("sha256:");
     for byte in digest {
         text.push_str(&format!("{byte:02x}"));
@@ -174,6 +185,8 @@ pub(crate) mod tests {
             timerange: "20260101-20260201".into(),
             pairs: vec!["BTC/USDT".into(), "ETH/USDT".into()],
             timeframe: "5m".into(),
+            parameters: None,
+            hyperopt: None,
             observed: None,
         }
     }
@@ -216,7 +229,8 @@ pub(crate) mod tests {
             "the same bytes uploaded again are the same input"
         );
 
-        let changes: [fn(&mut RunManifest); 5] = [
+        let changes: [fn(&mut RunManifest); 6] = [
+            |m| m.parameters = Some(json!({"buy": {"buy_ema_fast": 8}})),
             |m| m.data[1].sha256 = sha256_of(b"eth candles, a gap filled"),
             |m| m.strategy.digest = "sha256:9a0b".into(),
             |m| m.config = ConfigPin::new(json!({"max_open_trades": 3, "exchange": {"name": "binance"}})),

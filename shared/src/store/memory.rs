@@ -2,6 +2,8 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::cursor::Position;
+use crate::run_manifest::Fingerprint;
+
 use super::{Cursor, Page, RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::backtest::{RunId, Status, WorkflowRecord};
 use crate::time::Timestamp;
@@ -105,6 +107,15 @@ impl WorkflowStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn completed_with(&self, fingerprint: &Fingerprint) -> Result<Option<WorkflowRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .values()
+            .filter(|record| record.answers(fingerprint))
+            .max_by_key(|record| record.created_at)
+            .cloned())
     }
 
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {

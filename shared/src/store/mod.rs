@@ -15,6 +15,7 @@ pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
 
 use crate::backtest::{RunId, Status, WorkflowRecord};
+use crate::run_manifest::Fingerprint;
 use crate::time::Timestamp;
 
 /// The partition key of the table.
@@ -23,6 +24,8 @@ pub const KEY_ATTRIBUTE: &str = "run_id";
 pub const STATUS_INDEX: &str = "status-created_at-index";
 /// The index that lists the jobs one caller submitted, newest first (sparse: jobs with a `submitted_by`).
 pub const SUBMITTER_INDEX: &str = "submitted_by-created_at-index";
+/// The index that finds the runs of one set of inputs, newest first (sparse: jobs with a `fingerprint`).
+pub const FINGERPRINT_INDEX: &str = "fingerprint-created_at-index";
 
 /// Keeps job records. Every status change is conditional on the status it leaves.
 pub trait WorkflowStore: Send + Sync {
@@ -77,6 +80,13 @@ pub trait WorkflowStore: Send + Sync {
         limit: usize,
         cursor: Option<&Cursor>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// The newest COMPLETED job whose engine ran on inputs with `fingerprint` (not one answered from the cache
+    /// itself), if there is one: the result a run of the same inputs may be answered from.
+    fn completed_with(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> impl Future<Output = Result<Option<WorkflowRecord>, StoreError>> + Send;
 
     /// Every job in `status` whose `updated_at` (for a RUNNING job its last heartbeat) is older than
     /// `updated_before`, across every page.
@@ -160,6 +170,10 @@ pub struct RecordUpdate {
     pub tracking_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<RunId>,
 }
 
 impl RecordUpdate {
@@ -193,6 +207,8 @@ impl RecordUpdate {
         record.handoff_error = update.handoff_error.or(record.handoff_error.take());
         record.tracking_error = update.tracking_error.or(record.tracking_error.take());
         record.cancelled_by = update.cancelled_by.or(record.cancelled_by.take());
+        record.fingerprint = update.fingerprint.or(record.fingerprint.take());
+        record.cached_from = update.cached_from.or(record.cached_from.take());
     }
 }
 

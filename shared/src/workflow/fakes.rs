@@ -111,15 +111,21 @@ fn reference(image: &ImageRef) -> String {
 }
 
 impl ImageRegistry for FakeImages {
-    /// A digest named in the URL is itself; a tag's is the SHA-256 of `repository:tag`, as a registry would give.
+    /// A tag's digest is the SHA-256 of `repository:tag`, as a registry would give; a digest is held when it is
+    /// named in a URL or is the digest of a held tag.
     async fn digest(&self, image: &ImageRef) -> Result<Option<String>, ImageError> {
+        let tag_digest = |tag: &str| crate::run_manifest::sha256_of(format!("{}:{tag}", image.repository).as_bytes());
         let held = self.0.contains(&(image.repository.clone(), reference(image)));
-        Ok(held.then(|| match &image.reference {
-            ImageReference::Digest(digest) => digest.clone(),
-            ImageReference::Tag(tag) => {
-                crate::run_manifest::sha256_of(format!("{}:{tag}", image.repository).as_bytes())
+        Ok(match &image.reference {
+            ImageReference::Tag(tag) => held.then(|| tag_digest(tag)),
+            ImageReference::Digest(digest) => {
+                let of_a_tag = self
+                    .0
+                    .iter()
+                    .any(|(repository, held)| *repository == image.repository && tag_digest(held) == *digest);
+                (held || of_a_tag).then(|| digest.clone())
             }
-        }))
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! CheckDataFreshness: the run's pairs must have recent candles (from the data files' Parquet footers), unless the
-//! run says `allow_stale`. Stale or missing data fails the step with `StaleMarketData`, naming the pairs.
+//! run says `allow_stale`. Stale or missing data fails the step with `StaleMarketData`, naming the pairs. A re-run
+//! is not checked: it reads the object versions its original's manifest pins.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,10 @@ pub struct RunData {
     /// The overrides the run's engine gets: their `exchange.name`, when set, is the exchange it reads.
     #[serde(default)]
     pub config_overrides: serde_json::Map<String, serde_json::Value>,
+    /// A re-run reads the object versions its original's manifest pins: how recent the data is now does not
+    /// matter to it.
+    #[serde(default)]
+    pub rerun_of: Option<RunId>,
 }
 
 impl FreshnessCheck {
@@ -61,10 +66,22 @@ impl FreshnessCheck {
     }
 }
 
-/// What the step adds to the state.
+/// What the step adds to the state: the report, or for a re-run the run whose pinned data it reads.
 #[derive(Debug, Serialize)]
-pub struct Checked {
-    pub data_freshness: FreshnessReport,
+#[serde(untagged)]
+pub enum Checked {
+    Checked { data_freshness: FreshnessReport },
+    Pinned { data_pinned_by: RunId },
+}
+
+impl Checked {
+    /// The report (none for a re-run, which checks nothing).
+    pub fn report(&self) -> Option<&FreshnessReport> {
+        match self {
+            Self::Checked { data_freshness } => Some(data_freshness),
+            Self::Pinned { .. } => None,
+        }
+    }
 }
 
 /// The errors this step raises.
@@ -81,6 +98,12 @@ pub async fn check_data_freshness(
     check: &FreshnessCheck,
     now: Timestamp,
 ) -> Result<Checked, StepError> {
+    if let Some(original) = check.config.rerun_of {
+        tracing::info!(run_id = %check.run_id, %original, "a re-run reads its original's pinned data: not checked");
+        return Ok(Checked::Pinned {
+            data_pinned_by: original,
+        });
+    }
     let question = FreshnessRequest::new(
         check.config.symbols.clone(),
         check.config.timeframe,
@@ -114,7 +137,7 @@ pub async fn check_data_freshness(
         }
         tracing::warn!(run_id = %check.run_id, %message, "continuing on stale data: the run allows it");
     }
-    Ok(Checked { data_freshness: report })
+    Ok(Checked::Checked { data_freshness: report })
 }
 
 #[cfg(test)]
@@ -131,12 +154,30 @@ mod tests {
                 symbols: vec![Symbol::try_from("BTC/USDT".to_owned()).expect("pair")],
                 timeframe: Timeframe::M5,
                 config_overrides: serde_json::Map::new(),
+                rerun_of: None,
             },
             exchange: None,
             max_age_hours: None,
             allow_stale,
             strategy: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_rerun_reads_pinned_data_and_is_not_checked() {
+        let objects = MemoryObjects::new("data");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let mut rerun = check(false);
+        let original = RunId::new();
+        rerun.config.rerun_of = Some(original);
+        let checked = check_data_freshness(&objects, &location, &rerun, Timestamp::now())
+            .await
+            .expect("not checked: no data is there, and none needs to be fresh");
+        assert_eq!(checked.report(), None);
+        assert_eq!(
+            serde_json::to_value(&checked).expect("JSON"),
+            serde_json::json!({"data_pinned_by": original})
+        );
     }
 
     #[tokio::test]
@@ -151,7 +192,7 @@ mod tests {
         let checked = check_data_freshness(&objects, &location, &check(true), Timestamp::now())
             .await
             .expect("allowed");
-        assert!(!checked.data_freshness.all_fresh);
+        assert!(!checked.report().expect("a report").all_fresh);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! reads, its logic behind the ports it needs, and what it adds to the state; and the errors, with stable names,
 //! that the state machine's Retry and Catch match on.
 
+pub mod cache;
 pub mod cleanup;
 pub mod completion;
 mod error;

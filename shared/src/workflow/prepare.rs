@@ -1,20 +1,31 @@
 //! PrepareConfig (the original design's §4): the strategy's base config, the run's `config_overrides` merged over
 //! it, then what the run fixes and no override may change: the pairs, the timeframe, the data format our market
 //! data is kept in, and the run's identity (run id, experiment, the pinned version). The merged config is written
-//! to `temp/{run_id}/config.yaml` (as JSON, which YAML readers and Freqtrade both read); the step answers what
-//! RunBacktest needs: the task definition, the image, and the container's complete environment.
+//! to `temp/{run_id}/config.yaml` (as JSON, which YAML readers and Freqtrade both read).
+//!
+//! The step then plans the run's manifest (`tradai::run_manifest`): the image digest ValidateStrategy resolved, the
+//! config, and each candle file and the markets snapshot by object version and content hash, written to
+//! `results/{run_id}/manifest.json` and its fingerprint to the job. A job whose inputs a COMPLETED run already had
+//! is answered from that run (`cached_from`, no engine run) unless it asked for `no_cache`; otherwise the step
+//! answers what RunBacktest needs: the task definition, the image, and the container's complete environment, which
+//! names the manifest so the container reads exactly the object versions it pins.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::cache::answer_from_cache;
 use super::validate::ValidatedStrategy;
 use super::{ErrorType, StepError};
 use crate::backtest::{BacktestJob, RunId, Status, StrategyVersion};
 use crate::config::deep_merge;
 use crate::executor::{ContainerContext, container_environment};
+use crate::market_data::DataLocation;
 use crate::objects::{ObjectStore, s3_object};
-use crate::store::WorkflowStore;
-use crate::sweep::{Combination, Parameter, apply_combination};
+use crate::results::results_folder;
+use crate::run_manifest::plan::{PinError, pin_market_data, planned_config};
+use crate::run_manifest::{ConfigPin, Fingerprint, MANIFEST_FILE, RunManifest, StrategyPin};
+use crate::store::{RecordUpdate, WorkflowStore};
+use crate::sweep::{Combination, Parameter, StrategyParameters, apply_combination};
 
 /// What the step reads: the job, and the strategy version ValidateStrategy pinned.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -39,6 +50,13 @@ pub struct PreparedRun {
     pub task_definition: String,
     /// The container's environment, in the form of ECS container overrides.
     pub environment: Vec<ContainerVariable>,
+    /// The run's manifest, `s3://{results bucket}/results/{run_id}/manifest.json`.
+    pub manifest_path: String,
+    /// The fingerprint of the run's inputs.
+    pub fingerprint: Fingerprint,
+    /// The earlier run with the same inputs that answered the job: there is nothing left to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_from: Option<RunId>,
 }
 
 /// One variable of a container override, as ECS spells it.
@@ -54,6 +72,23 @@ pub struct ContainerVariable {
 #[derive(Debug, Serialize)]
 pub struct Prepared {
     pub prepared: PreparedRun,
+    /// The summary of the run that answered the job from the cache, for NotifyCompletion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
+}
+
+/// Where the step reads and writes.
+pub struct PrepareDeps<'a, O, W> {
+    /// The configs bucket: merged run configs (and, through it, the buckets base configs and market data are in).
+    pub configs: &'a O,
+    /// The results bucket: the run's manifest.
+    pub results: &'a O,
+    /// The job table: a hyperopt's best parameters, the fingerprint, the result cache.
+    pub jobs: &'a W,
+    /// What strategy containers are told.
+    pub context: &'a ContainerContext,
+    /// The task definition family is this prefix and the strategy name.
+    pub task_prefix: &'a str,
 }
 
 /// The errors this step raises.
@@ -61,42 +96,48 @@ pub const RAISES: &[ErrorType] = &[
     ErrorType::MissingImage,
     ErrorType::MissingConfig,
     ErrorType::InvalidConfig,
+    ErrorType::StaleMarketData,
+    ErrorType::JobEnded,
     ErrorType::InvalidInput,
     ErrorType::TransientDependency,
 ];
 
-/// Merges the run's config from its base in S3 and writes it to `configs` (the configs bucket); containers get
-/// `context` and run task definition `{task_prefix}{strategy}`.
-pub async fn prepare_config(
-    configs: &impl ObjectStore,
-    jobs: &impl WorkflowStore,
-    context: &ContainerContext,
-    task_prefix: &str,
+/// Merges the run's config from its base in S3 and writes it to the configs bucket, plans and writes the run's
+/// manifest, and answers the job from the cache or says what to run; containers get `context` and run task
+/// definition `{task_prefix}{strategy}`.
+pub async fn prepare_config<O: ObjectStore, W: WorkflowStore>(
+    deps: &PrepareDeps<'_, O, W>,
     validated: &ValidatedJob,
 ) -> Result<Prepared, StepError> {
+    let PrepareDeps {
+        configs,
+        results,
+        jobs,
+        context,
+        task_prefix,
+    } = *deps;
     let strategy = &validated.strategy;
-    let mut job = validated.job.clone();
-    if let Some(from) = job.request.config.parameters_from {
-        let found = found_parameters(jobs, job.run_id, from).await?;
-        tracing::info!(run_id = %job.run_id, %from, parameters = found.len(), "parameters taken from the hyperopt run");
-        apply_combination(&mut job.request, &found);
-    }
+    let task_definition = pinned_task_definition(task_prefix, &validated.job.request.strategy_name, strategy)?;
+    let (job, config, manifest) = match validated.job.request.config.rerun_of {
+        Some(original) => {
+            let (config, manifest) = rerun_inputs(results, &validated.job, strategy, original).await?;
+            (validated.job.clone(), config, manifest)
+        }
+        None => {
+            let mut job = validated.job.clone();
+            if let Some(from) = job.request.config.parameters_from {
+                let found = found_parameters(jobs, job.run_id, from).await?;
+                tracing::info!(run_id = %job.run_id, %from, parameters = found.len(),
+                    "parameters taken from the hyperopt run");
+                apply_combination(&mut job.request, &found);
+            }
+            let base = base_config(configs, strategy).await?;
+            let config = run_config(base, &job, strategy.version);
+            let manifest = plan_manifest(configs, context, &job, strategy, &config).await?;
+            (job, config, manifest)
+        }
+    };
     let job = &job;
-    let task_definition = pinned_task_definition(task_prefix, &job.request.strategy_name, strategy)?;
-    let base_uri = &strategy.config_path;
-    let (bucket, key) = s3_object(base_uri)
-        .ok_or_else(|| StepError::MissingConfig(format!("config_path {base_uri} is not an s3:// URI")))?;
-    let bytes = configs
-        .in_bucket(bucket)
-        .get(key)
-        .await
-        .map_err(|error| StepError::transient("reading the base config", error))?
-        .ok_or_else(|| StepError::MissingConfig(format!("the config {base_uri} does not exist")))?;
-    let base = crate::config::parse_document(&bytes).map_err(|error| StepError::InvalidConfig {
-        uri: base_uri.clone(),
-        source: Box::new(error),
-    })?;
-    let config = run_config(base, job, strategy.version);
     let exchange = exchange_of(&config);
 
     let key = run_config_key(job);
@@ -108,10 +149,53 @@ pub async fn prepare_config(
         .map_err(|error| StepError::transient("writing the merged config", error))?;
     let config_path = format!("s3://{}/{key}", configs.bucket());
     tracing::info!(run_id = %job.run_id, %config_path, version = strategy.version, "run config prepared");
+
+    let fingerprint = manifest.fingerprint();
+    let manifest_key = manifest_key(job.run_id);
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|error| StepError::invalid_state("the manifest cannot be written", error))?;
+    results
+        .put(&manifest_key, manifest_bytes)
+        .await
+        .map_err(|error| StepError::transient("writing the run's manifest", error))?;
+    let manifest_path = format!("s3://{}/{manifest_key}", results.bucket());
     let request = &job.request;
+    let cacheable = !request.config.no_cache && request.config.hyperopt.is_none();
+    let cached = if cacheable {
+        answer_from_cache(jobs, job.run_id, &fingerprint).await?
+    } else {
+        None
+    };
+    if cached.is_none() {
+        let noted = RecordUpdate {
+            fingerprint: Some(fingerprint.clone()),
+            ..RecordUpdate::default()
+        };
+        jobs.annotate(job.run_id, &noted)
+            .await
+            .map_err(|error| StepError::transient("the workflow store", error))?;
+    }
+    tracing::info!(run_id = %job.run_id, %fingerprint, files = manifest.data.len(), cacheable,
+        cached_from = ?cached.as_ref().map(|answer| answer.from), "run manifest planned");
+    // The container is told what the manifest pins: its parameter file too (a re-run's are its original's).
+    let mut environment: Vec<ContainerVariable> =
+        workflow_environment(job, context, strategy.version, &config_path, &exchange)
+            .into_iter()
+            .filter(|variable| variable.name != "STRATEGY_PARAMETERS")
+            .collect();
+    if let Some(parameters) = &manifest.parameters {
+        environment.push(ContainerVariable {
+            name: "STRATEGY_PARAMETERS".to_owned(),
+            value: parameters.to_string(),
+        });
+    }
+    environment.push(ContainerVariable {
+        name: "RUN_MANIFEST".to_owned(),
+        value: manifest_path.clone(),
+    });
     Ok(Prepared {
         prepared: PreparedRun {
-            environment: workflow_environment(job, context, strategy.version, &config_path, &exchange),
+            environment,
             config_path,
             ecr_url: strategy.ecr_url.clone(),
             strategy_name: request.strategy_name.clone(),
@@ -119,8 +203,147 @@ pub async fn prepare_config(
             experiment_name: request.experiment_name.clone(),
             exchange,
             task_definition,
+            manifest_path,
+            fingerprint,
+            cached_from: cached.as_ref().map(|answer| answer.from),
         },
+        summary: cached.and_then(|answer| answer.summary),
     })
+}
+
+/// The strategy's base config that ValidateStrategy found (`config_path`).
+async fn base_config(configs: &impl ObjectStore, strategy: &ValidatedStrategy) -> Result<Value, StepError> {
+    let base_uri = &strategy.config_path;
+    let (bucket, key) = s3_object(base_uri)
+        .ok_or_else(|| StepError::MissingConfig(format!("config_path {base_uri} is not an s3:// URI")))?;
+    let bytes = configs
+        .in_bucket(bucket)
+        .get(key)
+        .await
+        .map_err(|error| StepError::transient("reading the base config", error))?
+        .ok_or_else(|| StepError::MissingConfig(format!("the config {base_uri} does not exist")))?;
+    crate::config::parse_document(&bytes).map_err(|error| StepError::InvalidConfig {
+        uri: base_uri.clone(),
+        source: Box::new(error),
+    })
+}
+
+/// Where run `run_id`'s manifest is kept in the results bucket.
+pub fn manifest_key(run_id: RunId) -> String {
+    format!("{}/{MANIFEST_FILE}", results_folder(run_id))
+}
+
+/// A re-run's config and manifest: run `original`'s, read from `results`, with `job`'s own identity in the config.
+/// The version and the digest must be the original's: a re-run never runs other code.
+async fn rerun_inputs(
+    results: &impl ObjectStore,
+    job: &BacktestJob,
+    strategy: &ValidatedStrategy,
+    original: RunId,
+) -> Result<(Value, RunManifest), StepError> {
+    let reruns = format!("run {} re-runs run {original}", job.run_id);
+    let bytes = results
+        .get(&manifest_key(original))
+        .await
+        .map_err(|error| StepError::transient("reading the original's manifest", error))?
+        .ok_or_else(|| StepError::invalid_input(format!("{reruns}, which has no manifest")))?;
+    let pinned: RunManifest = serde_json::from_slice(&bytes)
+        .map_err(|error| StepError::invalid_state(format!("{reruns}, whose manifest cannot be read"), error))?;
+    let name = &pinned.strategy.name;
+    if strategy.version != pinned.strategy.version {
+        return Err(StepError::invalid_input(format!(
+            "{reruns}, which ran {name} version {}, not {}",
+            pinned.strategy.version, strategy.version
+        )));
+    }
+    if strategy.image_digest.as_deref() != Some(pinned.strategy.digest.as_str()) {
+        return Err(StepError::MissingImage(format!(
+            "{reruns}, which ran {name} version {} at {}; the version runs {} now",
+            pinned.strategy.version,
+            pinned.strategy.digest,
+            strategy.image_digest.as_deref().unwrap_or("an unresolved image")
+        )));
+    }
+    let config = identified(&pinned.config.document, job);
+    tracing::info!(run_id = %job.run_id, %original, files = pinned.data.len(), "re-running the original's inputs");
+    Ok((
+        config,
+        RunManifest {
+            observed: None,
+            ..pinned
+        },
+    ))
+}
+
+/// A planned config (what names a run left out) with `job`'s run id and experiment set, as its engine reads it.
+fn identified(planned: &Value, job: &BacktestJob) -> Value {
+    let mut config = planned.clone();
+    deep_merge(
+        &mut config,
+        &json!({"run_id": job.run_id, "experiment_name": job.request.experiment_name}),
+    );
+    config
+}
+
+/// The manifest of `job`'s run: `strategy` by the digest ValidateStrategy resolved, the merged `config` without
+/// what names the run, and the market data on the config's exchange pinned as it is now (none when the container
+/// is told of no market data).
+async fn plan_manifest(
+    objects: &impl ObjectStore,
+    context: &ContainerContext,
+    job: &BacktestJob,
+    strategy: &ValidatedStrategy,
+    config: &Value,
+) -> Result<RunManifest, StepError> {
+    let request = &job.request;
+    let exchange = exchange_of(config);
+    let exchange = exchange.as_str();
+    let digest = strategy.image_digest.clone().ok_or_else(|| {
+        StepError::invalid_input(format!(
+            "the image {} was not resolved to a digest by ValidateStrategy",
+            strategy.ecr_url
+        ))
+    })?;
+    let (data, markets) = match context.market_data_uri.as_deref() {
+        Some(uri) => {
+            let location = DataLocation::parse(uri)
+                .map_err(|problem| StepError::invalid_input(format!("MARKET_DATA_S3_URI {uri}: {problem}")))?;
+            let store = objects.in_bucket(&location.bucket);
+            let config = &request.config;
+            pin_market_data(&store, &location, exchange, &config.symbols, config.timeframe)
+                .await
+                .map_err(|error| match error {
+                    PinError::Missing { .. } => StepError::StaleMarketData(error.to_string()),
+                    PinError::Unreadable(source) => StepError::transient("hashing the market data", source),
+                })?
+        }
+        None => (Vec::new(), None),
+    };
+    let config_of = &request.config;
+    Ok(RunManifest {
+        strategy: StrategyPin {
+            name: request.strategy_name.clone(),
+            version: strategy.version,
+            image: strategy.ecr_url.clone(),
+            digest,
+        },
+        config: ConfigPin::new(planned_config(config)),
+        data,
+        markets,
+        timerange: config_of.timerange(),
+        pairs: config_of
+            .symbols
+            .iter()
+            .map(|symbol| symbol.as_str().to_owned())
+            .collect(),
+        timeframe: config_of.timeframe.to_string(),
+        parameters: StrategyParameters::new(&request.strategy_name, &config_of.parameters)
+            .file
+            .map(|file| file["params"].clone()),
+        hyperopt: config_of.hyperopt.clone(),
+        observed: None,
+    }
+    .sorted())
 }
 
 /// The best parameters that the hyperopt of run `from` found, for run `run_id` that takes them: `from` must have
@@ -340,7 +563,7 @@ mod tests {
             strategy: ValidatedStrategy {
                 version: 4,
                 ecr_url: "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:4".into(),
-                image_digest: None,
+                image_digest: Some(crate::run_manifest::sha256_of(b"strategy-emacross:4")),
                 config_path: config_path.into(),
                 tags: Default::default(),
                 exchange: None,
@@ -352,9 +575,27 @@ mod tests {
         ContainerContext {
             workflow_table: "jobs".into(),
             mlflow_tracking_uri: None,
-            results_bucket: None,
+            results_bucket: Some("results".into()),
             market_data_uri: None,
         }
+    }
+
+    /// PrepareConfig over `configs` (results in the `results` bucket beside it) and `jobs`.
+    async fn prepare(
+        configs: &crate::objects::MemoryObjects,
+        jobs: &MemoryStore,
+        validated: &ValidatedJob,
+    ) -> Result<Prepared, StepError> {
+        let results = configs.in_bucket("results");
+        let context = context();
+        let deps = PrepareDeps {
+            configs,
+            results: &results,
+            jobs,
+            context: &context,
+            task_prefix: "strategy-",
+        };
+        prepare_config(&deps, validated).await
     }
 
     #[tokio::test]
@@ -371,7 +612,7 @@ mod tests {
         let job = job(json!({"stake_amount": 250}));
         let run_id = job.run_id;
         let validated = validated(job, "s3://releases/EmaCross/base.yaml");
-        let prepared = prepare_config(&configs, &MemoryStore::new(), &context(), "strategy-", &validated)
+        let prepared = prepare(&configs, &MemoryStore::new(), &validated)
             .await
             .expect("prepared")
             .prepared;
@@ -409,7 +650,7 @@ mod tests {
             .strategy
             .tags
             .insert("task_definition".into(), "strategy-EmaCross:7".into());
-        let prepared = prepare_config(&configs, &MemoryStore::new(), &context(), "strategy-", &validated)
+        let prepared = prepare(&configs, &MemoryStore::new(), &validated)
             .await
             .expect("prepared")
             .prepared;
@@ -422,7 +663,7 @@ mod tests {
             "strategy-EmaCross:7b",
         ] {
             validated.strategy.tags.insert("task_definition".into(), foreign.into());
-            let error = prepare_config(&configs, &MemoryStore::new(), &context(), "strategy-", &validated)
+            let error = prepare(&configs, &MemoryStore::new(), &validated)
                 .await
                 .expect_err("refused");
             assert!(matches!(error, StepError::MissingImage(_)), "{foreign}: {error:?}");
@@ -452,10 +693,7 @@ mod tests {
         jobs.create(&found).await.expect("recorded");
         let mut validated = validated(job(json!({})), "s3://configs/base.yaml");
         validated.job.request.config.parameters_from = Some(found.run_id);
-        let prepared = prepare_config(&configs, &jobs, &context(), "strategy-", &validated)
-            .await
-            .expect("prepared")
-            .prepared;
+        let prepared = prepare(&configs, &jobs, &validated).await.expect("prepared").prepared;
         let value = |name: &str| {
             prepared
                 .environment
@@ -497,9 +735,7 @@ mod tests {
             jobs.create(&running).await.ok();
             jobs.create(&backtested).await.ok();
             validated.job.request.config.parameters_from = Some(from);
-            let error = prepare_config(&configs, &jobs, &context(), "strategy-", &validated)
-                .await
-                .expect_err("refused");
+            let error = prepare(&configs, &jobs, &validated).await.expect_err("refused");
             assert_eq!(error.error_type(), ErrorType::InvalidInput, "{error}");
             assert!(error.to_string().contains(says), "{error}");
         }
@@ -514,15 +750,9 @@ mod tests {
             ("/etc/base.yaml", ErrorType::MissingConfig),
             ("s3://configs/bad.yaml", ErrorType::InvalidConfig),
         ] {
-            let failed = prepare_config(
-                &configs,
-                &MemoryStore::new(),
-                &context(),
-                "strategy-",
-                &validated(job(json!({})), path),
-            )
-            .await
-            .expect_err("refused");
+            let failed = prepare(&configs, &MemoryStore::new(), &validated(job(json!({})), path))
+                .await
+                .expect_err("refused");
             assert_eq!(failed.error_type(), error, "{path}");
             assert!(
                 crate::report::chain(&failed).contains(path.trim_start_matches("s3://configs/")),

@@ -1,6 +1,7 @@
 //! TransformResults: reads the engine's raw result from `results/{run_id}/` (the file Freqtrade's
-//! `.last_result.json` names), computes the summary, writes `summary.json`, `equity.svg` and `pairs.csv` beside it and as
-//! artifacts of the run's MLflow run, records the summary on the job and moves it RUNNING → COMPLETED.
+//! `.last_result.json` names), computes the summary, writes `summary.json`, `equity.svg` and `pairs.csv` beside it
+//! and as artifacts of the run's MLflow run (with the run's `manifest.json`), records the summary on the job and
+//! moves it RUNNING → COMPLETED.
 //! Repeating the step after it completed the job succeeds again (Step Functions may retry a step that did its work).
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ use crate::results::{
     BEST_EPOCH_FILE, CHART_FILE, LAST_RESULT, PAIRS_FILE, ResultError, SUMMARY_FILE, Summary, equity_svg,
     latest_backtest, parse_result, results_folder, summarize,
 };
+use crate::run_manifest::MANIFEST_FILE;
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
@@ -137,6 +139,17 @@ pub async fn transform_results<T: ExperimentTracker>(
             .log_artifact(&tracked, &format!("summary/{PAIRS_FILE}"), pairs_csv)
             .await
             .map_err(mlflow_down)?;
+        // What produced the result, beside it (a run launched without the workflow has no manifest).
+        if let Some(manifest) = results
+            .get(&format!("{folder}/{MANIFEST_FILE}"))
+            .await
+            .map_err(s3_down)?
+        {
+            tracker
+                .log_artifact(&tracked, MANIFEST_FILE, manifest)
+                .await
+                .map_err(mlflow_down)?;
+        }
     }
 
     let recorded = RecordedSummary {

@@ -1,5 +1,6 @@
 //! ValidateStrategy: the requested version (or alias) is registered and not archived, its `ecr_url` image is in
-//! the image registry (its tag resolved to the digest the run is pinned to), and its `config_path` object is in S3
+//! the image registry (the digest the version was registered with — what its task definition runs — or, for a
+//! version registered before digests were kept, its tag resolved to one), and its `config_path` object is in S3
 //! and reads as a config. Each failure names what is missing. The version is pinned here, so that moving an alias
 //! later never changes this run, and the exchange the base config names is noted, so that CheckDataFreshness checks
 //! the candles the run will read.
@@ -10,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ErrorType, StepError};
 use crate::backtest::{RunId, StrategyVersion};
-use crate::images::{ImageRef, ImageRegistry};
+use crate::images::{ImageRef, ImageReference, ImageRegistry};
 use crate::mlflow::{ModelRegistry, RegistryError};
 use crate::objects::{ObjectStore, s3_object};
+use crate::registration::IMAGE_DIGEST_TAG;
 use crate::sweep::{Combination, Declared};
 use crate::validation::ValidationErrors;
 
@@ -114,11 +116,31 @@ pub async fn validate_strategy(
     })?;
     let image = ImageRef::parse(&ecr_url)
         .ok_or_else(|| StepError::MissingImage(format!("ecr_url {ecr_url} is not an image URL")))?;
-    let image_digest = images
-        .digest(&image)
-        .await
-        .map_err(|error| StepError::transient("ECR", error))?
-        .ok_or_else(|| StepError::MissingImage(format!("the image {ecr_url} does not exist")))?;
+    // A version registered with its digest runs that digest (its task definition names it), whatever the tag
+    // names now; an older version runs its tag, resolved here.
+    let image_digest = match tag(IMAGE_DIGEST_TAG) {
+        Some(digest) => {
+            let pinned = ImageRef {
+                repository: image.repository.clone(),
+                reference: ImageReference::Digest(digest.clone()),
+            };
+            images
+                .digest(&pinned)
+                .await
+                .map_err(|error| StepError::transient("ECR", error))?
+                .ok_or_else(|| {
+                    StepError::MissingImage(format!(
+                        "the image {ecr_url} at {digest}, which version {} was registered with, is not in ECR any more",
+                        version.version
+                    ))
+                })?
+        }
+        None => images
+            .digest(&image)
+            .await
+            .map_err(|error| StepError::transient("ECR", error))?
+            .ok_or_else(|| StepError::MissingImage(format!("the image {ecr_url} does not exist")))?,
+    };
     let config_path = tag("config_path").ok_or_else(|| {
         StepError::MissingConfig(format!(
             "strategy {name} version {} has no config_path tag",
@@ -197,6 +219,28 @@ mod tests {
         ("ecr_url", IMAGE),
         ("config_path", "s3://configs/strategies/EmaCross.yaml"),
     ];
+
+    /// A version registered with a digest is validated at that digest, though its tag names other bytes now; a
+    /// digest no longer in the registry is a missing image, named.
+    #[tokio::test]
+    async fn a_version_registered_with_a_digest_runs_that_digest_whatever_the_tag_names_now() {
+        let registered = crate::run_manifest::sha256_of(b"strategy-emacross:3");
+        let tags = [GOOD, &[("image_digest", registered.as_str())]].concat();
+        let (registry, _, objects) = world(&tags).await;
+        // The tag no longer names those bytes (moved, or deleted): the registry holds them by digest only.
+        let images = FakeImages::with(&[&format!(
+            "123.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross@{registered}"
+        )]);
+        let validated = validate_strategy(&registry, &images, &objects, &request(StrategyVersion::Number(3)))
+            .await
+            .expect("valid");
+        assert_eq!(validated.strategy.image_digest, Some(registered.clone()));
+
+        let gone = [GOOD, &[("image_digest", "sha256:0b")]].concat();
+        let error = failure(&gone, StrategyVersion::Number(3)).await;
+        assert!(matches!(error, StepError::MissingImage(_)), "{error:?}");
+        assert!(error.to_string().contains("sha256:0b"), "{error}");
+    }
 
     #[tokio::test]
     async fn an_alias_is_pinned_to_its_version() {

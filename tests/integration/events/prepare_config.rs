@@ -1,6 +1,7 @@
 //! PrepareConfig: the base config with the run's overrides and fields, written as JSON (valid YAML) to
-//! `temp/{run_id}/config.yaml`, and the container's environment the entrypoint accepts; a base config that is not
-//! there is `MissingConfig`; a state without a valid run or strategy is `InvalidInput`.
+//! `temp/{run_id}/config.yaml`, and the container's environment the entrypoint accepts; the run's manifest pins the
+//! candle files by version and hash, and a job of inputs a COMPLETED run had is answered from it; a base config
+//! that is not there is `MissingConfig`; a state without a valid run or strategy is `InvalidInput`.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,7 @@ async fn prepared_stack() -> (Stack, prepare_config::Deps<S3Objects, DynamoDbSto
     stack
         .put_config("strategies/EmaCross/base.yaml", base.as_bytes().to_vec())
         .await;
+    stack.put_candles(&["BTC/USDT", "ETH/USDT"], 1, 64).await;
     let context = ContainerContext {
         workflow_table: stack.table.clone(),
         mlflow_tracking_uri: Some("http://mlflow.tradai.local:5000".into()),
@@ -33,6 +35,7 @@ async fn prepared_stack() -> (Stack, prepare_config::Deps<S3Objects, DynamoDbSto
     };
     let deps = prepare_config::Deps {
         configs: S3Objects::new(stack.s3.clone(), &stack.config_bucket),
+        results: stack.results(),
         jobs: stack.store(),
         context,
         task_prefix: "strategy-".into(),
@@ -94,6 +97,10 @@ async fn the_merged_config_and_the_containers_environment_are_prepared() {
         assert_eq!(environment["WORKFLOW_STATE_TABLE"], stack.table);
         assert_eq!(environment["LAUNCHED_BY"], "workflow");
         assert_eq!(environment["TIMERANGE"], "20260105-20260301");
+        assert_eq!(
+            environment["RUN_MANIFEST"],
+            format!("s3://{}/results/{run_id}/manifest.json", stack.results_bucket)
+        );
         // What the container reads is what the executors give: the entrypoint accepts it.
         let vars = tradai::settings::Env::from_vars(environment);
         let settings = entrypoint::EntrypointSettings::from_env(&vars).expect("the entrypoint's environment");
@@ -158,4 +165,121 @@ async fn an_out_of_sample_run_gets_its_hyperopts_best_parameters_from_the_job_ta
         Some(serde_json::json!({"buy": {"buy_ema_fast": 9, "buy_ema_slow": 26}})),
         "{output}"
     );
+}
+
+/// The manifest pins what the run will read, by version and content hash, and the job records its fingerprint; a
+/// second job of the same inputs is answered from the first once it COMPLETED (through the table's fingerprint
+/// index), unless it asks for `no_cache`; a new version of one candle file is other inputs.
+#[tokio::test]
+async fn the_manifest_pins_the_inputs_and_a_job_of_inputs_already_run_is_answered_from_that_run() {
+    let (stack, deps) = prepared_stack().await;
+    let first = state(FUNCTION, "valid.json", &stack);
+    let first_id = sample_job(&stack, first["run_id"].as_str().expect("run id"), Status::Queued).await;
+    let output = prepare_config::handle(&deps, invocation(&first))
+        .await
+        .expect("prepared");
+    assert_eq!(
+        output["prepared"].get("cached_from"),
+        None,
+        "nothing ran these inputs before"
+    );
+    let manifest: tradai::run_manifest::RunManifest = serde_json::from_slice(
+        &deps
+            .results
+            .get(&format!("results/{first_id}/manifest.json"))
+            .await
+            .expect("read")
+            .expect("the manifest is written"),
+    )
+    .expect("a manifest");
+    assert_eq!(manifest.strategy.digest, first["strategy"]["image_digest"]);
+    assert_eq!(manifest.pairs, ["BTC/USDT", "ETH/USDT"]);
+    let btc = &manifest.data[0];
+    assert_eq!(btc.pair.as_deref(), Some("BTC/USDT"));
+    let current = stack
+        .s3
+        .head_object()
+        .bucket(&stack.market_data_bucket)
+        .key(&btc.key)
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(
+        btc.version_id.as_deref(),
+        current.version_id(),
+        "the current version is pinned"
+    );
+    assert_eq!(
+        manifest.config.document.get("run_id"),
+        None,
+        "what names the run is not an input"
+    );
+    let fingerprint = manifest.fingerprint();
+    assert_eq!(output["prepared"]["fingerprint"], fingerprint.to_string());
+    let record = stack.store().get(first_id).await.expect("read").expect("there");
+    assert_eq!(record.fingerprint, Some(fingerprint.clone()));
+
+    // The first run completes; a second job of the same request is answered from it.
+    let summary = serde_json::json!({"total_trades": 5, "profit_total_pct": 1.25});
+    for (from, to) in [(Status::Queued, Status::Running), (Status::Running, Status::Completed)] {
+        let moved = Transition::new(from, to, Timestamp::now()).with(RecordUpdate {
+            result: (to == Status::Completed).then(|| summary.clone()),
+            mlflow_run_id: Some("mlflow-run-of-the-first".into()),
+            ..RecordUpdate::default()
+        });
+        stack.store().transition(first_id, &moved).await.expect("moved");
+    }
+    let again = |no_cache: bool| {
+        let mut state = first.clone();
+        let run_id = tradai::backtest::RunId::new();
+        state["run_id"] = serde_json::json!(run_id);
+        if no_cache {
+            state["config"]["no_cache"] = serde_json::json!(true);
+        }
+        (run_id, state)
+    };
+    let (second_id, second) = again(false);
+    sample_job(&stack, &second_id.to_string(), Status::Queued).await;
+    let output = prepare_config::handle(&deps, invocation(&second))
+        .await
+        .expect("prepared");
+    assert_eq!(output["prepared"]["cached_from"], first_id.to_string(), "{output}");
+    assert_eq!(output["summary"], summary);
+    let answered = stack.store().get(second_id).await.expect("read").expect("there");
+    assert_eq!(
+        (
+            answered.status,
+            answered.cached_from,
+            answered.result.as_ref(),
+            answered.mlflow_run_id.as_deref()
+        ),
+        (
+            Status::Completed,
+            Some(first_id),
+            Some(&summary),
+            Some("mlflow-run-of-the-first")
+        )
+    );
+
+    let (fresh_id, fresh) = again(true);
+    sample_job(&stack, &fresh_id.to_string(), Status::Queued).await;
+    let output = prepare_config::handle(&deps, invocation(&fresh))
+        .await
+        .expect("prepared");
+    assert_eq!(output["prepared"].get("cached_from"), None, "no_cache runs the engine");
+    assert_eq!(
+        output["prepared"]["fingerprint"],
+        fingerprint.to_string(),
+        "of the same inputs"
+    );
+
+    // One candle file uploaded again with other bytes is a new version: other inputs, no answer.
+    stack.put_candles(&["ETH/USDT"], 2, 64).await;
+    let (changed_id, changed) = again(false);
+    sample_job(&stack, &changed_id.to_string(), Status::Queued).await;
+    let output = prepare_config::handle(&deps, invocation(&changed))
+        .await
+        .expect("prepared");
+    assert_eq!(output["prepared"].get("cached_from"), None, "{output}");
+    assert_ne!(output["prepared"]["fingerprint"], fingerprint.to_string());
 }

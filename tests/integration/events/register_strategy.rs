@@ -93,9 +93,23 @@ async fn a_release_is_its_config_its_task_definition_and_a_tagged_version_with_i
         .task_definition
         .expect("defined");
     let container = &defined.container_definitions()[0];
+    // The image by the digest ECR gave its tag, which the version keeps: a tag moved later changes neither.
+    let digest = answer.json["tags"]["image_digest"]
+        .as_str()
+        .expect("the digest is kept");
+    let in_ecr = aws_sdk_ecr::Client::new(&stack.sdk)
+        .describe_images()
+        .repository_name(tradai::images::ImageRef::parse(&image).expect("an image").repository)
+        .send()
+        .await
+        .expect("described");
+    assert_eq!(in_ecr.image_details()[0].image_digest(), Some(digest));
     assert_eq!(
         (container.name(), container.image()),
-        (Some("strategy"), Some(image.as_str()))
+        (
+            Some("strategy"),
+            Some(tradai::images::by_digest(&image, digest).as_str())
+        )
     );
     // The stack's roles, and MLflow's credentials injected by ECS from the secret, never written into the definition.
     assert_eq!(

@@ -1,0 +1,148 @@
+//! Re-running a run: a new job pinned to run `original`'s manifest — the same strategy version (so the same image
+//! digest), the same config and the same object versions of its candle files — submitted as any job is, bypassing
+//! the result cache. PrepareConfig reads the manifest and refuses to run other code.
+
+use super::{Submission, SubmitError, Submitted, submit};
+use crate::backtest::{RunId, StrategyVersion};
+use crate::executor::Launcher;
+use crate::objects::{ObjectError, ObjectStore};
+use crate::run_manifest::RunManifest;
+use crate::store::{StoreError, WorkflowStore};
+use crate::workflow::prepare::manifest_key;
+
+/// Why a run cannot be re-run.
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error("no backtest with run_id {0}")]
+    NotFound(RunId),
+    /// The run has no manifest: its inputs were never planned (it failed before PrepareConfig, or was launched
+    /// without the workflow).
+    #[error("run {0} has no manifest: its inputs were never planned, so there is nothing to re-run")]
+    NotPlanned(RunId),
+    /// A hyperopt's search is seeded by its own run id: a re-run would search another way.
+    #[error("run {0} is a hyperopt, whose search is seeded by its run id: re-run the backtests it chose instead")]
+    Hyperopt(RunId),
+    #[error("the manifest of run {run_id} cannot be read")]
+    Manifest {
+        run_id: RunId,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the workflow store could not be read")]
+    Store(#[from] StoreError),
+    #[error("the results bucket could not be read")]
+    Objects(#[from] ObjectError),
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+}
+
+/// Submits a re-run of run `original` (its manifest in `results`) by `caller`.
+pub async fn rerun(
+    store: &impl WorkflowStore,
+    results: &impl ObjectStore,
+    launcher: &impl Launcher,
+    original: RunId,
+    caller: Option<String>,
+) -> Result<Submitted, RerunError> {
+    let record = store.get(original).await?.ok_or(RerunError::NotFound(original))?;
+    if record.config.hyperopt.is_some() {
+        return Err(RerunError::Hyperopt(original));
+    }
+    let bytes = results
+        .get(&manifest_key(original))
+        .await?
+        .ok_or(RerunError::NotPlanned(original))?;
+    let manifest: RunManifest = serde_json::from_slice(&bytes).map_err(|source| RerunError::Manifest {
+        run_id: original,
+        source,
+    })?;
+    let mut request = record.job().request;
+    request.strategy_version = StrategyVersion::Number(manifest.strategy.version);
+    // The original's parameters are in its manifest (a walk-forward's found ones too): nothing is looked up again.
+    request.config.parameters_from = None;
+    request.config.no_cache = true;
+    request.config.rerun_of = Some(original);
+    let submitted = submit(store, launcher, Submission::new(request).by(caller)).await?;
+    tracing::info!(run_id = %submitted.run_id, %original, "re-run submitted");
+    Ok(submitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::backtest::Status;
+    use crate::objects::MemoryObjects;
+    use crate::store::MemoryStore;
+    use crate::workflow::fakes::{FakeExecutions, sample_record};
+
+    /// A run that COMPLETED version 3 by alias, with its manifest in `results`.
+    async fn planned(store: &MemoryStore, results: &MemoryObjects) -> RunId {
+        let mut record = sample_record(Status::Completed);
+        record.strategy_version = StrategyVersion::Alias("production".into());
+        record.config.parameters_from = Some(RunId::new());
+        store.create(&record).await.expect("recorded");
+        let manifest = json!({"strategy": {"name": "EmaCross", "version": 3, "image": "i:3", "digest": "sha256:aa"},
+            "config": {"sha256": "sha256:00", "document": {}}, "data": [], "timerange": "20260105-20260301",
+            "pairs": ["BTC/USDT"], "timeframe": "5m"});
+        results
+            .put(&manifest_key(record.run_id), manifest.to_string().into_bytes())
+            .await
+            .expect("put");
+        record.run_id
+    }
+
+    #[tokio::test]
+    async fn a_rerun_is_a_new_job_pinned_to_the_originals_version_and_manifest_bypassing_the_cache() {
+        let (store, results, launcher) = (
+            MemoryStore::new(),
+            MemoryObjects::new("results"),
+            FakeExecutions::default(),
+        );
+        let original = planned(&store, &results).await;
+        let submitted = rerun(&store, &results, &launcher, original, Some("alice".into()))
+            .await
+            .expect("submitted");
+        assert_ne!(submitted.run_id, original);
+        let job = store.get(submitted.run_id).await.expect("read").expect("recorded");
+        assert_eq!(
+            job.strategy_version,
+            StrategyVersion::Number(3),
+            "the version the original ran, not the alias"
+        );
+        assert_eq!((job.config.rerun_of, job.config.no_cache), (Some(original), true));
+        assert_eq!(job.config.parameters_from, None, "the manifest holds the parameters");
+        assert_eq!(job.submitted_by.as_deref(), Some("alice"));
+        assert_eq!(launcher.started.lock().expect("started").as_slice(), [submitted.run_id]);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_unplanned_or_hyperopt_run_is_refused_and_nothing_is_recorded() {
+        let (store, results, launcher) = (
+            MemoryStore::new(),
+            MemoryObjects::new("results"),
+            FakeExecutions::default(),
+        );
+        let unplanned = sample_record(Status::Failed);
+        store.create(&unplanned).await.expect("recorded");
+        let mut search = sample_record(Status::Completed);
+        search.config.hyperopt = Some(crate::backtest::Hyperopt {
+            epochs: 5,
+            loss: "SharpeHyperOptLoss".into(),
+        });
+        store.create(&search).await.expect("recorded");
+        let unknown = RunId::new();
+        for (run_id, says) in [
+            (unknown, "no backtest"),
+            (unplanned.run_id, "has no manifest"),
+            (search.run_id, "is a hyperopt"),
+        ] {
+            let error = rerun(&store, &results, &launcher, run_id, None)
+                .await
+                .expect_err("refused");
+            assert!(error.to_string().contains(says), "{error}");
+        }
+        assert!(launcher.started.lock().expect("started").is_empty());
+    }
+}
