@@ -256,6 +256,18 @@ pub fn sweep_id_parameter(request: &Request) -> Result<crate::sweep::SweepId, Ap
         .map_err(|message: String| ApiError::invalid_field("sweep_id", message))
 }
 
+/// The answer for a run that cannot be read as planned: 404 unknown, 409 without a (readable) manifest, 503 when
+/// the store or a bucket is down.
+pub fn planned_error(error: &crate::jobs::PlannedError) -> ApiError {
+    use crate::jobs::PlannedError;
+    match error {
+        PlannedError::NotFound(_) => ApiError::not_found(error.to_string()),
+        PlannedError::NotPlanned(_) | PlannedError::Manifest { .. } => conflict(error.to_string()),
+        PlannedError::Store(_) => ApiError::unavailable("the workflow store", error),
+        PlannedError::Objects(_) => ApiError::unavailable("the results or market-data bucket", error),
+    }
+}
+
 /// 409: the request conflicts with the resource's state.
 pub fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "Conflict", message)

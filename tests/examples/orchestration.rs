@@ -14,15 +14,6 @@ const SUCCEEDS: &str = r#"cp "$(dirname "$0")/result.zip" "$1/backtest-result-20
 echo '{}' > "$1/backtest-result-2026-11-24_06-00-00.meta.json"
 echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.last_result.json""#;
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(10);
@@ -125,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut sorted = totals.clone();
-    let median_total = median(&mut sorted);
+    let median_total = tradai_tests::median(&mut sorted);
     println!("| runs | median submit → COMPLETED s | min s | max s |");
     println!("|---|---|---|---|");
     println!(
@@ -139,7 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut accounted = 0.0;
     for state in &order {
         let mut values = by_state.get(state).cloned().unwrap_or_default();
-        let value = median(&mut values);
+        let value = tradai_tests::median(&mut values);
         accounted += value;
         println!("| {state} | {value:.2} |");
     }

@@ -18,15 +18,6 @@ use tradai_tests::candles::{CandleFile, market};
 /// A year of 5m candles.
 const YEAR_OF_5M: usize = 365 * 288;
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
 /// Runs the debug `tradai` against the stack `state` records.
 fn tradai(state: &Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
     let output = std::process::Command::new(tradai_local::debug_binary("tradai"))
@@ -76,33 +67,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let local = Deployment::start(DeploymentOptions::new(tradai_tests::mlflow::endpoint())).await?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let state = tradai_tests::project_root().join(format!(".stand-ins/bench-reproducibility-{id}"));
-    std::fs::create_dir_all(&state)?;
-    let running = tradai_cli::stack::Running {
-        pid: std::process::id(),
-        api_url: local.api_url.clone(),
-        mlflow_url: tradai_tests::mlflow::endpoint().to_owned(),
-        aws_endpoint: local.endpoint.clone(),
-        state_machine_arn: local.state_machine_arn.clone(),
-        started_at: chrono::Utc::now().to_rfc3339(),
-    };
-    std::fs::write(state.join("stack.json"), serde_json::to_string(&running)?)?;
+    tradai_tests::deployment::stack_record(&local, &state);
 
     // The sample strategy as one of its own, registered through the CLI (its folder pushed as the local image).
     let name = format!("EmaBench{id}");
     let strategy = state.join("strategy");
-    std::fs::create_dir_all(&strategy)?;
-    let engine = tradai_tests::project_root().join("container/engine");
-    let code = std::fs::read_to_string(engine.join("EmaCross.py"))?;
-    std::fs::write(
-        strategy.join(format!("{name}.py")),
-        code.replace("class EmaCross(", &format!("class {name}(")),
-    )?;
-    std::fs::copy(engine.join("config.yaml"), strategy.join("config.yaml"))?;
-    let manifest = std::fs::read_to_string(engine.join("strategy.yaml"))?;
-    std::fs::write(
-        strategy.join("strategy.yaml"),
-        manifest.replace("name: EmaCross", &format!("name: {name}")),
-    )?;
+    tradai_tests::deployment::own_strategy(&strategy, &name);
     tradai(&state, &["strategy", "register", &strategy.display().to_string()])?;
 
     let sdk = local.sdk_config().await;
@@ -136,13 +106,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|pair| Symbol::try_from(pair.clone()))
             .collect::<Result<_, _>>()?;
 
-        // (1) The manifest's hashing, where the files are kept (five times; the median), and the SHA-256 alone.
-        let mut pinned = Vec::new();
+        // (1) The manifest's data, five times each (the median): first seen, every file read and hashed where it is
+        // kept (a fresh memo each time); then seen before, each version's hash read from the results bucket's memo.
+        let memo = tradai::aws::s3_objects(&sdk, &local.resources.results_bucket);
+        let mut first_seen = Vec::new();
+        let mut seen_before = Vec::new();
+        for _ in 0..5 {
+            let fresh_memo = tradai::objects::MemoryObjects::new("memo");
+            let started = Instant::now();
+            let (files, _) = pin_market_data(&data, &fresh_memo, &location, "binance", &symbols, Timeframe::M5).await?;
+            first_seen.push(started.elapsed().as_secs_f64());
+            assert_eq!(files.len(), count);
+        }
+        pin_market_data(&data, &memo, &location, "binance", &symbols, Timeframe::M5).await?;
         for _ in 0..5 {
             let started = Instant::now();
-            let (files, _) = pin_market_data(&data, &location, "binance", &symbols, Timeframe::M5).await?;
-            pinned.push(started.elapsed().as_secs_f64());
-            assert_eq!(files.len(), count);
+            pin_market_data(&data, &memo, &location, "binance", &symbols, Timeframe::M5).await?;
+            seen_before.push(started.elapsed().as_secs_f64());
         }
         let started = Instant::now();
         for _ in 0..count {
@@ -168,24 +148,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             hits.push(seconds);
         }
         let size_mib = (bytes.len() * count) as f64 / (1024.0 * 1024.0);
-        let pin = median(&mut pinned);
+        let pin = tradai_tests::median(&mut first_seen);
+        let memo_pin = tradai_tests::median(&mut seen_before);
         manifest_rows.push(format!(
-            "| {count} | {size_mib:.1} | {pin:.2} | {sha_only:.2} | {engine:.0} | {:.1}% |",
-            100.0 * pin / engine
+            "| {count} | {size_mib:.1} | {pin:.2} | {sha_only:.2} | {memo_pin:.3} | {engine:.0} | {:.1}% | {:.2}% |",
+            100.0 * pin / engine,
+            100.0 * memo_pin / engine
         ));
-        let hit = median(&mut hits);
+        let hit = tradai_tests::median(&mut hits);
         cache_rows.push(format!(
             "| {count} | {trades} | {fresh:.1} | {hit:.2} | {:.0}× |",
             fresh / hit
         ));
         eprintln!(
-            "{count} pairs: pin {pin:.2} s, sha {sha_only:.2} s, engine {engine:.0} s, fresh {fresh:.1} s, hit {hit:.2} s"
+            "{count} pairs: pin {pin:.2} s (memo {memo_pin:.3} s), sha {sha_only:.2} s, engine {engine:.0} s, \
+             fresh {fresh:.1} s, hit {hit:.2} s"
         );
     }
     println!(
-        "| pairs | candle data MiB | manifest (hash at the store) s | SHA-256 alone s | engine s | manifest / engine |"
+        "| pairs | candle data MiB | manifest, files first seen s | SHA-256 alone s | manifest, versions seen before s \
+         | engine s | first seen / engine | seen before / engine |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for row in manifest_rows {
         println!("{row}");
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tradai_cli::exit;
-use tradai_tests::deployment;
+use tradai_tests::deployment::{self, own_strategy, stack_record};
 use tradai_tests::project_root;
 
 const PAIRS: [&str; 2] = ["BTC/USDT", "ETH/USDT"];
@@ -54,39 +54,6 @@ async fn tradai(state: &Path, args: &[&str]) -> Ran {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
-}
-
-/// A state folder recording the tests' deployment as the running local stack.
-fn stack_record(local: &tradai_local::Deployment, state: &Path) {
-    std::fs::create_dir_all(state).expect("state folder");
-    let running = tradai_cli::stack::Running {
-        pid: std::process::id(),
-        api_url: local.api_url.clone(),
-        mlflow_url: tradai_tests::mlflow::endpoint().to_owned(),
-        aws_endpoint: local.endpoint.clone(),
-        state_machine_arn: local.state_machine_arn.clone(),
-        started_at: chrono::Utc::now().to_rfc3339(),
-    };
-    std::fs::write(state.join("stack.json"), serde_json::to_string(&running).expect("JSON")).expect("stack record");
-}
-
-/// The sample strategy (container/engine) copied to `folder` as a strategy of its own named `name`.
-fn own_strategy(folder: &Path, name: &str) {
-    std::fs::create_dir_all(folder).expect("strategy folder");
-    let engine = project_root().join("container/engine");
-    let code = std::fs::read_to_string(engine.join("EmaCross.py")).expect("EmaCross.py");
-    std::fs::write(
-        folder.join(format!("{name}.py")),
-        code.replace("class EmaCross(", &format!("class {name}(")),
-    )
-    .expect("strategy code");
-    std::fs::copy(engine.join("config.yaml"), folder.join("config.yaml")).expect("base config");
-    let manifest = std::fs::read_to_string(engine.join("strategy.yaml")).expect("strategy.yaml");
-    std::fs::write(
-        folder.join("strategy.yaml"),
-        manifest.replace("name: EmaCross", &format!("name: {name}")),
-    )
-    .expect("manifest");
 }
 
 /// A state folder `.stand-ins/{folder}-{id}` recording the stack, with the sample strategy registered through the

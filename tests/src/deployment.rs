@@ -117,3 +117,37 @@ pub async fn call(method: reqwest::Method, path: &str, body: Option<serde_json::
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
 }
+
+/// A `tradai` state folder `state` recording `local` as the running local stack, as `tradai up` records itself:
+/// the CLI run with `--state state` talks to it.
+pub fn stack_record(local: &Deployment, state: &std::path::Path) {
+    std::fs::create_dir_all(state).expect("state folder");
+    let running = tradai_cli::stack::Running {
+        pid: std::process::id(),
+        api_url: local.api_url.clone(),
+        mlflow_url: crate::mlflow::endpoint().to_owned(),
+        aws_endpoint: local.endpoint.clone(),
+        state_machine_arn: local.state_machine_arn.clone(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+    };
+    std::fs::write(state.join("stack.json"), serde_json::to_string(&running).expect("JSON")).expect("stack record");
+}
+
+/// The sample strategy (container/engine) copied to `folder` as a strategy of its own named `name`.
+pub fn own_strategy(folder: &std::path::Path, name: &str) {
+    std::fs::create_dir_all(folder).expect("strategy folder");
+    let engine = crate::project_root().join("container/engine");
+    let code = std::fs::read_to_string(engine.join("EmaCross.py")).expect("EmaCross.py");
+    std::fs::write(
+        folder.join(format!("{name}.py")),
+        code.replace("class EmaCross(", &format!("class {name}(")),
+    )
+    .expect("strategy code");
+    std::fs::copy(engine.join("config.yaml"), folder.join("config.yaml")).expect("base config");
+    let manifest = std::fs::read_to_string(engine.join("strategy.yaml")).expect("strategy.yaml");
+    std::fs::write(
+        folder.join("strategy.yaml"),
+        manifest.replace("name: EmaCross", &format!("name: {name}")),
+    )
+    .expect("manifest");
+}

@@ -67,3 +67,13 @@ pub fn published(metrics: &RecordedMetrics) -> Vec<(String, f64)> {
         })
         .collect()
 }
+
+/// The median of `values` (sorted in place); NaN for none.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}

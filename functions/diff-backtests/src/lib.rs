@@ -4,8 +4,8 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use tradai::backtest::RunId;
-use tradai::http::{ApiError, conflict, json_response, query_parameters, respond};
-use tradai::jobs::{self, DiffError};
+use tradai::http::{ApiError, json_response, planned_error, query_parameters, respond};
+use tradai::jobs;
 use tradai::market_data::DataLocation;
 use tradai::objects::ObjectStore;
 use tradai::settings::{AwsSettings, Env, SettingsError};
@@ -58,12 +58,7 @@ pub async fn handle<S: WorkflowStore, O: ObjectStore>(
         let (a, b) = (run("a")?, run("b")?);
         match jobs::diff(&deps.store, &deps.results, &deps.market_data, a, b).await {
             Ok(diff) => Ok(json_response(StatusCode::OK, &diff)),
-            Err(error @ DiffError::NotFound(_)) => Err(ApiError::not_found(error.to_string())),
-            Err(error @ (DiffError::NotPlanned(_) | DiffError::Manifest { .. })) => Err(conflict(error.to_string())),
-            Err(error @ DiffError::Store(_)) => Err(ApiError::unavailable("the workflow store", &error)),
-            Err(error @ DiffError::Objects(_)) => {
-                Err(ApiError::unavailable("the results or market-data bucket", &error))
-            }
+            Err(error) => Err(planned_error(&error)),
         }
     })
     .await

@@ -6,7 +6,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use tradai::executor::{ContainerContext, ExecutorMode, Launcher};
-use tradai::http::{ApiError, caller, conflict, json_response, log_run_id, respond, run_id_parameter};
+use tradai::http::{ApiError, caller, conflict, json_response, log_run_id, planned_error, respond, run_id_parameter};
 use tradai::jobs::{self, RerunError, SubmitError};
 use tradai::metrics::{BacktestMetrics, EmfMetrics, Metrics};
 use tradai::objects::ObjectStore;
@@ -72,15 +72,12 @@ pub async fn handle<S: WorkflowStore, O: ObjectStore, L: Launcher, M: Metrics>(
                     }),
                 ))
             }
-            Err(error @ RerunError::NotFound(_)) => Err(ApiError::not_found(error.to_string())),
-            Err(error @ (RerunError::NotPlanned(_) | RerunError::Hyperopt(_) | RerunError::Manifest { .. })) => {
-                Err(conflict(error.to_string()))
-            }
+            Err(RerunError::Planned(error)) => Err(planned_error(&error)),
+            Err(error @ RerunError::Hyperopt(_)) => Err(conflict(error.to_string())),
             Err(RerunError::Submit(SubmitError::Refused(errors))) => Err(ApiError::validation(&errors)),
-            Err(error @ (RerunError::Store(_) | RerunError::Submit(SubmitError::Store(_)))) => {
+            Err(error @ RerunError::Submit(SubmitError::Store(_))) => {
                 Err(ApiError::unavailable("the workflow store", &error))
             }
-            Err(error @ RerunError::Objects(_)) => Err(ApiError::unavailable("the results bucket", &error)),
             Err(error @ RerunError::Submit(_)) => Err(ApiError::unavailable("the executor", &error)),
         }
     })

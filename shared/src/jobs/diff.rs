@@ -6,13 +6,13 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::planned::{PlannedError, planned_run};
 use crate::backtest::{RunId, WorkflowRecord};
 use crate::market_data::candles::Candles;
 use crate::objects::{ObjectError, ObjectStore};
 use crate::run_manifest::diff::{CandleChanges, FileChange, ValueChange, candle_changes, file_changes, value_changes};
 use crate::run_manifest::{DataFile, RunManifest};
-use crate::store::{StoreError, WorkflowStore};
-use crate::workflow::prepare::manifest_key;
+use crate::store::WorkflowStore;
 
 /// The summary metrics a diff compares, in the order it shows them.
 pub const METRICS: &[&str] = &[
@@ -69,25 +69,6 @@ pub struct MetricDelta {
     pub delta: Option<f64>,
 }
 
-/// Why two runs cannot be compared.
-#[derive(Debug, thiserror::Error)]
-pub enum DiffError {
-    #[error("no backtest with run_id {0}")]
-    NotFound(RunId),
-    #[error("run {0} has no manifest: its inputs were never planned")]
-    NotPlanned(RunId),
-    #[error("the manifest of run {run_id} cannot be read")]
-    Manifest {
-        run_id: RunId,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("the workflow store could not be read")]
-    Store(#[from] StoreError),
-    #[error("the results or market-data bucket could not be read")]
-    Objects(#[from] ObjectError),
-}
-
 /// Compares runs `a` and `b`: their records in `store`, their manifests in `results`, and the candle files both
 /// read in `market_data` (the market-data bucket, at each run's pinned version).
 pub async fn diff(
@@ -96,9 +77,9 @@ pub async fn diff(
     market_data: &impl ObjectStore,
     a: RunId,
     b: RunId,
-) -> Result<RunDiff, DiffError> {
-    let (record_a, manifest_a) = planned(store, results, a).await?;
-    let (record_b, manifest_b) = planned(store, results, b).await?;
+) -> Result<RunDiff, PlannedError> {
+    let (record_a, manifest_a) = planned_run(store, results, a).await?;
+    let (record_b, manifest_b) = planned_run(store, results, b).await?;
     let mut data = Vec::new();
     let markets = |manifest: &RunManifest| manifest.markets.iter().cloned().collect::<Vec<_>>();
     let files = file_changes(&manifest_a.data, &manifest_b.data)
@@ -140,21 +121,6 @@ fn value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// Job `run_id` and its manifest.
-async fn planned(
-    store: &impl WorkflowStore,
-    results: &impl ObjectStore,
-    run_id: RunId,
-) -> Result<(WorkflowRecord, RunManifest), DiffError> {
-    let record = store.get(run_id).await?.ok_or(DiffError::NotFound(run_id))?;
-    let bytes = results
-        .get(&manifest_key(run_id))
-        .await?
-        .ok_or(DiffError::NotPlanned(run_id))?;
-    let manifest = serde_json::from_slice(&bytes).map_err(|source| DiffError::Manifest { run_id, source })?;
-    Ok((record, manifest))
-}
-
 /// The candles of `file` at its pinned version, when that version is still there and reads as candles.
 async fn candles_of(market_data: &impl ObjectStore, file: &DataFile) -> Result<Option<Candles>, ObjectError> {
     let Some(bytes) = market_data.get_version(&file.key, file.version_id.as_deref()).await? else {
@@ -191,6 +157,7 @@ mod tests {
     use crate::run_manifest::{ConfigPin, sha256_of};
     use crate::store::MemoryStore;
     use crate::workflow::fakes::sample_record;
+    use crate::workflow::prepare::manifest_key;
 
     /// The market data, results and jobs of two runs.
     struct World {
@@ -336,7 +303,10 @@ mod tests {
         let error = diff(&world.store, &world.results, &world.data, unknown, unplanned.run_id)
             .await
             .expect_err("refused");
-        assert!(matches!(error, DiffError::NotFound(run) if run == unknown), "{error}");
+        assert!(
+            matches!(error, PlannedError::NotFound(run) if run == unknown),
+            "{error}"
+        );
         let error = diff(
             &world.store,
             &world.results,

@@ -6,13 +6,15 @@ mod consume;
 mod diff;
 mod listing;
 mod orphans;
+mod planned;
 mod rerun;
 
 pub use cancel::{CancelError, Cancelled, cancel};
 pub use consume::{ConsumeError, Consumed, consume, consume_batch};
-pub use diff::{DataChange, DiffError, METRICS, MetricDelta, RunDiff, diff};
+pub use diff::{DataChange, METRICS, MetricDelta, RunDiff, diff};
 pub use listing::{DEFAULT_LIMIT, LIMITS, ListError, ListQuery, Listing, list};
 pub use orphans::{OrphanLimits, QUEUED_STEP, RUNNING_STEP, ScanError, ScanReport, report_orphans, scan};
+pub use planned::{PlannedError, planned_run};
 pub use rerun::{RerunError, rerun};
 
 use serde::Serialize;
@@ -298,6 +300,9 @@ pub struct ResultFiles {
     pub chart: String,
     /// `pairs.csv`: the per-pair table.
     pub pairs: String,
+    /// `manifest.json`: what produced the run (none for a run whose inputs were not planned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
     pub expires_at: Timestamp,
 }
 
@@ -358,8 +363,9 @@ pub async fn status(
     };
     let running = record.execution_arn.clone().filter(|_| !record.status.is_terminal());
     let completed = record.status == Status::Completed;
-    // A job answered from the cache has the files of the run that answered it.
+    // A job answered from the cache has the files of the run that answered it, and a manifest of its own.
     let files_of = record.cached_from.unwrap_or(run_id);
+    let planned = record.fingerprint.is_some();
     let mut report = StatusReport::new(record, mlflow_ui);
     if let Some(execution) = running {
         report.step = progress
@@ -370,7 +376,7 @@ pub async fn status(
             .flatten();
     }
     if completed {
-        report.files = result_files(files, files_of)
+        report.files = result_files(files, files_of, planned.then_some(run_id))
             .await
             .inspect_err(|error| tracing::warn!(%run_id, error = %chain(error), "no links to the result's files"))
             .ok();
@@ -378,13 +384,27 @@ pub async fn status(
     Ok(Some(report))
 }
 
-async fn result_files(files: &impl DownloadSigner, run_id: RunId) -> Result<ResultFiles, ObjectError> {
+/// Links to the result files of run `run_id`, and to the manifest of `planned` (the job's own run).
+async fn result_files(
+    files: &impl DownloadSigner,
+    run_id: RunId,
+    planned: Option<RunId>,
+) -> Result<ResultFiles, ObjectError> {
     let folder = results_folder(run_id);
     let [summary, chart, pairs] = [SUMMARY_FILE, CHART_FILE, PAIRS_FILE].map(|file| format!("{folder}/{file}"));
+    let manifest = match planned {
+        Some(planned) => Some(
+            files
+                .presign_get(&crate::workflow::prepare::manifest_key(planned), FILE_LINK_EXPIRY)
+                .await?,
+        ),
+        None => None,
+    };
     Ok(ResultFiles {
         summary: files.presign_get(&summary, FILE_LINK_EXPIRY).await?,
         chart: files.presign_get(&chart, FILE_LINK_EXPIRY).await?,
         pairs: files.presign_get(&pairs, FILE_LINK_EXPIRY).await?,
+        manifest,
         expires_at: Timestamp::now().plus(chrono::TimeDelta::from_std(FILE_LINK_EXPIRY).unwrap_or_default()),
     })
 }

@@ -2,36 +2,21 @@
 //! digest), the same config and the same object versions of its candle files — submitted as any job is, bypassing
 //! the result cache. PrepareConfig reads the manifest and refuses to run other code.
 
+use super::planned::{PlannedError, planned_run};
 use super::{Submission, SubmitError, Submitted, submit};
 use crate::backtest::{RunId, StrategyVersion};
 use crate::executor::Launcher;
-use crate::objects::{ObjectError, ObjectStore};
-use crate::run_manifest::RunManifest;
-use crate::store::{StoreError, WorkflowStore};
-use crate::workflow::prepare::manifest_key;
+use crate::objects::ObjectStore;
+use crate::store::WorkflowStore;
 
 /// Why a run cannot be re-run.
 #[derive(Debug, thiserror::Error)]
 pub enum RerunError {
-    #[error("no backtest with run_id {0}")]
-    NotFound(RunId),
-    /// The run has no manifest: its inputs were never planned (it failed before PrepareConfig, or was launched
-    /// without the workflow).
-    #[error("run {0} has no manifest: its inputs were never planned, so there is nothing to re-run")]
-    NotPlanned(RunId),
+    #[error(transparent)]
+    Planned(#[from] PlannedError),
     /// A hyperopt's search is seeded by its own run id: a re-run would search another way.
     #[error("run {0} is a hyperopt, whose search is seeded by its run id: re-run the backtests it chose instead")]
     Hyperopt(RunId),
-    #[error("the manifest of run {run_id} cannot be read")]
-    Manifest {
-        run_id: RunId,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("the workflow store could not be read")]
-    Store(#[from] StoreError),
-    #[error("the results bucket could not be read")]
-    Objects(#[from] ObjectError),
     #[error(transparent)]
     Submit(#[from] SubmitError),
 }
@@ -44,18 +29,10 @@ pub async fn rerun(
     original: RunId,
     caller: Option<String>,
 ) -> Result<Submitted, RerunError> {
-    let record = store.get(original).await?.ok_or(RerunError::NotFound(original))?;
+    let (record, manifest) = planned_run(store, results, original).await?;
     if record.config.hyperopt.is_some() {
         return Err(RerunError::Hyperopt(original));
     }
-    let bytes = results
-        .get(&manifest_key(original))
-        .await?
-        .ok_or(RerunError::NotPlanned(original))?;
-    let manifest: RunManifest = serde_json::from_slice(&bytes).map_err(|source| RerunError::Manifest {
-        run_id: original,
-        source,
-    })?;
     let mut request = record.job().request;
     request.strategy_version = StrategyVersion::Number(manifest.strategy.version);
     // The original's parameters are in its manifest (a walk-forward's found ones too): nothing is looked up again.
@@ -72,16 +49,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::backtest::Status;
+    use crate::backtest::{Status, WorkflowRecord};
     use crate::objects::MemoryObjects;
     use crate::store::MemoryStore;
     use crate::workflow::fakes::{FakeExecutions, sample_record};
+    use crate::workflow::prepare::manifest_key;
 
-    /// A run that COMPLETED version 3 by alias, with its manifest in `results`.
-    async fn planned(store: &MemoryStore, results: &MemoryObjects) -> RunId {
-        let mut record = sample_record(Status::Completed);
-        record.strategy_version = StrategyVersion::Alias("production".into());
-        record.config.parameters_from = Some(RunId::new());
+    /// `record`, recorded with its manifest (version 3) in `results`.
+    async fn planned(store: &MemoryStore, results: &MemoryObjects, record: WorkflowRecord) -> RunId {
         store.create(&record).await.expect("recorded");
         let manifest = json!({"strategy": {"name": "EmaCross", "version": 3, "image": "i:3", "digest": "sha256:aa"},
             "config": {"sha256": "sha256:00", "document": {}}, "data": [], "timerange": "20260105-20260301",
@@ -100,7 +75,11 @@ mod tests {
             MemoryObjects::new("results"),
             FakeExecutions::default(),
         );
-        let original = planned(&store, &results).await;
+        // A walk-forward's out-of-sample run, submitted by alias: its manifest holds what it ran.
+        let mut record = sample_record(Status::Completed);
+        record.strategy_version = StrategyVersion::Alias("production".into());
+        record.config.parameters_from = Some(RunId::new());
+        let original = planned(&store, &results, record).await;
         let submitted = rerun(&store, &results, &launcher, original, Some("alice".into()))
             .await
             .expect("submitted");
@@ -131,12 +110,12 @@ mod tests {
             epochs: 5,
             loss: "SharpeHyperOptLoss".into(),
         });
-        store.create(&search).await.expect("recorded");
+        let search = planned(&store, &results, search).await;
         let unknown = RunId::new();
         for (run_id, says) in [
             (unknown, "no backtest"),
             (unplanned.run_id, "has no manifest"),
-            (search.run_id, "is a hyperopt"),
+            (search, "is a hyperopt"),
         ] {
             let error = rerun(&store, &results, &launcher, run_id, None)
                 .await

@@ -57,11 +57,12 @@ impl MemoryObjects {
         (self.bucket.clone(), key.to_owned())
     }
 
-    fn info(key: &str, bytes: &[u8], at: Timestamp) -> ObjectInfo {
+    fn info(key: &str, stored: &Stored) -> ObjectInfo {
         ObjectInfo {
+            version_id: Some(stored.version_id.clone()),
             key: key.to_owned(),
-            size: bytes.len() as u64,
-            last_modified: Some(at),
+            size: stored.bytes.len() as u64,
+            last_modified: Some(stored.at),
         }
     }
 }
@@ -123,7 +124,7 @@ impl ObjectStore for MemoryObjects {
             .lock()
             .current
             .get(&self.slot(key))
-            .map(|stored| Self::info(key, &stored.bytes, stored.at)))
+            .map(|stored| Self::info(key, stored)))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ObjectError> {
@@ -132,7 +133,7 @@ impl ObjectStore for MemoryObjects {
             .current
             .iter()
             .filter(|((bucket, key), _)| *bucket == self.bucket && key.starts_with(prefix))
-            .map(|((_, key), stored)| Self::info(key, &stored.bytes, stored.at))
+            .map(|((_, key), stored)| Self::info(key, stored))
             .collect())
     }
 
@@ -148,13 +149,13 @@ impl ObjectStore for MemoryObjects {
 
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {
         Ok(self.lock().current.get(&self.slot(key)).map(|stored| {
-            let (bytes, at) = (&stored.bytes, &stored.at);
-            let start = bytes
+            let start = stored
+                .bytes
                 .len()
                 .saturating_sub(usize::try_from(length).unwrap_or(usize::MAX));
             Tail {
-                bytes: bytes[start..].to_vec(),
-                info: Self::info(key, bytes, *at),
+                bytes: stored.bytes[start..].to_vec(),
+                info: Self::info(key, stored),
             }
         }))
     }

@@ -19,6 +19,8 @@ pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
     pub last_modified: Option<Timestamp>,
+    /// The current version in a versioned bucket (`head` answers it; a listing does not).
+    pub version_id: Option<String>,
 }
 
 /// The last bytes of an object, and the object's size and age.

@@ -42,6 +42,11 @@ fn timestamp(time: Option<&DateTime>) -> Option<Timestamp> {
     chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()).map(Timestamp::from)
 }
 
+/// An object's version as S3 answers it: none in a bucket without versioning, which names every version "null".
+fn version_of(answered: Option<&str>) -> Option<String> {
+    answered.filter(|id| *id != "null").map(str::to_owned)
+}
+
 /// The object's full size from a ranged answer's `Content-Range: bytes a-b/size`.
 fn total_size(content_range: Option<&str>, fallback: u64) -> u64 {
     content_range
@@ -108,8 +113,7 @@ impl ObjectStore for S3Objects {
             sha256.update(&chunk);
         }
         Ok(Some(HashedObject {
-            // An unversioned bucket names every object's version "null".
-            version_id: output.version_id().filter(|id| *id != "null").map(str::to_owned),
+            version_id: version_of(output.version_id()),
             sha256: crate::run_manifest::sha256_text(&sha256.finalize()),
             size,
         }))
@@ -130,6 +134,7 @@ impl ObjectStore for S3Objects {
     async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, ObjectError> {
         match self.client.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(output) => Ok(Some(ObjectInfo {
+                version_id: version_of(output.version_id()),
                 key: key.to_owned(),
                 size: u64::try_from(output.content_length().unwrap_or(0)).unwrap_or(0),
                 last_modified: timestamp(output.last_modified()),
@@ -161,6 +166,7 @@ impl ObjectStore for S3Objects {
             for object in page.contents() {
                 if let Some(key) = object.key() {
                     objects.push(ObjectInfo {
+                        version_id: None,
                         key: key.to_owned(),
                         size: u64::try_from(object.size().unwrap_or(0)).unwrap_or(0),
                         last_modified: timestamp(object.last_modified()),
@@ -218,6 +224,7 @@ impl ObjectStore for S3Objects {
             }
         };
         let last_modified = timestamp(output.last_modified());
+        let version_id = version_of(output.version_id());
         let content_range = output.content_range().map(str::to_owned);
         let bytes = output
             .body
@@ -230,6 +237,7 @@ impl ObjectStore for S3Objects {
         Ok(Some(Tail {
             bytes,
             info: ObjectInfo {
+                version_id,
                 key: key.to_owned(),
                 size,
                 last_modified,

@@ -40,10 +40,24 @@ pub enum PinError {
     Unreadable(#[from] ObjectError),
 }
 
+/// Where the hashes of object versions are kept: the content of an object version never changes, so a version
+/// is read and hashed once, and every later plan reads its hash from here (`{prefix}{bucket}/{key}@{version_id}`).
+pub const HASH_MEMO_PREFIX: &str = "object-hashes/";
+
+/// What the memo keeps of one object version.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Memo {
+    sha256: String,
+    size: u64,
+}
+
 /// Each pair's candle file in `data` (the market-data bucket at `location`) and the exchange's markets snapshot
-/// when there is one, pinned: current version, SHA-256 and size. The files are read whole, a few at a time.
+/// when there is one, pinned: current version, SHA-256 and size. A version hashed before is answered from `memo`
+/// (a HEAD and a small GET); a version not seen yet is read whole as it streams, and its hash kept in `memo`. A
+/// few objects at a time.
 pub async fn pin_market_data(
     data: &impl ObjectStore,
+    memo: &impl ObjectStore,
     location: &DataLocation,
     exchange: &str,
     pairs: &[Symbol],
@@ -52,7 +66,7 @@ pub async fn pin_market_data(
     let files = futures::stream::iter(pairs)
         .map(|pair| async move {
             let key = dataset_key(location, exchange, pair, timeframe);
-            match data.hash(&key).await? {
+            match pin(data, memo, &key).await? {
                 Some(hashed) => Ok(pinned(key, Some(pair.as_str()), hashed)),
                 None => Err(PinError::Missing {
                     pair: pair.as_str().to_owned(),
@@ -65,8 +79,38 @@ pub async fn pin_market_data(
         .try_collect()
         .await?;
     let key = markets_key(location, exchange);
-    let markets = data.hash(&key).await?.map(|hashed| pinned(key, None, hashed));
+    let markets = pin(data, memo, &key).await?.map(|hashed| pinned(key, None, hashed));
     Ok((files, markets))
+}
+
+/// Object `key`'s current version with its hash: from `memo` when that version was hashed before, else read.
+async fn pin(data: &impl ObjectStore, memo: &impl ObjectStore, key: &str) -> Result<Option<HashedObject>, ObjectError> {
+    let Some(info) = data.head(key).await? else {
+        return Ok(None);
+    };
+    let memo_key = |version: &str| format!("{HASH_MEMO_PREFIX}{}/{key}@{version}", data.bucket());
+    if let Some(version) = &info.version_id
+        && let Some(kept) = memo.get(&memo_key(version)).await?
+        && let Ok(kept) = serde_json::from_slice::<Memo>(&kept)
+    {
+        return Ok(Some(HashedObject {
+            version_id: Some(version.clone()),
+            sha256: kept.sha256,
+            size: kept.size,
+        }));
+    }
+    let Some(hashed) = data.hash(key).await? else {
+        return Ok(None);
+    };
+    if let Some(version) = &hashed.version_id {
+        let kept = Memo {
+            sha256: hashed.sha256.clone(),
+            size: hashed.size,
+        };
+        let bytes = serde_json::to_vec(&kept).expect("a memo is JSON");
+        memo.put(&memo_key(version), bytes).await?;
+    }
+    Ok(Some(hashed))
 }
 
 fn pinned(key: String, pair: Option<&str>, hashed: HashedObject) -> DataFile {
@@ -103,23 +147,20 @@ mod tests {
     #[tokio::test]
     async fn each_pairs_file_and_the_markets_snapshot_are_pinned_and_a_missing_one_is_named() {
         let data = MemoryObjects::new("data");
+        let memo = data.in_bucket("results");
         let location = DataLocation::parse("s3://data/ohlcv").expect("location");
         let timeframe = Timeframe::try_from("5m".to_owned()).expect("timeframe");
+        let pin = |pairs: Vec<Symbol>| {
+            let (data, memo, location) = (data.clone(), memo.clone(), location.clone());
+            async move { pin_market_data(&data, &memo, &location, "binance", &pairs, timeframe).await }
+        };
         data.put("ohlcv/binance/BTC_USDT-5m.parquet", b"btc".to_vec())
             .await
             .expect("put");
         data.put("ohlcv/binance/ETH_USDT-5m.parquet", b"eth".to_vec())
             .await
             .expect("put");
-        let (files, markets) = pin_market_data(
-            &data,
-            &location,
-            "binance",
-            &[pair("ETH/USDT"), pair("BTC/USDT")],
-            timeframe,
-        )
-        .await
-        .expect("pinned");
+        let (files, markets) = pin(vec![pair("ETH/USDT"), pair("BTC/USDT")]).await.expect("pinned");
         assert_eq!(files.len(), 2);
         assert_eq!(
             (files[0].pair.as_deref(), files[0].sha256.clone(), files[0].size),
@@ -131,25 +172,50 @@ mod tests {
         data.put("ohlcv/binance/markets.json", b"{}".to_vec())
             .await
             .expect("put");
-        let error = pin_market_data(
-            &data,
-            &location,
-            "binance",
-            &[pair("BTC/USDT"), pair("SOL/USDT")],
-            timeframe,
-        )
-        .await
-        .expect_err("SOL has no candles");
+        let error = pin(vec![pair("BTC/USDT"), pair("SOL/USDT")])
+            .await
+            .expect_err("SOL has no candles");
         assert_eq!(
             error.to_string(),
             "no 5m candles for SOL/USDT at s3://data/ohlcv/binance/SOL_USDT-5m.parquet"
         );
-        let (_, markets) = pin_market_data(&data, &location, "binance", &[pair("BTC/USDT")], timeframe)
-            .await
-            .expect("pinned");
+        let (_, markets) = pin(vec![pair("BTC/USDT")]).await.expect("pinned");
         assert_eq!(
             markets.map(|file| (file.key, file.pair)),
             Some(("ohlcv/binance/markets.json".into(), None))
         );
+    }
+
+    #[tokio::test]
+    async fn a_version_is_hashed_once_and_its_hash_read_from_the_memo_after() {
+        let data = MemoryObjects::new("data");
+        let memo = data.in_bucket("results");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let key = "ohlcv/binance/BTC_USDT-5m.parquet";
+        let pin = || {
+            let (data, memo, location) = (data.clone(), memo.clone(), location.clone());
+            async move {
+                let pairs = [pair("BTC/USDT")];
+                let (files, _) = pin_market_data(&data, &memo, &location, "binance", &pairs, Timeframe::M5)
+                    .await
+                    .expect("pinned");
+                files.into_iter().next().expect("one file")
+            }
+        };
+        data.put(key, b"candles".to_vec()).await.expect("put");
+        let first = pin().await;
+        let version = first.version_id.clone().expect("versioned");
+        let kept = format!("{HASH_MEMO_PREFIX}data/{key}@{version}");
+        assert_eq!(memo.keys(), std::slice::from_ref(&kept), "the version's hash is kept");
+        // What the memo says is what the plan takes: the version is not read again. (Were the memo wrong, the
+        // container's check of the bytes against the manifest would refuse the run.)
+        let said = json!({"sha256": sha256_of(b"as the memo says"), "size": 7});
+        memo.put(&kept, said.to_string().into_bytes()).await.expect("put");
+        assert_eq!(pin().await.sha256, sha256_of(b"as the memo says"));
+        // A new upload is a new version, read and hashed afresh.
+        data.put(key, b"candles, a gap filled".to_vec()).await.expect("put");
+        let again = pin().await;
+        assert_ne!(again.version_id, first.version_id);
+        assert_eq!(again.sha256, sha256_of(b"candles, a gap filled"));
     }
 }

@@ -409,36 +409,20 @@ impl WorkflowStore for DynamoDbStore {
     async fn completed_with(&self, fingerprint: &Fingerprint) -> Result<Option<WorkflowRecord>, StoreError> {
         // The index is read eventually consistently: a run that completed a moment ago may be missed, and the
         // job then runs its engine, which is what it would have done a moment earlier.
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(FINGERPRINT_INDEX)
-                .key_condition_expression("#fingerprint = :fingerprint")
-                .filter_expression("#status = :completed AND attribute_not_exists(#cached_from)")
-                .expression_attribute_names("#fingerprint", "fingerprint")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_names("#cached_from", "cached_from")
-                .expression_attribute_values(":fingerprint", AttributeValue::S(fingerprint.to_string()))
-                .expression_attribute_values(":completed", AttributeValue::S(Status::Completed.to_string()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|error| unavailable(error.into_service_error()))?;
-            for item in output.items.unwrap_or_default() {
-                let record = from_item(item)?;
-                if record.answers(fingerprint) {
-                    return Ok(Some(record));
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(None);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(FINGERPRINT_INDEX)
+            .key_condition_expression("#fingerprint = :fingerprint")
+            .filter_expression("#status = :completed AND attribute_not_exists(#cached_from)")
+            .expression_attribute_names("#fingerprint", "fingerprint")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#cached_from", "cached_from")
+            .expression_attribute_values(":fingerprint", AttributeValue::S(fingerprint.to_string()))
+            .expression_attribute_values(":completed", AttributeValue::S(Status::Completed.to_string()));
+        let newest = self.page(query, None, 1).await?;
+        Ok(newest.records.into_iter().find(|record| record.answers(fingerprint)))
     }
 
     async fn list_by_status(&self, status: Status, limit: usize, cursor: Option<&Cursor>) -> Result<Page, StoreError> {

@@ -133,7 +133,7 @@ pub async fn prepare_config<O: ObjectStore, W: WorkflowStore>(
             }
             let base = base_config(configs, strategy).await?;
             let config = run_config(base, &job, strategy.version);
-            let manifest = plan_manifest(configs, context, &job, strategy, &config).await?;
+            let manifest = plan_manifest(deps, &job, strategy, &config).await?;
             (job, config, manifest)
         }
     };
@@ -287,14 +287,19 @@ fn identified(planned: &Value, job: &BacktestJob) -> Value {
 
 /// The manifest of `job`'s run: `strategy` by the digest ValidateStrategy resolved, the merged `config` without
 /// what names the run, and the market data on the config's exchange pinned as it is now (none when the container
-/// is told of no market data).
-async fn plan_manifest(
-    objects: &impl ObjectStore,
-    context: &ContainerContext,
+/// is told of no market data), the hashes of versions seen before read from the results bucket's memo.
+async fn plan_manifest<O: ObjectStore, W: WorkflowStore>(
+    deps: &PrepareDeps<'_, O, W>,
     job: &BacktestJob,
     strategy: &ValidatedStrategy,
     config: &Value,
 ) -> Result<RunManifest, StepError> {
+    let PrepareDeps {
+        configs,
+        results,
+        context,
+        ..
+    } = *deps;
     let request = &job.request;
     let exchange = exchange_of(config);
     let exchange = exchange.as_str();
@@ -308,9 +313,9 @@ async fn plan_manifest(
         Some(uri) => {
             let location = DataLocation::parse(uri)
                 .map_err(|problem| StepError::invalid_input(format!("MARKET_DATA_S3_URI {uri}: {problem}")))?;
-            let store = objects.in_bucket(&location.bucket);
+            let store = configs.in_bucket(&location.bucket);
             let config = &request.config;
-            pin_market_data(&store, &location, exchange, &config.symbols, config.timeframe)
+            pin_market_data(&store, results, &location, exchange, &config.symbols, config.timeframe)
                 .await
                 .map_err(|error| match error {
                     PinError::Missing { .. } => StepError::StaleMarketData(error.to_string()),

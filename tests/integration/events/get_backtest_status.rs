@@ -20,6 +20,9 @@ async fn completed_job(stack: &Stack) -> RunId {
     record.mlflow_experiment_id = Some("12".into());
     record.mlflow_run_id = Some("f00dfeed".into());
     record.submitted_by = Some(SUBMITTER.into());
+    record.fingerprint = Some(tradai::run_manifest::Fingerprint(tradai::run_manifest::sha256_of(
+        b"inputs",
+    )));
     stack.store().create(&record).await.expect("created");
     run_id
 }
@@ -82,6 +85,7 @@ async fn a_completed_jobs_files_are_linked_by_urls_that_need_no_credentials() {
         ("summary.json", "{\"total_trades\": 42}"),
         ("equity.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
         ("pairs.csv", "pair,trades\nBTC/USDT,42\n"),
+        ("manifest.json", "{\"strategy\": {}}"),
     ] {
         stack
             .put_result(&format!("results/{run_id}/{file}"), text.as_bytes().to_vec())
@@ -92,7 +96,12 @@ async fn a_completed_jobs_files_are_linked_by_urls_that_need_no_credentials() {
     let files = &answer.json["files"];
     assert!(files["expires_at"].is_string(), "{files}");
     // A plain GET, no AWS credentials: what a browser or `curl` does with the link.
-    for (link, starts) in [("summary", "{"), ("chart", "<svg"), ("pairs", "pair,trades")] {
+    for (link, starts) in [
+        ("summary", "{"),
+        ("chart", "<svg"),
+        ("pairs", "pair,trades"),
+        ("manifest", "{\"strategy\""),
+    ] {
         let url = files[link].as_str().unwrap_or_else(|| panic!("a {link} link: {files}"));
         let body = reqwest::get(url).await.expect("answers");
         assert_eq!(body.status(), 200, "{url}");
