@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::cache::answer_from_cache;
+use super::cache::{CachedAnswer, answer_from_cache};
 use super::validate::ValidatedStrategy;
 use super::{ErrorType, StepError};
 use crate::backtest::{BacktestJob, RunId, Status, StrategyVersion};
@@ -109,90 +109,37 @@ pub async fn prepare_config<O: ObjectStore, W: WorkflowStore>(
     deps: &PrepareDeps<'_, O, W>,
     validated: &ValidatedJob,
 ) -> Result<Prepared, StepError> {
-    let PrepareDeps {
-        configs,
-        results,
-        jobs,
-        context,
-        task_prefix,
-    } = *deps;
     let strategy = &validated.strategy;
-    let task_definition = pinned_task_definition(task_prefix, &validated.job.request.strategy_name, strategy)?;
-    let (job, config, manifest) = match validated.job.request.config.rerun_of {
-        Some(original) => {
-            let (config, manifest) = rerun_inputs(results, &validated.job, strategy, original).await?;
-            (validated.job.clone(), config, manifest)
-        }
-        None => {
-            let mut job = validated.job.clone();
-            if let Some(from) = job.request.config.parameters_from {
-                let found = found_parameters(jobs, job.run_id, from).await?;
-                tracing::info!(run_id = %job.run_id, %from, parameters = found.len(),
-                    "parameters taken from the hyperopt run");
-                apply_combination(&mut job.request, &found);
-            }
-            let base = base_config(configs, strategy).await?;
-            let config = run_config(base, &job, strategy.version);
-            let manifest = plan_manifest(deps, &job, strategy, &config).await?;
-            (job, config, manifest)
-        }
-    };
-    let job = &job;
+    let task_definition = pinned_task_definition(deps.task_prefix, &validated.job.request.strategy_name, strategy)?;
+    let (job, config, manifest) = run_inputs(deps, validated).await?;
     let exchange = exchange_of(&config);
-
-    let key = run_config_key(job);
-    let text = serde_json::to_vec_pretty(&config)
-        .map_err(|error| StepError::invalid_state("the merged config cannot be written", error))?;
-    configs
-        .put(&key, text)
-        .await
-        .map_err(|error| StepError::transient("writing the merged config", error))?;
-    let config_path = format!("s3://{}/{key}", configs.bucket());
+    let config_path = write_run_config(deps.configs, &job, &config).await?;
     tracing::info!(run_id = %job.run_id, %config_path, version = strategy.version, "run config prepared");
-
+    let manifest_path = write_manifest(deps.results, job.run_id, &manifest).await?;
     let fingerprint = manifest.fingerprint();
-    let manifest_key = manifest_key(job.run_id);
-    let manifest_bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|error| StepError::invalid_state("the manifest cannot be written", error))?;
-    results
-        .put(&manifest_key, manifest_bytes)
-        .await
-        .map_err(|error| StepError::transient("writing the run's manifest", error))?;
-    let manifest_path = format!("s3://{}/{manifest_key}", results.bucket());
-    let request = &job.request;
-    let cacheable = !request.config.no_cache && request.config.hyperopt.is_none();
-    let cached = if cacheable {
-        answer_from_cache(jobs, job.run_id, &fingerprint).await?
-    } else {
-        None
-    };
-    if cached.is_none() {
-        let noted = RecordUpdate {
-            fingerprint: Some(fingerprint.clone()),
-            ..RecordUpdate::default()
-        };
-        jobs.annotate(job.run_id, &noted)
-            .await
-            .map_err(|error| StepError::transient("the workflow store", error))?;
-    }
-    tracing::info!(run_id = %job.run_id, %fingerprint, files = manifest.data.len(), cacheable,
+    let cached = answer_or_note(deps.jobs, &job, &fingerprint).await?;
+    tracing::info!(run_id = %job.run_id, %fingerprint, files = manifest.data.len(),
         cached_from = ?cached.as_ref().map(|answer| answer.from), "run manifest planned");
     // The container is told what the manifest pins: its parameter file too (a re-run's are its original's).
     let mut environment: Vec<ContainerVariable> =
-        workflow_environment(job, context, strategy.version, &config_path, &exchange)
+        workflow_environment(&job, deps.context, strategy.version, &config_path, &exchange)
             .into_iter()
             .filter(|variable| variable.name != "STRATEGY_PARAMETERS")
             .collect();
-    if let Some(parameters) = &manifest.parameters {
-        environment.push(ContainerVariable {
-            name: "STRATEGY_PARAMETERS".to_owned(),
-            value: parameters.to_string(),
-        });
-    }
-    environment.push(ContainerVariable {
-        name: "RUN_MANIFEST".to_owned(),
-        value: manifest_path.clone(),
-    });
+    let pinned = [
+        (
+            "STRATEGY_PARAMETERS",
+            manifest.parameters.as_ref().map(Value::to_string),
+        ),
+        ("RUN_MANIFEST", Some(manifest_path.clone())),
+    ];
+    environment.extend(pinned.into_iter().filter_map(|(name, value)| {
+        value.map(|value| ContainerVariable {
+            name: name.to_owned(),
+            value,
+        })
+    }));
+    let request = &job.request;
     Ok(Prepared {
         prepared: PreparedRun {
             environment,
@@ -209,6 +156,81 @@ pub async fn prepare_config<O: ObjectStore, W: WorkflowStore>(
         },
         summary: cached.and_then(|answer| answer.summary),
     })
+}
+
+/// The run's job (with a hyperopt's found parameters applied), its engine config and its manifest: a re-run's are
+/// its original's; any other run's are planned now.
+async fn run_inputs<O: ObjectStore, W: WorkflowStore>(
+    deps: &PrepareDeps<'_, O, W>,
+    validated: &ValidatedJob,
+) -> Result<(BacktestJob, Value, RunManifest), StepError> {
+    let strategy = &validated.strategy;
+    let mut job = validated.job.clone();
+    if let Some(original) = job.request.config.rerun_of {
+        let (config, manifest) = rerun_inputs(deps.results, &job, strategy, original).await?;
+        return Ok((job, config, manifest));
+    }
+    if let Some(from) = job.request.config.parameters_from {
+        let found = found_parameters(deps.jobs, job.run_id, from).await?;
+        tracing::info!(run_id = %job.run_id, %from, parameters = found.len(), "parameters taken from the hyperopt run");
+        apply_combination(&mut job.request, &found);
+    }
+    let base = base_config(deps.configs, strategy).await?;
+    let config = run_config(base, &job, strategy.version);
+    let manifest = plan_manifest(deps, &job, strategy, &config).await?;
+    Ok((job, config, manifest))
+}
+
+/// Writes `job`'s engine config to the configs bucket; answers its `s3://` URI.
+async fn write_run_config(configs: &impl ObjectStore, job: &BacktestJob, config: &Value) -> Result<String, StepError> {
+    let key = run_config_key(job);
+    let text = serde_json::to_vec_pretty(config)
+        .map_err(|error| StepError::invalid_state("the merged config cannot be written", error))?;
+    configs
+        .put(&key, text)
+        .await
+        .map_err(|error| StepError::transient("writing the merged config", error))?;
+    Ok(format!("s3://{}/{key}", configs.bucket()))
+}
+
+/// Writes run `run_id`'s manifest beside its result; answers its `s3://` URI.
+async fn write_manifest(
+    results: &impl ObjectStore,
+    run_id: RunId,
+    manifest: &RunManifest,
+) -> Result<String, StepError> {
+    let key = manifest_key(run_id);
+    let bytes = serde_json::to_vec_pretty(manifest)
+        .map_err(|error| StepError::invalid_state("the manifest cannot be written", error))?;
+    results
+        .put(&key, bytes)
+        .await
+        .map_err(|error| StepError::transient("writing the run's manifest", error))?;
+    Ok(format!("s3://{}/{key}", results.bucket()))
+}
+
+/// Answers `job` from an earlier run of inputs `fingerprint` when it may be (not `no_cache`, not a hyperopt) and
+/// one COMPLETED; otherwise notes the fingerprint on the job, whose engine will run.
+async fn answer_or_note(
+    jobs: &impl WorkflowStore,
+    job: &BacktestJob,
+    fingerprint: &Fingerprint,
+) -> Result<Option<CachedAnswer>, StepError> {
+    let config = &job.request.config;
+    if !config.no_cache
+        && config.hyperopt.is_none()
+        && let Some(answer) = answer_from_cache(jobs, job.run_id, fingerprint).await?
+    {
+        return Ok(Some(answer));
+    }
+    let noted = RecordUpdate {
+        fingerprint: Some(fingerprint.clone()),
+        ..RecordUpdate::default()
+    };
+    jobs.annotate(job.run_id, &noted)
+        .await
+        .map_err(|error| StepError::transient("the workflow store", error))?;
+    Ok(None)
 }
 
 /// The strategy's base config that ValidateStrategy found (`config_path`).
