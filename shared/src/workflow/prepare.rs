@@ -113,9 +113,9 @@ pub async fn prepare_config<O: ObjectStore, W: WorkflowStore>(
     let task_definition = pinned_task_definition(deps.task_prefix, &validated.job.request.strategy_name, strategy)?;
     let (job, config, manifest) = run_inputs(deps, validated).await?;
     let exchange = exchange_of(&config);
-    let config_path = write_run_config(deps.configs, &job, &config).await?;
+    let config_path = write_json(deps.configs, &run_config_key(&job), &config, "the merged config").await?;
     tracing::info!(run_id = %job.run_id, %config_path, version = strategy.version, "run config prepared");
-    let manifest_path = write_manifest(deps.results, job.run_id, &manifest).await?;
+    let manifest_path = write_json(deps.results, &manifest_key(job.run_id), &manifest, "the run's manifest").await?;
     let fingerprint = manifest.fingerprint();
     let cached = answer_or_note(deps.jobs, &job, &fingerprint).await?;
     tracing::info!(run_id = %job.run_id, %fingerprint, files = manifest.data.len(),
@@ -181,32 +181,20 @@ async fn run_inputs<O: ObjectStore, W: WorkflowStore>(
     Ok((job, config, manifest))
 }
 
-/// Writes `job`'s engine config to the configs bucket; answers its `s3://` URI.
-async fn write_run_config(configs: &impl ObjectStore, job: &BacktestJob, config: &Value) -> Result<String, StepError> {
-    let key = run_config_key(job);
-    let text = serde_json::to_vec_pretty(config)
-        .map_err(|error| StepError::invalid_state("the merged config cannot be written", error))?;
-    configs
-        .put(&key, text)
-        .await
-        .map_err(|error| StepError::transient("writing the merged config", error))?;
-    Ok(format!("s3://{}/{key}", configs.bucket()))
-}
-
-/// Writes run `run_id`'s manifest beside its result; answers its `s3://` URI.
-async fn write_manifest(
-    results: &impl ObjectStore,
-    run_id: RunId,
-    manifest: &RunManifest,
+/// Writes `value` as pretty JSON at `key` of `store` (`what` it is names a failure); answers its `s3://` URI.
+async fn write_json(
+    store: &impl ObjectStore,
+    key: &str,
+    value: &impl Serialize,
+    what: &str,
 ) -> Result<String, StepError> {
-    let key = manifest_key(run_id);
-    let bytes = serde_json::to_vec_pretty(manifest)
-        .map_err(|error| StepError::invalid_state("the manifest cannot be written", error))?;
-    results
-        .put(&key, bytes)
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|error| StepError::invalid_state(format!("{what} cannot be written"), error))?;
+    store
+        .put(key, bytes)
         .await
-        .map_err(|error| StepError::transient("writing the run's manifest", error))?;
-    Ok(format!("s3://{}/{key}", results.bucket()))
+        .map_err(|error| StepError::transient(format!("writing {what}"), error))?;
+    Ok(format!("s3://{}/{key}", store.bucket()))
 }
 
 /// Answers `job` from an earlier run of inputs `fingerprint` when it may be (not `no_cache`, not a hyperopt) and
