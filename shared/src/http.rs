@@ -20,6 +20,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The header that carries the request id back to the client.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// The request header that makes a submission idempotent.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// The response header that marks an answer replayed for a repeated idempotent request.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
 /// Headers on every response: an API answers JSON that must never be sniffed, framed or cached.
 const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("x-content-type-options", "nosniff"),
@@ -265,6 +270,53 @@ pub fn planned_error(error: &crate::jobs::PlannedError) -> ApiError {
         PlannedError::NotPlanned(_) | PlannedError::Manifest { .. } => conflict(error.to_string()),
         PlannedError::Store(_) => ApiError::unavailable("the workflow store", error),
         PlannedError::Objects(_) => ApiError::unavailable("the results or market-data bucket", error),
+    }
+}
+
+/// The request's `Idempotency-Key`, when it sent one; a malformed key is a 400 naming the header.
+pub fn idempotency_key(request: &Request) -> Result<Option<crate::idempotency::IdempotencyKey>, ApiError> {
+    let Some(value) = request.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .map_err(|_| "must be visible ASCII".to_owned())
+        .and_then(crate::idempotency::IdempotencyKey::parse)
+        .map(Some)
+        .map_err(|message| ApiError::invalid_field("Idempotency-Key", message))
+}
+
+/// 202 for a job a route started: `{run_id, status, status_url}` and the `more` fields the route adds, marked
+/// `idempotent-replayed: true` when it answers a repeated Idempotency-Key; the request's log lines name the job.
+pub fn accepted(submitted: &crate::jobs::Submitted, more: &[(&str, Value)]) -> Response<Body> {
+    log_run_id(submitted.run_id);
+    let mut body = serde_json::Map::from_iter([
+        ("run_id".to_owned(), json!(submitted.run_id)),
+        ("status".to_owned(), json!(submitted.status)),
+        (
+            "status_url".to_owned(),
+            json!(format!("/backtest/{}/status", submitted.run_id)),
+        ),
+    ]);
+    body.extend(more.iter().map(|(name, value)| ((*name).to_owned(), value.clone())));
+    let mut response = json_response(StatusCode::ACCEPTED, &body);
+    if submitted.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The answer for a submission that did not go through: 400 when the executor cannot take the job, 422 for a
+/// reused Idempotency-Key, 503 when the store or the executor is down.
+pub fn submit_error(error: &crate::jobs::SubmitError) -> ApiError {
+    use crate::jobs::SubmitError;
+    match error {
+        SubmitError::KeyReused(_) => unprocessable("Idempotency-Key", error.to_string()),
+        SubmitError::Refused(errors) => ApiError::validation(errors),
+        SubmitError::Handoff { .. } => ApiError::unavailable("the executor", error),
+        SubmitError::Store(_) => ApiError::unavailable("the workflow store", error),
     }
 }
 

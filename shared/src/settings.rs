@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::executor::{ContainerContext, ExecutorMode};
 use crate::market_data::DataLocation;
 use crate::mlflow::{Credentials, MlflowOptions};
 
@@ -294,6 +295,33 @@ impl JobTableSettings {
         Ok(Self {
             aws: env.aws()?,
             workflow_table: env.workflow_table()?,
+        })
+    }
+}
+
+/// What the routes that start jobs need: the job table, where Idempotency-Key claims live (`IDEMPOTENCY_TABLE`,
+/// default `tradai-idempotency`), the executor and what strategy containers are told, and the stage
+/// (`ENVIRONMENT`, the dimension of the submission metric).
+#[derive(Debug, Clone)]
+pub struct LaunchSettings {
+    pub aws: AwsSettings,
+    pub workflow_table: String,
+    pub idempotency_table: String,
+    pub executor: ExecutorMode,
+    /// What strategy containers are told (`ecs` and `local` modes).
+    pub context: ContainerContext,
+    pub environment: String,
+}
+
+impl LaunchSettings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            aws: env.aws()?,
+            workflow_table: env.workflow_table()?,
+            idempotency_table: env.table("IDEMPOTENCY_TABLE", DEFAULT_IDEMPOTENCY_TABLE)?,
+            executor: ExecutorMode::from_env(env)?,
+            context: ContainerContext::from_env(env)?,
+            environment: env.environment(),
         })
     }
 }

@@ -65,8 +65,8 @@ async fn the_same_key_and_body_answer_with_the_first_job() {
         second.json
     );
     assert_eq!(first.json["run_id"], second.json["run_id"]);
-    assert_eq!(first.header(submit_backtest::REPLAYED_HEADER), None);
-    assert_eq!(second.header(submit_backtest::REPLAYED_HEADER), Some("true"));
+    assert_eq!(first.header(tradai::http::REPLAYED_HEADER), None);
+    assert_eq!(second.header(tradai::http::REPLAYED_HEADER), Some("true"));
     assert_eq!(stack.items().await.len(), 1);
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1);
     assert_eq!(
@@ -145,7 +145,7 @@ async fn a_failed_handoff_frees_the_key_for_the_retry() {
             .expect("answers"),
     );
     assert_eq!(retried.status, 202, "{}", retried.json);
-    assert_eq!(retried.header(submit_backtest::REPLAYED_HEADER), None);
+    assert_eq!(retried.header(tradai::http::REPLAYED_HEADER), None);
     let run_id: RunId = retried.json["run_id"].as_str().expect("run id").parse().expect("valid");
     assert_eq!(
         stack.store().get(run_id).await.expect("read").expect("stored").status,
@@ -185,5 +185,5 @@ async fn an_expired_key_starts_afresh() {
             .expect("answers"),
     );
     assert_eq!(answer.status, 202, "{}", answer.json);
-    assert_eq!(answer.header(submit_backtest::REPLAYED_HEADER), None);
+    assert_eq!(answer.header(tradai::http::REPLAYED_HEADER), None);
 }

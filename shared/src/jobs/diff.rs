@@ -154,10 +154,10 @@ mod tests {
     use super::*;
     use crate::backtest::Status;
     use crate::objects::MemoryObjects;
+    use crate::run_manifest::manifest_key;
     use crate::run_manifest::{ConfigPin, sha256_of};
     use crate::store::MemoryStore;
     use crate::workflow::fakes::sample_record;
-    use crate::workflow::prepare::manifest_key;
 
     /// The market data, results and jobs of two runs.
     struct World {

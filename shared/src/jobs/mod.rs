@@ -23,6 +23,7 @@ use serde_json::Value;
 use crate::backtest::{BacktestRequest, RunId, Status, StrategyVersion, ValidationErrors, WorkflowRecord};
 use crate::executor::{LaunchError, Launcher, WorkflowProgress};
 use crate::idempotency::{Claim, IdempotencyKey, IdempotencyKeys, fingerprint};
+use crate::metrics::{BacktestMetrics, EmfMetrics, Metrics};
 use crate::objects::{DownloadSigner, ObjectError};
 use crate::report::chain;
 use crate::results::{CHART_FILE, PAIRS_FILE, SUMMARY_FILE, results_folder};
@@ -138,6 +139,30 @@ pub async fn submit_once(
             // The first request claimed the key but has not recorded its job (it is in flight, or it died).
             None => create_or_replay(store, launcher, run_id, submission).await,
         },
+    }
+}
+
+/// What the routes that start jobs share: where jobs are recorded, where they are handed off, where idempotency keys
+/// are claimed, where the count of submissions goes.
+pub struct Launch<S, L, K, M = EmfMetrics<std::io::Stdout>> {
+    pub store: S,
+    pub launcher: L,
+    pub keys: K,
+    pub metrics: BacktestMetrics<M>,
+}
+
+impl<S: WorkflowStore, L: Launcher, K: IdempotencyKeys, M: Metrics> Launch<S, L, K, M> {
+    /// Submits `submission` ([`submit_once`] when the client sent an idempotency `key`, [`submit`] when it did
+    /// not), counting it unless it answers an earlier request.
+    pub async fn submit(&self, key: Option<&IdempotencyKey>, submission: Submission) -> Result<Submitted, SubmitError> {
+        let submitted = match key {
+            Some(key) => submit_once(&self.store, &self.launcher, &self.keys, key, submission).await,
+            None => submit(&self.store, &self.launcher, submission).await,
+        }?;
+        if !submitted.replayed {
+            self.metrics.submitted().await;
+        }
+        Ok(submitted)
     }
 }
 
@@ -395,7 +420,7 @@ async fn result_files(
     let manifest = match planned {
         Some(planned) => Some(
             files
-                .presign_get(&crate::workflow::prepare::manifest_key(planned), FILE_LINK_EXPIRY)
+                .presign_get(&crate::run_manifest::manifest_key(planned), FILE_LINK_EXPIRY)
                 .await?,
         ),
         None => None,

@@ -3,9 +3,8 @@
 
 use crate::backtest::{RunId, WorkflowRecord};
 use crate::objects::{ObjectError, ObjectStore};
-use crate::run_manifest::RunManifest;
+use crate::run_manifest::{ManifestError, RunManifest, read_manifest};
 use crate::store::{StoreError, WorkflowStore};
-use crate::workflow::prepare::manifest_key;
 
 /// Why a planned run cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +33,9 @@ pub async fn planned_run(
     run_id: RunId,
 ) -> Result<(WorkflowRecord, RunManifest), PlannedError> {
     let record = store.get(run_id).await?.ok_or(PlannedError::NotFound(run_id))?;
-    let bytes = results
-        .get(&manifest_key(run_id))
-        .await?
-        .ok_or(PlannedError::NotPlanned(run_id))?;
-    let manifest = serde_json::from_slice(&bytes).map_err(|source| PlannedError::Manifest { run_id, source })?;
-    Ok((record, manifest))
+    let manifest = read_manifest(results, run_id).await.map_err(|error| match error {
+        ManifestError::Unreachable(source) => PlannedError::Objects(source),
+        ManifestError::Malformed { run_id, source } => PlannedError::Manifest { run_id, source },
+    })?;
+    Ok((record, manifest.ok_or(PlannedError::NotPlanned(run_id))?))
 }

@@ -17,8 +17,41 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::backtest::RunId;
+use crate::objects::{ObjectError, ObjectStore};
+use crate::results::results_folder;
+
 /// Where a run's manifest is kept, beside its result.
 pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Where run `run_id`'s manifest is kept in the results bucket.
+pub fn manifest_key(run_id: RunId) -> String {
+    format!("{}/{MANIFEST_FILE}", results_folder(run_id))
+}
+
+/// Why a run's manifest cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the results bucket could not be read")]
+    Unreachable(#[from] ObjectError),
+    #[error("the manifest of run {run_id} cannot be read")]
+    Malformed {
+        run_id: RunId,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Run `run_id`'s manifest in `results`; none when its inputs were never planned (it failed before PrepareConfig,
+/// or was launched without the workflow).
+pub async fn read_manifest(results: &impl ObjectStore, run_id: RunId) -> Result<Option<RunManifest>, ManifestError> {
+    let Some(bytes) = results.get(&manifest_key(run_id)).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|source| ManifestError::Malformed { run_id, source })
+}
 
 /// The inputs of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

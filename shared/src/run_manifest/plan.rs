@@ -2,16 +2,22 @@
 //! data pinned as it is now (each object's current version, content hash and size).
 
 use futures::{StreamExt, TryStreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::DataFile;
-use crate::backtest::{Symbol, Timeframe};
+use crate::backtest::{RunId, Symbol, Timeframe};
+use crate::config::deep_merge;
 use crate::market_data::{DataLocation, dataset_key, markets_key};
 use crate::objects::{HashedObject, ObjectError, ObjectStore};
 
 /// The config keys that name a run instead of shaping what it computes: left out of the manifest's config, so that
-/// two runs of the same inputs have one fingerprint (and a re-run sets its own).
+/// two runs of the same inputs have one fingerprint, and set by [`identify`] for each run that reads it.
 pub const RUN_IDENTITY_KEYS: &[&str] = &["run_id", "experiment_name"];
+
+/// Sets what names run `run_id` of `experiment_name` (the [`RUN_IDENTITY_KEYS`]) in its engine `config`.
+pub fn identify(config: &mut Value, run_id: RunId, experiment_name: &str) {
+    deep_merge(config, &json!({"run_id": run_id, "experiment_name": experiment_name}));
+}
 
 /// How many objects are hashed at once.
 const CONCURRENCY: usize = 8;
@@ -136,12 +142,27 @@ mod tests {
     }
 
     #[test]
-    fn the_planned_config_leaves_out_only_what_names_the_run() {
-        let config = json!({"run_id": "r1", "experiment_name": "q1", "stake_amount": 100, "strategy_version": 3});
+    fn the_planned_config_leaves_out_only_what_names_the_run_and_identify_sets_it_again() {
+        let run_id = RunId::new();
+        let config = json!({"run_id": run_id, "experiment_name": "q1", "stake_amount": 100, "strategy_version": 3});
+        let planned = planned_config(&config);
+        assert_eq!(planned, json!({"stake_amount": 100, "strategy_version": 3}));
+        let mut identified = planned.clone();
+        identify(&mut identified, run_id, "q1");
+        assert_eq!(identified, config);
+        let set: Vec<&str> = identified
+            .as_object()
+            .expect("a map")
+            .keys()
+            .map(String::as_str)
+            .filter(|key| !planned.as_object().expect("a map").contains_key(*key))
+            .collect();
         assert_eq!(
-            planned_config(&config),
-            json!({"stake_amount": 100, "strategy_version": 3})
+            set.len(),
+            RUN_IDENTITY_KEYS.len(),
+            "identify sets exactly the keys planned_config leaves out: {set:?}"
         );
+        assert!(set.iter().all(|key| RUN_IDENTITY_KEYS.contains(key)), "{set:?}");
     }
 
     #[tokio::test]

@@ -21,9 +21,10 @@ use crate::config::deep_merge;
 use crate::executor::{ContainerContext, container_environment};
 use crate::market_data::DataLocation;
 use crate::objects::{ObjectStore, s3_object};
-use crate::results::results_folder;
-use crate::run_manifest::plan::{PinError, pin_market_data, planned_config};
-use crate::run_manifest::{ConfigPin, Fingerprint, MANIFEST_FILE, RunManifest, StrategyPin};
+use crate::run_manifest::plan::{PinError, identify, pin_market_data, planned_config};
+use crate::run_manifest::{
+    ConfigPin, Fingerprint, ManifestError, RunManifest, StrategyPin, manifest_key, read_manifest,
+};
 use crate::store::{RecordUpdate, WorkflowStore};
 use crate::sweep::{Combination, Parameter, StrategyParameters, apply_combination};
 
@@ -167,7 +168,8 @@ async fn run_inputs<O: ObjectStore, W: WorkflowStore>(
     let strategy = &validated.strategy;
     let mut job = validated.job.clone();
     if let Some(original) = job.request.config.rerun_of {
-        let (config, manifest) = rerun_inputs(deps.results, &job, strategy, original).await?;
+        // Boxed: the S3 client's futures nested this deep overflow the compiler's layout query depth.
+        let (config, manifest) = Box::pin(rerun_inputs(deps.results, &job, strategy, original)).await?;
         return Ok((job, config, manifest));
     }
     if let Some(from) = job.request.config.parameters_from {
@@ -238,11 +240,6 @@ async fn base_config(configs: &impl ObjectStore, strategy: &ValidatedStrategy) -
     })
 }
 
-/// Where run `run_id`'s manifest is kept in the results bucket.
-pub fn manifest_key(run_id: RunId) -> String {
-    format!("{}/{MANIFEST_FILE}", results_folder(run_id))
-}
-
 /// A re-run's config and manifest: run `original`'s, read from `results`, with `job`'s own identity in the config.
 /// The version and the digest must be the original's: a re-run never runs other code.
 async fn rerun_inputs(
@@ -252,13 +249,13 @@ async fn rerun_inputs(
     original: RunId,
 ) -> Result<(Value, RunManifest), StepError> {
     let reruns = format!("run {} re-runs run {original}", job.run_id);
-    let bytes = results
-        .get(&manifest_key(original))
+    let pinned = read_manifest(results, original)
         .await
-        .map_err(|error| StepError::transient("reading the original's manifest", error))?
+        .map_err(|error| match error {
+            ManifestError::Unreachable(source) => StepError::transient("reading the original's manifest", source),
+            malformed @ ManifestError::Malformed { .. } => StepError::invalid_state(reruns.clone(), malformed),
+        })?
         .ok_or_else(|| StepError::invalid_input(format!("{reruns}, which has no manifest")))?;
-    let pinned: RunManifest = serde_json::from_slice(&bytes)
-        .map_err(|error| StepError::invalid_state(format!("{reruns}, whose manifest cannot be read"), error))?;
     let name = &pinned.strategy.name;
     if strategy.version != pinned.strategy.version {
         return Err(StepError::invalid_input(format!(
@@ -274,7 +271,8 @@ async fn rerun_inputs(
             strategy.image_digest.as_deref().unwrap_or("an unresolved image")
         )));
     }
-    let config = identified(&pinned.config.document, job);
+    let mut config = pinned.config.document.clone();
+    identify(&mut config, job.run_id, &job.request.experiment_name);
     tracing::info!(run_id = %job.run_id, %original, files = pinned.data.len(), "re-running the original's inputs");
     Ok((
         config,
@@ -283,16 +281,6 @@ async fn rerun_inputs(
             ..pinned
         },
     ))
-}
-
-/// A planned config (what names a run left out) with `job`'s run id and experiment set, as its engine reads it.
-fn identified(planned: &Value, job: &BacktestJob) -> Value {
-    let mut config = planned.clone();
-    deep_merge(
-        &mut config,
-        &json!({"run_id": job.run_id, "experiment_name": job.request.experiment_name}),
-    );
-    config
 }
 
 /// The manifest of `job`'s run: `strategy` by the digest ValidateStrategy resolved, the merged `config` without
@@ -446,12 +434,11 @@ pub fn merged_config(mut base: Value, overrides: &Value, run: &RunFields<'_>) ->
             "exchange": {"pair_whitelist": run.pairs},
             "timeframe": run.timeframe,
             "dataformat_ohlcv": "parquet",
-            "run_id": run.run_id,
-            "experiment_name": run.experiment_name,
             "strategy_name": run.strategy_name,
             "strategy_version": run.strategy_version,
         }),
     );
+    identify(&mut base, run.run_id, run.experiment_name);
     base
 }
 

@@ -15,7 +15,7 @@ use crate::results::{
     BEST_EPOCH_FILE, CHART_FILE, LAST_RESULT, PAIRS_FILE, ResultError, SUMMARY_FILE, Summary, equity_svg,
     latest_backtest, parse_result, results_folder, summarize,
 };
-use crate::run_manifest::MANIFEST_FILE;
+use crate::run_manifest::{MANIFEST_FILE, manifest_key};
 use crate::store::{RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::time::Timestamp;
 
@@ -140,11 +140,7 @@ pub async fn transform_results<T: ExperimentTracker>(
             .await
             .map_err(mlflow_down)?;
         // What produced the result, beside it (a run launched without the workflow has no manifest).
-        if let Some(manifest) = results
-            .get(&format!("{folder}/{MANIFEST_FILE}"))
-            .await
-            .map_err(s3_down)?
-        {
+        if let Some(manifest) = results.get(&manifest_key(run_id)).await.map_err(s3_down)? {
             tracker
                 .log_artifact(&tracked, MANIFEST_FILE, manifest)
                 .await
