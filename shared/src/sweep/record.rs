@@ -356,6 +356,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_sweep_asked_without_the_cache_runs_every_child_fresh() {
+        let (grid, combinations) = sweep(json!({"grid": {"buy_ema_fast": [5, 8]}}));
+        assert!(
+            child_jobs(&grid, &combinations).iter().all(|job| !job.config.no_cache),
+            "by default the cache answers a child whose inputs ran already"
+        );
+        let today = NaiveDate::from_ymd_opt(2026, 6, 1).expect("a date");
+        let fresh = |plan: (&str, serde_json::Value)| {
+            let mut body = json!({"strategy_name": "EmaCross", "strategy_version": "production", "no_cache": true,
+                "config": {"timeframe": "5m", "symbols": ["BTC/USDT"], "start_date": "2026-01-01",
+                    "end_date": "2026-02-01"}});
+            body[plan.0] = plan.1;
+            SweepRequest::from_json(body.to_string().as_bytes(), today).expect("a sweep")
+        };
+        let mut grid = grid;
+        grid.request = fresh(("space", json!({"grid": {"buy_ema_fast": [5, 8]}})));
+        let mut walk_forward = walk_forward_sweep();
+        walk_forward.request = fresh(("walk_forward", json!({"windows": 3, "train_days": 15, "test_days": 5})));
+        let children: Vec<WorkflowRecord> = child_jobs(&grid, &combinations)
+            .into_iter()
+            .chain(child_jobs(&walk_forward, &[]))
+            .collect();
+        assert_eq!(children.len(), 2 + 6);
+        assert!(
+            children.iter().all(|job| job.config.no_cache),
+            "the sweep's no_cache is every child's"
+        );
+    }
+
+    #[test]
     fn a_sweep_record_survives_json_and_its_ids_parse() {
         let (sweep, _) = sweep(json!({"random": {"samples": 3, "seed": 7,
             "ranges": {"buy_ema_fast": {"low": 4, "high": 15}}}}));
