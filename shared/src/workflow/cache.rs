@@ -20,7 +20,8 @@ pub struct CachedAnswer {
 
 /// Completes job `run_id` from the newest COMPLETED run of inputs `fingerprint`, if there is one; `None` when the
 /// job's engine has to run. The job moves from PENDING or QUEUED to COMPLETED conditionally, so a cancel that wins
-/// the race is kept (`JobEnded`); a retried step finds the job completed from the same run and answers it again.
+/// the race is kept (`JobEnded`); a retried step finds the job completed from the cache and answers with the run it
+/// was completed from, even when a newer run of the same inputs completed in between.
 pub async fn answer_from_cache(
     jobs: &impl WorkflowStore,
     run_id: RunId,
@@ -30,18 +31,21 @@ pub async fn answer_from_cache(
     let Some(earlier) = jobs.completed_with(fingerprint).await.map_err(store_down)? else {
         return Ok(None);
     };
-    let answer = CachedAnswer {
-        from: earlier.run_id,
-        summary: earlier.result.clone(),
-    };
     let record = jobs
         .get(run_id)
         .await
         .map_err(store_down)?
         .ok_or_else(|| StepError::invalid_input(format!("no job with run_id {run_id}")))?;
-    if record.status == Status::Completed && record.cached_from == Some(earlier.run_id) {
-        return Ok(Some(answer));
+    if let (Status::Completed, Some(from)) = (record.status, record.cached_from) {
+        return Ok(Some(CachedAnswer {
+            from,
+            summary: record.result,
+        }));
     }
+    let answer = CachedAnswer {
+        from: earlier.run_id,
+        summary: earlier.result.clone(),
+    };
     if !matches!(record.status, Status::Pending | Status::Queued) {
         return Err(StepError::JobEnded(format!(
             "the job is {}, not waiting to run",
@@ -121,6 +125,30 @@ mod tests {
         jobs.create(&next).await.expect("recorded");
         let answer = answer_from_cache(&jobs, next.run_id, &inputs).await.expect("answered");
         assert_eq!(answer.map(|answer| answer.from), Some(earlier.run_id));
+
+        let mut newer = sample_record(Status::Completed);
+        newer.fingerprint = Some(inputs.clone());
+        newer.result = Some(json!({"total_trades": 9}));
+        newer.created_at = "2099-01-01T00:00:00Z".parse().expect("a time");
+        jobs.create(&newer).await.expect("recorded");
+        let newest = jobs
+            .completed_with(&inputs)
+            .await
+            .expect("read")
+            .map(|record| record.run_id);
+        assert_eq!(
+            newest,
+            Some(newer.run_id),
+            "a newer run of the same inputs completed meanwhile"
+        );
+        assert_eq!(
+            answer_from_cache(&jobs, waiting.run_id, &inputs).await.expect("again"),
+            Some(CachedAnswer {
+                from: earlier.run_id,
+                summary: earlier.result.clone()
+            }),
+            "a retried step answers with the run the job was completed from, not a newer one"
+        );
     }
 
     #[tokio::test]
