@@ -4,6 +4,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use tradai::backtest::{RunId, Status};
 use tradai::executor::SqsQueue;
+use tradai::http::REPLAYED_HEADER;
 use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_tests::events;
@@ -42,6 +43,23 @@ pub(crate) fn queue_deps(
     }
 }
 
+/// `again` answers a repeated Idempotency-Key with `first`'s job: both 202 with one run id, only `again` marked
+/// replayed.
+pub(crate) fn assert_replayed(first: &Answer, again: &Answer) {
+    assert_eq!(
+        (first.status, again.status),
+        (202, 202),
+        "{} {}",
+        first.json,
+        again.json
+    );
+    assert_eq!(first.json["run_id"], again.json["run_id"]);
+    assert_eq!(
+        (first.header(REPLAYED_HEADER), again.header(REPLAYED_HEADER)),
+        (None, Some("true"))
+    );
+}
+
 #[tokio::test]
 async fn the_same_key_and_body_answer_with_the_first_job() {
     let stack = Stack::fresh().await;
@@ -57,16 +75,7 @@ async fn the_same_key_and_body_answer_with_the_first_job() {
             .await
             .expect("answers"),
     );
-    assert_eq!(
-        (first.status, second.status),
-        (202, 202),
-        "{} {}",
-        first.json,
-        second.json
-    );
-    assert_eq!(first.json["run_id"], second.json["run_id"]);
-    assert_eq!(first.header(tradai::http::REPLAYED_HEADER), None);
-    assert_eq!(second.header(tradai::http::REPLAYED_HEADER), Some("true"));
+    assert_replayed(&first, &second);
     assert_eq!(stack.items().await.len(), 1);
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1);
     assert_eq!(
@@ -145,7 +154,7 @@ async fn a_failed_handoff_frees_the_key_for_the_retry() {
             .expect("answers"),
     );
     assert_eq!(retried.status, 202, "{}", retried.json);
-    assert_eq!(retried.header(tradai::http::REPLAYED_HEADER), None);
+    assert_eq!(retried.header(REPLAYED_HEADER), None);
     let run_id: RunId = retried.json["run_id"].as_str().expect("run id").parse().expect("valid");
     assert_eq!(
         stack.store().get(run_id).await.expect("read").expect("stored").status,
@@ -185,5 +194,5 @@ async fn an_expired_key_starts_afresh() {
             .expect("answers"),
     );
     assert_eq!(answer.status, 202, "{}", answer.json);
-    assert_eq!(answer.header(tradai::http::REPLAYED_HEADER), None);
+    assert_eq!(answer.header(REPLAYED_HEADER), None);
 }

@@ -4,7 +4,6 @@
 
 use tradai::backtest::{RunId, Status, StrategyVersion, WorkflowRecord};
 use tradai::executor::SqsQueue;
-use tradai::http::REPLAYED_HEADER;
 use tradai::idempotency::DynamoDbKeys;
 use tradai::objects::{ObjectStore, S3Objects};
 use tradai::run_manifest::manifest_key;
@@ -88,18 +87,7 @@ async fn a_rerun_asked_again_with_its_idempotency_key_is_the_same_rerun() {
     let deps = deps(&stack);
     let first = rerun(&deps, "valid-with-idempotency-key.json").await;
     let again = rerun(&deps, "valid-with-idempotency-key.json").await;
-    assert_eq!(
-        (first.status, again.status),
-        (202, 202),
-        "{} {}",
-        first.json,
-        again.json
-    );
-    assert_eq!(first.json["run_id"], again.json["run_id"]);
-    assert_eq!(
-        (first.header(REPLAYED_HEADER), again.header(REPLAYED_HEADER)),
-        (None, Some("true"))
-    );
+    crate::idempotency::assert_replayed(&first, &again);
     assert_eq!(stack.items().await.len(), 2, "the original and one re-run");
     assert_eq!(stack.messages(&stack.queue_url).await.len(), 1, "handed off once");
     assert_eq!(
