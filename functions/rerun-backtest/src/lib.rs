@@ -1,6 +1,7 @@
 //! POST /backtest/{run_id}/rerun: a new job that runs exactly the inputs of run `run_id` — its strategy version
 //! and image digest, its config, the object versions of its candle files — bypassing the result cache
-//! (`tradai::jobs::rerun`); the caller's IAM principal is recorded as `submitted_by`.
+//! (`tradai::jobs::rerun`); the caller's IAM principal is recorded as `submitted_by`. With an `Idempotency-Key`
+//! header, a repeated request answers with the re-run it made the first time.
 
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
