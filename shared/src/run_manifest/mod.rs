@@ -224,6 +224,29 @@ pub(crate) mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_manifest_is_read_back_as_written_and_a_missing_or_malformed_one_is_told_apart() {
+        let results = crate::objects::MemoryObjects::new("results");
+        let (planned, unplanned, broken) = (RunId::new(), RunId::new(), RunId::new());
+        let written = manifest();
+        results
+            .put(&manifest_key(planned), serde_json::to_vec(&written).expect("JSON"))
+            .await
+            .expect("put");
+        results
+            .put(&manifest_key(broken), b"{\"strategy\": 3}".to_vec())
+            .await
+            .expect("put");
+        assert_eq!(manifest_key(planned), format!("results/{planned}/manifest.json"));
+        assert_eq!(read_manifest(&results, planned).await.expect("read"), Some(written));
+        assert_eq!(read_manifest(&results, unplanned).await.expect("read"), None);
+        let error = read_manifest(&results, broken).await.expect_err("refused");
+        assert!(
+            matches!(error, ManifestError::Malformed { run_id, .. } if run_id == broken),
+            "{error}"
+        );
+    }
+
     #[test]
     fn the_config_hash_does_not_depend_on_how_the_document_was_written() {
         let written: Value = serde_json::from_str(r#"{ "b": [1, 2], "a": {"y": true, "x": null} }"#).expect("JSON");
