@@ -67,14 +67,19 @@ async fn observe(
 
 /// The manifest at `uri`.
 async fn read_manifest(objects: &impl ObjectStore, uri: &str) -> Result<RunManifest, RunFailure> {
+    let bytes = read_object(objects, uri, "manifest").await?;
+    serde_json::from_slice(&bytes).map_err(|error| RunFailure::inputs_because(format!("the manifest {uri}"), error))
+}
+
+/// The bytes of the `what` (the config, the manifest) at `uri` (`s3://bucket/key`), which must be there.
+async fn read_object(objects: &impl ObjectStore, uri: &str, what: &str) -> Result<Vec<u8>, RunFailure> {
     let (bucket, key) = s3_object(uri).ok_or_else(|| RunFailure::inputs(format!("{uri} names no S3 object")))?;
-    let bytes = objects
+    objects
         .in_bucket(bucket)
         .get(key)
         .await
-        .map_err(|error| RunFailure::inputs_because(format!("the manifest {uri} could not be read"), error))?
-        .ok_or_else(|| RunFailure::inputs(format!("the manifest {uri} does not exist")))?;
-    serde_json::from_slice(&bytes).map_err(|error| RunFailure::inputs_because(format!("the manifest {uri}"), error))
+        .map_err(|error| RunFailure::inputs_because(format!("the {what} {uri} could not be read"), error))?
+        .ok_or_else(|| RunFailure::inputs(format!("the {what} {uri} does not exist")))
 }
 
 /// The candle files and markets snapshot `manifest` pins, each at its version and checked against its hash, into
@@ -176,13 +181,7 @@ fn write(target: &std::path::Path, bytes: &[u8]) -> Result<(), RunFailure> {
 
 /// The YAML or JSON document at `uri` (`s3://bucket/key`).
 async fn read_config(objects: &impl ObjectStore, uri: &str) -> Result<serde_json::Value, RunFailure> {
-    let (bucket, key) = s3_object(uri).ok_or_else(|| RunFailure::inputs(format!("{uri} names no S3 object")))?;
-    let bytes = objects
-        .in_bucket(bucket)
-        .get(key)
-        .await
-        .map_err(|error| RunFailure::inputs_because(format!("the config {uri} could not be read"), error))?
-        .ok_or_else(|| RunFailure::inputs(format!("the config {uri} does not exist")))?;
+    let bytes = read_object(objects, uri, "config").await?;
     tradai::config::parse_document(&bytes)
         .map_err(|error| RunFailure::inputs_because(format!("the config {uri}"), error))
 }
