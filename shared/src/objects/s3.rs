@@ -1,10 +1,10 @@
 use std::ops::Range;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::primitives::DateTime;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use sha2::{Digest, Sha256};
 
 use super::{HashedObject, ObjectError, ObjectInfo, ObjectStore, Tail};
@@ -34,6 +34,31 @@ impl S3Objects {
             .await
             .map_err(|error| ObjectError::new(error.into_service_error()))?;
         Ok(())
+    }
+
+    /// Version `version_id` of object `key` (the current one for `None`), its body not read yet; `None` when the
+    /// object or that version is not there.
+    async fn open(&self, key: &str, version_id: Option<&str>) -> Result<Option<GetObjectOutput>, ObjectError> {
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_owned));
+        match request.send().await {
+            Ok(output) => Ok(Some(output)),
+            Err(error) => {
+                let error = error.into_service_error();
+                // A version id that is not (or no longer) there: S3 answers NoSuchVersion, or 400 for a malformed one.
+                let no_version =
+                    version_id.is_some() && matches!(error.code(), Some("NoSuchVersion" | "InvalidArgument"));
+                if error.is_no_such_key() || no_version {
+                    Ok(None)
+                } else {
+                    Err(ObjectError::new(error))
+                }
+            }
+        }
     }
 }
 
@@ -69,41 +94,16 @@ impl ObjectStore for S3Objects {
     }
 
     async fn get_version(&self, key: &str, version_id: Option<&str>) -> Result<Option<Vec<u8>>, ObjectError> {
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .set_version_id(version_id.map(str::to_owned));
-        let output = match request.send().await {
-            Ok(output) => output,
-            Err(error) => {
-                let error = error.into_service_error();
-                // A version id that is not (or no longer) there: S3 answers NoSuchVersion, or 400 for a malformed one.
-                let no_version =
-                    version_id.is_some() && matches!(error.code(), Some("NoSuchVersion" | "InvalidArgument"));
-                return if error.is_no_such_key() || no_version {
-                    Ok(None)
-                } else {
-                    Err(ObjectError::new(error))
-                };
-            }
+        let Some(output) = self.open(key, version_id).await? else {
+            return Ok(None);
         };
         let bytes = output.body.collect().await.map_err(ObjectError::new)?;
         Ok(Some(bytes.into_bytes().to_vec()))
     }
 
     async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
-        let mut output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(output) => output,
-            Err(error) => {
-                let error = error.into_service_error();
-                return if error.is_no_such_key() {
-                    Ok(None)
-                } else {
-                    Err(ObjectError::new(error))
-                };
-            }
+        let Some(mut output) = self.open(key, None).await? else {
+            return Ok(None);
         };
         let mut sha256 = Sha256::new();
         let mut size = 0u64;
