@@ -118,29 +118,24 @@ pub async fn validate_strategy(
         .ok_or_else(|| StepError::MissingImage(format!("ecr_url {ecr_url} is not an image URL")))?;
     // A version registered with its digest runs that digest (its task definition names it), whatever the tag
     // names now; an older version runs its tag, resolved here.
-    let image_digest = match tag(IMAGE_DIGEST_TAG) {
-        Some(digest) => {
-            let pinned = ImageRef {
-                repository: image.repository.clone(),
+    let (asked, missing) = match tag(IMAGE_DIGEST_TAG) {
+        Some(digest) => (
+            ImageRef {
                 reference: ImageReference::Digest(digest.clone()),
-            };
-            images
-                .digest(&pinned)
-                .await
-                .map_err(|error| StepError::transient("ECR", error))?
-                .ok_or_else(|| {
-                    StepError::MissingImage(format!(
-                        "the image {ecr_url} at {digest}, which version {} was registered with, is not in ECR any more",
-                        version.version
-                    ))
-                })?
-        }
-        None => images
-            .digest(&image)
-            .await
-            .map_err(|error| StepError::transient("ECR", error))?
-            .ok_or_else(|| StepError::MissingImage(format!("the image {ecr_url} does not exist")))?,
+                ..image
+            },
+            format!(
+                "the image {ecr_url} at {digest}, which version {} was registered with, is not in ECR any more",
+                version.version
+            ),
+        ),
+        None => (image, format!("the image {ecr_url} does not exist")),
     };
+    let image_digest = images
+        .digest(&asked)
+        .await
+        .map_err(|error| StepError::transient("ECR", error))?
+        .ok_or(StepError::MissingImage(missing))?;
     let config_path = tag("config_path").ok_or_else(|| {
         StepError::MissingConfig(format!(
             "strategy {name} version {} has no config_path tag",
