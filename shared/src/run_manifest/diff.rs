@@ -111,19 +111,13 @@ pub fn candle_changes(a: &Candles, b: &Candles) -> CandleChanges {
     let row =
         |candles: &Candles, index: usize| -> [f64; 5] { std::array::from_fn(|column| candles.prices[column][index]) };
     let (mut i, mut j) = (0, 0);
-    let mut changes = CandleChanges {
-        changed: 0,
-        only_a: 0,
-        only_b: 0,
-        first: None,
-        last: None,
-    };
+    let (mut changed, mut only_a, mut only_b) = (0, 0, 0);
+    let (mut first, mut last) = (None, None);
     let mut differs_at = |date_ms: i64| {
         let at = chrono::DateTime::from_timestamp_millis(date_ms).map(Timestamp::from);
-        changes.first = changes.first.or(at);
-        changes.last = at.or(changes.last);
+        first = first.or(at);
+        last = at.or(last);
     };
-    let (mut changed, mut only_a, mut only_b) = (0, 0, 0);
     while i < a.len() || j < b.len() {
         match (a.date_ms.get(i), b.date_ms.get(j)) {
             (Some(&at_a), Some(&at_b)) if at_a == at_b => {
@@ -135,12 +129,7 @@ pub fn candle_changes(a: &Candles, b: &Candles) -> CandleChanges {
                 i += 1;
                 j += 1;
             }
-            (Some(&at_a), Some(&at_b)) if at_a < at_b => {
-                only_a += 1;
-                differs_at(at_a);
-                i += 1;
-            }
-            (Some(&at_a), None) => {
+            (Some(&at_a), at_b) if at_b.is_none_or(|&at_b| at_a < at_b) => {
                 only_a += 1;
                 differs_at(at_a);
                 i += 1;
@@ -150,14 +139,16 @@ pub fn candle_changes(a: &Candles, b: &Candles) -> CandleChanges {
                 differs_at(at_b);
                 j += 1;
             }
-            (None, None) => break,
+            // Both ended (the guard above took a's candles after b's last).
+            _ => break,
         }
     }
     CandleChanges {
         changed,
         only_a,
         only_b,
-        ..changes
+        first,
+        last,
     }
 }
 
