@@ -184,8 +184,6 @@ async fn create_table(
     Ok(())
 }
 
-/// Creates queue `name` with the attributes of template resource `logical_id`; the redrive policy's target is
-/// replaced by `dead_letter_arn`.
 /// Bucket `name` as the template defines `logical_id`: versioned when the template keeps versions (a run's
 /// manifest pins the object versions it reads).
 async fn create_bucket(
@@ -213,6 +211,8 @@ async fn create_bucket(
     Ok(())
 }
 
+/// Creates queue `name` with the attributes of template resource `logical_id`; the redrive policy's target is
+/// replaced by `dead_letter_arn`.
 async fn create_queue(
     template: &Template,
     client: &aws_sdk_sqs::Client,

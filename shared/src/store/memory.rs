@@ -2,10 +2,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::cursor::Position;
-use crate::run_manifest::Fingerprint;
-
 use super::{Cursor, Page, RecordUpdate, StoreError, Transition, TransitionOutcome, WorkflowStore};
 use crate::backtest::{RunId, Status, WorkflowRecord};
+use crate::run_manifest::Fingerprint;
 use crate::time::Timestamp;
 
 /// An in-memory workflow store with the DynamoDB adapter's promises, for fast tests of the logic above it.
