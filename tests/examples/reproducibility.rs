@@ -111,17 +111,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let memo = tradai::aws::s3_objects(&sdk, &local.resources.results_bucket);
         let mut first_seen = Vec::new();
         let mut seen_before = Vec::new();
+        let (query, checked) = ((&symbols[..], Timeframe::M5), std::collections::BTreeMap::new());
         for _ in 0..5 {
             let fresh_memo = tradai::objects::MemoryObjects::new("memo");
             let started = Instant::now();
-            let (files, _) = pin_market_data(&data, &fresh_memo, &location, "binance", &symbols, Timeframe::M5).await?;
+            let (files, _) = pin_market_data(&data, &fresh_memo, &location, "binance", query, &checked).await?;
             first_seen.push(started.elapsed().as_secs_f64());
             assert_eq!(files.len(), count);
         }
-        pin_market_data(&data, &memo, &location, "binance", &symbols, Timeframe::M5).await?;
+        pin_market_data(&data, &memo, &location, "binance", query, &checked).await?;
         for _ in 0..5 {
             let started = Instant::now();
-            pin_market_data(&data, &memo, &location, "binance", &symbols, Timeframe::M5).await?;
+            pin_market_data(&data, &memo, &location, "binance", query, &checked).await?;
             seen_before.push(started.elapsed().as_secs_f64());
         }
         let started = Instant::now();

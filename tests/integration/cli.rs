@@ -13,7 +13,16 @@ use tradai_cli::exit;
 use tradai_tests::deployment::{self, own_strategy, stack_record};
 use tradai_tests::project_root;
 
-const PAIRS: [&str; 2] = ["BTC/USDT", "ETH/USDT"];
+/// The bases of each real-Freqtrade test's own two pairs (`tradai_tests::candles::MARKETS` lists them): the tests
+/// share one deployment's market data, and a pair one test pushed would be another's to overwrite.
+const CLI_BASES: [&str; 2] = ["CLIA", "CLIB"];
+const SWEEP_BASES: [&str; 2] = ["SWEEPA", "SWEEPB"];
+const WALK_BASES: [&str; 2] = ["WALKA", "WALKB"];
+
+/// `bases` as pairs against USDT.
+fn pairs_of(bases: [&str; 2]) -> [String; 2] {
+    bases.map(|base| format!("{base}/USDT"))
+}
 
 /// What one `tradai` command did.
 struct Ran {
@@ -57,13 +66,14 @@ async fn tradai(state: &Path, args: &[&str]) -> Ran {
 }
 
 /// A state folder `.stand-ins/{folder}-{id}` recording the stack, with the sample strategy registered through the
-/// CLI as `{prefix}{id}` and `days` of generated candles pushed: the start of each sweep test. Answers the folder
+/// CLI as `{prefix}{id}` and, when `data` says, its days of generated candles of its two bases pushed: the start of
+/// each sweep test. Answers the folder
 /// and the strategy's name.
 async fn registered_strategy(
     local: &tradai_local::Deployment,
     folder: &str,
     prefix: &str,
-    days: usize,
+    data: Option<(usize, [&str; 2])>,
 ) -> (PathBuf, String) {
     let id = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let state: PathBuf = project_root().join(format!(".stand-ins/{folder}-{id}"));
@@ -71,11 +81,13 @@ async fn registered_strategy(
     let name = format!("{prefix}{id}");
     let strategy = state.join("strategy");
     own_strategy(&strategy, &name);
-    let data = state.join("data");
-    tradai_tests::candles::sample_folder(&data, days).expect("a data folder");
-    let data_arg = data.display().to_string();
-    let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
-    assert_eq!(pushed.code, 0, "{pushed}");
+    if let Some((days, bases)) = data {
+        let data = state.join("data");
+        tradai_tests::candles::sample_folder_of(&data, days, bases).expect("a data folder");
+        let data_arg = data.display().to_string();
+        let pushed = tradai(&state, &["data", "push", &data_arg, "--exchange", "binance"]).await;
+        assert_eq!(pushed.code, 0, "{pushed}");
+    }
     let strategy_arg = strategy.display().to_string();
     let registered = tradai(&state, &["--json", "strategy", "register", &strategy_arg]).await;
     assert_eq!(registered.code, 0, "{registered}");
@@ -88,13 +100,19 @@ async fn registered_strategy(
     (state, name)
 }
 
-fn submit_args<'a>(name: &'a str, from: &'a str, to: &'a str, version: &'a [&'a str]) -> Vec<&'a str> {
+/// `tradai submit` of `name` on `pairs` (comma-separated) from `from` to `to`, with `version`'s arguments.
+fn submit_args<'a>(
+    name: &'a str,
+    pairs: &'a str,
+    (from, to): (&'a str, &'a str),
+    version: &'a [&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "--json",
         "submit",
         name,
         "--pairs",
-        "BTC/USDT,ETH/USDT",
+        pairs,
         "--timeframe",
         "5m",
         "--from",
@@ -118,7 +136,7 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
     let folder = state.join("strategy");
     own_strategy(&folder, &name);
     let data = state.join("data");
-    tradai_tests::candles::sample_folder(&data, 30).expect("a data folder");
+    tradai_tests::candles::sample_folder_of(&data, 30, CLI_BASES).expect("a data folder");
     let pushed = tradai(
         &state,
         &[
@@ -133,9 +151,11 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
     .await;
     assert_eq!(pushed.code, 0, "{pushed}");
     let files = pushed.json()["files"].as_array().cloned().unwrap_or_default();
-    assert_eq!(files.len(), PAIRS.len(), "{pushed}");
+    let pairs = pairs_of(CLI_BASES);
+    let joined = pairs.join(",");
+    assert_eq!(files.len(), pairs.len(), "{pushed}");
     assert!(files.iter().all(|file| file["candles"] == 30 * 288), "{pushed}");
-    let fresh = tradai(&state, &["freshness", "BTC/USDT", "ETH/USDT", "--timeframe", "5m"]).await;
+    let fresh = tradai(&state, &["freshness", &pairs[0], &pairs[1], "--timeframe", "5m"]).await;
     assert!(fresh.code == 0 && fresh.stdout.contains("yes"), "{fresh}");
 
     let folder_arg = folder.display().to_string();
@@ -154,7 +174,11 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
 
     let today = chrono::Utc::now().date_naive();
     let (from, to) = ((today - chrono::TimeDelta::days(25)).to_string(), today.to_string());
-    let watched = tradai(&state, &[submit_args(&name, &from, &to, &[]), vec!["--watch"]].concat()).await;
+    let watched = tradai(
+        &state,
+        &[submit_args(&name, &joined, (&from, &to), &[]), vec!["--watch"]].concat(),
+    )
+    .await;
     assert_eq!(watched.code, i32::from(exit::OK), "{watched}");
     let report = watched.json();
     assert_eq!(report["status"], "COMPLETED", "{watched}");
@@ -181,7 +205,10 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
     let per_pair = report["result"]["per_pair"].as_array().cloned().unwrap_or_default();
     assert!(!per_pair.is_empty(), "a per-pair table: {watched}");
     let pair = per_pair[0]["pair"].as_str().expect("a pair");
-    assert!(PAIRS.contains(&pair) && result.stdout.contains(pair), "{result}");
+    assert!(
+        pairs.iter().any(|own| own == pair) && result.stdout.contains(pair),
+        "{result}"
+    );
     // What the container printed, shipped to CloudWatch Logs by the task's awslogs configuration.
     let logs = tradai(&state, &["logs", run_id]).await;
     assert_eq!(logs.code, 0, "{logs}");
@@ -208,14 +235,18 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
 
     let unregistered = tradai(
         &state,
-        &[submit_args(&name, &from, &to, &["--version", "999"]), vec!["--watch"]].concat(),
+        &[
+            submit_args(&name, &joined, (&from, &to), &["--version", "999"]),
+            vec!["--watch"],
+        ]
+        .concat(),
     )
     .await;
     assert_eq!(unregistered.code, i32::from(exit::FAILED), "{unregistered}");
     assert_eq!(unregistered.json()["status"], "FAILED", "{unregistered}");
 
     // The inputs ran already: without --no-cache the job would be answered at once, with nothing to cancel.
-    let submitted = tradai(&state, &submit_args(&name, &from, &to, &["--no-cache"])).await;
+    let submitted = tradai(&state, &submit_args(&name, &joined, (&from, &to), &["--no-cache"])).await;
     assert_eq!(submitted.code, 0, "{submitted}");
     let run_id = submitted.json()["run_id"].as_str().expect("run_id").to_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -242,12 +273,13 @@ async fn a_strategy_registered_and_backtested_through_the_cli_completes_fails_or
 #[tokio::test]
 async fn a_grid_swept_through_the_cli_with_real_freqtrade_ranks_six_completed_children() {
     let local = deployment::shared();
-    let (state, name) = registered_strategy(local, "cli-sweep", "EmaSweep", 30).await;
+    let (state, name) = registered_strategy(local, "cli-sweep", "EmaSweep", Some((30, SWEEP_BASES))).await;
+    let pairs = pairs_of(SWEEP_BASES).join(",");
 
     let today = chrono::Utc::now().date_naive();
     let (from, to) = ((today - chrono::TimeDelta::days(25)).to_string(), today.to_string());
     let sweep = |extra: &'static [&'static str]| {
-        let mut args = submit_args(&name, &from, &to, &[]);
+        let mut args = submit_args(&name, &pairs, (&from, &to), &[]);
         args[1] = "sweep";
         args.extend([
             "--param",
@@ -326,11 +358,12 @@ async fn a_walk_forward_with_real_freqtrade_fits_each_window_in_sample_and_stitc
     use tradai_tests::deployment::DeploymentStack;
 
     let local = deployment::shared();
-    let (state, name) = registered_strategy(local, "cli-walk", "EmaWalk", 20).await;
+    let (state, name) = registered_strategy(local, "cli-walk", "EmaWalk", Some((20, WALK_BASES))).await;
+    let pairs = pairs_of(WALK_BASES).join(",");
 
     let today = chrono::Utc::now().date_naive();
     let (from, to) = ((today - chrono::TimeDelta::days(16)).to_string(), today.to_string());
-    let mut args = submit_args(&name, &from, &to, &[]);
+    let mut args = submit_args(&name, &pairs, (&from, &to), &[]);
     args[1] = "sweep";
     args.extend([
         "--walk-forward",
@@ -573,8 +606,8 @@ fn numbers(report: &Value) -> Value {
 #[tokio::test]
 async fn a_rerun_after_the_data_and_the_tag_moved_reads_the_original_inputs_and_repeats_the_result() {
     let local = deployment::shared();
-    let (state, name) = registered_strategy(local, "rerun", "EmaRerun", 1).await;
-    // Two pairs of this test's own: the deployment's market data is shared with tests that push BTC/USDT.
+    let (state, name) = registered_strategy(local, "rerun", "EmaRerun", None).await;
+    // Two pairs of this test's own: the deployment's market data is shared with other tests.
     let (first_pair, second_pair) = ("RERUNA/USDT".to_owned(), "RERUNB/USDT".to_owned());
     let push = |days: usize, pairs: Vec<String>| {
         let state = state.clone();

@@ -261,7 +261,7 @@ async fn in_ecs_mode_overrides_too_long_for_run_task_are_refused_at_submit_and_n
     let mut event: Value = serde_json::from_str(&text).expect("JSON");
     let mut body: Value = serde_json::from_str(event["body"].as_str().expect("body")).expect("JSON body");
     // 9 000 characters: within the request's own limit (16 KiB), over ECS's 8 192 for the task's overrides.
-    body["config"]["config_overrides"] = serde_json::json!({"note": "x".repeat(9_000)});
+    body["config"]["config_overrides"] = serde_json::json!({"protections": [{"method": "x".repeat(9_000)}]});
     event["body"] = Value::from(body.to_string());
     let request = tradai_tests::events::request_from_json(&event.to_string());
     let answer = Answer::read(submit_backtest::handle(&deps, request).await.expect("answers"));

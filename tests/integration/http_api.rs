@@ -39,7 +39,8 @@ async fn every_route_answers_through_real_http_and_a_backtest_runs_and_is_cancel
         &environment,
     )
     .await;
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
+    let pair = tradai_tests::candles::own_pair();
+    stack.put_candles(&[&pair], 1, 300).await;
 
     let (status, health) = get("/health").await;
     assert_eq!(status, 200, "{health}");
@@ -63,14 +64,14 @@ async fn every_route_answers_through_real_http_and_a_backtest_runs_and_is_cancel
         "timeframe": "5m", "pairs": ["BTC/USDT"], "alias": "production"});
     let (status, registered) = call(reqwest::Method::POST, "/strategies", Some(release)).await;
     assert_eq!((status, &registered["created"]), (201, &json!(true)), "{registered}");
-    let freshness = json!({"symbols": ["BTC/USDT"], "timeframe": "5m"});
+    let freshness = json!({"symbols": [pair], "timeframe": "5m"});
     let (status, fresh) = call(reqwest::Method::POST, "/data/freshness", Some(freshness)).await;
     assert_eq!((status, &fresh["all_fresh"]), (200, &json!(true)), "{fresh}");
     let (status, datasets) = get("/data/datasets?exchange=binance").await;
     assert_eq!(status, 200, "{datasets}");
 
     let submission = json!({"strategy_name": name, "strategy_version": "production", "config": {"timeframe": "5m",
-        "symbols": ["BTC/USDT"], "start_date": "2026-01-05", "end_date": "2026-02-04"}});
+        "symbols": [pair], "start_date": "2026-01-05", "end_date": "2026-02-04"}});
     let (status, submitted) = call(reqwest::Method::POST, "/backtest", Some(submission)).await;
     assert_eq!(status, 202, "{submitted}");
     let run_id = submitted["run_id"].as_str().expect("run_id").to_owned();

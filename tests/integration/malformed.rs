@@ -152,7 +152,11 @@ impl ObjectStore for Reached {
         Ok(None)
     }
 
-    async fn hash(&self, _key: &str) -> Result<Option<tradai::objects::HashedObject>, ObjectError> {
+    async fn hash(
+        &self,
+        _key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<Option<tradai::objects::HashedObject>, ObjectError> {
         self.hit();
         Ok(None)
     }

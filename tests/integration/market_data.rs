@@ -46,8 +46,8 @@ impl<S: ObjectStore> ObjectStore for Counting<S> {
         Ok(bytes)
     }
 
-    async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
-        let hashed = self.inner.hash(key).await?;
+    async fn hash(&self, key: &str, version_id: Option<&str>) -> Result<Option<HashedObject>, ObjectError> {
+        let hashed = self.inner.hash(key, version_id).await?;
         self.bytes
             .fetch_add(hashed.as_ref().map_or(0, |object| object.size), Ordering::SeqCst);
         Ok(hashed)
@@ -268,7 +268,7 @@ async fn every_version_of_a_candle_file_is_hashed_and_read_back_by_its_id() {
     let key = "ohlcv/binance/BTC_USDT-5m.parquet";
     let (first, second) = (vec![7u8; 3 * 1024 * 1024 + 17], b"a gap filled".to_vec());
     data.put(key, first.clone()).await.expect("put");
-    let pinned = data.hash(key).await.expect("hash").expect("there");
+    let pinned = data.hash(key, None).await.expect("hash").expect("there");
     assert_eq!(
         (pinned.sha256.as_str(), pinned.size),
         (tradai::run_manifest::sha256_of(&first).as_str(), first.len() as u64),
@@ -279,14 +279,20 @@ async fn every_version_of_a_candle_file_is_hashed_and_read_back_by_its_id() {
         .clone()
         .expect("the market-data bucket keeps versions");
     data.put(key, second.clone()).await.expect("put again");
-    let current = data.hash(key).await.expect("hash").expect("there");
+    let current = data.hash(key, None).await.expect("hash").expect("there");
     assert_ne!(current.version_id.as_deref(), Some(version.as_str()));
     assert_eq!(current.sha256, tradai::run_manifest::sha256_of(&second));
     assert_eq!(data.get_version(key, Some(&version)).await.expect("get"), Some(first));
+    assert_eq!(
+        data.hash(key, Some(&version)).await.expect("hash"),
+        Some(pinned),
+        "an older version is hashed by its id"
+    );
     assert_eq!(data.get_version(key, None).await.expect("get"), Some(second));
     assert_eq!(
         data.get_version(key, Some("3HL4kqtJvjVBH40Nrjfkd")).await.expect("get"),
         None
     );
-    assert_eq!(data.hash("ohlcv/binance/none.parquet").await.expect("hash"), None);
+    assert_eq!(data.hash("ohlcv/binance/none.parquet", None).await.expect("hash"), None);
+    assert_eq!(data.hash(key, Some("3HL4kqtJvjVBH40Nrjfkd")).await.expect("hash"), None);
 }

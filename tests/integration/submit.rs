@@ -86,3 +86,25 @@ async fn two_submissions_of_one_body_are_two_jobs() {
         .collect();
     assert_eq!(ids.len(), 2);
 }
+
+/// openapi.yaml names exactly the settings `config_overrides` may set, as the request's validation has them.
+#[test]
+fn openapi_lists_the_settings_an_override_may_set() {
+    let described = tradai_tests::openapi::document()
+        .pointer("/components/schemas/BacktestRequest/properties/config/properties/config_overrides/description")
+        .and_then(Value::as_str)
+        .expect("config_overrides is described");
+    let listed: Vec<&str> = described
+        .split(|c: char| !(c.is_ascii_lowercase() || c == '_' || c == '.'))
+        .filter(|word| word.contains('_') || tradai::backtest::OVERRIDABLE_SETTINGS.contains(word))
+        .collect();
+    for setting in tradai::backtest::OVERRIDABLE_SETTINGS {
+        assert!(listed.contains(setting), "openapi.yaml does not name {setting}");
+    }
+    for word in listed.iter().filter(|word| **word != "config_overrides") {
+        assert!(
+            tradai::backtest::OVERRIDABLE_SETTINGS.contains(word),
+            "openapi.yaml names {word}, which the validation refuses"
+        );
+    }
+}

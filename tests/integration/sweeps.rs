@@ -43,6 +43,8 @@ const RESULTS: &[(u32, &[(i64, f64)])] = &[
 struct SweptStrategy {
     name: String,
     folder: PathBuf,
+    /// The pair whose candles it reads, its own.
+    pair: String,
 }
 
 async fn swept_strategy(stack: &Stack) -> SweptStrategy {
@@ -88,14 +90,15 @@ async fn swept_strategy(stack: &Stack) -> SweptStrategy {
     let tags: &[(&str, &str)] = &[("ecr_url", &image), ("config_path", &config), ("parameters", declared)];
     let versions = tradai_tests::mlflow::register(&name, &[tags], &[]).await;
     tradai_tests::mlflow::register(&name, &[], &[("production", versions[0])]).await;
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
-    SweptStrategy { name, folder }
+    let pair = tradai_tests::candles::own_pair();
+    stack.put_candles(&[&pair], 1, 300).await;
+    SweptStrategy { name, folder, pair }
 }
 
 /// POST /sweeps of the 3 × 2 grid of `strategy` with `tolerated` percent of failures; answers the sweep id.
 async fn submit(strategy: &SweptStrategy, tolerated: u32) -> SweepId {
     let body = json!({"strategy_name": strategy.name, "strategy_version": "production",
-        "config": {"timeframe": "5m", "symbols": ["BTC/USDT"], "start_date": "2026-01-05", "end_date": "2026-02-04"},
+        "config": {"timeframe": "5m", "symbols": [strategy.pair], "start_date": "2026-01-05", "end_date": "2026-02-04"},
         "space": {"grid": {"buy_ema_fast": [5, 8, 12], "buy_ema_slow": [21, 30]}},
         "max_concurrency": 3, "tolerated_failure_percentage": tolerated});
     let (status, answer) = call(reqwest::Method::POST, "/sweeps", Some(body)).await;

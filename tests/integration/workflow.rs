@@ -16,6 +16,7 @@ use tradai::store::WorkflowStore;
 use tradai::time::Timestamp;
 use tradai_local::Deployment;
 use tradai_local::template::crate_of;
+use tradai_tests::candles::own_pair;
 use tradai_tests::deployment::{self, DeploymentStack, deploy_strategy};
 use tradai_tests::freqtrade;
 use tradai_tests::stack::Stack;
@@ -204,7 +205,7 @@ async fn run_of(local: &'static Deployment, stack: Stack, strategy: Strategy, pa
 
 #[tokio::test]
 async fn a_backtest_runs_through_every_step_to_completed() {
-    let run = start_run(SUCCEEDS, "BTC/USDT", 1).await;
+    let run = start_run(SUCCEEDS, &own_pair(), 1).await;
     let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
@@ -256,8 +257,9 @@ async fn without_spot_capacity_the_backtest_runs_on_regular_fargate() {
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
     local.ecs.exhaust_spot_for(&format!("strategy-{}", strategy.name));
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let pair = own_pair();
+    stack.put_candles(&[&pair], 1, 300).await;
+    let run_id = submit(local, &stack, &strategy.name, &pair).await;
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
     assert_eq!(record(&stack, run_id).await.status, Status::Completed);
@@ -354,7 +356,7 @@ async fn the_same_inputs_again_are_answered_from_the_first_run_without_a_contain
 
 #[tokio::test]
 async fn a_spot_interruption_reruns_the_backtest_once_on_regular_fargate_and_it_completes() {
-    let run = start_run(&format!("{RUNS_UNTIL_RECLAIMED}\n{SUCCEEDS}"), "BTC/USDT", 1).await;
+    let run = start_run(&format!("{RUNS_UNTIL_RECLAIMED}\n{SUCCEEDS}"), &own_pair(), 1).await;
     let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
     let deadline = Instant::now() + Duration::from_secs(120);
     while !strategy.folder.join("started").exists() {
@@ -410,8 +412,9 @@ async fn a_run_task_whose_answer_was_lost_is_retried_by_its_client_token_and_sta
     local
         .ecs
         .lose_next_run_task_answer_for(&format!("strategy-{}", strategy.name));
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
-    let run_id = submit(local, &stack, &strategy.name, "BTC/USDT").await;
+    let pair = own_pair();
+    stack.put_candles(&[&pair], 1, 300).await;
+    let run_id = submit(local, &stack, &strategy.name, &pair).await;
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
     assert_eq!(record(&stack, run_id).await.status, Status::Completed);
@@ -483,9 +486,10 @@ async fn an_unregistered_strategy_fails_validation() {
 
 #[tokio::test]
 async fn stale_market_data_fails_the_freshness_check() {
-    let run = start_run(SUCCEEDS, "XRP/USDT", 72).await;
+    let pair = own_pair();
+    let run = start_run(SUCCEEDS, &pair, 72).await;
     let strategy = &run.strategy;
-    assert_failed(&run, "CheckDataFreshness", "XRP/USDT last candle 72.0 h old").await;
+    assert_failed(&run, "CheckDataFreshness", &format!("{pair} last candle 72.0 h old")).await;
     assert!(mlflow_runs(&strategy.name).await.is_empty());
     std::fs::remove_dir_all(&strategy.folder).ok();
 }
@@ -497,14 +501,15 @@ async fn the_freshness_check_reads_the_exchange_the_base_config_names() {
     // Fresh candles on binance, none on kraken, which the strategy's base config trades on.
     let base = b"stake_currency: USDT\nstake_amount: 100\nexchange:\n  name: Kraken\n";
     let strategy = strategy_on(local, &stack, SUCCEEDS, base).await;
-    let run = run_of(local, stack, strategy, "BTC/USDT", 1).await;
-    assert_failed(&run, "CheckDataFreshness", "BTC/USDT: no 5m data on kraken").await;
+    let pair = own_pair();
+    let run = run_of(local, stack, strategy, &pair, 1).await;
+    assert_failed(&run, "CheckDataFreshness", &format!("{pair}: no 5m data on kraken")).await;
     std::fs::remove_dir_all(&run.strategy.folder).ok();
 }
 
 #[tokio::test]
 async fn an_engine_that_exits_1_fails_the_run_with_its_error_line() {
-    let run = start_run(FAILS, "BTC/USDT", 1).await;
+    let run = start_run(FAILS, &own_pair(), 1).await;
     let (local, strategy, run_id) = (run.local, &run.strategy, run.run_id);
     assert_failed(&run, "RunBacktest", "No data found. Terminating.").await;
     let history = local
@@ -544,7 +549,7 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
         .expect("the section")
         .remove("starting_balance");
     std::fs::write(strategy.folder.join("result.zip"), freqtrade::result_zip(&result)).expect("result");
-    let run = run_of(local, stack, strategy, "BTC/USDT", 1).await;
+    let run = run_of(local, stack, strategy, &own_pair(), 1).await;
     assert_failed(&run, "TransformResults", "no positive starting_balance").await;
     let runs = mlflow_runs(&run.strategy.name).await;
     assert_eq!(runs.len(), 1, "the container logged its run before the summary failed");
@@ -553,7 +558,7 @@ async fn a_result_that_cannot_be_summarised_fails_transform_results() {
 
 #[tokio::test]
 async fn a_cancel_mid_run_stops_the_execution_and_the_container() {
-    let run = start_run(RUNS_LONG, "BTC/USDT", 1).await;
+    let run = start_run(RUNS_LONG, &own_pair(), 1).await;
     let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
     let deadline = Instant::now() + Duration::from_secs(120);
     while record(stack, run_id).await.status != Status::Running {
@@ -649,9 +654,10 @@ async fn in_sqs_mode_the_queue_consumer_starts_the_workflow_and_the_backtest_com
     let local = deployment::shared();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, SUCCEEDS).await;
-    stack.put_candles(&["BTC/USDT"], 1, 300).await;
+    let pair = own_pair();
+    stack.put_candles(&[&pair], 1, 300).await;
     let queue = SqsQueue::new(stack.sqs.clone(), &stack.queue_url);
-    let run_id = submit_to(&queue, &stack, &strategy.name, "BTC/USDT").await;
+    let run_id = submit_to(&queue, &stack, &strategy.name, &pair).await;
 
     assert_eq!(finished(local, run_id).await, "SUCCEEDED");
     let job = record(&stack, run_id).await;
@@ -669,7 +675,7 @@ async fn in_sqs_mode_the_queue_consumer_starts_the_workflow_and_the_backtest_com
 
 #[tokio::test]
 async fn an_execution_stopped_from_outside_before_its_container_starts_fails_its_job() {
-    let run = start_run(RUNS_LONG, "BTC/USDT", 1).await;
+    let run = start_run(RUNS_LONG, &own_pair(), 1).await;
     let (local, stack, strategy, run_id) = (run.local, &run.stack, &run.strategy, run.run_id);
     // Not a cancel: someone stops the execution in the console while its first steps run.
     local

@@ -123,20 +123,37 @@ pub fn market(base: &str) -> serde_json::Value {
 }
 
 /// The markets every test's snapshot lists: the tests share one local deployment, so every push writes the same
-/// `markets.json` (the same bytes, so no run's inputs change by it), whichever pairs it brings candles for.
-pub const MARKETS: &[&str] = &["BTC", "ETH", "RERUNA", "RERUNB"];
+/// `markets.json` (the same bytes, so no run's inputs change by it), whichever pairs it brings candles for. Each test
+/// that runs real Freqtrade reads candles of its own bases here: two tests writing one pair's file would each run on
+/// whatever the other pushed last (BTC and ETH are the demo's).
+pub const MARKETS: &[&str] = &[
+    "BTC", "ETH", "CLIA", "CLIB", "SWEEPA", "SWEEPB", "WALKA", "WALKB", "RERUNA", "RERUNB",
+];
 
 /// The exchange's markets snapshot with every one of [`MARKETS`].
 pub fn markets_json() -> String {
     serde_json::Value::from(MARKETS.iter().map(|base| market(base)).collect::<Vec<_>>()).to_string()
 }
 
+/// A pair no other test writes candles for (`T` and ten hex digits `/USDT`), for a test whose engine does not
+/// read the exchange's markets.
+pub fn own_pair() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("T{}/USDT", id[..10].to_ascii_uppercase())
+}
+
 /// A Freqtrade data folder in `folder`: `days` of 5m candles up to now for BTC/USDT (Parquet) and ETH/USDT (JSON),
 /// and the exchange's `markets.json`.
 pub fn sample_folder(folder: &std::path::Path, days: usize) -> std::io::Result<()> {
+    sample_folder_of(folder, days, ["BTC", "ETH"])
+}
+
+/// A Freqtrade data folder in `folder`: `days` of 5m candles up to now for the first base against USDT (Parquet)
+/// and the second (JSON), and the exchange's `markets.json`.
+pub fn sample_folder_of(folder: &std::path::Path, days: usize, [parquet, json]: [&str; 2]) -> std::io::Result<()> {
     std::fs::create_dir_all(folder)?;
     let file = CandleFile::ending_at(Timestamp::now(), TimeDelta::minutes(5), days * 288);
-    std::fs::write(folder.join("BTC_USDT-5m.parquet"), file.to_parquet())?;
-    std::fs::write(folder.join("ETH_USDT-5m.json"), file.to_json())?;
+    std::fs::write(folder.join(format!("{parquet}_USDT-5m.parquet")), file.to_parquet())?;
+    std::fs::write(folder.join(format!("{json}_USDT-5m.json")), file.to_json())?;
     std::fs::write(folder.join("markets.json"), markets_json())
 }

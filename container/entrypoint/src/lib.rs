@@ -285,7 +285,7 @@ mod tests {
         let objects = MemoryObjects::new("data");
         let key = "ohlcv/binance/BTC_USDT-5m.parquet";
         objects.put(key, b"planned candles".to_vec()).await.expect("put");
-        let pinned = objects.hash(key).await.expect("hash").expect("there");
+        let pinned = objects.hash(key, None).await.expect("hash").expect("there");
         objects.put(key, b"candles uploaded later".to_vec()).await.expect("put");
         let manifest = |sha256: String| tradai::run_manifest::RunManifest {
             data: vec![tradai::run_manifest::DataFile {

@@ -7,8 +7,8 @@ mod status;
 
 pub use record::{BacktestJob, WorkflowRecord};
 pub use request::{
-    BacktestConfig, BacktestRequest, FieldError, Hyperopt, MAX_OVERRIDES_BYTES, StrategyVersion, Symbol, Timeframe,
-    ValidationErrors, validate_strategy_name,
+    BacktestConfig, BacktestRequest, FieldError, Hyperopt, MAX_OVERRIDES_BYTES, OVERRIDABLE_SETTINGS, StrategyVersion,
+    Symbol, Timeframe, ValidationErrors, validate_strategy_name,
 };
 pub use run_id::{InvalidRunId, RunId};
 pub use status::Status;

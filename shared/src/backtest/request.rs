@@ -13,37 +13,49 @@ use crate::validation::{check, clip, json_kind, parse_json, required, symbols};
 /// The largest `config_overrides` accepted, measured as compact JSON.
 pub const MAX_OVERRIDES_BYTES: usize = 16 * 1024;
 const MAX_NAME_CHARS: usize = 128;
-/// Engine settings an override may not set: they move the engine's files, load other code or configs, or reach
-/// outside the run (a database, an API server, a message service, the exchange's own addresses or keys).
-const FORBIDDEN_OVERRIDES: &[&str] = &[
-    "strategy",
-    "strategy_path",
-    "recursive_strategy_search",
-    "user_data_dir",
-    "datadir",
-    "add_config_files",
-    "db_url",
-    "api_server",
-    "telegram",
-    "webhook",
-    "discord",
-    "logfile",
-    "export",
-    "exportfilename",
-    "exportdirectory",
-    "backtest_directory",
-    "freqaimodel_path",
-    "hyperopt_path",
-    "exchange.key",
-    "exchange.secret",
-    "exchange.password",
-    "exchange.uid",
-    "exchange.private_key",
-    "exchange.wallet_address",
-    "exchange.ccxt_config.urls",
-    "exchange.ccxt_async_config.urls",
-    "exchange.ccxt_sync_config.urls",
+/// The engine settings a backtest may vary in `config_overrides`, each with any value Freqtrade takes there: what
+/// it trades with (stake, wallet, open trades), when it exits (stoploss, ROI, trailing stop, exit signals), what it
+/// pays (fees, funding), what guards it (protections), how its orders fill (pricing, order types, the detail
+/// timeframe) and how it adjusts positions. Anything else is refused by name: settings that move the engine's files,
+/// load other code or configs, or reach outside the run (the exchange's keys and ccxt settings, pairlist plugins,
+/// databases, API servers, message services), and every setting a later Freqtrade adds until it is judged here.
+pub const OVERRIDABLE_SETTINGS: &[&str] = &[
+    "amend_last_stake_amount",
+    "amount_reserve_percent",
+    "available_capital",
+    "dry_run_wallet",
+    "enable_protections",
+    "entry_pricing",
+    "exit_pricing",
+    "exit_profit_offset",
+    "exit_profit_only",
+    "fee",
+    "futures_funding_rate",
+    "ignore_buying_expired_candle_after",
+    "ignore_roi_if_entry_signal",
+    "last_stake_amount_min_ratio",
+    "liquidation_buffer",
+    "max_entry_position_adjustment",
+    "max_open_trades",
+    "minimal_roi",
+    "order_time_in_force",
+    "order_types",
+    "position_adjustment_enable",
+    "protections",
+    "stake_amount",
+    "stoploss",
+    "tradable_balance_ratio",
+    "timeframe_detail",
+    "trailing_only_offset_is_reached",
+    "trailing_stop",
+    "trailing_stop_positive",
+    "trailing_stop_positive_offset",
+    "unfilledtimeout",
+    "use_exit_signal",
 ];
+/// Sections of the engine config of which a backtest may set only some keys: the exchange's name (whose candles and
+/// markets snapshot it reads), never its keys, addresses or ccxt settings.
+const OVERRIDABLE_SECTIONS: &[(&str, &[&str])] = &[("exchange", &["name"])];
 const MAX_EXPERIMENT_CHARS: usize = 256;
 
 /// A validated request to backtest one registered strategy version over a date range.
@@ -396,22 +408,34 @@ fn strategy_parameters(errors: &mut Vec<FieldError>, given: Map<String, Value>) 
     parameters
 }
 
-/// Refuses the overrides that would move the engine's files or reach outside the run, naming each, and an exchange
-/// name that is not a lower-case identifier (it becomes a path and an S3 key).
+/// Refuses every override that is not a setting a backtest may vary ([`OVERRIDABLE_SETTINGS`], and in
+/// [`OVERRIDABLE_SECTIONS`] only the keys listed), naming each, and an exchange name that is not a lower-case
+/// identifier (it becomes a path and an S3 key).
 fn check_overrides(errors: &mut Vec<FieldError>, overrides: &Map<String, Value>) {
-    for path in FORBIDDEN_OVERRIDES {
-        let mut parts = path.split('.');
-        let first = parts.next().unwrap_or_default();
-        let found = parts.try_fold(overrides.get(first), |value, part| {
-            Some(value.and_then(|v| v.get(part)))
-        });
-        if found.flatten().is_some() {
-            errors.push(FieldError::new(
-                format!("config.config_overrides.{path}"),
-                format!(
-                    "config_overrides may not set {path}: it would move the engine's files or reach outside the run"
-                ),
-            ));
+    let refuse = |errors: &mut Vec<FieldError>, path: String, allowed: &[&str]| {
+        let message = format!(
+            "config_overrides may not set {path}: a backtest may vary only {}",
+            allowed.join(", ")
+        );
+        errors.push(FieldError::new(format!("config.config_overrides.{path}"), message));
+    };
+    for (key, value) in overrides {
+        if OVERRIDABLE_SETTINGS.contains(&key.as_str()) {
+            continue;
+        }
+        match OVERRIDABLE_SECTIONS.iter().find(|(section, _)| section == key) {
+            Some((_, keys)) => match value.as_object() {
+                Some(section) => {
+                    for inner in section.keys().filter(|inner| !keys.contains(&inner.as_str())) {
+                        refuse(errors, format!("{key}.{inner}"), keys);
+                    }
+                }
+                None => errors.push(FieldError::new(
+                    format!("config.config_overrides.{key}"),
+                    format!("{key} must be an object, not {}", json_kind(value)),
+                )),
+            },
+            None => refuse(errors, key.clone(), OVERRIDABLE_SETTINGS),
         }
     }
     if let Some(name) = overrides.get("exchange").and_then(|exchange| exchange.get("name")) {
@@ -632,7 +656,7 @@ mod tests {
     #[test]
     fn rejects_oversized_overrides() {
         let mut body = valid();
-        body["config"]["config_overrides"] = json!({"note": "x".repeat(MAX_OVERRIDES_BYTES)});
+        body["config"]["config_overrides"] = json!({"protections": [{"method": "x".repeat(MAX_OVERRIDES_BYTES)}]});
         assert_eq!(rejected_fields(&body), ["config.config_overrides"]);
     }
 
@@ -683,19 +707,28 @@ mod tests {
     }
 
     #[test]
-    fn overrides_that_move_the_engines_files_or_reach_outside_are_refused_by_name() {
+    fn only_the_settings_a_backtest_may_vary_are_overridden_and_each_other_is_refused_by_name() {
         let mut body = valid();
         body["config"]["config_overrides"] = json!({"strategy_path": "/tmp", "db_url": "sqlite:////x",
-            "exchange": {"name": "binance", "key": "k", "ccxt_config": {"urls": {"api": "http://evil"}}},
-            "stake_amount": 100});
+            "exchange": {"name": "binance", "key": "k", "ccxt_config": {"proxies": {"http": "http://elsewhere"}}},
+            "pairlists": [{"method": "RemotePairList", "pairlist_url": "https://example.com"}],
+            "a_setting_freqtrade_adds_next_year": true, "stake_amount": 100});
         assert_eq!(
             rejected_fields(&body),
             [
-                "config.config_overrides.strategy_path",
+                "config.config_overrides.a_setting_freqtrade_adds_next_year",
                 "config.config_overrides.db_url",
+                "config.config_overrides.exchange.ccxt_config",
                 "config.config_overrides.exchange.key",
-                "config.config_overrides.exchange.ccxt_config.urls",
+                "config.config_overrides.pairlists",
+                "config.config_overrides.strategy_path",
             ]
+        );
+        let refused = parse(&body).expect_err("refused");
+        let message = refused.to_string();
+        assert!(
+            message.contains("may not set pairlists: a backtest may vary only amend_last_stake_amount"),
+            "the message says what may be set: {message}"
         );
         for name in [json!("Binance"), json!("../binance"), json!(7), json!("")] {
             body["config"]["config_overrides"] = json!({"exchange": {"name": name}});
@@ -705,8 +738,19 @@ mod tests {
                 "{name}"
             );
         }
-        body["config"]["config_overrides"] = json!({"exchange": {"name": "kraken", "ccxt_config": {"enableRateLimit": true}},
-            "max_open_trades": 3});
-        assert!(parse(&body).is_ok(), "engine settings of the run itself are fine");
+        body["config"]["config_overrides"] = json!({"exchange": "binance"});
+        assert_eq!(rejected_fields(&body), ["config.config_overrides.exchange"]);
+        body["config"]["config_overrides"] = json!({"exchange": {"name": "kraken"}, "max_open_trades": 3,
+            "stake_amount": "unlimited", "dry_run_wallet": 5000, "stoploss": -0.08, "minimal_roi": {"0": 0.04},
+            "trailing_stop": true, "fee": 0.001, "timeframe_detail": "1m",
+            "protections": [{"method": "CooldownPeriod", "stop_duration_candles": 2}]});
+        assert!(parse(&body).is_ok(), "what a backtest varies is fine");
+    }
+
+    #[test]
+    fn every_config_setting_a_sweep_varies_may_be_overridden() {
+        for name in crate::sweep::parameters::CONFIG_SETTINGS {
+            assert!(OVERRIDABLE_SETTINGS.contains(name), "{name}");
+        }
     }
 }

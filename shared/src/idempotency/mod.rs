@@ -112,10 +112,10 @@ mod tests {
         let a = request(
             json!({"strategy_name": "S", "strategy_version": 1, "config": {"timeframe": "1h",
             "symbols": ["BTC/USDT"], "start_date": "2024-01-01", "end_date": "2024-02-01",
-            "config_overrides": {"a": 1, "b": 2}}}),
+            "config_overrides": {"fee": 0.001, "stake_amount": 2}}}),
         );
         let b = request(
-            json!({"config": {"config_overrides": {"b": 2, "a": 1}, "end_date": "2024-02-01",
+            json!({"config": {"config_overrides": {"stake_amount": 2, "fee": 0.001}, "end_date": "2024-02-01",
             "start_date": "2024-01-01", "symbols": ["BTC/USDT"], "timeframe": "1h"},
             "strategy_version": "1", "strategy_name": "S", "experiment_name": "backtests/S"}),
         );

@@ -185,7 +185,7 @@ mod tests {
             }
             let bytes = candles.to_parquet().expect("parquet");
             self.data.put(key, bytes.clone()).await.expect("put");
-            let hashed = self.data.hash(key).await.expect("hash").expect("there");
+            let hashed = self.data.hash(key, None).await.expect("hash").expect("there");
             DataFile {
                 key: key.to_owned(),
                 pair: Some("BTC/USDT".into()),

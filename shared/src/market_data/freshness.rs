@@ -116,6 +116,9 @@ pub enum SymbolFreshness {
         row_count: u64,
         last_modified: Option<Timestamp>,
         key: String,
+        /// The version read, in a versioned bucket: a run checked against it runs on it (PrepareConfig pins it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version_id: Option<String>,
     },
     Unknown {
         error: String,
@@ -208,6 +211,7 @@ async fn one_symbol(
                 row_count: footer.row_count,
                 last_modified: footer.object.last_modified,
                 key: uri,
+                version_id: footer.object.version_id,
             })
         }
         Ok(None) => Ok(unknown(

@@ -95,11 +95,22 @@ impl ObjectStore for MemoryObjects {
         Ok(self.lock().versions.get(&slot).cloned())
     }
 
-    async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
-        Ok(self.lock().current.get(&self.slot(key)).map(|stored| HashedObject {
-            version_id: Some(stored.version_id.clone()),
-            sha256: crate::run_manifest::sha256_of(&stored.bytes),
-            size: stored.bytes.len() as u64,
+    async fn hash(&self, key: &str, version_id: Option<&str>) -> Result<Option<HashedObject>, ObjectError> {
+        let objects = self.lock();
+        let found = match version_id {
+            None => objects
+                .current
+                .get(&self.slot(key))
+                .map(|stored| (stored.version_id.clone(), &stored.bytes)),
+            Some(version_id) => {
+                let slot = (self.bucket.clone(), key.to_owned(), version_id.to_owned());
+                objects.versions.get(&slot).map(|bytes| (version_id.to_owned(), bytes))
+            }
+        };
+        Ok(found.map(|(version_id, bytes)| HashedObject {
+            version_id: Some(version_id),
+            sha256: crate::run_manifest::sha256_of(bytes),
+            size: bytes.len() as u64,
         }))
     }
 
@@ -214,9 +225,9 @@ mod tests {
     async fn every_version_written_stays_readable_by_its_id() {
         let data = MemoryObjects::new("data");
         data.put("BTC.parquet", b"first".to_vec()).await.expect("put");
-        let first = data.hash("BTC.parquet").await.expect("hash").expect("there");
+        let first = data.hash("BTC.parquet", None).await.expect("hash").expect("there");
         data.put("BTC.parquet", b"second".to_vec()).await.expect("put");
-        let second = data.hash("BTC.parquet").await.expect("hash").expect("there");
+        let second = data.hash("BTC.parquet", None).await.expect("hash").expect("there");
         assert_ne!(first.version_id, second.version_id);
         assert_eq!(first.sha256, crate::run_manifest::sha256_of(b"first"));
         assert_eq!(
@@ -227,9 +238,15 @@ mod tests {
             let data = data.clone();
             async move { data.get_version("BTC.parquet", version.as_deref()).await.expect("get") }
         };
+        let hashed = data
+            .hash("BTC.parquet", first.version_id.as_deref())
+            .await
+            .expect("hash");
+        assert_eq!(hashed.as_ref(), Some(&first), "an older version is hashed by its id");
+        assert_eq!(data.hash("BTC.parquet", Some("v999")).await.expect("hash"), None);
         assert_eq!(read(first.version_id).await, Some(b"first".to_vec()));
         assert_eq!(read(None).await, Some(b"second".to_vec()));
         assert_eq!(read(Some("v999".into())).await, None);
-        assert_eq!(data.hash("ETH.parquet").await.expect("hash"), None);
+        assert_eq!(data.hash("ETH.parquet", None).await.expect("hash"), None);
     }
 }

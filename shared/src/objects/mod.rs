@@ -59,9 +59,13 @@ pub trait ObjectStore: Send + Sync + Sized {
         version_id: Option<&str>,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, ObjectError>> + Send;
 
-    /// The current version of object `key` and the SHA-256 of its bytes, read as a stream (an object need not fit
-    /// in memory).
-    fn hash(&self, key: &str) -> impl Future<Output = Result<Option<HashedObject>, ObjectError>> + Send;
+    /// Version `version_id` of object `key` (the current one for `None`) and the SHA-256 of its bytes, read as a
+    /// stream (an object need not fit in memory); `None` when there is no such version.
+    fn hash(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<Option<HashedObject>, ObjectError>> + Send;
 
     /// Writes `bytes` at `key`, replacing what was there.
     fn put(&self, key: &str, bytes: Vec<u8>) -> impl Future<Output = Result<(), ObjectError>> + Send;

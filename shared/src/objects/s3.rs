@@ -101,8 +101,8 @@ impl ObjectStore for S3Objects {
         Ok(Some(bytes.into_bytes().to_vec()))
     }
 
-    async fn hash(&self, key: &str) -> Result<Option<HashedObject>, ObjectError> {
-        let Some(mut output) = self.open(key, None).await? else {
+    async fn hash(&self, key: &str, version_id: Option<&str>) -> Result<Option<HashedObject>, ObjectError> {
+        let Some(mut output) = self.open(key, version_id).await? else {
             return Ok(None);
         };
         let mut sha256 = Sha256::new();

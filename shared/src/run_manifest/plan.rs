@@ -1,6 +1,8 @@
 //! Planning a run's manifest before the engine starts: the config as it shapes the computation, and the market
 //! data pinned as it is now (each object's current version, content hash and size).
 
+use std::collections::BTreeMap;
+
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
@@ -58,26 +60,31 @@ struct Memo {
 }
 
 /// Each pair's candle file in `data` (the market-data bucket at `location`) and the exchange's markets snapshot
-/// when there is one, pinned: current version, SHA-256 and size. A version hashed before is answered from `memo`
-/// (a HEAD and a small GET); a version not seen yet is read whole as it streams, and its hash kept in `memo`. A
-/// few objects at a time.
+/// when there is one, pinned: version, SHA-256 and size. A file whose version the run was checked against
+/// (`checked`, by key) is pinned at that version, however many uploads landed since; any other at its current
+/// version. A version hashed before is answered from `memo` (a small GET); a version not seen yet is read whole as
+/// it streams, and its hash kept in `memo`. A few objects at a time.
 pub async fn pin_market_data(
     data: &impl ObjectStore,
     memo: &impl ObjectStore,
     location: &DataLocation,
     exchange: &str,
-    pairs: &[Symbol],
-    timeframe: Timeframe,
+    (pairs, timeframe): (&[Symbol], Timeframe),
+    checked: &BTreeMap<String, String>,
 ) -> Result<(Vec<DataFile>, Option<DataFile>), PinError> {
     let files = futures::stream::iter(pairs)
         .map(|pair| async move {
             let key = dataset_key(location, exchange, pair, timeframe);
-            match pin(data, memo, &key).await? {
+            let version = checked.get(&key).map(String::as_str);
+            match pin(data, memo, &key, version).await? {
                 Some(hashed) => Ok(pinned(key, Some(pair.as_str()), hashed)),
                 None => Err(PinError::Missing {
                     pair: pair.as_str().to_owned(),
                     timeframe,
-                    uri: location.uri(&key),
+                    uri: match version {
+                        Some(version) => format!("{} version {version}", location.uri(&key)),
+                        None => location.uri(&key),
+                    },
                 }),
             }
         })
@@ -85,17 +92,29 @@ pub async fn pin_market_data(
         .try_collect()
         .await?;
     let key = markets_key(location, exchange);
-    let markets = pin(data, memo, &key).await?.map(|hashed| pinned(key, None, hashed));
+    let markets = pin(data, memo, &key, None)
+        .await?
+        .map(|hashed| pinned(key, None, hashed));
     Ok((files, markets))
 }
 
-/// Object `key`'s current version with its hash: from `memo` when that version was hashed before, else read.
-async fn pin(data: &impl ObjectStore, memo: &impl ObjectStore, key: &str) -> Result<Option<HashedObject>, ObjectError> {
-    let Some(info) = data.head(key).await? else {
-        return Ok(None);
+/// Version `checked` of object `key` (its current version for `None`) with its hash: from `memo` when that
+/// version was hashed before, else read.
+async fn pin(
+    data: &impl ObjectStore,
+    memo: &impl ObjectStore,
+    key: &str,
+    checked: Option<&str>,
+) -> Result<Option<HashedObject>, ObjectError> {
+    let version = match checked {
+        Some(version) => Some(version.to_owned()),
+        None => match data.head(key).await? {
+            Some(info) => info.version_id,
+            None => return Ok(None),
+        },
     };
     let memo_key = |version: &str| format!("{HASH_MEMO_PREFIX}{}/{key}@{version}", data.bucket());
-    if let Some(version) = &info.version_id
+    if let Some(version) = &version
         && let Some(kept) = memo.get(&memo_key(version)).await?
         && let Ok(kept) = serde_json::from_slice::<Memo>(&kept)
     {
@@ -105,7 +124,7 @@ async fn pin(data: &impl ObjectStore, memo: &impl ObjectStore, key: &str) -> Res
             size: kept.size,
         }));
     }
-    let Some(hashed) = data.hash(key).await? else {
+    let Some(hashed) = data.hash(key, version.as_deref()).await? else {
         return Ok(None);
     };
     if let Some(version) = &hashed.version_id {
@@ -173,7 +192,8 @@ mod tests {
         let timeframe = Timeframe::try_from("5m".to_owned()).expect("timeframe");
         let pin = |pairs: Vec<Symbol>| {
             let (data, memo, location) = (data.clone(), memo.clone(), location.clone());
-            async move { pin_market_data(&data, &memo, &location, "binance", &pairs, timeframe).await }
+            let checked = BTreeMap::new();
+            async move { pin_market_data(&data, &memo, &location, "binance", (&pairs, timeframe), &checked).await }
         };
         data.put("ohlcv/binance/BTC_USDT-5m.parquet", b"btc".to_vec())
             .await
@@ -216,10 +236,9 @@ mod tests {
         let pin = || {
             let (data, memo, location) = (data.clone(), memo.clone(), location.clone());
             async move {
-                let pairs = [pair("BTC/USDT")];
-                let (files, _) = pin_market_data(&data, &memo, &location, "binance", &pairs, Timeframe::M5)
-                    .await
-                    .expect("pinned");
+                let (pairs, checked) = ([pair("BTC/USDT")], BTreeMap::new());
+                let pinned = pin_market_data(&data, &memo, &location, "binance", (&pairs, Timeframe::M5), &checked);
+                let (files, _) = pinned.await.expect("pinned");
                 files.into_iter().next().expect("one file")
             }
         };
@@ -238,5 +257,45 @@ mod tests {
         let again = pin().await;
         assert_ne!(again.version_id, first.version_id);
         assert_eq!(again.sha256, sha256_of(b"candles, a gap filled"));
+    }
+
+    #[tokio::test]
+    async fn a_file_is_pinned_at_the_version_the_run_was_checked_against_not_a_newer_upload() {
+        let data = MemoryObjects::new("data");
+        let memo = data.in_bucket("results");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let (btc, eth) = ("ohlcv/binance/BTC_USDT-5m.parquet", "ohlcv/binance/ETH_USDT-5m.parquet");
+        data.put(btc, b"thirty days".to_vec()).await.expect("put");
+        data.put(eth, b"eth".to_vec()).await.expect("put");
+        let checked_version = data.head(btc).await.expect("head").and_then(|info| info.version_id);
+        let checked_version = checked_version.expect("versioned");
+        // Another upload lands between the freshness check and the plan.
+        data.put(btc, b"one day".to_vec()).await.expect("put");
+        let checked = BTreeMap::from([(btc.to_owned(), checked_version.clone())]);
+        let pairs = [pair("BTC/USDT"), pair("ETH/USDT")];
+        let pin = |checked: BTreeMap<String, String>| {
+            let (data, memo, location, pairs) = (data.clone(), memo.clone(), location.clone(), pairs.clone());
+            async move { pin_market_data(&data, &memo, &location, "binance", (&pairs, Timeframe::M5), &checked).await }
+        };
+        let (files, _) = pin(checked.clone()).await.expect("pinned");
+        assert_eq!(
+            (files[0].version_id.as_deref(), files[0].sha256.clone()),
+            (Some(checked_version.as_str()), sha256_of(b"thirty days")),
+            "the checked version, not the newer upload"
+        );
+        assert_eq!(
+            files[1].sha256,
+            sha256_of(b"eth"),
+            "a file not checked is pinned as it is now"
+        );
+        let (again, _) = pin(checked).await.expect("pinned from the memo");
+        assert_eq!(again, files, "the memo answers the checked version alike");
+
+        let gone = BTreeMap::from([(btc.to_owned(), "v999".to_owned())]);
+        let error = pin(gone).await.expect_err("that version is gone");
+        assert_eq!(
+            error.to_string(),
+            "no 5m candles for BTC/USDT at s3://data/ohlcv/binance/BTC_USDT-5m.parquet version v999"
+        );
     }
 }

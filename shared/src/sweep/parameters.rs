@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 /// The spaces Freqtrade gives a parameter from its name's prefix when the strategy names none (`buy_rsi` → `buy`).
 const AUTO_SPACES: &[&str] = &["buy", "sell", "enter", "exit", "protection"];
 /// Settings a sweep sets as config keys.
-const CONFIG_SETTINGS: &[&str] = &[
+pub const CONFIG_SETTINGS: &[&str] = &[
     "stoploss",
     "max_open_trades",
     "trailing_stop",

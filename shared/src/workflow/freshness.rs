@@ -2,12 +2,14 @@
 //! run says `allow_stale`. Stale or missing data fails the step with `StaleMarketData`, naming the pairs. A re-run
 //! is not checked: it reads the object versions its original's manifest pins.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{ErrorType, StepError};
 use crate::backtest::{RunId, Symbol, Timeframe};
 use crate::market_data::{DataLocation, FreshnessReport, FreshnessRequest, SymbolFreshness, check_freshness};
-use crate::objects::ObjectStore;
+use crate::objects::{ObjectStore, s3_object};
 use crate::time::Timestamp;
 
 /// What the step reads: the run's pairs and timeframe, and how fresh their data must be.
@@ -81,6 +83,37 @@ impl Checked {
             Self::Checked { data_freshness } => Some(data_freshness),
             Self::Pinned { .. } => None,
         }
+    }
+}
+
+/// What a later step reads of this step's answer (`$.data_freshness`): the object version of each file checked,
+/// so that PrepareConfig plans the run on the versions it was checked against, however many uploads land between
+/// the two steps.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct CheckedVersions {
+    #[serde(default)]
+    symbols: BTreeMap<String, CheckedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct CheckedFile {
+    key: String,
+    #[serde(default)]
+    version_id: Option<String>,
+}
+
+impl CheckedVersions {
+    /// The version checked of each file in `location`'s bucket, by object key (files read without a version, as
+    /// in a bucket that keeps none, are left out).
+    pub fn by_key(&self, location: &DataLocation) -> BTreeMap<String, String> {
+        self.symbols
+            .values()
+            .filter_map(|file| {
+                let (bucket, key) = s3_object(&file.key)?;
+                let version = file.version_id.clone()?;
+                (bucket == location.bucket).then(|| (key.to_owned(), version))
+            })
+            .collect()
     }
 }
 
@@ -258,5 +291,37 @@ mod tests {
             "the overrides win, as in the merge"
         );
         assert_eq!(check(false).exchange(), None, "neither: the market data's default");
+    }
+
+    #[tokio::test]
+    async fn the_version_checked_of_each_file_is_what_a_later_step_reads() {
+        let objects = MemoryObjects::new("data");
+        let location = DataLocation::parse("s3://data/ohlcv").expect("location");
+        let mut candles = crate::market_data::candles::Candles::default();
+        let now = Timestamp::now();
+        for step in 0..12 {
+            candles.push(now.epoch_millis() - (12 - step) * 300_000, [1.0, 2.0, 0.5, 1.5, 10.0]);
+        }
+        let key = "ohlcv/binance/BTC_USDT-5m.parquet";
+        objects
+            .put(key, candles.to_parquet().expect("parquet"))
+            .await
+            .expect("put");
+        let version = objects.head(key).await.expect("head").and_then(|info| info.version_id);
+        let checked = check_data_freshness(&objects, &location, &check(false), now)
+            .await
+            .expect("fresh");
+        let state = serde_json::to_value(&checked).expect("JSON");
+        let read: CheckedVersions = serde_json::from_value(state["data_freshness"].clone()).expect("read back");
+        assert_eq!(
+            read.by_key(&location),
+            BTreeMap::from([(key.to_owned(), version.expect("versioned"))])
+        );
+        let elsewhere = DataLocation::parse("s3://other/ohlcv").expect("location");
+        assert!(
+            read.by_key(&elsewhere).is_empty(),
+            "another bucket's file is not this one"
+        );
+        assert!(CheckedVersions::default().by_key(&location).is_empty());
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::cache::{CachedAnswer, answer_from_cache};
+use super::freshness::CheckedVersions;
 use super::validate::ValidatedStrategy;
 use super::{ErrorType, StepError};
 use crate::backtest::{BacktestJob, RunId, Status, StrategyVersion};
@@ -34,6 +35,10 @@ pub struct ValidatedJob {
     #[serde(flatten)]
     pub job: BacktestJob,
     pub strategy: ValidatedStrategy,
+    /// The versions CheckDataFreshness checked: the run is planned on them (none for a re-run, which reads its
+    /// original's pins).
+    #[serde(default)]
+    pub data_freshness: Option<CheckedVersions>,
 }
 
 /// What RunBacktest runs (`$.prepared`).
@@ -179,7 +184,8 @@ async fn run_inputs<O: ObjectStore, W: WorkflowStore>(
     }
     let base = base_config(deps.configs, strategy).await?;
     let config = run_config(base, &job, strategy.version);
-    let manifest = plan_manifest(deps, &job, strategy, &config).await?;
+    let checked = validated.data_freshness.clone().unwrap_or_default();
+    let manifest = plan_manifest(deps, &job, strategy, &config, &checked).await?;
     Ok((job, config, manifest))
 }
 
@@ -284,13 +290,15 @@ async fn rerun_inputs(
 }
 
 /// The manifest of `job`'s run: `strategy` by the digest ValidateStrategy resolved, the merged `config` without
-/// what names the run, and the market data on the config's exchange pinned as it is now (none when the container
-/// is told of no market data), the hashes of versions seen before read from the results bucket's memo.
+/// what names the run, and the market data on the config's exchange pinned at the versions `checked` (as it is
+/// now where none was checked; none at all when the container is told of no market data), the hashes of versions
+/// seen before read from the results bucket's memo.
 async fn plan_manifest<O: ObjectStore, W: WorkflowStore>(
     deps: &PrepareDeps<'_, O, W>,
     job: &BacktestJob,
     strategy: &ValidatedStrategy,
     config: &Value,
+    checked: &CheckedVersions,
 ) -> Result<RunManifest, StepError> {
     let PrepareDeps {
         configs,
@@ -313,7 +321,8 @@ async fn plan_manifest<O: ObjectStore, W: WorkflowStore>(
                 .map_err(|problem| StepError::invalid_input(format!("MARKET_DATA_S3_URI {uri}: {problem}")))?;
             let store = configs.in_bucket(&location.bucket);
             let config = &request.config;
-            pin_market_data(&store, results, &location, exchange, &config.symbols, config.timeframe)
+            let query = (&config.symbols[..], config.timeframe);
+            pin_market_data(&store, results, &location, exchange, query, &checked.by_key(&location))
                 .await
                 .map_err(|error| match error {
                     PinError::Missing { .. } => StepError::StaleMarketData(error.to_string()),
@@ -512,10 +521,12 @@ mod tests {
 
     #[test]
     fn overrides_merge_over_the_base_and_the_run_fields_win_over_both() {
-        let job = job(
-            json!({"stake_amount": 250, "exchange": {"name": "kraken", "pair_whitelist": ["SOL/USDT"]},
-            "timeframe": "1m", "run_id": "forged"}),
-        );
+        let mut job = job(json!({"stake_amount": 250, "exchange": {"name": "kraken"}}));
+        // Overrides a submission refuses, as a state written by hand (or before the allow-list) could carry them.
+        let mut overrides = Value::Object(job.request.config.config_overrides.clone());
+        let forged = json!({"exchange": {"pair_whitelist": ["SOL/USDT"]}, "timeframe": "1m", "run_id": "forged"});
+        deep_merge(&mut overrides, &forged);
+        job.request.config.config_overrides = overrides.as_object().cloned().expect("a map");
         let base = json!({"stake_currency": "USDT", "stake_amount": 100, "exchange": {"name": "binance",
             "ccxt_config": {"enableRateLimit": true}, "pair_whitelist": ["XRP/USDT"]}});
         let config = run_config(base, &job, 7);
@@ -561,6 +572,7 @@ mod tests {
 
     fn validated(job: BacktestJob, config_path: &str) -> ValidatedJob {
         ValidatedJob {
+            data_freshness: None,
             job,
             strategy: ValidatedStrategy {
                 version: 4,
@@ -588,8 +600,17 @@ mod tests {
         jobs: &MemoryStore,
         validated: &ValidatedJob,
     ) -> Result<Prepared, StepError> {
+        prepare_in(configs, jobs, validated, context()).await
+    }
+
+    /// PrepareConfig as [`prepare`], its containers told `context`.
+    async fn prepare_in(
+        configs: &crate::objects::MemoryObjects,
+        jobs: &MemoryStore,
+        validated: &ValidatedJob,
+        context: ContainerContext,
+    ) -> Result<Prepared, StepError> {
         let results = configs.in_bucket("results");
-        let context = context();
         let deps = PrepareDeps {
             configs,
             results: &results,
@@ -637,6 +658,57 @@ mod tests {
         };
         assert_eq!(variable("CONFIG_PATH"), Some(prepared.config_path.clone()));
         assert_eq!(variable("CONFIG_OVERRIDES"), None, "merged already");
+    }
+
+    #[tokio::test]
+    async fn the_run_is_planned_on_the_candle_versions_its_freshness_check_read_not_a_later_upload() {
+        let configs = crate::objects::MemoryObjects::new("configs");
+        configs
+            .in_bucket("releases")
+            .put("EmaCross/base.yaml", b"stake_amount: 100\n".to_vec())
+            .await
+            .expect("put");
+        let data = configs.in_bucket("data");
+        let (btc, eth) = ("ohlcv/binance/BTC_USDT-1h.parquet", "ohlcv/binance/ETH_USDT-1h.parquet");
+        data.put(btc, b"the candles checked".to_vec()).await.expect("put");
+        data.put(eth, b"eth".to_vec()).await.expect("put");
+        let checked = data.head(btc).await.expect("head").and_then(|info| info.version_id);
+        data.put(btc, b"one day, pushed after the check".to_vec())
+            .await
+            .expect("put");
+        let mut validated = validated(job(json!({})), "s3://releases/EmaCross/base.yaml");
+        // $.data_freshness as CheckDataFreshness answers it: ETH read without a version (a bucket without any).
+        let answer = json!({"all_fresh": true, "symbols": {
+            "BTC/USDT": {"key": format!("s3://data/{btc}"), "version_id": checked, "is_fresh": true, "row_count": 3},
+            "ETH/USDT": {"key": format!("s3://data/{eth}"), "is_fresh": true, "row_count": 3}}});
+        validated.data_freshness = Some(serde_json::from_value(answer).expect("the step's answer"));
+        let context = ContainerContext {
+            market_data_uri: Some("s3://data/ohlcv".into()),
+            ..context()
+        };
+        let prepared = prepare_in(&configs, &MemoryStore::new(), &validated, context)
+            .await
+            .expect("prepared")
+            .prepared;
+        let (_, key) = s3_object(&prepared.manifest_path).expect("an s3:// URI");
+        let written = configs
+            .in_bucket("results")
+            .get(key)
+            .await
+            .expect("read")
+            .expect("written");
+        let manifest: RunManifest = serde_json::from_slice(&written).expect("a manifest");
+        let pinned: Vec<(&str, &str)> = manifest
+            .data
+            .iter()
+            .map(|file| (file.key.as_str(), file.sha256.as_str()))
+            .collect();
+        let (checked_hash, current_eth) = (
+            crate::run_manifest::sha256_of(b"the candles checked"),
+            crate::run_manifest::sha256_of(b"eth"),
+        );
+        assert_eq!(pinned, [(btc, checked_hash.as_str()), (eth, current_eth.as_str())]);
+        assert_eq!(manifest.data[0].version_id, checked);
     }
 
     #[tokio::test]

@@ -88,7 +88,7 @@ async fn upload(stack: &Stack, last: Timestamp, rows: usize) -> DataFile {
         )
         .await;
     let hashed = S3Objects::new(stack.s3.clone(), &stack.market_data_bucket)
-        .hash(key)
+        .hash(key, None)
         .await
         .expect("hashed")
         .expect("there");
