@@ -12,6 +12,8 @@ pub const UNREACHABLE: u8 = 3;
 pub const FAILED: u8 = 4;
 /// The run ended CANCELLED.
 pub const CANCELLED: u8 = 5;
+/// A deploy's preflight failed: the account, the region or a tool is not ready (the message says what to fix).
+pub const NOT_READY: u8 = 6;
 /// Watching was interrupted (Ctrl-C); the run goes on.
 pub const INTERRUPTED: u8 = 130;
 
@@ -23,4 +25,5 @@ pub const TABLE: &str = "Exit codes:
   3    the API is unreachable, or none is configured
   4    the run FAILED
   5    the run was CANCELLED
+  6    a deploy's preflight failed (credentials, region, a tool, the account)
   130  watching interrupted; the run goes on";

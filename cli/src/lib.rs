@@ -5,6 +5,7 @@
 pub mod api;
 pub mod backtests;
 pub mod catalogue;
+pub mod deploy;
 pub mod diff;
 pub mod exit;
 pub mod feather;
@@ -18,7 +19,7 @@ pub mod sweep;
 pub mod table;
 pub mod watch;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
@@ -40,6 +41,10 @@ pub struct Cli {
     /// The AWS region of a deployed stage (default: from the URL, then the credential chain).
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// A stage `tradai deploy` deployed from here (dev, prod): the stage to deploy or destroy, or whose API the
+    /// other commands call (its saved `ApiUrl`, signed) when --api is not given.
+    #[arg(long, env = "TRADAI_STAGE", global = true)]
+    pub stage: Option<String>,
     /// Where `tradai up` keeps the local stack's state.
     #[arg(long, env = "TRADAI_STATE_DIR", default_value = ".tradai", global = true)]
     pub state: PathBuf,
@@ -57,6 +62,11 @@ pub enum Command {
     Up(stack::UpArgs),
     /// Stop the local stack `tradai up --detach` started.
     Down,
+    /// Deploy a stage to AWS (`--stage dev|prod`): the account checked, the MLflow image, `sam build` of every
+    /// function, `sam deploy` of the built template with samconfig.toml's parameters and yours merged.
+    Deploy(deploy::DeployArgs),
+    /// Delete a deployed stage's stack (`--stage`); its tables and buckets are kept unless --delete-data.
+    Destroy(deploy::DestroyArgs),
     /// Submit a backtest of a registered strategy.
     Submit(backtests::SubmitArgs),
     /// One backtest's status.
@@ -166,9 +176,36 @@ pub async fn run(cli: Cli) -> u8 {
     let outcome = match cli.command {
         Command::Up(args) => stack::up(&cli.state, args).await,
         Command::Down => stack::down(&cli.state).await,
+        Command::Deploy(args) => {
+            deploy::deploy(invocation(&cli.state, cli.stage.as_deref(), cli.region, json), args).await
+        }
+        Command::Destroy(args) => {
+            deploy::destroy(invocation(&cli.state, cli.stage.as_deref(), cli.region, json), args).await
+        }
         command => {
             let running = stack::running(&cli.state);
-            match connect(cli.api, cli.region, running.as_ref()).await {
+            let deployed = match cli.stage.as_deref() {
+                Some(stage) => Some(deploy::stage::DeployedStage::load(&cli.state, stage).ok_or_else(|| {
+                    Failure::new(
+                        exit::UNREACHABLE,
+                        format!(
+                            "stage {stage} was not deployed from here ({}): run tradai deploy --stage {stage}, or pass --api",
+                            cli.state.display()
+                        ),
+                    )
+                })),
+                None => None,
+            };
+            let target = match deployed {
+                Some(Err(failure)) => Err(failure),
+                Some(Ok(stage)) => Ok((cli.api.or(stage.api_url), cli.region.or(Some(stage.region)))),
+                None => Ok((cli.api, cli.region)),
+            };
+            let connected = match target {
+                Ok((api, region)) => connect(api, region, running.as_ref()).await,
+                Err(failure) => Err(failure),
+            };
+            match connected {
                 Ok(api) => {
                     let local = running.filter(|running| running.api_url == api.url());
                     dispatch(&Context { api, json, local }, command).await
@@ -186,6 +223,20 @@ pub async fn run(cli: Cli) -> u8 {
             }
             failure.code
         }
+    }
+}
+
+fn invocation<'a>(
+    state: &'a Path,
+    stage: Option<&'a str>,
+    region: Option<String>,
+    json: bool,
+) -> deploy::Invocation<'a> {
+    deploy::Invocation {
+        state,
+        stage,
+        region,
+        json,
     }
 }
 
@@ -213,7 +264,9 @@ async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
         Command::Sweep(args) => sweep::sweep(context, args).await,
         Command::SweepStatus(args) => sweep::status(context, args).await,
         Command::SweepCancel { sweep_id } => sweep::cancel(context, &sweep_id).await,
-        Command::Up(_) | Command::Down => Err(Failure::new(exit::ERROR, "not an API command")),
+        Command::Up(_) | Command::Down | Command::Deploy(_) | Command::Destroy(_) => {
+            Err(Failure::new(exit::ERROR, "not an API command"))
+        }
     }
 }
 

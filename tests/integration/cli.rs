@@ -25,14 +25,14 @@ fn pairs_of(bases: [&str; 2]) -> [String; 2] {
 }
 
 /// What one `tradai` command did.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Ran {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {self}"))
     }
 }
@@ -47,22 +47,32 @@ impl std::fmt::Display for Ran {
     }
 }
 
-async fn tradai(state: &Path, args: &[&str]) -> Ran {
+/// `tradai --state STATE ARGS`, not told of any API by the environment.
+pub(crate) fn tradai_command(state: &Path, args: &[&str]) -> tokio::process::Command {
     let binary = tradai_local::debug_binary("tradai");
     assert!(binary.exists(), "build the CLI first: cargo build -p tradai-cli");
-    let output = tokio::process::Command::new(binary)
+    let mut command = tokio::process::Command::new(binary);
+    command
         .arg("--state")
         .arg(state)
         .args(args)
         .env_remove("TRADAI_API_URL")
-        .output()
-        .await
-        .expect("tradai runs");
+        .env_remove("TRADAI_STAGE");
+    command
+}
+
+/// Runs `command` to its end.
+pub(crate) async fn ran(mut command: tokio::process::Command) -> Ran {
+    let output = command.output().await.expect("tradai runs");
     Ran {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+async fn tradai(state: &Path, args: &[&str]) -> Ran {
+    ran(tradai_command(state, args)).await
 }
 
 /// A state folder `.stand-ins/{folder}-{id}` recording the stack, with the sample strategy registered through the

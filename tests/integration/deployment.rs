@@ -660,3 +660,42 @@ fn ready_probes_every_bucket_the_stack_keeps_data_in() {
         .collect();
     assert_eq!(listed, buckets, "HeadBucket needs s3:ListBucket on each");
 }
+
+/// A first create that fails leaves nothing that blocks its retry: what outlives its stack is kept only once the
+/// create that made it succeeded (`RetainExceptOnCreate`, never `Retain`), and the database leaves a snapshot.
+#[test]
+fn what_outlives_its_stack_is_removed_when_the_create_that_made_it_rolls_back() {
+    let repository = transformed("templates/repository.yaml");
+    let mut kept = BTreeSet::new();
+    for (template, stack) in [
+        ("template.yaml", main_stack()),
+        ("templates/repository.yaml", &repository),
+    ] {
+        for (id, resource) in stack["Resources"].as_object().expect("resources") {
+            match resource["DeletionPolicy"].as_str() {
+                Some("Retain") => panic!(
+                    "{template}: {id} is Retain: a first create that fails leaves it, and the retry fails with \
+                     \"already exists\"; use RetainExceptOnCreate"
+                ),
+                Some("RetainExceptOnCreate") => {
+                    kept.insert(id.clone());
+                }
+                Some("Snapshot") => assert_eq!(resource["Type"], "AWS::RDS::DBInstance", "{template}: {id}"),
+                _ => {}
+            }
+        }
+    }
+    let expected = [
+        "AccessLogBucket",
+        "ConfigBucket",
+        "MarketDataBucket",
+        "Repository",
+        "ResultsBucket",
+        "SweepTable",
+        "WorkflowStateTable",
+    ];
+    assert_eq!(
+        kept,
+        expected.iter().map(|id| (*id).to_owned()).collect::<BTreeSet<_>>()
+    );
+}

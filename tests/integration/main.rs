@@ -3,6 +3,7 @@
 
 mod answer;
 mod cli;
+mod deploy;
 mod deployment;
 mod entrypoint;
 mod events;

@@ -594,6 +594,17 @@ mod tests {
         }
     }
 
+    /// A configs bucket whose account holds the base config `s3://releases/EmaCross/base.yaml`.
+    async fn configs_with_base() -> crate::objects::MemoryObjects {
+        let configs = crate::objects::MemoryObjects::new("configs");
+        configs
+            .in_bucket("releases")
+            .put("EmaCross/base.yaml", b"stake_amount: 100\n".to_vec())
+            .await
+            .expect("put");
+        configs
+    }
+
     /// PrepareConfig over `configs` (results in the `results` bucket beside it) and `jobs`.
     async fn prepare(
         configs: &crate::objects::MemoryObjects,
@@ -662,12 +673,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_run_is_planned_on_the_candle_versions_its_freshness_check_read_not_a_later_upload() {
-        let configs = crate::objects::MemoryObjects::new("configs");
-        configs
-            .in_bucket("releases")
-            .put("EmaCross/base.yaml", b"stake_amount: 100\n".to_vec())
-            .await
-            .expect("put");
+        let configs = configs_with_base().await;
         let data = configs.in_bucket("data");
         let (btc, eth) = ("ohlcv/binance/BTC_USDT-1h.parquet", "ohlcv/binance/ETH_USDT-1h.parquet");
         data.put(btc, b"the candles checked".to_vec()).await.expect("put");
@@ -713,12 +719,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_run_starts_the_revision_registered_with_its_version() {
-        let configs = crate::objects::MemoryObjects::new("configs");
-        configs
-            .in_bucket("releases")
-            .put("EmaCross/base.yaml", b"stake_amount: 100\n".to_vec())
-            .await
-            .expect("put");
+        let configs = configs_with_base().await;
         let mut validated = validated(job(json!({})), "s3://releases/EmaCross/base.yaml");
         validated
             .strategy
