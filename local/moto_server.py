@@ -70,6 +70,14 @@ from must stay, untagged, as on ECR:
   on ECR that image only loses the tag and stays, untagged, reachable by its digest (what a version registered
   with it, and its re-runs, run).
 
+Service Quotas. moto answers quotas of `vpc` only; `tradai deploy` reads an account's compute quotas before it
+deploys:
+
+- serve_compute_quotas: GetServiceQuota also answers Lambda's concurrent executions (L-B99A9384, 1000) and Fargate's
+  On-Demand and Spot vCPU counts (L-3032A538, L-36FBB829, 6 each), AWS's defaults for a new account, per account
+  and region; RequestServiceQuotaIncrease of one of them is approved at once and sets it to the value asked (any
+  value: a test lowers a quota in an account of its own, reached by assuming a role in it).
+
 moto's interpreter calls every service (Lambda, ECS, DynamoDB, SNS, ...) with boto3 at http://localhost:$MOTO_PORT.
 When MOTO_PORT is not set it is set to PORT here, so those calls reach this server; set it to another port to put
 a router in front (Lambda and ECS to local stand-ins, everything else back to this server).
@@ -80,6 +88,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import json
 import math
 import os
 import sys
@@ -656,6 +665,57 @@ def keep_retagged_images() -> None:
     Backend.put_image = put_image
 
 
+# (service code, quota code) -> (service name, quota name, AWS's default for a new account).
+COMPUTE_QUOTAS = {
+    ("lambda", "L-B99A9384"): ("AWS Lambda", "Concurrent executions", 1000.0),
+    ("fargate", "L-3032A538"): ("AWS Fargate", "Fargate On-Demand vCPU resource count", 6.0),
+    ("fargate", "L-36FBB829"): ("AWS Fargate", "Fargate Spot vCPU resource count", 6.0),
+}
+
+
+def serve_compute_quotas() -> None:
+    patch = "serve_compute_quotas"
+    models = load(patch, "moto.servicequotas.models")
+    Backend = attribute(patch, models, "ServiceQuotasBackend")
+    Response = attribute(patch, load(patch, "moto.servicequotas.responses"), "ServiceQuotasResponse")
+    NoSuchResource = attribute(patch, load(patch, "moto.servicequotas.exceptions"), "NoSuchResource")
+    original = own_method(patch, Backend, "get_service_quota")
+    if hasattr(Response, "request_service_quota_increase"):
+        cannot_patch(patch, "moto answers RequestServiceQuotaIncrease now: check whether this patch is still needed")
+
+    @functools.wraps(original)
+    def get_service_quota(self: Any, service_code: str, quota_code: str) -> Any:
+        key = (service_code, quota_code)
+        if key not in COMPUTE_QUOTAS:
+            return original(self, service_code, quota_code)
+        service_name, quota_name, default = COMPUTE_QUOTAS[key]
+        return {
+            "Adjustable": True,
+            "GlobalQuota": False,
+            "QuotaArn": f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:{service_code}/{quota_code}",
+            "QuotaCode": quota_code,
+            "QuotaName": quota_name,
+            "ServiceCode": service_code,
+            "ServiceName": service_name,
+            "Unit": "None",
+            "Value": self.__dict__.get("tradai_quotas", {}).get(key, default),
+        }
+
+    def request_service_quota_increase(self: Any) -> str:
+        params = json.loads(self.body)
+        key = (str(params.get("ServiceCode")), str(params.get("QuotaCode")))
+        if key not in COMPUTE_QUOTAS:
+            raise NoSuchResource
+        value = float(params["DesiredValue"])
+        self.backend.__dict__.setdefault("tradai_quotas", {})[key] = value
+        requested = {"Id": f"{key[0]}-{key[1]}-{time.time_ns()}", "ServiceCode": key[0], "QuotaCode": key[1],
+                     "DesiredValue": value, "Status": "APPROVED"}
+        return json.dumps({"RequestedQuota": requested})
+
+    Backend.get_service_quota = get_service_quota
+    Response.request_service_quota_increase = request_service_quota_increase
+
+
 def patch_ecr() -> None:
     digest_images_by_manifest()
     keep_retagged_images()
@@ -681,6 +741,7 @@ if __name__ == "__main__":
         os.environ["MOTO_PORT"] = sys.argv[1]
     make_dynamodb_atomic()
     patch_ecr()
+    serve_compute_quotas()
     patch_stepfunctions()
     parent = os.environ.get("STAND_IN_PARENT_PID", "")
     if parent.isdigit():

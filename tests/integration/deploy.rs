@@ -205,6 +205,53 @@ async fn a_stage_is_deployed_from_its_built_template_with_its_whole_parameter_se
         ran.code == 2 && ran.stderr.contains("AlertMail is not a parameter of the template"),
         "{ran}"
     );
+    // An account of its own (a role assumed in it) whose on-demand Fargate quota cannot hold MLflow and a backtest.
+    let lean = format!("2{}", &uuid::Uuid::new_v4().as_u128().to_string()[..11]);
+    let credentials = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{lean}:role/deployer"))
+        .role_session_name("deploy-test")
+        .send()
+        .await
+        .expect("a role assumed")
+        .credentials
+        .expect("credentials");
+    let in_lean = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(tradai_tests::moto::endpoint())
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new(
+                credentials.access_key_id(),
+                credentials.secret_access_key(),
+                Some(credentials.session_token().to_owned()),
+                None,
+                "assumed",
+            ),
+        ))
+        .build();
+    aws_sdk_servicequotas::Client::new(&in_lean)
+        .request_service_quota_increase()
+        .service_code("fargate")
+        .quota_code("L-3032A538")
+        .desired_value(1.0)
+        .send()
+        .await
+        .expect("the stand-in sets the quota");
+    let lean_environment = [
+        ("AWS_ACCESS_KEY_ID", Some(credentials.access_key_id())),
+        ("AWS_SECRET_ACCESS_KEY", Some(credentials.secret_access_key())),
+        ("AWS_SESSION_TOKEN", Some(credentials.session_token())),
+    ];
+    let ran = rig.tradai(&deploy_prod, &lean_environment).await;
+    assert!(
+        ran.code == 6
+            && ran.stderr.contains(&format!("account {lean}"))
+            && ran
+                .stderr
+                .contains("the Fargate On-Demand vCPU quota is 1, below the 1.5 a single backtest needs"),
+        "{ran}"
+    );
     assert_eq!(
         rig.calls(),
         Vec::<Value>::new(),
@@ -257,6 +304,11 @@ async fn a_stage_is_deployed_from_its_built_template_with_its_whole_parameter_se
         )
         .await;
     assert_eq!(ran.code, 0, "{ran}");
+    assert!(
+        ran.stderr
+            .contains("warning: the Fargate Spot vCPU quota is 6, below the 10 a sweep"),
+        "a new account's default quota runs a backtest, not a sweep of 10 at once: {ran}"
+    );
     let calls = rig.calls();
     let build = of(&calls, "sam", "build");
     assert_eq!(

@@ -9,6 +9,7 @@
 pub mod built;
 pub mod parameters;
 pub mod preflight;
+pub mod quotas;
 pub mod samconfig;
 pub mod stage;
 mod tools;

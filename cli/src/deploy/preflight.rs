@@ -1,7 +1,7 @@
 //! What a deploy checks before it changes anything, each check with what to do when it fails: the tools (the SAM
 //! CLI, Docker with its daemon), the region, credentials that work (and whose account they are), the ECS
-//! service-linked role (created when missing: a cluster with capacity providers cannot be made without it), and
-//! a stack that is not busy.
+//! service-linked role (created when missing: a cluster with capacity providers cannot be made without it), the
+//! account's Lambda and Fargate quotas against what the stage needs (`quotas.rs`), and a stack that is not busy.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::error::ProvideErrorMetadata;
@@ -32,6 +32,9 @@ pub async fn run(config: &StageConfig, region: Option<String>, sam: &Tool, docke
     step(format!("docker: server {version}"));
     let account = account(config, region).await?;
     ecs_service_linked_role(&account.sdk).await?;
+    for warning in super::quotas::check(&account.sdk).await? {
+        step(format!("warning: {warning}"));
+    }
     Ok(account)
 }
 
