@@ -10,6 +10,7 @@ use std::time::Instant;
 use aws_config::SdkConfig;
 use serde_json::Value;
 
+use crate::calls::Recorder;
 use crate::ecs::LocalEcs;
 use crate::event_source::QueueMapping;
 use crate::functions::Functions;
@@ -47,6 +48,12 @@ impl DeploymentOptions {
     }
 }
 
+/// The role strategy tasks of the deployment with resources named `suffix` run with: the template's
+/// `StrategyTaskRole` (`tradai-strategy-task-${Stage}`).
+pub fn strategy_task_role_arn(suffix: &str) -> String {
+    format!("arn:aws:iam::{ACCOUNT}:role/tradai-strategy-task-{suffix}")
+}
+
 /// The entrypoint binary of the debug build (`cargo build -p tradai-entrypoint`).
 pub fn entrypoint_binary() -> PathBuf {
     crate::debug_binary("tradai-entrypoint")
@@ -73,6 +80,8 @@ pub struct Deployment {
     pub sweep_state_machine_arn: String,
     pub ecs: Arc<LocalEcs>,
     pub functions: Functions,
+    /// Every AWS call that passed the router, with who made it.
+    pub calls: Arc<Recorder>,
     _moto: Moto,
 }
 
@@ -112,11 +121,13 @@ impl Deployment {
                 what: format!("the router on port {router_port}"),
                 source,
             })?;
+        let calls = Arc::new(Recorder::default());
         let router = Arc::new(Router::new(
             template,
             moto.url.clone(),
             functions_url,
             Arc::clone(&ecs),
+            Arc::clone(&calls),
         )?);
         tokio::spawn(router.serve(listener));
         let sdk = moto::sdk_config_for(&endpoint).await;
@@ -184,6 +195,16 @@ impl Deployment {
             ("ALERT_TOPIC_ARN", topics.alerts.clone()),
             ("ENVIRONMENT", options.suffix.clone()),
             ("ECS_CLUSTER", cluster_arn.clone()),
+            // The roles the template names (tradai-strategy-*-${Stage}): register-strategy's task definitions run
+            // with them, and the local ECS names a task's calls by its task role.
+            ("STRATEGY_TASK_ROLE_ARN", strategy_task_role_arn(&options.suffix)),
+            (
+                "STRATEGY_EXECUTION_ROLE_ARN",
+                format!(
+                    "arn:aws:iam::{ACCOUNT}:role/tradai-strategy-execution-{}",
+                    options.suffix
+                ),
+            ),
             ("AWS_ENDPOINT_URL", endpoint.clone()),
             ("AWS_REGION", REGION.to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
@@ -227,6 +248,7 @@ impl Deployment {
             sweep_state_machine_arn,
             ecs,
             functions,
+            calls,
             _moto: moto,
         })
     }

@@ -291,6 +291,12 @@ impl LocalEcs {
                 environment.extend(pairs(&item["environment"]));
             }
         }
+        // Who the task's calls come from, last so nothing overrides it: its task role, as its credentials say on AWS.
+        let role = definition["taskRoleArn"]
+            .as_str()
+            .and_then(|arn| arn.rsplit('/').next())
+            .unwrap_or("none");
+        environment.push(("AWS_SDK_UA_APP_ID".to_owned(), format!("task-role.{role}")));
 
         let id = uuid::Uuid::new_v4().simple().to_string();
         let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster_name}/{id}");

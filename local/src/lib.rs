@@ -7,6 +7,7 @@
 //!
 //! Runtime failures are [`Error`]s that say what to do about them, never panics.
 
+pub mod calls;
 pub mod deployment;
 pub mod ecs;
 pub mod event_source;

@@ -58,9 +58,14 @@ impl Moto {
     }
 }
 
-/// SDK configuration for a local endpoint: a fixed region, dummy credentials.
+/// The app name the local stack's own calls (the tests', `tradai up`'s) carry, so they are not taken for a
+/// function's.
+pub const HARNESS: &str = "tradai-harness";
+
+/// SDK configuration for a local endpoint: a fixed region, dummy credentials, calls named [`HARNESS`].
 pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .app_name(aws_config::AppName::new(HARNESS).expect("a valid app name"))
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tradai-local"))

@@ -14,6 +14,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use crate::Error;
+use crate::calls::Recorder;
 use crate::ecs::LocalEcs;
 use crate::template::Template;
 
@@ -64,6 +65,7 @@ pub struct Router {
     moto_url: String,
     functions_url: String,
     ecs: Arc<LocalEcs>,
+    calls: Arc<Recorder>,
     http: reqwest::Client,
 }
 
@@ -75,6 +77,7 @@ impl Router {
         moto_url: String,
         functions_url: String,
         ecs: Arc<LocalEcs>,
+        calls: Arc<Recorder>,
     ) -> Result<Self, Error> {
         // A first invocation may wait for cargo to build the function.
         let http = reqwest::Client::builder()
@@ -89,6 +92,7 @@ impl Router {
             moto_url,
             functions_url,
             ecs,
+            calls,
             http,
         })
     }
@@ -114,6 +118,13 @@ impl Router {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        self.calls.record(crate::calls::describe(&crate::calls::Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or_default(),
+            headers: &parts.headers,
+            body: &body,
+        }));
         match destination(parts.uri.path(), &target) {
             Some(Destination::Functions) => match invoked_function(parts.uri.path()) {
                 Some(function) => self.invoke(&function, body).await,

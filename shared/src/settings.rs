@@ -232,6 +232,7 @@ impl Env {
         Ok(AwsSettings {
             endpoint_url: self.http_url("AWS_ENDPOINT_URL")?,
             timeouts: SdkTimeouts::default(),
+            app_name: self.optional("AWS_LAMBDA_FUNCTION_NAME"),
         })
     }
 }
@@ -242,6 +243,11 @@ impl Env {
 pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     pub timeouts: SdkTimeouts,
+    /// Who calls: the function's name (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda and by `cargo lambda watch`),
+    /// sent as the SDK's app name in every call's User-Agent (`app/<name>`), so a call can be told by its caller
+    /// (the local stack records who made each call, to check it against that function's role). Without it the SDK
+    /// takes `AWS_SDK_UA_APP_ID`, which the local ECS sets for a strategy task.
+    pub app_name: Option<String>,
 }
 
 /// How long an AWS call may take, so that no client waits forever on a network that dropped it.

@@ -6,11 +6,11 @@
 //! function in the VPC has a route to what it calls.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use tradai_tests::project_root;
+use tradai_tests::template::transformed;
 
 /// Actions AWS accepts only on `Resource: "*"` (they take no resource-level permission), each granted where a
 /// comment in the template says why.
@@ -31,22 +31,6 @@ const STAR_ALLOWED: &[&str] = &[
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
 ];
-
-/// `template` (a path under the project root) as CloudFormation receives it.
-fn transformed(template: &str) -> Value {
-    let root = project_root();
-    let output = Command::new(root.join(".stand-ins/sam/bin/python"))
-        .arg(root.join("tests/stand-ins/sam-transform.py"))
-        .arg(root.join(template))
-        .output()
-        .expect("the SAM CLI's Python (make stand-ins)");
-    assert!(
-        output.status.success(),
-        "{template} does not transform: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
 
 fn main_stack() -> &'static Value {
     static STACK: OnceLock<Value> = OnceLock::new();

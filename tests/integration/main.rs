@@ -2,6 +2,7 @@
 //! and the checks that keep template, functions, events and code in step.
 
 mod answer;
+mod calls;
 mod cli;
 mod deploy;
 mod deployment;

@@ -312,6 +312,7 @@ async fn an_aws_endpoint_that_never_answers_is_given_up_on_not_waited_for() {
             attempt: std::time::Duration::from_millis(300),
             operation: std::time::Duration::from_secs(2),
         },
+        app_name: None,
     };
     let aws = tradai::aws::sdk_config(&settings).await;
     let store = tradai::store::DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), "tradai-workflow-state");

@@ -23,7 +23,7 @@ use tradai_tests::stack::Stack;
 use tradai_tests::template::{properties, template};
 
 /// A stand-in engine that behaves as Freqtrade does on success: the result zip, its meta file, the pointer.
-const SUCCEEDS: &str = r#"echo "freqtrade - INFO - Backtesting with data from 2026-01-05"
+pub(crate) const SUCCEEDS: &str = r#"echo "freqtrade - INFO - Backtesting with data from 2026-01-05"
 cp "$(dirname "$0")/result.zip" "$1/backtest-result-2026-11-24_06-00-00.zip"
 echo '{}' > "$1/backtest-result-2026-11-24_06-00-00.meta.json"
 echo '{"latest_backtest": "backtest-result-2026-11-24_06-00-00.zip"}' > "$1/.last_result.json""#;
@@ -120,7 +120,7 @@ fn execution_arn(local: &Deployment, run_id: RunId) -> String {
 }
 
 /// Waits for the execution of `run_id` to end; answers its status.
-async fn finished(local: &Deployment, run_id: RunId) -> String {
+pub(crate) async fn finished(local: &Deployment, run_id: RunId) -> String {
     let sfn = local.sfn().await;
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
@@ -177,14 +177,14 @@ async fn temporaries(stack: &Stack, run_id: RunId) -> Vec<String> {
 }
 
 /// A run of a freshly deployed strategy whose engine is `engine`, on `pair` with candles `age_hours` old, submitted.
-struct Run {
-    local: &'static Deployment,
+pub(crate) struct Run {
+    pub(crate) local: &'static Deployment,
     stack: Stack,
     strategy: Strategy,
-    run_id: RunId,
+    pub(crate) run_id: RunId,
 }
 
-async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
+pub(crate) async fn start_run(engine: &str, pair: &str, age_hours: i64) -> Run {
     let local = deployment::shared();
     let stack = local.stack().await;
     let strategy = strategy(local, &stack, engine).await;

@@ -94,6 +94,7 @@ pub async fn deploy_strategy(stack: &Stack, name: &str, base_config: &[u8], envi
     aws_sdk_ecs::Client::new(&stack.sdk)
         .register_task_definition()
         .family(format!("strategy-{name}"))
+        .task_role_arn(tradai_local::deployment::strategy_task_role_arn("local"))
         .container_definitions(container)
         .send()
         .await

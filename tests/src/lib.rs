@@ -6,6 +6,7 @@ pub mod candles;
 pub mod deployment;
 pub mod events;
 pub mod freqtrade;
+pub mod iam;
 pub mod mlflow;
 pub mod moto;
 pub mod network;

@@ -18,3 +18,20 @@ pub fn properties(logical_id: &str) -> &'static Value {
 fn project() -> &'static Template {
     Template::project().unwrap_or_else(|error| panic!("{error}"))
 }
+
+/// `template` (a path under the project root) as CloudFormation receives it: after the SAM transform of the pinned
+/// SAM CLI's translator (`tests/stand-ins/sam-transform.py`).
+pub fn transformed(template: &str) -> Value {
+    let root = crate::project_root();
+    let output = std::process::Command::new(root.join(".stand-ins/sam/bin/python"))
+        .arg(root.join("tests/stand-ins/sam-transform.py"))
+        .arg(root.join(template))
+        .output()
+        .expect("the SAM CLI's Python (make stand-ins)");
+    assert!(
+        output.status.success(),
+        "{template} does not transform: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}

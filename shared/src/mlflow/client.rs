@@ -119,7 +119,12 @@ impl MlflowClient {
                     // Boxed: the SDK's futures are deep, and every call of every client would carry them inline.
                     .get_or_try_init(|| {
                         Box::pin(async {
-                            let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+                            // As every client of the function is built: its timeouts, and its name as the caller.
+                            let settings = crate::settings::AwsSettings {
+                                app_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+                                ..crate::settings::AwsSettings::default()
+                            };
+                            let config = crate::aws::sdk_config(&settings).await;
                             read_secret(&aws_sdk_secretsmanager::Client::new(&config), secret).await
                         })
                     })

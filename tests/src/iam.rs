@@ -1,0 +1,411 @@
+//! IAM as AWS would apply it to the calls the local deployment recorded: each function's role, read from the
+//! SAM-transformed template, its resources resolved to the local deployment's own names (a logical ID to the
+//! resource the deployment made for it, `${Stage}` to its suffix), and each recorded call of that function
+//! evaluated against the role's statements (actions and resources with wildcards, the conditions our policies use:
+//! `StringEquals`, `StringLike`, `ArnEquals`, `ArnLike`). A call no statement allows is a violation naming the
+//! function, the action and the resource; a statement no call used is reported, not failed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use tradai_local::calls::Call;
+use tradai_local::{ACCOUNT, Deployment, REGION};
+
+/// The local deployment's physical names for the template's logical IDs: what `Ref` and `Fn::GetAtt …Arn` give.
+#[derive(Debug, Clone, Default)]
+pub struct Physical {
+    /// Logical ID → (`Ref` value, `Arn`).
+    pub resources: BTreeMap<String, (String, String)>,
+    /// Template parameters (and pseudo parameters) → value.
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl Physical {
+    /// The names the local deployment `local` made for the template's resources, and the functions' ARNs.
+    pub fn of(local: &Deployment, template: &Value) -> Physical {
+        let resources = &local.resources;
+        let cluster = local.cluster_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let stage = cluster.strip_prefix("tradai-").unwrap_or(&cluster).to_owned();
+        let table = |name: &str| {
+            (
+                name.to_owned(),
+                format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
+            )
+        };
+        let bucket = |name: &str| (name.to_owned(), format!("arn:aws:s3:::{name}"));
+        let same = |arn: &str| (arn.to_owned(), arn.to_owned());
+        let mut map: BTreeMap<String, (String, String)> = [
+            ("WorkflowStateTable", table(&resources.table)),
+            ("IdempotencyTable", table(&resources.idempotency_table)),
+            ("SweepTable", table(&resources.sweep_table)),
+            ("MarketDataBucket", bucket(&resources.market_data_bucket)),
+            ("ConfigBucket", bucket(&resources.config_bucket)),
+            ("ResultsBucket", bucket(&resources.results_bucket)),
+            (
+                "BacktestQueue",
+                (resources.queue_url.clone(), resources.queue_arn.clone()),
+            ),
+            ("BacktestStateMachine", same(&local.state_machine_arn)),
+            ("SweepStateMachine", same(&local.sweep_state_machine_arn)),
+            ("NotificationTopic", same(&local.topic_arn)),
+            ("AlertTopic", same(&local.alert_topic_arn)),
+            ("StrategyCluster", (cluster.clone(), local.cluster_arn.clone())),
+            (
+                "StrategyLogGroup",
+                (
+                    resources.strategy_log_group.clone(),
+                    format!(
+                        "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}",
+                        resources.strategy_log_group
+                    ),
+                ),
+            ),
+        ]
+        .into_iter()
+        .map(|(id, names)| (id.to_owned(), names))
+        .collect();
+        for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+            if resource["Type"] == "AWS::Lambda::Function" {
+                let binary = tradai_local::template::crate_of(id);
+                map.insert(id.clone(), (binary, tradai_local::template::function_arn(id)));
+            }
+        }
+        let mut parameters: BTreeMap<String, String> = template["Parameters"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, parameter)| Some((name.clone(), text(&parameter["Default"])?)))
+            .collect();
+        parameters.insert("Stage".into(), stage);
+        for (name, value) in [
+            ("AWS::Region", REGION),
+            ("AWS::AccountId", ACCOUNT),
+            ("AWS::Partition", "aws"),
+            ("AWS::URLSuffix", "amazonaws.com"),
+        ] {
+            parameters.insert(name.into(), value.into());
+        }
+        Physical {
+            resources: map,
+            parameters,
+        }
+    }
+
+    /// `value` (a policy's Resource or condition value) with its intrinsic functions resolved; a name this
+    /// deployment did not make resolves to `unresolved:<name>`, which matches no call.
+    pub fn resolve(&self, value: &Value) -> Vec<String> {
+        match value {
+            Value::String(text) => vec![text.clone()],
+            Value::Array(items) => items.iter().flat_map(|item| self.resolve(item)).collect(),
+            Value::Object(map) => {
+                if let Some(id) = map.get("Ref").and_then(Value::as_str) {
+                    vec![self.reference(id, None)]
+                } else if let Some(parts) = map.get("Fn::GetAtt").and_then(Value::as_array) {
+                    let id = parts.first().and_then(Value::as_str).unwrap_or_default();
+                    let attribute = parts.get(1).and_then(Value::as_str);
+                    vec![self.reference(id, attribute)]
+                } else if let Some(sub) = map.get("Fn::Sub") {
+                    vec![self.substitute(sub)]
+                } else if let Some(join) = map.get("Fn::Join").and_then(Value::as_array) {
+                    let delimiter = join.first().and_then(Value::as_str).unwrap_or_default();
+                    let parts: Vec<String> = join.get(1).map(|parts| self.resolve(parts)).unwrap_or_default();
+                    vec![parts.join(delimiter)]
+                } else {
+                    vec![format!("unresolved:{value}")]
+                }
+            }
+            other => vec![other.to_string()],
+        }
+    }
+
+    fn reference(&self, id: &str, attribute: Option<&str>) -> String {
+        if let Some(value) = self.parameters.get(id) {
+            return value.clone();
+        }
+        match (self.resources.get(id), attribute) {
+            (Some((reference, _)), None) => reference.clone(),
+            (Some((_, arn)), Some("Arn")) => arn.clone(),
+            _ => format!(
+                "unresolved:{id}{}",
+                attribute.map(|a| format!(".{a}")).unwrap_or_default()
+            ),
+        }
+    }
+
+    fn substitute(&self, sub: &Value) -> String {
+        let (template, variables) = match sub {
+            Value::Array(items) => (
+                items.first().and_then(Value::as_str).unwrap_or_default(),
+                items.get(1).and_then(Value::as_object),
+            ),
+            other => (other.as_str().unwrap_or_default(), None),
+        };
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                rest = "";
+                break;
+            };
+            let name = &after[..end];
+            let value = match variables.and_then(|variables| variables.get(name)) {
+                Some(given) => self.resolve(given).join(","),
+                None => match name.split_once('.') {
+                    Some((id, attribute)) if !name.starts_with("AWS::") => self.reference(id, Some(attribute)),
+                    _ => self.reference(name, None),
+                },
+            };
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
+/// One statement of a role, resolved.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub role: String,
+    pub sid: String,
+    pub allow: bool,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+    /// operator → key → values.
+    pub conditions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+}
+
+impl Statement {
+    fn applies(&self, call: &Call) -> bool {
+        self.actions.iter().any(|action| matches(action, &call.action, true))
+            && self
+                .resources
+                .iter()
+                .any(|resource| matches(resource, &call.resource, false))
+            && self.conditions_hold(call)
+    }
+
+    fn conditions_hold(&self, call: &Call) -> bool {
+        self.conditions.iter().all(|(operator, keys)| {
+            keys.iter().all(|(key, values)| {
+                let present = call
+                    .context
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(key))
+                    .map(|(_, value)| value);
+                match (operator.trim_end_matches("IfExists"), present) {
+                    (_, None) => operator.ends_with("IfExists"),
+                    ("StringEquals" | "ArnEquals", Some(value)) => values.iter().any(|allowed| allowed == value),
+                    ("StringLike" | "ArnLike", Some(value)) => {
+                        values.iter().any(|allowed| matches(allowed, value, false))
+                    }
+                    // An operator this checker does not know holds for no call: the statement is never taken for
+                    // one it might not allow.
+                    _ => false,
+                }
+            })
+        })
+    }
+}
+
+/// Whether `pattern` (IAM's `*` and `?`) matches `text`; actions match without regard to case.
+pub fn matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) = if ignore_case {
+        (
+            pattern.to_lowercase().chars().collect(),
+            text.to_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), text.chars().collect())
+    };
+    let (mut p, mut t, mut star, mut mark) = (0, 0, None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(at) = star {
+            p = at + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+/// Each function's role (by the function's binary name, as its calls name it) and each role a strategy task runs
+/// with (`task-role.<role name>`, as the local ECS names a task's calls), their statements resolved.
+pub fn function_roles(template: &Value, physical: &Physical) -> BTreeMap<String, Vec<Statement>> {
+    let resources = template["Resources"].as_object().cloned().unwrap_or_default();
+    let mut roles = BTreeMap::new();
+    for (id, role) in &resources {
+        let named = &role["Properties"]["RoleName"];
+        if role["Type"] == "AWS::IAM::Role" && !named.is_null() {
+            let name = physical.resolve(named).join("");
+            roles.insert(format!("task-role.{name}"), role_statements(id, role, physical));
+        }
+    }
+    for (id, resource) in &resources {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .unwrap_or_default();
+        let role = resources.get(role_id).unwrap_or(&Value::Null);
+        roles.insert(
+            tradai_local::template::crate_of(id),
+            role_statements(role_id, role, physical),
+        );
+    }
+    roles
+}
+
+/// Every statement of the inline policies of role `role` (logical ID `id`), resolved.
+fn role_statements(id: &str, role: &Value, physical: &Physical) -> Vec<Statement> {
+    role["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| statements(id, &policy["PolicyDocument"], physical))
+        .collect()
+}
+
+fn statements(role: &str, document: &Value, physical: &Physical) -> Vec<Statement> {
+    let list = match &document["Statement"] {
+        Value::Array(items) => items.clone(),
+        one => vec![one.clone()],
+    };
+    list.iter()
+        .enumerate()
+        .map(|(index, statement)| {
+            let strings = |value: &Value| -> Vec<String> {
+                match value {
+                    Value::Null => Vec::new(),
+                    other => physical.resolve(other),
+                }
+            };
+            let conditions = statement["Condition"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(operator, keys)| {
+                    let keys = keys
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(key, values)| (key.clone(), strings(values)))
+                        .collect();
+                    (operator.clone(), keys)
+                })
+                .collect();
+            Statement {
+                role: role.to_owned(),
+                sid: statement["Sid"]
+                    .as_str()
+                    .map_or_else(|| format!("#{index}"), str::to_owned),
+                allow: statement["Effect"] == "Allow",
+                actions: strings(&statement["Action"]),
+                resources: strings(&statement["Resource"]),
+                conditions,
+            }
+        })
+        .collect()
+}
+
+/// What the check found: the calls no statement allows, and the statements no call used.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// `function · action · resource (context)` of each call its role does not allow.
+    pub violations: Vec<String>,
+    /// `role/sid` of each allowing statement of a function that made calls, none of which it allowed.
+    pub unused: Vec<String>,
+    /// How many calls were checked.
+    pub checked: usize,
+}
+
+/// Checks every call whose caller is a function of `roles` against that function's statements.
+pub fn check(calls: &[Call], roles: &BTreeMap<String, Vec<Statement>>) -> Verdict {
+    let mut verdict = Verdict::default();
+    let mut used: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut seen: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+    for call in calls {
+        let Some(statements) = call.caller.as_deref().and_then(|caller| roles.get(caller)) else {
+            continue;
+        };
+        verdict.checked += 1;
+        let function = call.caller.as_deref().unwrap_or_default();
+        let denied = statements
+            .iter()
+            .any(|statement| !statement.allow && statement.applies(call));
+        let allowing: Vec<&Statement> = statements
+            .iter()
+            .filter(|statement| statement.allow && statement.applies(call))
+            .collect();
+        for statement in &allowing {
+            used.insert((statement.role.clone(), statement.sid.clone()));
+        }
+        if (denied || allowing.is_empty()) && seen.insert((function, &call.action, &call.resource)) {
+            verdict.violations.push(format!(
+                "{function} · {} · {}{}",
+                call.action,
+                call.resource,
+                if call.context.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {:?}", call.context)
+                }
+            ));
+        }
+    }
+    let callers: BTreeSet<&str> = calls.iter().filter_map(|call| call.caller.as_deref()).collect();
+    for (function, statements) in roles {
+        if !callers.contains(function.as_str()) {
+            continue;
+        }
+        for statement in statements.iter().filter(|statement| statement.allow) {
+            if !used.contains(&(statement.role.clone(), statement.sid.clone())) {
+                verdict.unused.push(format!("{}/{}", statement.role, statement.sid));
+            }
+        }
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_wildcards_match_as_aws_matches_them() {
+        assert!(matches("s3:Get*", "s3:GetObjectVersion", true));
+        assert!(matches("S3:getobject", "s3:GetObject", true));
+        assert!(!matches("s3:Get*", "s3:PutObject", true));
+        assert!(matches(
+            "arn:aws:s3:::b/results/*",
+            "arn:aws:s3:::b/results/x/summary.json",
+            false
+        ));
+        assert!(!matches("arn:aws:s3:::b/results/*", "arn:aws:s3:::b/temp/x", false));
+        assert!(matches("arn:aws:s3:::b", "arn:aws:s3:::b", false));
+        assert!(!matches("arn:aws:s3:::b", "arn:aws:s3:::bb", false));
+        assert!(matches("a?c*", "abcdef", false));
+        assert!(matches("*", "", false));
+    }
+}
