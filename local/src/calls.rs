@@ -301,6 +301,18 @@ fn ecs(
             .map(|task| (action.clone(), task_arn(task), context.clone()))
             .collect(),
         "StopTask" => vec![(action, task_arn(body["task"].as_str().unwrap_or("*")), context)],
+        // Registering a task definition with roles passes them to ECS's tasks: IAM checks iam:PassRole on each.
+        "RegisterTaskDefinition" => {
+            let passed = BTreeMap::from([("iam:PassedToService".to_owned(), "ecs-tasks.amazonaws.com".to_owned())]);
+            let mut calls = vec![(action, "*".to_owned(), context)];
+            calls.extend(
+                ["taskRoleArn", "executionRoleArn"]
+                    .iter()
+                    .filter_map(|key| body[*key].as_str())
+                    .map(|role| ("iam:PassRole".to_owned(), role.to_owned(), passed.clone())),
+            );
+            calls
+        }
         _ => vec![(action, "*".to_owned(), context)],
     }
 }
@@ -544,6 +556,30 @@ mod tests {
         assert_eq!(
             (published[0].action.as_str(), published[0].resource.as_str()),
             ("sns:Publish", "arn:aws:sns:us-east-1:123456789012:alerts")
+        );
+        let registered = json_call(
+            "ecs",
+            "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition",
+            r#"{"family":"strategy-Ema","taskRoleArn":"arn:aws:iam::123456789012:role/task"}"#,
+        );
+        let passed: Vec<(&str, &str, Option<&str>)> = registered
+            .iter()
+            .map(|call| {
+                let service = call.context.get("iam:PassedToService").map(String::as_str);
+                (call.action.as_str(), call.resource.as_str(), service)
+            })
+            .collect();
+        assert_eq!(
+            passed,
+            [
+                ("ecs:RegisterTaskDefinition", "*", None),
+                (
+                    "iam:PassRole",
+                    "arn:aws:iam::123456789012:role/task",
+                    Some("ecs-tasks.amazonaws.com")
+                )
+            ],
+            "the roles a task definition names are passed to ECS"
         );
         assert!(
             call("GET", "/moto-api/", "", &HeaderMap::new(), "").is_empty(),

@@ -85,10 +85,20 @@ impl Physical {
         ] {
             parameters.insert(name.into(), value.into());
         }
-        Physical {
+        let mut physical = Physical {
             resources: map,
             parameters,
+        };
+        // Roles with a name: their ARN is known before they exist (`role/<name>`), as the deployment names them.
+        for (id, role) in template["Resources"].as_object().into_iter().flatten() {
+            let named = &role["Properties"]["RoleName"];
+            if role["Type"] == "AWS::IAM::Role" && !named.is_null() {
+                let name = physical.resolve(named).join("");
+                let arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+                physical.resources.insert(id.clone(), (name, arn));
+            }
         }
+        physical
     }
 
     /// `value` (a policy's Resource or condition value) with its intrinsic functions resolved; a name this
