@@ -68,11 +68,17 @@ lint: stand-ins
 	$(VENV)/bin/hadolint container/Dockerfile mlflow/Dockerfile
 
 # Every binary is built first: the workflow tests run the functions under `cargo lambda watch` (which then finds
-# them fresh) and the entrypoint as the local ECS task; a test sends the entrypoint a real SIGTERM.
+# them fresh) and the entrypoint as the local ECS task; a test sends the entrypoint a real SIGTERM. Every AWS call a
+# function or strategy task makes on a local deployment is written under TRADAI_CALLS_DIR; after the suite, one more
+# test (ignored in the suite) checks all of them against their callers' roles.
+CALLS_DIR := $(CURDIR)/.stand-ins/calls
 unit-and-integration: stand-ins-up
 	cargo build --quiet --workspace --bins
+	rm -rf $(CALLS_DIR)
 	@trap '$(STAND_INS) stop' EXIT; \
-	  AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) cargo test --workspace
+	  export AWS_ENDPOINT_URL=$$($(STAND_INS) endpoint) MLFLOW_TRACKING_URI=$$($(STAND_INS) mlflow) TRADAI_CALLS_DIR=$(CALLS_DIR); \
+	  cargo test --workspace && \
+	  cargo test --quiet -p tradai-tests --test integration calls::every_call_of_the_whole_suite_is_allowed_by_its_role -- --ignored --exact --nocapture
 
 # The stand-ins start first: MLflow migrates its store (20-40 s) while clippy builds.
 test: stand-ins-up fmt lint clippy unit-and-integration

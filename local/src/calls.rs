@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::ACCOUNT;
 
 /// One call as IAM authorizes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Call {
     /// The SDK's app name of the caller (`app/<name>` in its User-Agent); none when it named none.
     pub caller: Option<String>,
@@ -332,6 +332,10 @@ fn decode(text: &str) -> String {
         .into_owned()
 }
 
+/// Where every process's recorder also writes its calls, a JSON line each (`<pid>.jsonl`), when set: `make test`
+/// checks the whole suite's calls after it.
+pub const CALLS_DIR: &str = "TRADAI_CALLS_DIR";
+
 /// The calls the router has seen, in order.
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -339,13 +343,50 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Keeps `calls`.
+    /// Keeps `calls`, and appends them to this process's file under [`CALLS_DIR`] when it is set.
     pub fn record(&self, calls: Vec<Call>) {
+        if calls.is_empty() {
+            return;
+        }
+        if let Some(folder) = std::env::var_os(CALLS_DIR) {
+            let lines: String = calls
+                .iter()
+                .filter_map(|call| serde_json::to_string(call).ok())
+                .map(|line| line + "\n")
+                .collect();
+            let path = std::path::Path::new(&folder).join(format!("{}.jsonl", std::process::id()));
+            // One write of whole lines in append mode: a process that ends mid-test leaves no half line.
+            let written = std::fs::create_dir_all(&folder).and_then(|()| {
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?
+                    .write_all(lines.as_bytes())
+            });
+            if let Err(error) = written {
+                tracing::warn!(path = %path.display(), %error, "the calls could not be written");
+            }
+        }
         // A panic elsewhere cannot leave half a push.
         self.calls
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .extend(calls);
+    }
+
+    /// Every call written under `folder` by any process (see [`CALLS_DIR`]).
+    pub fn read_all(folder: &std::path::Path) -> std::io::Result<Vec<Call>> {
+        let mut calls = Vec::new();
+        for entry in std::fs::read_dir(folder)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|extension| extension == "jsonl") {
+                for line in std::fs::read_to_string(&path)?.lines() {
+                    calls.push(serde_json::from_str(line).map_err(std::io::Error::other)?);
+                }
+            }
+        }
+        Ok(calls)
     }
 
     /// Every call so far.

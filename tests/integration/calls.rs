@@ -73,6 +73,12 @@ async fn every_call_a_function_made_is_allowed_by_its_role() {
         verdict.unused.join("\n")
     );
     std::fs::write(tradai_tests::project_root().join(".stand-ins/iam-report.txt"), &report).expect("the report");
+    // The names, for the check of the whole suite's calls after it (`make test`).
+    if let Some(folder) = std::env::var_os(tradai_local::calls::CALLS_DIR) {
+        let names = serde_json::to_vec(&physical).expect("JSON");
+        std::fs::create_dir_all(&folder).expect("the calls folder");
+        std::fs::write(std::path::Path::new(&folder).join("physical.json"), names).expect("the names");
+    }
     let callers: std::collections::BTreeSet<String> =
         local.calls.calls().into_iter().filter_map(|call| call.caller).collect();
     for caller in [
@@ -143,5 +149,36 @@ async fn a_permission_taken_out_of_a_role_fails_the_check_naming_the_call() {
         verdict.violations.contains(&expected),
         "{expected} among {:?}",
         verdict.violations
+    );
+}
+
+/// Every call any function or strategy task made in the whole test suite (each process's recorder writes them under
+/// `TRADAI_CALLS_DIR`) is allowed by its caller's role. `make test` runs it after the suite, with the local
+/// deployment's names `every_call_a_function_made_is_allowed_by_its_role` wrote beside the calls.
+#[test]
+#[ignore = "run by make test after the suite, over the calls the suite recorded"]
+fn every_call_of_the_whole_suite_is_allowed_by_its_role() {
+    let folder = std::env::var_os(tradai_local::calls::CALLS_DIR).expect("TRADAI_CALLS_DIR names the suite's calls");
+    let folder = std::path::PathBuf::from(folder);
+    let names =
+        std::fs::read(folder.join("physical.json")).expect("the suite's calls test wrote the deployment's names");
+    let physical: tradai_tests::iam::Physical = serde_json::from_slice(&names).expect("JSON");
+    let calls = tradai_local::calls::Recorder::read_all(&folder).expect("the recorded calls");
+    let roles = tradai_tests::iam::function_roles(main_stack(), &physical);
+    let verdict = tradai_tests::iam::check(&calls, &roles);
+    let report = format!(
+        "{} calls of the whole suite checked against their roles ({} recorded)\nstatements of those callers no call \
+         used:\n{}\n",
+        verdict.checked,
+        calls.len(),
+        verdict.unused.join("\n")
+    );
+    std::fs::write(tradai_tests::project_root().join(".stand-ins/iam-report.txt"), &report).expect("the report");
+    println!("{report}");
+    assert!(verdict.checked > 0, "the suite's calls were recorded");
+    assert!(
+        verdict.violations.is_empty(),
+        "calls their role does not allow:\n{}",
+        verdict.violations.join("\n")
     );
 }

@@ -12,7 +12,7 @@ use tradai_local::calls::Call;
 use tradai_local::{ACCOUNT, Deployment, REGION};
 
 /// The local deployment's physical names for the template's logical IDs: what `Ref` and `Fn::GetAtt …Arn` give.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Physical {
     /// Logical ID → (`Ref` value, `Arn`).
     pub resources: BTreeMap<String, (String, String)>,

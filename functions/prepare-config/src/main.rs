@@ -14,9 +14,9 @@
 //! MLFLOW_TRACKING_URI, MARKET_DATA_S3_URI (hashed, and passed on to the container), ECS_TASK_PREFIX (default
 //! `strategy-`), AWS_ENDPOINT_URL.
 //! IAM: s3:GetObject on the configs bucket; s3:PutObject on its temp/*; s3:GetObject and s3:GetObjectVersion on the
-//! market-data bucket; s3:PutObject on results/*; s3:GetObject and s3:PutObject on object-hashes/* (the hashes of
-//! object versions read before); dynamodb:GetItem, UpdateItem and Query (the fingerprint index)
-//! on the job table.
+//! market-data bucket; s3:GetObject and s3:PutObject on results/* (a re-run reads its original's manifest) and on
+//! object-hashes/* (the hashes of object versions read before), s3:ListBucket of both prefixes; dynamodb:GetItem,
+//! UpdateItem and Query (the fingerprint index) on the job table.
 
 use prepare_config::{Deps, Settings, handle};
 use tradai::settings::Env;
