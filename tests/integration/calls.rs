@@ -65,7 +65,10 @@ async fn every_call_a_function_made_is_allowed_by_its_role() {
     }
     let physical = tradai_tests::iam::Physical::of(local, main_stack());
     let roles = tradai_tests::iam::function_roles(main_stack(), &physical);
-    let verdict = tradai_tests::iam::check(&local.calls.calls(), &roles);
+    let verdict = tradai_tests::iam::check(
+        &tradai_tests::iam::with_implied(&local.calls.calls(), main_stack(), &physical),
+        &roles,
+    );
     // The report: what was checked, and each statement of a caller seen that no call used (listed, not failed).
     let report = format!(
         "{} calls checked against their roles\nstatements of those callers no call used:\n{}\n",
@@ -165,7 +168,10 @@ fn every_call_of_the_whole_suite_is_allowed_by_its_role() {
     let physical: tradai_tests::iam::Physical = serde_json::from_slice(&names).expect("JSON");
     let calls = tradai_local::calls::Recorder::read_all(&folder).expect("the recorded calls");
     let roles = tradai_tests::iam::function_roles(main_stack(), &physical);
-    let verdict = tradai_tests::iam::check(&calls, &roles);
+    let verdict = tradai_tests::iam::check(
+        &tradai_tests::iam::with_implied(&calls, main_stack(), &physical),
+        &roles,
+    );
     let report = format!(
         "{} calls of the whole suite checked against their roles ({} recorded)\nstatements of those callers no call \
          used:\n{}\n",

@@ -89,6 +89,14 @@ impl Physical {
             resources: map,
             parameters,
         };
+        // The stack's KMS keys, which the local deployment does not make: an ARN of their own, so that a key a call
+        // implies and the statements granting it name the same key.
+        for (id, key) in template["Resources"].as_object().into_iter().flatten() {
+            if key["Type"] == "AWS::KMS::Key" {
+                let arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}");
+                physical.resources.insert(id.clone(), (arn.clone(), arn));
+            }
+        }
         // Roles with a name: their ARN is known before they exist (`role/<name>`), as the deployment names them.
         for (id, role) in template["Resources"].as_object().into_iter().flatten() {
             let named = &role["Properties"]["RoleName"];
@@ -339,6 +347,39 @@ fn statements(role: &str, document: &Value, physical: &Physical) -> Vec<Statemen
         .collect()
 }
 
+/// `calls` with the calls AWS makes with the caller's permissions on its behalf: a publish to a topic encrypted with
+/// one of the stack's keys needs `kms:GenerateDataKey` and `kms:Decrypt` on that key.
+pub fn with_implied(calls: &[Call], template: &Value, physical: &Physical) -> Vec<Call> {
+    let resources = template["Resources"].as_object().cloned().unwrap_or_default();
+    let encrypted: BTreeMap<String, String> = resources
+        .iter()
+        .filter(|(_, topic)| topic["Type"] == "AWS::SNS::Topic")
+        .filter_map(|(id, topic)| {
+            let key = topic["Properties"]["KmsMasterKeyId"]["Ref"].as_str()?;
+            let topic_arn = physical.resources.get(id)?.0.clone();
+            let key_arn = physical.resources.get(key)?.1.clone();
+            Some((topic_arn, key_arn))
+        })
+        .collect();
+    let mut all = Vec::with_capacity(calls.len());
+    for call in calls {
+        all.push(call.clone());
+        if call.action == "sns:Publish"
+            && let Some(key) = encrypted.get(&call.resource)
+        {
+            for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                all.push(Call {
+                    action: action.to_owned(),
+                    resource: key.clone(),
+                    context: BTreeMap::new(),
+                    ..call.clone()
+                });
+            }
+        }
+    }
+    all
+}
+
 /// What the check found: the calls no statement allows, and the statements no call used.
 #[derive(Debug, Default)]
 pub struct Verdict {
@@ -401,6 +442,58 @@ pub fn check(calls: &[Call], roles: &BTreeMap<String, Vec<Statement>>) -> Verdic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_publish_to_a_topic_under_a_key_of_the_stack_needs_that_key() {
+        let template = serde_json::json!({"Resources": {
+            "AlertKey": {"Type": "AWS::KMS::Key"},
+            "AlertTopic": {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": {"Ref": "AlertKey"}}},
+            "NotificationTopic": {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}}}});
+        let mut physical = Physical::default();
+        for (id, arn) in [
+            ("AlertTopic", "arn:aws:sns:us-east-1:1:alerts"),
+            ("NotificationTopic", "arn:aws:sns:us-east-1:1:n"),
+        ] {
+            physical.resources.insert(id.into(), (arn.into(), arn.into()));
+        }
+        physical.resources.insert(
+            "AlertKey".into(),
+            ("k".into(), "arn:aws:kms:us-east-1:1:key/AlertKey".into()),
+        );
+        let publish = |topic: &str| Call {
+            caller: Some("orphan-scanner".into()),
+            action: "sns:Publish".into(),
+            resource: topic.into(),
+            context: BTreeMap::new(),
+        };
+        let calls = with_implied(
+            &[
+                publish("arn:aws:sns:us-east-1:1:alerts"),
+                publish("arn:aws:sns:us-east-1:1:n"),
+            ],
+            &template,
+            &physical,
+        );
+        let named: Vec<(&str, &str)> = calls
+            .iter()
+            .map(|call| (call.action.as_str(), call.resource.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("sns:Publish", "arn:aws:sns:us-east-1:1:alerts"),
+                ("kms:GenerateDataKey", "arn:aws:kms:us-east-1:1:key/AlertKey"),
+                ("kms:Decrypt", "arn:aws:kms:us-east-1:1:key/AlertKey"),
+                ("sns:Publish", "arn:aws:sns:us-east-1:1:n"),
+            ],
+            "an AWS-managed key needs no grant"
+        );
+        assert!(
+            calls
+                .iter()
+                .all(|call| call.caller.as_deref() == Some("orphan-scanner"))
+        );
+    }
 
     #[test]
     fn iam_wildcards_match_as_aws_matches_them() {
