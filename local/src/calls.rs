@@ -49,7 +49,11 @@ pub fn describe(request: &Request<'_>) -> Vec<Call> {
     };
     let target = header("x-amz-target");
     let operation = target.rsplit('.').next().unwrap_or_default();
-    let body: Value = serde_json::from_slice(request.body).unwrap_or(Value::Null);
+    // The JSON protocols' input; S3 (objects of any size), SNS (a form) and Lambda (a payload) are read otherwise.
+    let body: Value = match service.as_str() {
+        "s3" | "sns" | "lambda" => Value::Null,
+        _ => serde_json::from_slice(request.body).unwrap_or(Value::Null),
+    };
     let arn = |service: &str, resource: &str| format!("arn:aws:{service}:{region}:{ACCOUNT}:{resource}");
     let one = |action: String, resource: String| vec![(action, resource, BTreeMap::new())];
     let found: Vec<(String, String, BTreeMap<String, String>)> = match service.as_str() {
@@ -336,16 +340,31 @@ fn decode(text: &str) -> String {
 /// checks the whole suite's calls after it.
 pub const CALLS_DIR: &str = "TRADAI_CALLS_DIR";
 
-/// The calls the router has seen, in order.
-#[derive(Debug, Default)]
+/// The calls the router has seen, in order: kept by a deployment for tests, never by one a person runs (`tradai
+/// up`), where the list would only grow.
+#[derive(Debug)]
 pub struct Recorder {
+    enabled: bool,
     calls: Mutex<Vec<Call>>,
 }
 
 impl Recorder {
+    /// A recorder that keeps calls when `enabled`, and otherwise keeps none.
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            calls: Mutex::default(),
+        }
+    }
+
+    /// Whether calls are kept: when not, the router need not describe them.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// Keeps `calls`, and appends them to this process's file under [`CALLS_DIR`] when it is set.
     pub fn record(&self, calls: Vec<Call>) {
-        if calls.is_empty() {
+        if !self.enabled || calls.is_empty() {
             return;
         }
         if let Some(folder) = std::env::var_os(CALLS_DIR) {

@@ -33,6 +33,9 @@ pub struct DeploymentOptions {
     /// The IAM identity every request to the HTTP API is taken to come from (API Gateway's IAM authorizer would
     /// have checked its signature).
     pub caller: String,
+    /// Whether every AWS call through the router is kept with its caller (`Deployment::calls`): for tests that check
+    /// the calls against the template's roles.
+    pub record_calls: bool,
 }
 
 impl DeploymentOptions {
@@ -44,6 +47,7 @@ impl DeploymentOptions {
             suffix: "local".to_owned(),
             mlflow_url: mlflow_url.into(),
             caller: format!("arn:aws:iam::{ACCOUNT}:user/local"),
+            record_calls: false,
         }
     }
 }
@@ -80,7 +84,7 @@ pub struct Deployment {
     pub sweep_state_machine_arn: String,
     pub ecs: Arc<LocalEcs>,
     pub functions: Functions,
-    /// Every AWS call that passed the router, with who made it.
+    /// Every AWS call that passed the router, with who made it (when the options asked for it).
     pub calls: Arc<Recorder>,
     _moto: Moto,
 }
@@ -121,7 +125,7 @@ impl Deployment {
                 what: format!("the router on port {router_port}"),
                 source,
             })?;
-        let calls = Arc::new(Recorder::default());
+        let calls = Arc::new(Recorder::new(options.record_calls));
         let router = Arc::new(Router::new(
             template,
             moto.url.clone(),

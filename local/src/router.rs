@@ -118,13 +118,15 @@ impl Router {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        self.calls.record(crate::calls::describe(&crate::calls::Request {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or_default(),
-            headers: &parts.headers,
-            body: &body,
-        }));
+        if self.calls.enabled() {
+            self.calls.record(crate::calls::describe(&crate::calls::Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or_default(),
+                headers: &parts.headers,
+                body: &body,
+            }));
+        }
         match destination(parts.uri.path(), &target) {
             Some(Destination::Functions) => match invoked_function(parts.uri.path()) {
                 Some(function) => self.invoke(&function, body).await,

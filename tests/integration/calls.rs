@@ -3,15 +3,29 @@
 //! call as IAM authorizes it (caller, action, resource ARN) — what a check of every role against the calls its
 //! owner really makes is built on.
 
+use tradai_local::Deployment;
 use tradai_tests::deployment;
+use tradai_tests::iam::{Physical, Verdict, audit};
+
+/// GET `route` through the local deployment's HTTP API, which must answer 2xx.
+async fn get(local: &Deployment, route: &str) {
+    let answer = reqwest::get(format!("{}{route}", local.api_url))
+        .await
+        .expect("the API answers");
+    assert!(answer.status().is_success(), "{route}: {}", answer.status());
+}
+
+/// Writes `verdict`'s report (of `recorded` calls) where `make test` leaves it.
+fn write_report(verdict: &Verdict, recorded: usize) -> String {
+    let report = verdict.report(recorded);
+    std::fs::write(tradai_tests::project_root().join(".stand-ins/iam-report.txt"), &report).expect("the report");
+    report
+}
 
 #[tokio::test]
 async fn the_calls_a_route_makes_are_recorded_with_the_function_that_made_them() {
     let local = deployment::shared();
-    let answer = reqwest::get(format!("{}/ready", local.api_url))
-        .await
-        .expect("the API answers");
-    assert_eq!(answer.status().as_u16(), 200, "{:?}", answer.text().await);
+    get(local, "/ready").await;
     let made: Vec<(String, String)> = local
         .calls
         .calls()
@@ -58,32 +72,19 @@ async fn every_call_a_function_made_is_allowed_by_its_role() {
         "/backtests?limit=5",
         "/data/datasets?exchange=binance",
     ] {
-        let answer = reqwest::get(format!("{}{route}", local.api_url))
-            .await
-            .expect("the API answers");
-        assert!(answer.status().is_success(), "{route}: {}", answer.status());
+        get(local, route).await;
     }
-    let physical = tradai_tests::iam::Physical::of(local, main_stack());
-    let roles = tradai_tests::iam::function_roles(main_stack(), &physical);
-    let verdict = tradai_tests::iam::check(
-        &tradai_tests::iam::with_implied(&local.calls.calls(), main_stack(), &physical),
-        &roles,
-    );
-    // The report: what was checked, and each statement of a caller seen that no call used (listed, not failed).
-    let report = format!(
-        "{} calls checked against their roles\nstatements of those callers no call used:\n{}\n",
-        verdict.checked,
-        verdict.unused.join("\n")
-    );
-    std::fs::write(tradai_tests::project_root().join(".stand-ins/iam-report.txt"), &report).expect("the report");
+    let physical = Physical::of(local, main_stack());
+    let calls = local.calls.calls();
+    let verdict = audit(&calls, main_stack(), &physical);
+    write_report(&verdict, calls.len());
     // The names, for the check of the whole suite's calls after it (`make test`).
     if let Some(folder) = std::env::var_os(tradai_local::calls::CALLS_DIR) {
         let names = serde_json::to_vec(&physical).expect("JSON");
         std::fs::create_dir_all(&folder).expect("the calls folder");
         std::fs::write(std::path::Path::new(&folder).join("physical.json"), names).expect("the names");
     }
-    let callers: std::collections::BTreeSet<String> =
-        local.calls.calls().into_iter().filter_map(|call| call.caller).collect();
+    let callers: std::collections::BTreeSet<String> = calls.into_iter().filter_map(|call| call.caller).collect();
     for caller in [
         "validate-strategy",
         "check-data-freshness",
@@ -119,11 +120,8 @@ async fn every_call_a_function_made_is_allowed_by_its_role() {
 #[tokio::test]
 async fn a_permission_taken_out_of_a_role_fails_the_check_naming_the_call() {
     let local = deployment::shared();
-    let answer = reqwest::get(format!("{}/ready", local.api_url))
-        .await
-        .expect("the API answers");
-    assert_eq!(answer.status().as_u16(), 200);
-    let physical = tradai_tests::iam::Physical::of(local, main_stack());
+    get(local, "/ready").await;
+    let physical = Physical::of(local, main_stack());
     let mut stack = main_stack().clone();
     let statements = stack
         .pointer_mut("/Resources/ReadyFunctionRole/Properties/Policies/0/PolicyDocument/Statement")
@@ -138,12 +136,9 @@ async fn a_permission_taken_out_of_a_role_fails_the_check_naming_the_call() {
         .into_iter()
         .filter(|call| call.caller.as_deref() == Some("ready"))
         .collect();
-    let allowed = tradai_tests::iam::check(
-        &ready_calls,
-        &tradai_tests::iam::function_roles(main_stack(), &physical),
-    );
+    let allowed = audit(&ready_calls, main_stack(), &physical);
     assert!(allowed.violations.is_empty(), "{:?}", allowed.violations);
-    let verdict = tradai_tests::iam::check(&ready_calls, &tradai_tests::iam::function_roles(&stack, &physical));
+    let verdict = audit(&ready_calls, &stack, &physical);
     let expected = format!(
         "ready · s3:ListBucket · arn:aws:s3:::{}",
         local.resources.results_bucket
@@ -165,22 +160,10 @@ fn every_call_of_the_whole_suite_is_allowed_by_its_role() {
     let folder = std::path::PathBuf::from(folder);
     let names =
         std::fs::read(folder.join("physical.json")).expect("the suite's calls test wrote the deployment's names");
-    let physical: tradai_tests::iam::Physical = serde_json::from_slice(&names).expect("JSON");
+    let physical: Physical = serde_json::from_slice(&names).expect("JSON");
     let calls = tradai_local::calls::Recorder::read_all(&folder).expect("the recorded calls");
-    let roles = tradai_tests::iam::function_roles(main_stack(), &physical);
-    let verdict = tradai_tests::iam::check(
-        &tradai_tests::iam::with_implied(&calls, main_stack(), &physical),
-        &roles,
-    );
-    let report = format!(
-        "{} calls of the whole suite checked against their roles ({} recorded)\nstatements of those callers no call \
-         used:\n{}\n",
-        verdict.checked,
-        calls.len(),
-        verdict.unused.join("\n")
-    );
-    std::fs::write(tradai_tests::project_root().join(".stand-ins/iam-report.txt"), &report).expect("the report");
-    println!("{report}");
+    let verdict = audit(&calls, main_stack(), &physical);
+    println!("the whole suite: {}", write_report(&verdict, calls.len()));
     assert!(verdict.checked > 0, "the suite's calls were recorded");
     assert!(
         verdict.violations.is_empty(),

@@ -41,6 +41,7 @@ fn start() -> Deployment {
                 crate::capture_logs();
                 let options = DeploymentOptions {
                     retry_scale: RETRY_SCALE,
+                    record_calls: true,
                     ..DeploymentOptions::new(crate::mlflow::endpoint())
                 };
                 let started = Deployment::start(options).await;

@@ -34,7 +34,7 @@ impl Physical {
         };
         let bucket = |name: &str| (name.to_owned(), format!("arn:aws:s3:::{name}"));
         let same = |arn: &str| (arn.to_owned(), arn.to_owned());
-        let mut map: BTreeMap<String, (String, String)> = [
+        let map: BTreeMap<String, (String, String)> = [
             ("WorkflowStateTable", table(&resources.table)),
             ("IdempotencyTable", table(&resources.idempotency_table)),
             ("SweepTable", table(&resources.sweep_table)),
@@ -64,12 +64,6 @@ impl Physical {
         .into_iter()
         .map(|(id, names)| (id.to_owned(), names))
         .collect();
-        for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
-            if resource["Type"] == "AWS::Lambda::Function" {
-                let binary = tradai_local::template::crate_of(id);
-                map.insert(id.clone(), (binary, tradai_local::template::function_arn(id)));
-            }
-        }
         let mut parameters: BTreeMap<String, String> = template["Parameters"]
             .as_object()
             .into_iter()
@@ -89,22 +83,27 @@ impl Physical {
             resources: map,
             parameters,
         };
-        // The stack's KMS keys, which the local deployment does not make: an ARN of their own, so that a key a call
-        // implies and the statements granting it name the same key.
-        for (id, key) in template["Resources"].as_object().into_iter().flatten() {
-            if key["Type"] == "AWS::KMS::Key" {
-                let arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}");
-                physical.resources.insert(id.clone(), (arn.clone(), arn));
-            }
-        }
-        // Roles with a name: their ARN is known before they exist (`role/<name>`), as the deployment names them.
-        for (id, role) in template["Resources"].as_object().into_iter().flatten() {
-            let named = &role["Properties"]["RoleName"];
-            if role["Type"] == "AWS::IAM::Role" && !named.is_null() {
-                let name = physical.resolve(named).join("");
-                let arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
-                physical.resources.insert(id.clone(), (name, arn));
-            }
+        // What the template names itself: each function's binary and ARN as the local deployment serves it; each
+        // KMS key (the local deployment makes none) an ARN of its own, so that a key a call implies and the
+        // statements granting it name the same key; each role with a name its ARN, `role/<name>`.
+        for (id, resource) in template["Resources"].as_object().into_iter().flatten() {
+            let names = match resource["Type"].as_str() {
+                Some("AWS::Lambda::Function") => (
+                    tradai_local::template::crate_of(id),
+                    tradai_local::template::function_arn(id),
+                ),
+                Some("AWS::KMS::Key") => {
+                    let arn = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{id}");
+                    (arn.clone(), arn)
+                }
+                Some("AWS::IAM::Role") if !resource["Properties"]["RoleName"].is_null() => {
+                    let name = physical.resolve(&resource["Properties"]["RoleName"]).join("");
+                    let arn = format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+                    (name, arn)
+                }
+                _ => continue,
+            };
+            physical.resources.insert(id.clone(), names);
         }
         physical
     }
@@ -270,27 +269,29 @@ pub fn matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
 /// Each function's role (by the function's binary name, as its calls name it) and each role a strategy task runs
 /// with (`task-role.<role name>`, as the local ECS names a task's calls), their statements resolved.
 pub fn function_roles(template: &Value, physical: &Physical) -> BTreeMap<String, Vec<Statement>> {
-    let resources = template["Resources"].as_object().cloned().unwrap_or_default();
+    let empty = serde_json::Map::new();
+    let resources = template["Resources"].as_object().unwrap_or(&empty);
     let mut roles = BTreeMap::new();
-    for (id, role) in &resources {
-        let named = &role["Properties"]["RoleName"];
-        if role["Type"] == "AWS::IAM::Role" && !named.is_null() {
-            let name = physical.resolve(named).join("");
-            roles.insert(format!("task-role.{name}"), role_statements(id, role, physical));
+    for (id, resource) in resources {
+        match resource["Type"].as_str() {
+            // A named role (as a task definition names it): its name is what Physical resolved.
+            Some("AWS::IAM::Role") => {
+                if let Some((name, _)) = physical.resources.get(id) {
+                    roles.insert(format!("task-role.{name}"), role_statements(id, resource, physical));
+                }
+            }
+            Some("AWS::Lambda::Function") => {
+                let role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+                    .as_str()
+                    .unwrap_or_default();
+                let role = resources.get(role_id).unwrap_or(&Value::Null);
+                roles.insert(
+                    tradai_local::template::crate_of(id),
+                    role_statements(role_id, role, physical),
+                );
+            }
+            _ => {}
         }
-    }
-    for (id, resource) in &resources {
-        if resource["Type"] != "AWS::Lambda::Function" {
-            continue;
-        }
-        let role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
-            .as_str()
-            .unwrap_or_default();
-        let role = resources.get(role_id).unwrap_or(&Value::Null);
-        roles.insert(
-            tradai_local::template::crate_of(id),
-            role_statements(role_id, role, physical),
-        );
     }
     roles
 }
@@ -350,9 +351,10 @@ fn statements(role: &str, document: &Value, physical: &Physical) -> Vec<Statemen
 /// `calls` with the calls AWS makes with the caller's permissions on its behalf: a publish to a topic encrypted with
 /// one of the stack's keys needs `kms:GenerateDataKey` and `kms:Decrypt` on that key.
 pub fn with_implied(calls: &[Call], template: &Value, physical: &Physical) -> Vec<Call> {
-    let resources = template["Resources"].as_object().cloned().unwrap_or_default();
-    let encrypted: BTreeMap<String, String> = resources
-        .iter()
+    let encrypted: BTreeMap<String, String> = template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
         .filter(|(_, topic)| topic["Type"] == "AWS::SNS::Topic")
         .filter_map(|(id, topic)| {
             let key = topic["Properties"]["KmsMasterKeyId"]["Ref"].as_str()?;
@@ -380,6 +382,15 @@ pub fn with_implied(calls: &[Call], template: &Value, physical: &Physical) -> Ve
     all
 }
 
+/// Checks `calls`, with what they imply, against the roles `template` gives their callers, its resources named as
+/// `physical` says.
+pub fn audit(calls: &[Call], template: &Value, physical: &Physical) -> Verdict {
+    check(
+        &with_implied(calls, template, physical),
+        &function_roles(template, physical),
+    )
+}
+
 /// What the check found: the calls no statement allows, and the statements no call used.
 #[derive(Debug, Default)]
 pub struct Verdict {
@@ -389,6 +400,18 @@ pub struct Verdict {
     pub unused: Vec<String>,
     /// How many calls were checked.
     pub checked: usize,
+}
+
+impl Verdict {
+    /// The report: how many calls were checked (of `recorded`), and each statement of a caller seen that no call
+    /// used — listed, not failed.
+    pub fn report(&self, recorded: usize) -> String {
+        format!(
+            "{} calls checked against their roles ({recorded} recorded)\nstatements of those callers no call used:\n{}\n",
+            self.checked,
+            self.unused.join("\n")
+        )
+    }
 }
 
 /// Checks every call whose caller is a function of `roles` against that function's statements.

@@ -59,7 +59,8 @@ pub struct DestroyArgs {
     pub project: PathBuf,
 }
 
-/// The project checkout `tradai` was built from (its tests read the project's own files).
+/// The project checkout `tradai` was built from, whose files its tests read.
+#[cfg(test)]
 pub fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -175,8 +176,7 @@ pub async fn deploy(invocation: Invocation<'_>, args: DeployArgs) -> Result<u8, 
     let sam = Tool::sam();
     let docker = Tool::docker();
     let account = preflight::run(&config, region, &sam, &docker).await?;
-    let existing = preflight::stack_status(&account.sdk, &config.stack_name).await?;
-    let first = existing.is_none();
+    let first = !preflight::stack_exists(&account.sdk, &config.stack_name).await?;
 
     mlflow_image(&project, &account, &parameters, &sam, &docker).await?;
 
@@ -389,19 +389,17 @@ pub async fn destroy(invocation: Invocation<'_>, args: DestroyArgs) -> Result<u8
     ])
     .await?;
     let left = stage::existing(&account.sdk, &kept).await?;
-    let deleted = if args.delete_data {
+    let (deleted, kept) = if args.delete_data {
         stage::delete_data(&account.sdk, &left).await?;
-        left.clone()
+        (left, Vec::new())
     } else {
-        Vec::new()
+        (Vec::new(), left)
     };
     DeployedStage::forget(state, stage).map_err(failure)?;
-    let kept: Vec<String> = left
-        .iter()
-        .filter(|resource| !deleted.contains(resource))
-        .map(ToString::to_string)
-        .collect();
-    let deleted: Vec<String> = deleted.iter().map(ToString::to_string).collect();
+    let (deleted, kept): (Vec<String>, Vec<String>) = (
+        deleted.iter().map(ToString::to_string).collect(),
+        kept.iter().map(ToString::to_string).collect(),
+    );
     if json {
         let answer = json!({"stage": stage, "stack_name": config.stack_name, "deleted_data": deleted, "kept": kept});
         println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());

@@ -104,13 +104,12 @@ async fn ecs_service_linked_role(sdk: &SdkConfig) -> Result<(), Failure> {
     }
 }
 
-/// The stack's status, or none when there is no stack. A first create that failed and was rolled back leaves a
-/// stack that can only be deleted: it is deleted here, and the deploy creates it afresh. A stack in the middle of
-/// an operation is refused.
-pub async fn stack_status(sdk: &SdkConfig, stack_name: &str) -> Result<Option<String>, Failure> {
+/// Whether the stack exists. A first create that failed and was rolled back leaves a stack that can only be
+/// deleted: it is deleted here, and the deploy creates it afresh. A stack in the middle of an operation is refused.
+pub async fn stack_exists(sdk: &SdkConfig, stack_name: &str) -> Result<bool, Failure> {
     let cloudformation = aws_sdk_cloudformation::Client::new(sdk);
     let Some(status) = current_status(&cloudformation, stack_name).await? else {
-        return Ok(None);
+        return Ok(false);
     };
     match status.as_str() {
         "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => {
@@ -132,12 +131,12 @@ pub async fn stack_status(sdk: &SdkConfig, stack_name: &str) -> Result<Option<St
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             }
-            Ok(None)
+            Ok(false)
         }
         busy if busy.ends_with("_IN_PROGRESS") => Err(not_ready(format!(
             "stack {stack_name} is {busy}: wait until it ends, then deploy again"
         ))),
-        _ => Ok(Some(status)),
+        _ => Ok(true),
     }
 }
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use aws_config::SdkConfig;
 use serde::{Deserialize, Serialize};
 
+use super::failure;
 use super::preflight::Account;
-use crate::{Failure, exit};
+use crate::Failure;
 
 /// A stage as its last deploy left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,10 +27,6 @@ pub struct DeployedStage {
 
 fn path(state: &Path, stage: &str) -> PathBuf {
     state.join("stages").join(format!("{stage}.json"))
-}
-
-fn failure(error: impl fmt::Display) -> Failure {
-    Failure::new(exit::ERROR, error.to_string())
 }
 
 impl DeployedStage {
