@@ -65,7 +65,7 @@ lint: stand-ins
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true .stand-ins/checkov/bin/checkov --config-file .checkov.yaml --file template.yaml $(addprefix --file ,$(wildcard templates/*.yaml))
 	.stand-ins/node/node_modules/.bin/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(VENV)/bin/openapi-spec-validator openapi.yaml
-	$(VENV)/bin/hadolint container/Dockerfile mlflow/Dockerfile
+	$(VENV)/bin/hadolint container/Dockerfile container/engine/Dockerfile mlflow/Dockerfile
 
 # Every binary is built first: the workflow tests run the functions under `cargo lambda watch` (which then finds
 # them fresh) and the entrypoint as the local ECS task; a test sends the entrypoint a real SIGTERM. Every AWS call a

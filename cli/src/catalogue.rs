@@ -16,6 +16,39 @@ pub enum DataCommand {
         #[arg(long)]
         exchange: Option<String>,
     },
+    /// Delete candle files (`PAIRS --timeframe`) and with --markets the markets snapshot of an exchange; a run
+    /// that pinned a version still reads it.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The pairs whose candle files to delete (`BTC/USDT ETH/USDT`).
+    #[arg(requires = "timeframe")]
+    pub pairs: Vec<String>,
+    #[arg(long, required = true)]
+    pub exchange: String,
+    /// The candle files' timeframe.
+    #[arg(long)]
+    pub timeframe: Option<String>,
+    /// The exchange's markets snapshot too.
+    #[arg(long)]
+    pub markets: bool,
+}
+
+/// `DELETE /data/datasets`'s query for `args`.
+fn delete_query(args: &DeleteArgs) -> Vec<(&'static str, String)> {
+    let mut query = vec![("exchange", args.exchange.clone())];
+    if !args.pairs.is_empty() {
+        query.push(("pairs", args.pairs.join(",")));
+    }
+    if let Some(timeframe) = &args.timeframe {
+        query.push(("timeframe", timeframe.clone()));
+    }
+    if args.markets {
+        query.push(("markets", "true".to_owned()));
+    }
+    query
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +138,30 @@ pub async fn strategy(context: &Context, name: &str) -> Result<u8, Failure> {
 pub async fn data(context: &Context, command: DataCommand) -> Result<u8, Failure> {
     match command {
         DataCommand::Push(args) => crate::push::push(context, args).await,
+        DataCommand::Delete(args) => {
+            let answer = context
+                .api
+                .send("DELETE", "/data/datasets", &delete_query(&args), None)
+                .await?;
+            context.print(&answer, || {
+                let list = |name: &str| -> Vec<String> {
+                    answer[name]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|key| key.as_str().map(str::to_owned))
+                        .collect()
+                };
+                let (deleted, missing) = (list("deleted"), list("missing"));
+                let mut lines = vec![format!("deleted {} of {}", deleted.len(), args.exchange)];
+                lines.extend(deleted.iter().map(|key| format!("  {key}")));
+                if !missing.is_empty() {
+                    lines.push(format!("not there: {}", missing.join(", ")));
+                }
+                lines.join("\n")
+            });
+            Ok(exit::OK)
+        }
         DataCommand::List { exchange } => {
             let query: Vec<(&str, String)> = exchange.into_iter().map(|name| ("exchange", name)).collect();
             let listing = context.api.get("/data/datasets", &query).await?;

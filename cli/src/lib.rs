@@ -10,10 +10,12 @@ pub mod diff;
 pub mod exit;
 pub mod feather;
 pub mod logs;
+pub mod markets;
 pub mod overrides;
 pub mod push;
 pub mod register;
 pub mod sign;
+pub mod smoke;
 pub mod stack;
 pub mod sweep;
 pub mod table;
@@ -100,6 +102,10 @@ pub enum Command {
     SweepStatus(sweep::SweepStatusArgs),
     /// Cancel a sweep and every unfinished child.
     SweepCancel { sweep_id: String },
+    /// Check a stage end to end after a deploy (or the local stack): health, readiness, the sample strategy's image
+    /// and registration, candles pushed, a backtest to COMPLETED, its result and chart, a cached answer, a cancel;
+    /// the smoke's data removed. Exit code 0 only when every check passed.
+    Smoke(smoke::SmokeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +163,8 @@ pub struct Context {
     pub api: Api,
     pub json: bool,
     pub local: Option<stack::Running>,
+    /// The deployed stage `--stage` named, when it did.
+    pub stage: Option<deploy::stage::DeployedStage>,
 }
 
 impl Context {
@@ -198,17 +206,30 @@ pub async fn run(cli: Cli) -> u8 {
             };
             let target = match deployed {
                 Some(Err(failure)) => Err(failure),
-                Some(Ok(stage)) => Ok((cli.api.or(stage.api_url), cli.region.or(Some(stage.region)))),
-                None => Ok((cli.api, cli.region)),
+                Some(Ok(stage)) => Ok((
+                    cli.api.or_else(|| stage.api_url.clone()),
+                    cli.region.or_else(|| Some(stage.region.clone())),
+                    Some(stage),
+                )),
+                None => Ok((cli.api, cli.region, None)),
             };
             let connected = match target {
-                Ok((api, region)) => connect(api, region, running.as_ref()).await,
+                Ok((api, region, stage)) => connect(api, region, running.as_ref()).await.map(|api| (api, stage)),
                 Err(failure) => Err(failure),
             };
             match connected {
-                Ok(api) => {
+                Ok((api, stage)) => {
                     let local = running.filter(|running| running.api_url == api.url());
-                    dispatch(&Context { api, json, local }, command).await
+                    dispatch(
+                        &Context {
+                            api,
+                            json,
+                            local,
+                            stage,
+                        },
+                        command,
+                    )
+                    .await
                 }
                 Err(failure) => Err(failure),
             }
@@ -264,6 +285,7 @@ async fn dispatch(context: &Context, command: Command) -> Result<u8, Failure> {
         Command::Sweep(args) => sweep::sweep(context, args).await,
         Command::SweepStatus(args) => sweep::status(context, args).await,
         Command::SweepCancel { sweep_id } => sweep::cancel(context, &sweep_id).await,
+        Command::Smoke(args) => smoke::smoke(context, args).await,
         Command::Up(_) | Command::Down | Command::Deploy(_) | Command::Destroy(_) => {
             Err(Failure::new(exit::ERROR, "not an API command"))
         }

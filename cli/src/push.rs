@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tradai::market_data::candles::Candles;
 
+use crate::api::Api;
 use crate::table::Table;
 use crate::{Context, Failure, exit};
 
@@ -28,6 +29,10 @@ pub struct PushArgs {
     /// Only the files of this timeframe.
     #[arg(long)]
     pub timeframe: Option<String>,
+    /// Merge the folder's markets into the exchange's snapshot (a symbol's market replaced, the others kept)
+    /// instead of replacing the snapshot.
+    #[arg(long)]
+    pub merge_markets: bool,
 }
 
 /// One candle file found, and what it names.
@@ -100,20 +105,16 @@ pub fn scan(dir: &Path) -> Result<Vec<Found>, Failure> {
     Ok(found)
 }
 
-/// The file as the store keeps it: Parquet.
-fn convert(found: &Found) -> Result<(Candles, Vec<u8>), Failure> {
+/// The candles of a found file, whatever its format.
+fn read(found: &Found) -> Result<Candles, Failure> {
     let bytes =
         std::fs::read(&found.path).map_err(|error| Failure::bad_input(format!("{}: {error}", found.path.display())))?;
-    let candles = match found.format {
+    match found.format {
         Format::Json => Candles::from_json(&bytes),
         Format::Parquet => Candles::from_parquet(bytes),
         Format::Feather => crate::feather::read(bytes),
     }
-    .map_err(|error| Failure::bad_input(format!("{}: {error}", found.path.display())))?;
-    let parquet = candles
-        .to_parquet()
-        .map_err(|error| Failure::new(exit::ERROR, error.to_string()))?;
-    Ok((candles, parquet))
+    .map_err(|error| Failure::bad_input(format!("{}: {error}", found.path.display())))
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -125,56 +126,164 @@ fn date(ms: i64) -> String {
         .map_or_else(|| ms.to_string(), |at| at.format("%Y-%m-%d %H:%M").to_string())
 }
 
-pub async fn push(context: &Context, args: PushArgs) -> Result<u8, Failure> {
-    let mut found = scan(&args.dir)?;
-    if let Some(timeframe) = &args.timeframe {
-        found.retain(|file| &file.timeframe == timeframe);
+/// A candle file to upload: its pair and timeframe, its candles, and the file as the store keeps it (Parquet).
+#[derive(Debug, Clone)]
+pub struct CandleFile {
+    pub pair: String,
+    pub timeframe: String,
+    pub candles: Candles,
+    pub parquet: Vec<u8>,
+}
+
+impl CandleFile {
+    /// `candles` of `pair` at `timeframe`, as Parquet.
+    pub fn new(pair: &str, timeframe: &str, candles: Candles) -> Result<CandleFile, Failure> {
+        let parquet = candles
+            .to_parquet()
+            .map_err(|error| Failure::new(exit::ERROR, error.to_string()))?;
+        Ok(CandleFile {
+            pair: pair.to_owned(),
+            timeframe: timeframe.to_owned(),
+            candles,
+            parquet,
+        })
     }
-    let mut converted = Vec::with_capacity(found.len());
-    for file in &found {
-        let (candles, parquet) = convert(file)?;
-        converted.push((file, candles, parquet));
-    }
-    let markets_path = args.markets.clone().unwrap_or_else(|| args.dir.join("markets.json"));
-    let markets = match std::fs::read(&markets_path) {
-        Ok(bytes) => {
-            serde_json::from_slice::<Value>(&bytes)
-                .map_err(|error| Failure::bad_input(format!("{}: not JSON: {error}", markets_path.display())))?;
-            Some(bytes)
-        }
-        Err(_) if args.markets.is_some() => {
-            return Err(Failure::bad_input(format!(
-                "--markets: cannot read {}",
-                markets_path.display()
-            )));
-        }
-        Err(_) => {
-            eprintln!(
-                "no {}: the engine runs offline from the exchange's markets snapshot; push one with --markets",
-                markets_path.display()
-            );
-            None
-        }
+}
+
+/// How an upload changes the exchange's markets snapshot.
+#[derive(Debug, Clone)]
+pub enum MarketsChange {
+    /// It stays as it is.
+    Keep,
+    /// It becomes these bytes.
+    Replace(Vec<u8>),
+    /// These markets are merged into it (`markets::merge`).
+    Merge(Value),
+    /// These symbols' markets are taken out of it; with none left, it is deleted.
+    Remove(Vec<String>),
+}
+
+/// What became of the markets snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketsOutcome {
+    Untouched,
+    /// Written at this key.
+    Written(String),
+    /// The edit left it as it was: nothing written.
+    Unchanged,
+    Deleted,
+}
+
+/// Uploads `files` to `exchange` through `POST /data/uploads` and the pre-signed PUTs it answers, and changes the
+/// markets snapshot as `markets` says — a merge or removal edits the snapshot the store has now (the answer's
+/// `current_markets`; a push landing between the read and the PUT is overwritten: the last writer wins). Answers
+/// each file's key, in order, and what became of the snapshot.
+pub async fn upload(
+    api: &Api,
+    exchange: &str,
+    files: &[CandleFile],
+    markets: MarketsChange,
+) -> Result<(Vec<String>, MarketsOutcome), Failure> {
+    let guess = match &markets {
+        MarketsChange::Keep => None,
+        MarketsChange::Replace(bytes) => Some(bytes.clone()),
+        MarketsChange::Merge(ours) => Some(ours.to_string().into_bytes()),
+        MarketsChange::Remove(_) => Some(b"[]".to_vec()),
     };
-    let files: Vec<Value> = converted
+    let named: Vec<Value> = files
         .iter()
-        .map(|(file, _, parquet)| {
-            json!({"pair": file.pair, "timeframe": file.timeframe, "sha256": sha256(parquet), "size_bytes": parquet.len()})
+        .map(|file| {
+            json!({"pair": file.pair, "timeframe": file.timeframe, "sha256": sha256(&file.parquet),
+                "size_bytes": file.parquet.len()})
         })
         .collect();
-    let mut request = json!({"exchange": args.exchange, "files": files});
-    if let Some(bytes) = &markets {
-        request["markets"] = json!({"sha256": sha256(bytes), "size_bytes": bytes.len()});
+    let mut request = json!({"exchange": exchange, "files": named});
+    if let Some(bytes) = &guess {
+        request["markets"] = content(bytes);
     }
-    let planned = context.api.post("/data/uploads", &request).await?;
-    let mut puts: Vec<(Value, Vec<u8>)> = converted
+    let planned = api.post("/data/uploads", &request).await?;
+    let keys: Vec<String> = planned["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|put| put["key"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let mut puts: Vec<(Value, Vec<u8>)> = files
         .iter()
         .zip(planned["files"].as_array().into_iter().flatten())
-        .map(|((_, _, parquet), put)| (put.clone(), parquet.clone()))
+        .map(|(file, put)| (put.clone(), file.parquet.clone()))
         .collect();
-    if let (Some(bytes), Some(put)) = (markets, planned.get("markets")) {
-        puts.push((put.clone(), bytes));
+    let mut outcome = MarketsOutcome::Untouched;
+    if let Some(guess) = guess {
+        let current = match planned["current_markets"]["url"].as_str() {
+            Some(url) => {
+                let bytes = api.download(url).await?;
+                Some(serde_json::from_slice::<Value>(&bytes).map_err(|error| {
+                    Failure::new(
+                        exit::ERROR,
+                        format!("the exchange's markets snapshot is not JSON: {error}"),
+                    )
+                })?)
+            }
+            None => None,
+        };
+        let edited = |current: Option<&Value>| -> Result<Option<Value>, String> {
+            match &markets {
+                MarketsChange::Keep => Ok(None),
+                MarketsChange::Replace(bytes) => serde_json::from_slice(bytes).map(Some).map_err(|e| e.to_string()),
+                MarketsChange::Merge(ours) => crate::markets::merge(current, ours).map(Some),
+                MarketsChange::Remove(symbols) => current
+                    .map(|current| crate::markets::without(current, symbols))
+                    .transpose(),
+            }
+        };
+        let target = edited(current.as_ref()).map_err(|problem| Failure::bad_input(format!("markets: {problem}")))?;
+        outcome = match (target, &current) {
+            (None, _) => MarketsOutcome::Untouched,
+            (Some(target), Some(current)) if &target == current => MarketsOutcome::Unchanged,
+            (Some(target), Some(_))
+                if crate::markets::is_empty(&target) && matches!(markets, MarketsChange::Remove(_)) =>
+            {
+                api.send(
+                    "DELETE",
+                    "/data/datasets",
+                    &[("exchange", exchange.to_owned()), ("markets", "true".to_owned())],
+                    None,
+                )
+                .await?;
+                MarketsOutcome::Deleted
+            }
+            (Some(target), _) => {
+                let bytes = match &markets {
+                    MarketsChange::Replace(bytes) => bytes.clone(),
+                    _ => target.to_string().into_bytes(),
+                };
+                let put = if bytes == guess {
+                    planned["markets"].clone()
+                } else {
+                    api.post(
+                        "/data/uploads",
+                        &json!({"exchange": exchange, "markets": content(&bytes)}),
+                    )
+                    .await?["markets"]
+                        .clone()
+                };
+                let key = put["key"].as_str().unwrap_or_default().to_owned();
+                puts.push((put, bytes));
+                MarketsOutcome::Written(key)
+            }
+        };
     }
+    put_all(puts).await?;
+    Ok((keys, outcome))
+}
+
+fn content(bytes: &[u8]) -> Value {
+    json!({"sha256": sha256(bytes), "size_bytes": bytes.len()})
+}
+
+/// Every PUT, at most [`CONCURRENT_PUTS`] at once; every failure named.
+async fn put_all(puts: Vec<(Value, Vec<u8>)>) -> Result<(), Failure> {
     let http = reqwest::Client::new();
     let mut pending = tokio::task::JoinSet::new();
     let mut failures = Vec::new();
@@ -192,14 +301,58 @@ pub async fn push(context: &Context, args: PushArgs) -> Result<u8, Failure> {
             failures.push(failure);
         }
     }
-    if !failures.is_empty() {
-        return Err(Failure::new(exit::ERROR, failures.join("; ")));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(exit::ERROR, failures.join("; ")))
     }
-    let summary = json!({"exchange": args.exchange, "files": converted.iter().zip(planned["files"].as_array().into_iter().flatten())
-        .map(|((file, candles, parquet), put)| json!({"pair": file.pair, "timeframe": file.timeframe, "key": put["key"],
-            "candles": candles.len(), "first_candle": candles.date_ms.first().map(|ms| date(*ms)),
-            "last_candle": candles.date_ms.last().map(|ms| date(*ms)), "size_bytes": parquet.len()}))
-        .collect::<Vec<_>>(), "markets": planned["markets"]["key"]});
+}
+
+pub async fn push(context: &Context, args: PushArgs) -> Result<u8, Failure> {
+    let mut found = scan(&args.dir)?;
+    if let Some(timeframe) = &args.timeframe {
+        found.retain(|file| &file.timeframe == timeframe);
+    }
+    let mut files = Vec::with_capacity(found.len());
+    for file in &found {
+        files.push(CandleFile::new(&file.pair, &file.timeframe, read(file)?)?);
+    }
+    let markets_path = args.markets.clone().unwrap_or_else(|| args.dir.join("markets.json"));
+    let markets = match std::fs::read(&markets_path) {
+        Ok(bytes) => {
+            let snapshot = serde_json::from_slice::<Value>(&bytes)
+                .map_err(|error| Failure::bad_input(format!("{}: not JSON: {error}", markets_path.display())))?;
+            if args.merge_markets {
+                MarketsChange::Merge(snapshot)
+            } else {
+                MarketsChange::Replace(bytes)
+            }
+        }
+        Err(_) if args.markets.is_some() => {
+            return Err(Failure::bad_input(format!(
+                "--markets: cannot read {}",
+                markets_path.display()
+            )));
+        }
+        Err(_) => {
+            eprintln!(
+                "no {}: the engine runs offline from the exchange's markets snapshot; push one with --markets",
+                markets_path.display()
+            );
+            MarketsChange::Keep
+        }
+    };
+    let (keys, markets) = upload(&context.api, &args.exchange, &files, markets).await?;
+    let markets = match markets {
+        MarketsOutcome::Written(key) => json!({"key": key, "written": true}),
+        MarketsOutcome::Unchanged => json!({"written": false, "unchanged": true}),
+        MarketsOutcome::Untouched | MarketsOutcome::Deleted => Value::Null,
+    };
+    let summary = json!({"exchange": args.exchange, "files": files.iter().zip(&keys)
+        .map(|(file, key)| json!({"pair": file.pair, "timeframe": file.timeframe, "key": key,
+            "candles": file.candles.len(), "first_candle": file.candles.date_ms.first().map(|ms| date(*ms)),
+            "last_candle": file.candles.date_ms.last().map(|ms| date(*ms)), "size_bytes": file.parquet.len()}))
+        .collect::<Vec<_>>(), "markets": markets});
     context.print(&summary, || {
         let mut table = Table::new(&["pair", "timeframe", "candles", "first", "last", "KiB"]);
         for file in summary["files"].as_array().into_iter().flatten() {
@@ -212,10 +365,14 @@ pub async fn push(context: &Context, args: PushArgs) -> Result<u8, Failure> {
                 format!("{:.1}", file["size_bytes"].as_f64().unwrap_or_default() / 1024.0),
             ]);
         }
-        let markets = summary["markets"].as_str().map_or_else(
-            || "no markets snapshot".to_owned(),
-            |key| format!("markets snapshot: {key}"),
-        );
+        let markets = match (
+            summary["markets"]["key"].as_str(),
+            summary["markets"]["unchanged"] == true,
+        ) {
+            (Some(key), _) => format!("markets snapshot: {key}"),
+            (None, true) => "markets snapshot: already holds these markets".to_owned(),
+            (None, false) => "no markets snapshot".to_owned(),
+        };
         format!("pushed to {}\n\n{}\n{markets}", args.exchange, table.render())
     });
     Ok(exit::OK)

@@ -161,7 +161,7 @@ pub async fn register(context: &Context, args: RegisterArgs) -> Result<u8, Failu
 }
 
 /// Pushes the folder as the strategy's local image; answers its URL.
-async fn push_local(local: &crate::stack::Running, dir: &Path, name: &str) -> Result<String, Failure> {
+pub(crate) async fn push_local(local: &crate::stack::Running, dir: &Path, name: &str) -> Result<String, Failure> {
     let failed = |error: tradai_local::Error| crate::stack::local_failure(&error);
     let tag = tradai_local::images::content_tag(dir).map_err(failed)?;
     let sdk = tradai_local::moto::sdk_config_for(&local.aws_endpoint).await;

@@ -482,6 +482,179 @@ async fn a_walk_forward_with_real_freqtrade_fits_each_window_in_sample_and_stitc
     std::fs::remove_dir_all(&state).ok();
 }
 
+/// A data folder of one pair's 5m candles (Parquet) and a markets snapshot listing only that pair.
+fn one_pair_folder(folder: &Path, base: &str) {
+    std::fs::create_dir_all(folder).expect("a data folder");
+    let file = tradai_tests::candles::CandleFile::ending_at(
+        tradai::time::Timestamp::now(),
+        chrono::TimeDelta::minutes(5),
+        288,
+    );
+    std::fs::write(folder.join(format!("{base}_USDT-5m.parquet")), file.to_parquet()).expect("candles");
+    let markets = json!([tradai_tests::candles::market(base)]).to_string();
+    std::fs::write(folder.join("markets.json"), markets).expect("markets");
+}
+
+#[tokio::test]
+async fn markets_pushed_with_merge_keep_the_exchanges_others_and_data_is_deleted_by_name() {
+    let local = deployment::shared();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let state: PathBuf = project_root().join(format!(".stand-ins/cli-data-{}", &id[..8]));
+    stack_record(local, &state);
+    // An exchange folder of this test's own: the snapshot it edits is no other test's.
+    let exchange = format!("t{}", &id[..10]);
+    let bases = [
+        format!("A{}", id[..6].to_uppercase()),
+        format!("B{}", id[..6].to_uppercase()),
+    ];
+    let push = |base: &str, merge: bool| {
+        let folder = state.join(base);
+        one_pair_folder(&folder, base);
+        let folder = folder.display().to_string();
+        let exchange = exchange.clone();
+        let state = state.clone();
+        async move {
+            let mut args = vec!["--json", "data", "push", &folder, "--exchange", &exchange];
+            if merge {
+                args.push("--merge-markets");
+            }
+            tradai(&state, &args).await
+        }
+    };
+    let first = push(&bases[0], true).await;
+    assert_eq!(first.code, 0, "{first}");
+    let second = push(&bases[1], true).await;
+    assert_eq!(second.code, 0, "{second}");
+    let key = second.json()["markets"]["key"]
+        .as_str()
+        .expect("a snapshot written")
+        .to_owned();
+    let s3 = aws_sdk_s3::Client::new(&tradai_local::moto::sdk_config_for(&local.endpoint).await);
+    let snapshot = |key: String| {
+        let s3 = s3.clone();
+        let bucket = local.resources.market_data_bucket.clone();
+        async move {
+            let object = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .expect("the snapshot");
+            let bytes = object.body.collect().await.expect("its bytes").into_bytes();
+            serde_json::from_slice::<Value>(&bytes).expect("JSON")
+        }
+    };
+    let symbols = |markets: &Value| -> Vec<String> {
+        markets
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|market| market["symbol"].as_str().expect("a symbol").to_owned())
+            .collect()
+    };
+    let pairs = bases.clone().map(|base| format!("{base}/USDT"));
+    assert_eq!(
+        symbols(&snapshot(key.clone()).await),
+        pairs,
+        "merged, the first pair's market kept"
+    );
+    let again = push(&bases[1], true).await;
+    assert_eq!(again.json()["markets"]["unchanged"], true, "nothing to merge: {again}");
+    let replaced = push(&bases[1], false).await;
+    assert_eq!(replaced.code, 0, "{replaced}");
+    assert_eq!(
+        symbols(&snapshot(key.clone()).await),
+        pairs[1..],
+        "without --merge-markets, replaced"
+    );
+
+    let deleted = tradai(
+        &state,
+        &[
+            "--json",
+            "data",
+            "delete",
+            &pairs[0],
+            &pairs[1],
+            "--timeframe",
+            "5m",
+            "--exchange",
+            &exchange,
+            "--markets",
+        ],
+    )
+    .await;
+    assert_eq!(deleted.code, 0, "{deleted}");
+    assert_eq!(deleted.json()["deleted"].as_array().map(Vec::len), Some(3), "{deleted}");
+    let listed = tradai(&state, &["--json", "data", "list", "--exchange", &exchange]).await;
+    assert_eq!(listed.json()["datasets"], json!([]), "{listed}");
+    let twice = tradai(
+        &state,
+        &[
+            "data",
+            "delete",
+            &pairs[0],
+            "--timeframe",
+            "5m",
+            "--exchange",
+            &exchange,
+        ],
+    )
+    .await;
+    assert!(twice.code == 0 && twice.stdout.contains("not there"), "{twice}");
+    let refused = tradai(&state, &["data", "delete", "--exchange", "Nope!", "--markets"]).await;
+    assert_eq!(refused.code, i32::from(exit::BAD_INPUT), "{refused}");
+    assert!(refused.stderr.contains("exchange"), "{refused}");
+    std::fs::remove_dir_all(&state).ok();
+}
+
+#[tokio::test]
+async fn a_smoke_whose_registration_is_refused_fails_naming_that_check_and_pushes_nothing() {
+    let local = deployment::shared();
+    let state: PathBuf = project_root().join(format!(
+        ".stand-ins/cli-smoke-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    stack_record(local, &state);
+    let sample = project_root().join("container/engine").display().to_string();
+    let missing = "123456789012.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:not-pushed";
+    let smoke = tradai(&state, &["--json", "smoke", "--strategy", &sample, "--image", missing]).await;
+    assert_eq!(smoke.code, i32::from(exit::ERROR), "{smoke}");
+    let report = smoke.json();
+    let checks: Vec<(&str, bool)> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|check| (check["name"].as_str().expect("a name"), check["passed"] == true))
+        .collect();
+    assert_eq!(
+        checks,
+        [("health", true), ("ready", true), ("image", true), ("register", false)],
+        "nothing after a failed check that needs it, no cleanup of a push never made: {report}"
+    );
+    assert_eq!(report["passed"], false);
+    assert!(
+        report["checks"][3]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("image")),
+        "{report}"
+    );
+    let unreachable = tradai(
+        &state,
+        &[
+            "smoke",
+            "--strategy",
+            &sample,
+            "--api",
+            &format!("http://127.0.0.1:{}", tradai_tests::free_port()),
+        ],
+    )
+    .await;
+    assert_eq!(unreachable.code, i32::from(exit::UNREACHABLE), "{unreachable}");
+    std::fs::remove_dir_all(&state).ok();
+}
+
 #[tokio::test]
 async fn without_an_api_the_cli_says_how_to_get_one_and_exits_unreachable() {
     let state = project_root().join(format!(".stand-ins/cli-none-{}", uuid::Uuid::new_v4().simple()));
@@ -514,7 +687,7 @@ async fn without_an_api_the_cli_says_how_to_get_one_and_exits_unreachable() {
 }
 
 #[tokio::test]
-async fn up_detached_serves_the_local_stack_until_down_stops_it() {
+async fn up_detached_serves_the_local_stack_and_passes_the_smoke_until_down_stops_it() {
     let state = project_root().join(format!(".stand-ins/cli-up-{}", uuid::Uuid::new_v4().simple()));
     let up = tradai(&state, &["up", "--detach"]).await;
     assert_eq!(up.code, 0, "{up}");
@@ -533,6 +706,25 @@ async fn up_detached_serves_the_local_stack_until_down_stops_it() {
     assert_eq!(mlflow.status().as_u16(), 200);
     let listed = tradai(&state, &["list"]).await;
     assert!(listed.code == 0 && listed.stdout.contains("no backtests"), "{listed}");
+
+    // The post-deploy check, as a person runs it after `tradai up`: every check passes, and its data is gone.
+    let sample = project_root().join("container/engine").display().to_string();
+    let smoke = tradai(&state, &["--json", "smoke", "--strategy", &sample]).await;
+    assert_eq!(smoke.code, 0, "{smoke}");
+    let report = smoke.json();
+    let checks: Vec<(&str, bool)> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|check| (check["name"].as_str().expect("a name"), check["passed"] == true))
+        .collect();
+    let names = [
+        "health", "ready", "image", "register", "candles", "backtest", "result", "cache", "cancel", "cleanup",
+    ];
+    assert_eq!(checks, names.map(|name| (name, true)), "{report}");
+    let data = tradai(&state, &["--json", "data", "list"]).await.json();
+    assert_eq!(data["datasets"], json!([]), "the smoke's candles are gone");
+
     let twice = tradai(&state, &["up", "--detach"]).await;
     assert_eq!(twice.code, i32::from(exit::BAD_INPUT), "{twice}");
     assert!(twice.stderr.contains("already up"), "{twice}");

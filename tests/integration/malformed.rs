@@ -171,6 +171,11 @@ impl ObjectStore for Reached {
         Ok(None)
     }
 
+    async fn delete(&self, _keys: &[String]) -> Result<(), ObjectError> {
+        self.hit();
+        Ok(())
+    }
+
     async fn delete_prefix(&self, _prefix: &str) -> Result<usize, ObjectError> {
         self.hit();
         Ok(0)

@@ -61,8 +61,8 @@ impl<S: ObjectStore> ObjectStore for Counting<S> {
         self.inner.head(key).await
     }
 
-    async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
-        self.inner.delete_prefix(prefix).await
+    async fn delete(&self, keys: &[String]) -> Result<(), ObjectError> {
+        self.inner.delete(keys).await
     }
 
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {

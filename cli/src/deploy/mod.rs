@@ -7,16 +7,16 @@
 //! state folder, so later commands reach the stage with `--stage` instead of `--api`.
 
 pub mod built;
+pub mod images;
 pub mod parameters;
 pub mod preflight;
 pub mod quotas;
 pub mod samconfig;
 pub mod stage;
-mod tools;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
-use aws_config::SdkConfig;
 use clap::Args;
 use serde_json::json;
 
@@ -252,119 +252,76 @@ async fn mlflow_image(
     let tag = parameters
         .get("MlflowImageTag")
         .ok_or_else(|| Failure::bad_input("the stage sets no MlflowImageTag (samconfig.toml parameter_overrides)"))?;
-    let ecr = aws_sdk_ecr::Client::new(&account.sdk);
-    let repository = ecr
-        .describe_repositories()
-        .repository_names(MLFLOW_REPOSITORY)
-        .send()
-        .await;
-    match repository {
-        Ok(_) => {}
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_not_found_exception()) =>
-        {
-            step(format!(
-                "creating ECR repository {MLFLOW_REPOSITORY} (stack {MLFLOW_REPOSITORY_STACK})"
-            ));
-            sam.run(&[
-                "deploy".into(),
-                "--template-file".into(),
-                project.root.join("templates/repository.yaml").display().to_string(),
-                "--stack-name".into(),
-                MLFLOW_REPOSITORY_STACK.into(),
-                "--region".into(),
-                account.region.clone(),
-                "--no-confirm-changeset".into(),
-                "--no-fail-on-empty-changeset".into(),
-                "--on-failure".into(),
-                "DELETE".into(),
-                "--parameter-overrides".into(),
-                format!("RepositoryName={MLFLOW_REPOSITORY}"),
-            ])
-            .await?;
-        }
-        Err(error) => {
-            return Err(failure(format!(
-                "reading ECR repository {MLFLOW_REPOSITORY}: {}",
-                tradai::report::chain(&error)
-            )));
-        }
-    }
-    let image = ecr
-        .describe_images()
-        .repository_name(MLFLOW_REPOSITORY)
-        .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
-        .send()
-        .await;
-    match image {
-        Ok(_) => {
-            step(format!("MLflow image {MLFLOW_REPOSITORY}:{tag} is in ECR"));
-            return Ok(());
-        }
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_image_not_found_exception()) => {}
-        Err(error) => {
-            return Err(failure(format!(
-                "reading image {MLFLOW_REPOSITORY}:{tag}: {}",
-                tradai::report::chain(&error)
-            )));
-        }
-    }
-    let registry = format!("{}.dkr.ecr.{}.amazonaws.com", account.account_id, account.region);
-    let image = format!("{registry}/{MLFLOW_REPOSITORY}:{tag}");
-    step(format!("building and pushing {image}"));
-    let password = registry_password(&account.sdk).await?;
-    docker
-        .run_with_input(
-            &[
-                "login".into(),
-                "--username".into(),
-                "AWS".into(),
-                "--password-stdin".into(),
-                registry,
-            ],
-            &password,
-        )
-        .await?;
-    docker
-        .run(&[
-            "build".into(),
-            "--platform".into(),
-            "linux/amd64".into(),
-            "--file".into(),
-            project.root.join("mlflow/Dockerfile").display().to_string(),
-            "--tag".into(),
-            image.clone(),
-            project.root.display().to_string(),
-        ])
-        .await?;
-    docker.run(&["push".into(), image]).await
+    let image = images::Image {
+        repository: MLFLOW_REPOSITORY.to_owned(),
+        stack: MLFLOW_REPOSITORY_STACK.to_owned(),
+        tag: tag.to_owned(),
+        builds: vec![images::Build {
+            dockerfile: project.root.join("mlflow/Dockerfile"),
+            context: project.root.clone(),
+            arguments: Vec::new(),
+            tag: None,
+        }],
+    };
+    images::ensure(&project.root, account, sam, docker, &image)
+        .await
+        .map(|_| ())
 }
 
-/// The password `docker login` takes for this account's ECR registry.
-async fn registry_password(sdk: &SdkConfig) -> Result<String, Failure> {
-    use base64::Engine as _;
-    let token = aws_sdk_ecr::Client::new(sdk)
-        .get_authorization_token()
-        .send()
-        .await
-        .map_err(|error| failure(format!("ECR GetAuthorizationToken: {}", tradai::report::chain(&error))))?;
-    let encoded = token
-        .authorization_data()
-        .first()
-        .and_then(|data| data.authorization_token())
-        .ok_or_else(|| failure("ECR answered no authorization token"))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|error| failure(format!("ECR's authorization token: {error}")))?;
-    let text = String::from_utf8_lossy(&decoded);
-    text.split_once(':')
-        .map(|(_, password)| password.to_owned())
-        .ok_or_else(|| failure("ECR's authorization token is not user:password"))
+/// The sample strategy's image (the strategy folder's `Dockerfile` over the engine image of `container/Dockerfile`)
+/// in `stage`'s account: built and pushed to `strategy-<name>` unless its tag is there (the CLI's version and the
+/// folder's content). Run from the project checkout.
+pub async fn sample_strategy_image(stage: &DeployedStage, folder: &Path, name: &str) -> Result<String, Failure> {
+    let root = Path::new(".")
+        .canonicalize()
+        .map_err(|error| failure(format!("the current folder: {error}")))?;
+    let engine = root.join("container/Dockerfile");
+    let dockerfile = folder.join("Dockerfile");
+    for file in [&engine, &dockerfile] {
+        if !file.is_file() {
+            return Err(Failure::bad_input(format!(
+                "{} is missing: run tradai smoke in the project's checkout, or pass --image",
+                file.display()
+            )));
+        }
+    }
+    let (sam, docker) = (Tool::sam(), Tool::docker());
+    sam.check().await?;
+    docker.check().await?;
+    let account = preflight::account_in(Some(stage.region.clone()), "no region").await?;
+    if account.account_id != stage.account {
+        return Err(Failure::new(
+            exit::NOT_READY,
+            format!(
+                "the credentials are of account {}, stage {} is in {}: sign in to it",
+                account.account_id, stage.stage, stage.account
+            ),
+        ));
+    }
+    let content = tradai_local::images::content_tag(folder).map_err(|error| failure(error.to_string()))?;
+    let tag = format!("{}-{content}", env!("CARGO_PKG_VERSION"));
+    let repository = format!("strategy-{}", name.to_lowercase());
+    let engine_image = format!("tradai-engine:{tag}");
+    let image = images::Image {
+        stack: format!("tradai-ecr-{repository}"),
+        repository,
+        tag,
+        builds: vec![
+            images::Build {
+                dockerfile: engine,
+                context: root.clone(),
+                arguments: Vec::new(),
+                tag: Some(engine_image.clone()),
+            },
+            images::Build {
+                dockerfile,
+                context: folder.to_path_buf(),
+                arguments: vec![format!("ENGINE={engine_image}")],
+                tag: None,
+            },
+        ],
+    };
+    images::ensure(&root, &account, &sam, &docker, &image).await
 }
 
 /// `tradai destroy --stage STAGE`: the stack deleted (`sam delete`); what outlives it (tables, buckets) kept and

@@ -41,17 +41,25 @@ pub async fn run(config: &StageConfig, region: Option<String>, sam: &Tool, docke
 /// The region (`--region`, else samconfig's for the stage, else the credential chain's) and the account the
 /// credentials belong to.
 pub async fn account(config: &StageConfig, region: Option<String>) -> Result<Account, Failure> {
+    let no_region = format!(
+        "no AWS region: set region in samconfig.toml's [{}.deploy.parameters], pass --region, or set AWS_REGION",
+        config.stage
+    );
+    account_in(region.or_else(|| config.region.clone()), &no_region).await
+}
+
+/// The account the credentials belong to, in `region` (else the credential chain's; `no_region` says what to do
+/// when neither names one).
+pub async fn account_in(region: Option<String>, no_region: &str) -> Result<Account, Failure> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = region.or_else(|| config.region.clone()) {
+    if let Some(region) = region {
         loader = loader.region(Region::new(region));
     }
     let sdk = loader.load().await;
-    let region = sdk.region().map(ToString::to_string).ok_or_else(|| {
-        not_ready(format!(
-            "no AWS region: set region in samconfig.toml's [{}.deploy.parameters], pass --region, or set AWS_REGION",
-            config.stage
-        ))
-    })?;
+    let region = sdk
+        .region()
+        .map(ToString::to_string)
+        .ok_or_else(|| not_ready(no_region))?;
     let identity = aws_sdk_sts::Client::new(&sdk)
         .get_caller_identity()
         .send()

@@ -4,7 +4,8 @@
 //! one pre-signed PUT per file at its layout key, good for 15 minutes and only for exactly those bytes; 400 naming
 //! the field; 503 when the PUTs cannot be signed. Nothing is written by asking.
 //! Environment: MARKET_DATA_S3_URI (required), AWS_ENDPOINT_URL (local stack only).
-//! IAM: s3:PutObject on the market-data prefix (the URLs carry the function's permission).
+//! IAM: s3:PutObject on the market-data prefix (the URLs carry the function's permission); s3:GetObject of the
+//! markets snapshots and s3:ListBucket of the prefix (the current snapshot's version and GET).
 
 use data_uploads::{Deps, Settings, handle};
 use tradai::settings::Env;

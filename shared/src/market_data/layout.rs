@@ -80,6 +80,15 @@ pub fn dataset_key(location: &DataLocation, exchange: &str, symbol: &Symbol, tim
     }
 }
 
+/// Whether `exchange` can name an exchange's folder: a lower-case ccxt id (`binance`, `gate_io`), at most 32
+/// characters.
+pub fn is_exchange_id(exchange: &str) -> bool {
+    (1..=32).contains(&exchange.len())
+        && exchange
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// The key of `exchange`'s markets snapshot (`markets.json`, what the offline engine loads instead of asking the
 /// exchange).
 pub fn markets_key(location: &DataLocation, exchange: &str) -> String {

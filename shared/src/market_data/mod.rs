@@ -4,6 +4,7 @@
 //! ranged GETs: a catalog never downloads a data file.
 
 pub mod candles;
+pub mod delete;
 mod footer;
 mod freshness;
 mod layout;
@@ -14,4 +15,4 @@ pub use freshness::{
     DEFAULT_EXCHANGE, DEFAULT_MAX_AGE_HOURS, FreshnessReport, FreshnessRequest, SymbolFreshness, check_freshness,
     list_datasets,
 };
-pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, markets_key, parse_dataset_key};
+pub use layout::{DataLocation, Dataset, TradingMode, dataset_key, is_exchange_id, markets_key, parse_dataset_key};

@@ -10,9 +10,9 @@ use std::time::Duration;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{DataLocation, dataset_key, markets_key};
+use super::{DataLocation, dataset_key, is_exchange_id, markets_key};
 use crate::backtest::{Symbol, Timeframe};
-use crate::objects::ObjectError;
+use crate::objects::{DownloadSigner, ObjectError, ObjectStore};
 use crate::time::Timestamp;
 use crate::validation::{FieldError, ValidationErrors};
 
@@ -80,6 +80,38 @@ pub struct UploadPlan {
     pub files: Vec<CandlePut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub markets: Option<SignedPut>,
+    /// The snapshot the markets PUT would replace, when there is one, so a client can merge into it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_markets: Option<CurrentMarkets>,
+}
+
+/// The exchange's markets snapshot as the store has it now: its version, size and a GET of it (good for
+/// [`EXPIRY`]; it reads whatever is current when it is used).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurrentMarkets {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    pub size_bytes: u64,
+    pub url: String,
+}
+
+/// The markets snapshot of `exchange` under `location` as it is now, with a GET of it; `None` when there is none.
+pub async fn current_markets(
+    store: &(impl ObjectStore + DownloadSigner),
+    location: &DataLocation,
+    exchange: &str,
+) -> Result<Option<CurrentMarkets>, ObjectError> {
+    let key = markets_key(location, exchange);
+    let Some(info) = store.head(&key).await? else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentMarkets {
+        url: store.presign_get(&key, EXPIRY).await?,
+        key,
+        version_id: info.version_id,
+        size_bytes: info.size,
+    }))
 }
 
 /// Signs PUTs of exact bytes.
@@ -132,12 +164,7 @@ fn check_content(errors: &mut Vec<FieldError>, field: &str, content_sha256: &str
 /// Checks `request` field by field.
 pub fn check(request: &UploadRequest) -> Result<(), ValidationErrors> {
     let mut errors = Vec::new();
-    let exchange_ok = (1..=32).contains(&request.exchange.len())
-        && request
-            .exchange
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !exchange_ok {
+    if !is_exchange_id(&request.exchange) {
         errors.push(FieldError::new("exchange", "a lower-case exchange id such as binance"));
     }
     if request.files.is_empty() && request.markets.is_none() {
@@ -218,6 +245,7 @@ pub async fn plan(
         )),
         files,
         markets,
+        current_markets: None,
     })
 }
 

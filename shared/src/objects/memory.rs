@@ -149,13 +149,12 @@ impl ObjectStore for MemoryObjects {
     }
 
     /// Deletes the current versions; older versions stay readable, as in a versioned bucket.
-    async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
+    async fn delete(&self, keys: &[String]) -> Result<(), ObjectError> {
         let mut objects = self.lock();
-        let before = objects.current.len();
-        objects
-            .current
-            .retain(|(bucket, key), _| !(*bucket == self.bucket && key.starts_with(prefix)));
-        Ok(before - objects.current.len())
+        for key in keys {
+            objects.current.remove(&self.slot(key));
+        }
+        Ok(())
     }
 
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {

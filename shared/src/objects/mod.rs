@@ -76,8 +76,18 @@ pub trait ObjectStore: Send + Sync + Sized {
     /// Every object under `prefix`, by key.
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<ObjectInfo>, ObjectError>> + Send;
 
+    /// Deletes the objects `keys` (their current versions: in a versioned bucket, older versions stay readable by
+    /// their ids); a key with no object is no error.
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), ObjectError>> + Send;
+
     /// Deletes every object under `prefix`; answers how many there were.
-    fn delete_prefix(&self, prefix: &str) -> impl Future<Output = Result<usize, ObjectError>> + Send;
+    fn delete_prefix(&self, prefix: &str) -> impl Future<Output = Result<usize, ObjectError>> + Send {
+        async move {
+            let keys: Vec<String> = self.list(prefix).await?.into_iter().map(|object| object.key).collect();
+            self.delete(&keys).await?;
+            Ok(keys.len())
+        }
+    }
 
     /// The last `length` bytes of object `key` (all of it when shorter).
     fn tail(&self, key: &str, length: u64) -> impl Future<Output = Result<Option<Tail>, ObjectError>> + Send;

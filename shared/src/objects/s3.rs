@@ -180,8 +180,7 @@ impl ObjectStore for S3Objects {
         }
     }
 
-    async fn delete_prefix(&self, prefix: &str) -> Result<usize, ObjectError> {
-        let keys: Vec<String> = self.list(prefix).await?.into_iter().map(|object| object.key).collect();
+    async fn delete(&self, keys: &[String]) -> Result<(), ObjectError> {
         // DeleteObjects takes at most 1 000 keys a request.
         for chunk in keys.chunks(1000) {
             let objects = chunk
@@ -201,7 +200,7 @@ impl ObjectStore for S3Objects {
                 .await
                 .map_err(|error| ObjectError::new(error.into_service_error()))?;
         }
-        Ok(keys.len())
+        Ok(())
     }
 
     async fn tail(&self, key: &str, length: u64) -> Result<Option<Tail>, ObjectError> {

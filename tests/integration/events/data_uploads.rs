@@ -50,6 +50,11 @@ async fn each_named_file_is_put_through_its_url_at_its_layout_key() {
     request["body"] = Value::String(body.to_string());
     let answer = ask(&stack, &request).await;
     assert_eq!(answer.status, 200, "{}", answer.json);
+    assert!(
+        answer.json.get("current_markets").is_none(),
+        "no snapshot yet: {}",
+        answer.json
+    );
     let file = &answer.json["files"][0];
     let key = file["key"].as_str().expect("key");
     assert_eq!(key, format!("{}binance/BTC_USDT-5m.parquet", stack.market_data.prefix));
@@ -68,7 +73,7 @@ async fn each_named_file_is_put_through_its_url_at_its_layout_key() {
         "{url}"
     );
     assert_eq!(put(file, candles.clone()).await, 200, "{file}");
-    assert_eq!(put(&answer.json["markets"], markets).await, 200);
+    assert_eq!(put(&answer.json["markets"], markets.clone()).await, 200);
     let stored = stack.market_objects();
     assert_eq!(
         tradai::objects::ObjectStore::get(&stored, key).await.expect("read"),
@@ -80,6 +85,17 @@ async fn each_named_file_is_put_through_its_url_at_its_layout_key() {
         stack.keys_in(&stack.market_data_bucket, markets_key).await,
         [markets_key]
     );
+
+    // Asked again, the answer names the snapshot the markets PUT would replace, with a GET of it to merge into.
+    let replacing = ask(&stack, &request).await;
+    let current = &replacing.json["current_markets"];
+    assert_eq!(current["key"], json!(markets_key), "{}", replacing.json);
+    assert_eq!(current["size_bytes"], json!(markets.len()));
+    assert!(current["version_id"].is_string(), "{current}");
+    let read = reqwest::get(current["url"].as_str().expect("a GET"))
+        .await
+        .expect("S3 answers");
+    assert_eq!(read.bytes().await.expect("the snapshot").to_vec(), markets);
 
     let sample = ask(&stack, &event(FUNCTION, "valid.json")).await;
     assert_eq!(

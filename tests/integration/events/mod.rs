@@ -8,6 +8,7 @@ mod check_data_freshness;
 mod cleanup_resources;
 mod data_freshness;
 mod data_uploads;
+mod delete_datasets;
 mod diff_backtests;
 mod finish_sweep;
 mod get_backtest_logs;
