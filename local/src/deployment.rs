@@ -3,6 +3,7 @@
 //! container's entrypoint as a local ECS task, the queue's event source mapping, and one set of resources made from
 //! the template, shared by every run (runs are told apart by run id).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use crate::event_source::QueueMapping;
 use crate::functions::Functions;
 use crate::http_api::HttpApi;
 use crate::moto::{self, Moto};
+use crate::physical::Physical;
 use crate::router::Router;
 use crate::{ACCOUNT, Error, REGION, Resources, Template, project_root};
 
@@ -86,7 +88,58 @@ pub struct Deployment {
     pub functions: Functions,
     /// Every AWS call that passed the router, with who made it (when the options asked for it).
     pub calls: Arc<Recorder>,
+    /// What the template's names resolve to here: the functions' environment and the state machines'
+    /// substitutions come from it.
+    pub physical: Physical,
     _moto: Moto,
+}
+
+/// The subnets and security group strategy tasks are given locally (the local ECS runs them as processes).
+pub const LOCAL_NETWORK: [(&str, &str); 3] = [
+    ("PrivateSubnetA", "subnet-0locala"),
+    ("PrivateSubnetB", "subnet-0localb"),
+    ("StrategySecurityGroup", "sg-0local"),
+];
+
+/// A function's variables whose template value names what only AWS has, and what they are locally: MLflow's
+/// address (the stack's private DNS name on AWS).
+fn local_value(variable: &str, options: &DeploymentOptions) -> Option<String> {
+    (variable == "MLFLOW_TRACKING_URI").then(|| options.mlflow_url.clone())
+}
+
+/// Each function of `template` (by binary) with the variables its `Environment` gives it, resolved with
+/// `physical`; a value that names what the deployment does not make is an error naming function, variable and name.
+fn function_environments(
+    template: &Value,
+    physical: &Physical,
+    options: &DeploymentOptions,
+) -> Result<BTreeMap<String, Vec<(String, String)>>, Error> {
+    let mut environments = BTreeMap::new();
+    let functions = template["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, resource)| resource["Type"] == "AWS::Serverless::Function");
+    for (logical_id, function) in functions {
+        let mut variables = Vec::new();
+        for (name, value) in function["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let value = match local_value(name, options) {
+                Some(value) => value,
+                None => physical.resolve_one(value).map_err(|missing| {
+                    Error::Template(format!(
+                        "{logical_id}'s {name} names {missing}, which the local deployment does not make"
+                    ))
+                })?,
+            };
+            variables.push((name.clone(), value));
+        }
+        environments.insert(crate::template::crate_of(logical_id), variables);
+    }
+    Ok(environments)
 }
 
 impl Deployment {
@@ -147,14 +200,50 @@ impl Deployment {
             .cluster
             .and_then(|cluster| cluster.cluster_arn)
             .ok_or_else(|| Error::Template("moto made a cluster without an ARN".to_owned()))?;
-        let definition = template.definition(
-            "BacktestStateMachine",
-            &[
-                ("StrategyClusterArn", cluster_arn.clone()),
-                ("StrategySubnets", "subnet-0local".to_owned()),
-                ("StrategySecurityGroups", "sg-0local".to_owned()),
-            ],
-        )?;
+        let mlflow_secret = mlflow_credentials(&sdk, &options.suffix).await?;
+        let cluster_name = cluster_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let table = |name: &str| {
+            (
+                name.to_owned(),
+                format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
+            )
+        };
+        let bucket = |name: &str| (name.to_owned(), format!("arn:aws:s3:::{name}"));
+        let same = |arn: &str| (arn.to_owned(), arn.to_owned());
+        let mut made: BTreeMap<String, (String, String)> = [
+            ("WorkflowStateTable", table(&resources.table)),
+            ("IdempotencyTable", table(&resources.idempotency_table)),
+            ("SweepTable", table(&resources.sweep_table)),
+            ("MarketDataBucket", bucket(&resources.market_data_bucket)),
+            ("ConfigBucket", bucket(&resources.config_bucket)),
+            ("ResultsBucket", bucket(&resources.results_bucket)),
+            (
+                "BacktestQueue",
+                (resources.queue_url.clone(), resources.queue_arn.clone()),
+            ),
+            ("NotificationTopic", same(&topics.outcomes)),
+            ("AlertTopic", same(&topics.alerts)),
+            ("StrategyCluster", (cluster_name, cluster_arn.clone())),
+            (
+                "StrategyLogGroup",
+                (
+                    resources.strategy_log_group.clone(),
+                    format!(
+                        "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}",
+                        resources.strategy_log_group
+                    ),
+                ),
+            ),
+            ("MlflowCredentials", same(&mlflow_secret)),
+        ]
+        .into_iter()
+        .map(|(id, names)| (id.to_owned(), names))
+        .collect();
+        for (id, name) in LOCAL_NETWORK {
+            made.insert(id.to_owned(), (name.to_owned(), name.to_owned()));
+        }
+        let mut physical = Physical::new(template.value(), made, &options.suffix);
+        let definition = template.definition("BacktestStateMachine", &physical)?;
         let state_machine_arn = aws_sdk_sfn::Client::new(&sdk)
             .create_state_machine()
             .name(format!("tradai-backtest-{}", options.suffix))
@@ -167,10 +256,11 @@ impl Deployment {
             .await
             .map_err(|error| Error::aws("creating the state machine", error.into_service_error()))?
             .state_machine_arn;
-        let sweep_definition = template.definition(
-            "SweepStateMachine",
-            &[("BacktestStateMachineArn", state_machine_arn.clone())],
-        )?;
+        physical.resources.insert(
+            "BacktestStateMachine".to_owned(),
+            (state_machine_arn.clone(), state_machine_arn.clone()),
+        );
+        let sweep_definition = template.definition("SweepStateMachine", &physical)?;
         let sweep_state_machine_arn = aws_sdk_sfn::Client::new(&sdk)
             .create_state_machine()
             .name(format!("tradai-sweep-{}", options.suffix))
@@ -180,35 +270,15 @@ impl Deployment {
             .await
             .map_err(|error| Error::aws("creating the sweep state machine", error.into_service_error()))?
             .state_machine_arn;
+        physical.resources.insert(
+            "SweepStateMachine".to_owned(),
+            (sweep_state_machine_arn.clone(), sweep_state_machine_arn.clone()),
+        );
 
+        // Every function with the environment its template entry gives it; the process's own settings (where AWS
+        // is, with what credentials) for all of them.
+        let environments = function_environments(template.value(), &physical, &options)?;
         let environment = [
-            ("WORKFLOW_STATE_TABLE", resources.table.clone()),
-            ("IDEMPOTENCY_TABLE", resources.idempotency_table.clone()),
-            ("SWEEP_TABLE", resources.sweep_table.clone()),
-            ("SWEEP_WORKFLOW_ARN", sweep_state_machine_arn.clone()),
-            ("S3_CONFIG_BUCKET", resources.config_bucket.clone()),
-            ("S3_RESULTS_BUCKET", resources.results_bucket.clone()),
-            ("MARKET_DATA_S3_URI", resources.market_data_uri()),
-            ("NOTIFICATION_TOPIC_ARN", topics.outcomes.clone()),
-            ("MLFLOW_TRACKING_URI", options.mlflow_url.clone()),
-            ("ECS_TASK_PREFIX", "strategy-".to_owned()),
-            ("STRATEGY_LOG_GROUP", resources.strategy_log_group.clone()),
-            // A submission through the HTTP API starts the workflow, as a deployed stage's would.
-            ("EXECUTOR_MODE", "stepfunctions".to_owned()),
-            ("BACKTEST_WORKFLOW_ARN", state_machine_arn.clone()),
-            ("ALERT_TOPIC_ARN", topics.alerts.clone()),
-            ("ENVIRONMENT", options.suffix.clone()),
-            ("ECS_CLUSTER", cluster_arn.clone()),
-            // The roles the template names (tradai-strategy-*-${Stage}): register-strategy's task definitions run
-            // with them, and the local ECS names a task's calls by its task role.
-            ("STRATEGY_TASK_ROLE_ARN", strategy_task_role_arn(&options.suffix)),
-            (
-                "STRATEGY_EXECUTION_ROLE_ARN",
-                format!(
-                    "arn:aws:iam::{ACCOUNT}:role/tradai-strategy-execution-{}",
-                    options.suffix
-                ),
-            ),
             ("AWS_ENDPOINT_URL", endpoint.clone()),
             ("AWS_REGION", REGION.to_owned()),
             ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
@@ -216,7 +286,7 @@ impl Deployment {
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
             ("RUST_LOG", "info".to_owned()),
         ];
-        let functions = Functions::start(functions_port, &environment)?;
+        let functions = Functions::start(functions_port, &environment, &environments)?;
         let api_port = crate::free_port()?;
         let api_listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
             .await
@@ -253,6 +323,7 @@ impl Deployment {
             ecs,
             functions,
             calls,
+            physical,
             _moto: moto,
         })
     }
@@ -279,6 +350,36 @@ impl Deployment {
         });
         self.functions.invoke("orphan-scanner", &event).await
     }
+}
+
+/// The MLflow credentials secret the functions read (`MlflowCredentials`, `tradai/<stage>/mlflow`); the local MLflow
+/// takes no password, so any will do. Answers its ARN; made again, it is the one already there.
+async fn mlflow_credentials(sdk: &SdkConfig, suffix: &str) -> Result<String, Error> {
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let name = format!("tradai/{suffix}/mlflow");
+    let created = secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(r#"{"username": "tradai", "password": "local"}"#)
+        .send()
+        .await;
+    match created {
+        Ok(secret) => secret.arn,
+        Err(error) => {
+            let error = error.into_service_error();
+            if !error.is_resource_exists_exception() {
+                return Err(Error::aws(format!("creating secret {name}"), error));
+            }
+            secrets
+                .describe_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .map_err(|error| Error::aws(format!("reading secret {name}"), error.into_service_error()))?
+                .arn
+        }
+    }
+    .ok_or_else(|| Error::Template(format!("moto made secret {name} without an ARN")))
 }
 
 /// The topics the template's functions publish to, each with a queue subscribed: what a subscriber receives.
@@ -339,4 +440,47 @@ async fn subscribed_topic(sdk: &SdkConfig, topic: &str, queue: &str) -> Result<(
         .await
         .map_err(|error| Error::aws(format!("subscribing {queue} to {topic}"), error.into_service_error()))?;
     Ok((topic_arn, queue_url))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn each_function_gets_its_own_variables_resolved_and_an_unmade_resource_stops_it() {
+        let template = json!({
+            "Parameters": {"Stage": {"Default": "dev"}, "ExecutorMode": {"Default": "sqs"}},
+            "Resources": {
+                "SubmitBacktestFunction": {"Type": "AWS::Serverless::Function", "Properties": {"Environment":
+                    {"Variables": {"EXECUTOR_MODE": {"Ref": "ExecutorMode"},
+                        "MLFLOW_TRACKING_URI": {"Fn::Sub": "http://mlflow.tradai-${Stage}.local:5000"},
+                        "WORKFLOW_STATE_TABLE": {"Ref": "WorkflowStateTable"}}}}},
+                "HealthFunction": {"Type": "AWS::Serverless::Function", "Properties": {}}
+            }
+        });
+        let made = BTreeMap::from([(
+            "WorkflowStateTable".to_owned(),
+            ("jobs-local".to_owned(), "arn:jobs".to_owned()),
+        )]);
+        let physical = Physical::new(&template, made, "local");
+        let options = DeploymentOptions::new("http://127.0.0.1:5000");
+        let environments = function_environments(&template, &physical, &options).expect("resolved");
+        assert_eq!(environments["health"], []);
+        assert_eq!(
+            environments["submit-backtest"],
+            [
+                ("EXECUTOR_MODE".to_owned(), "sqs".to_owned()),
+                ("MLFLOW_TRACKING_URI".to_owned(), "http://127.0.0.1:5000".to_owned()),
+                ("WORKFLOW_STATE_TABLE".to_owned(), "jobs-local".to_owned()),
+            ]
+        );
+        let without = Physical::new(&template, BTreeMap::new(), "local");
+        let refused = function_environments(&template, &without, &options).expect_err("refused");
+        assert_eq!(
+            refused.to_string(),
+            "template.yaml: SubmitBacktestFunction's WORKFLOW_STATE_TABLE names WorkflowStateTable, which the local deployment does not make"
+        );
+    }
 }

@@ -16,6 +16,7 @@ pub mod http_api;
 pub mod images;
 pub mod mlflow;
 pub mod moto;
+pub mod physical;
 pub mod resources;
 pub mod router;
 pub mod template;

@@ -11,6 +11,7 @@ use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, EventReceiver, Parser, Tag};
 use yaml_rust2::scanner::TScalarStyle;
 
+use crate::physical::Physical;
 use crate::{ACCOUNT, Error, REGION};
 
 /// A parsed `template.yaml`.
@@ -97,9 +98,9 @@ impl Template {
         routes
     }
 
-    /// The state machine `logical_id`'s definition as deployed, with the template's substitutions filled the local
-    /// way: a function's `!GetAtt X.Arn` is its local ARN, literals stay, anything else must be named in `local`.
-    pub fn definition(&self, logical_id: &str, local: &[(&str, String)]) -> Result<String, Error> {
+    /// The state machine `logical_id`'s definition as deployed, its substitutions resolved with the local
+    /// deployment's names (`physical`); one that names what the deployment does not make is an error.
+    pub fn definition(&self, logical_id: &str, physical: &Physical) -> Result<String, Error> {
         let machine = self.properties(logical_id)?;
         let uri = machine["DefinitionUri"]
             .as_str()
@@ -111,27 +112,11 @@ impl Template {
         })?;
         let substitutions = machine["DefinitionSubstitutions"].as_object().into_iter().flatten();
         for (name, value) in substitutions {
-            let given = local
-                .iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone());
-            let filled = match (given, value) {
-                (Some(value), _) => value,
-                (None, Value::String(literal)) => literal.clone(),
-                (None, value) => match value["Fn::GetAtt"].as_array().map(Vec::as_slice) {
-                    Some([Value::String(resource), attribute])
-                        if attribute == "Arn"
-                            && self.value["Resources"][resource]["Type"] == "AWS::Serverless::Function" =>
-                    {
-                        function_arn(resource)
-                    }
-                    _ => {
-                        return Err(Error::Template(format!(
-                            "substitution {name} = {value} has no local value: name it"
-                        )));
-                    }
-                },
-            };
+            let filled = physical.resolve_one(value).map_err(|missing| {
+                Error::Template(format!(
+                    "{logical_id}'s substitution {name} names {missing}, which the local deployment does not make"
+                ))
+            })?;
             text = text.replace(&format!("${{{name}}}"), &filled);
         }
         if text.contains("${") {

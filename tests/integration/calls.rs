@@ -5,7 +5,7 @@
 
 use tradai_local::Deployment;
 use tradai_tests::deployment;
-use tradai_tests::iam::{Physical, Verdict, audit};
+use tradai_tests::iam::{Physical, Verdict, audit, physical_of};
 
 /// GET `route` through the local deployment's HTTP API, which must answer 2xx.
 async fn get(local: &Deployment, route: &str) {
@@ -74,7 +74,7 @@ async fn every_call_a_function_made_is_allowed_by_its_role() {
     ] {
         get(local, route).await;
     }
-    let physical = Physical::of(local, main_stack());
+    let physical = physical_of(local, main_stack());
     let calls = local.calls.calls();
     let verdict = audit(&calls, main_stack(), &physical);
     write_report(&verdict, calls.len());
@@ -121,7 +121,7 @@ async fn every_call_a_function_made_is_allowed_by_its_role() {
 async fn a_permission_taken_out_of_a_role_fails_the_check_naming_the_call() {
     let local = deployment::shared();
     get(local, "/ready").await;
-    let physical = Physical::of(local, main_stack());
+    let physical = physical_of(local, main_stack());
     let mut stack = main_stack().clone();
     let statements = stack
         .pointer_mut("/Resources/ReadyFunctionRole/Properties/Policies/0/PolicyDocument/Statement")

@@ -105,6 +105,31 @@ impl Rig {
     }
 }
 
+/// A VPC of two zones' subnets in the AWS stand-in (`a1`, `a2` in us-east-1a, `a3` in us-east-1b) and another VPC
+/// with `b1`, made with boto3 (the tests link no EC2 client).
+fn existing_network() -> Value {
+    let script = r#"
+import json, sys
+import boto3
+ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=sys.argv[1])
+vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+other = ec2.create_vpc(CidrBlock="10.78.0.0/16")["Vpc"]["VpcId"]
+def subnet(vpc, cidr, zone):
+    return ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+print(json.dumps({"vpc": vpc, "other_vpc": other, "a1": subnet(vpc, "10.77.0.0/24", "us-east-1a"),
+    "a2": subnet(vpc, "10.77.1.0/24", "us-east-1a"), "a3": subnet(vpc, "10.77.2.0/24", "us-east-1b"),
+    "b1": subnet(other, "10.78.0.0/24", "us-east-1b")}))
+"#;
+    let output = std::process::Command::new(project_root().join(".stand-ins/venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(tradai_tests::moto::endpoint())
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
 fn write_executable(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).expect("a script");
@@ -252,14 +277,68 @@ async fn a_stage_is_deployed_from_its_built_template_with_its_whole_parameter_se
                 .contains("the Fargate On-Demand vCPU quota is 1, below the 1.5 a single backtest needs"),
         "{ran}"
     );
+    // An existing VPC's subnets: fewer than two, one not there, one of another VPC, all in one zone.
+    let network = existing_network();
+    let text = |name: &str| network[name].as_str().expect("an id").to_owned();
+    let (vpc, other_vpc) = (text("vpc"), text("other_vpc"));
+    let (a1, a2, a3, b1) = (text("a1"), text("a2"), text("a3"), text("b1"));
+    let with_subnets = |subnets: String| {
+        let vpc = format!("VpcId={vpc}");
+        let subnets = format!("PrivateSubnetIds={subnets}");
+        let rig = &rig;
+        async move {
+            rig.tradai(
+                &[
+                    "deploy",
+                    "--stage",
+                    "prod",
+                    "--parameter",
+                    &vpc,
+                    "--parameter",
+                    &subnets,
+                ],
+                &[],
+            )
+            .await
+        }
+    };
+    let missing = "subnet-0123456789abcdef0";
+    for (subnets, said) in [
+        (a1.clone(), "PrivateSubnetIds names 1 subnet(s)".to_owned()),
+        (format!("{a1},{missing}"), missing.to_owned()),
+        (format!("{a1},{b1}"), format!("{b1} is in {other_vpc}")),
+        (format!("{a1},{a2}"), "are all in us-east-1a".to_owned()),
+    ] {
+        let ran = with_subnets(subnets).await;
+        assert!(ran.code == 6 && ran.stderr.contains(&said), "{said}: {ran}");
+    }
     assert_eq!(
         rig.calls(),
         Vec::<Value>::new(),
         "no preflight failure builds or deploys"
     );
 
-    // A build whose functions point at the checkout is refused before sam deploy could zip it as their code.
-    let ran = rig.tradai(&deploy_prod, &[("FAKE_SAM_BUILD", Some("source"))]).await;
+    // A build whose functions point at the checkout is refused before sam deploy could zip it as their code (the
+    // existing VPC's subnets, in two zones, pass).
+    let ran = rig
+        .tradai(
+            &[
+                "deploy",
+                "--stage",
+                "prod",
+                "--parameter",
+                &format!("VpcId={vpc}"),
+                "--parameter",
+                &format!("PrivateSubnetIds={a1},{a3}"),
+            ],
+            &[("FAKE_SAM_BUILD", Some("source"))],
+        )
+        .await;
+    assert!(
+        ran.stderr
+            .contains(&format!("VPC {vpc}: 2 subnets in us-east-1a, us-east-1b")),
+        "{ran}"
+    );
     assert!(
         ran.code == 1 && ran.stderr.contains("HealthFunction's code is \".\""),
         "{ran}"

@@ -470,7 +470,9 @@ fn functions_in_the_vpc_reach_what_they_call() {
                 .to_owned()
         })
         .collect();
-    let gateway_endpoints: BTreeMap<String, BTreeSet<String>> = resources(stack, "AWS::EC2::VPCEndpoint")
+    let deployed = deployed_with(&[]);
+    let gateway_endpoints: BTreeMap<String, BTreeSet<String>> = made(&deployed, "AWS::EC2::VPCEndpoint")
+        .filter(|(_, endpoint)| endpoint["Properties"]["VpcEndpointType"] == "Gateway")
         .map(|(_, endpoint)| {
             let properties = &endpoint["Properties"];
             let service = properties["ServiceName"]["Fn::Sub"]
@@ -478,11 +480,7 @@ fn functions_in_the_vpc_reach_what_they_call() {
                 .and_then(|name| name.rsplit('.').next())
                 .expect("a service")
                 .to_owned();
-            let tables = one_or_many(&properties["RouteTableIds"])
-                .into_iter()
-                .filter_map(referenced)
-                .map(str::to_owned)
-                .collect();
+            let tables = deployed.resolve(&properties["RouteTableIds"]).into_iter().collect();
             (service, tables)
         })
         .collect();
@@ -681,5 +679,154 @@ fn what_outlives_its_stack_is_removed_when_the_create_that_made_it_rolls_back() 
     assert_eq!(
         kept,
         expected.iter().map(|id| (*id).to_owned()).collect::<BTreeSet<_>>()
+    );
+}
+
+/// The main stack as deployed with `parameters` over the defaults: its conditions evaluated, and every `Ref` and
+/// `Fn::GetAtt` resolving to the logical ID it names, so resolved values can be compared with the template's IDs.
+fn deployed_with(parameters: &[(&str, &str)]) -> tradai_local::physical::Physical {
+    let stack = main_stack();
+    let by_id = stack["Resources"]
+        .as_object()
+        .expect("Resources")
+        .keys()
+        .map(|id| (id.clone(), (id.clone(), id.clone())))
+        .collect();
+    let mut physical = tradai_local::physical::Physical::new(stack, by_id, "dev");
+    for (name, value) in parameters {
+        physical.parameters.insert((*name).to_owned(), (*value).to_owned());
+    }
+    physical.with_template(stack)
+}
+
+/// The resources a deployment makes: those without a `Condition`, or whose condition holds.
+fn made<'a>(
+    physical: &'a tradai_local::physical::Physical,
+    kind: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> + 'a {
+    resources(main_stack(), kind).filter(|(_, resource)| {
+        resource["Condition"]
+            .as_str()
+            .is_none_or(|condition| physical.conditions.get(condition).copied().unwrap_or(false))
+    })
+}
+
+/// The subnets strategy tasks run in: the state machine's substitution and every function's `ECS_SUBNETS` agree.
+fn strategy_subnets(physical: &tradai_local::physical::Physical) -> Vec<String> {
+    let stack = main_stack();
+    let substitution =
+        &stack["Resources"]["BacktestStateMachine"]["Properties"]["DefinitionSubstitutions"]["StrategySubnets"];
+    let subnets = physical.resolve_one(substitution).expect("resolved");
+    for (id, function) in made(physical, "AWS::Lambda::Function") {
+        let variable = &function["Properties"]["Environment"]["Variables"]["ECS_SUBNETS"];
+        if !variable.is_null() {
+            assert_eq!(
+                physical.resolve_one(variable).expect("resolved"),
+                subnets,
+                "{id}'s ECS_SUBNETS"
+            );
+        }
+    }
+    subnets.split(',').map(str::to_owned).collect()
+}
+
+#[test]
+fn isolated_strategy_tasks_have_no_route_out_of_the_vpc_and_reach_what_a_backtest_needs() {
+    let isolated = deployed_with(&[("IsolatedStrategyTasks", "true")]);
+    let subnets = strategy_subnets(&isolated);
+    assert_eq!(subnets, ["StrategySubnetA", "StrategySubnetB"]);
+    let table_of = |subnet: &str| -> String {
+        let tables: Vec<String> = made(&isolated, "AWS::EC2::SubnetRouteTableAssociation")
+            .filter(|(_, association)| referenced(&association["Properties"]["SubnetId"]) == Some(subnet))
+            .map(|(_, association)| {
+                referenced(&association["Properties"]["RouteTableId"])
+                    .expect("a table")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(tables.len(), 1, "{subnet}: one route table");
+        tables[0].clone()
+    };
+    let zones: BTreeSet<String> = subnets
+        .iter()
+        .map(|subnet| main_stack()["Resources"][subnet]["Properties"]["AvailabilityZone"].to_string())
+        .collect();
+    assert_eq!(zones.len(), 2, "two zones");
+    for subnet in &subnets {
+        let table = table_of(subnet);
+        let routes: Vec<&String> = made(&isolated, "AWS::EC2::Route")
+            .filter(|(_, route)| referenced(&route["Properties"]["RouteTableId"]) == Some(table.as_str()))
+            .map(|(id, _)| id)
+            .collect();
+        assert!(routes.is_empty(), "{subnet}'s table {table} has routes out: {routes:?}");
+        for service in ["s3", "dynamodb"] {
+            let reached = made(&isolated, "AWS::EC2::VPCEndpoint").any(|(_, endpoint)| {
+                let properties = &endpoint["Properties"];
+                properties["VpcEndpointType"] == "Gateway"
+                    && properties["ServiceName"]["Fn::Sub"]
+                        .as_str()
+                        .is_some_and(|name| name.ends_with(&format!(".{service}")))
+                    && isolated.resolve(&properties["RouteTableIds"]).contains(&table)
+            });
+            assert!(reached, "{subnet} reaches {service} through its gateway endpoint");
+        }
+    }
+    // Pulling the image, writing the log stream, reading the execution role's secret: interface endpoints with
+    // private DNS in both strategy subnets, open to HTTPS from the VPC.
+    for service in ["ecr.api", "ecr.dkr", "logs", "secretsmanager"] {
+        let endpoint = made(&isolated, "AWS::EC2::VPCEndpoint")
+            .map(|(_, endpoint)| &endpoint["Properties"])
+            .find(|properties| {
+                properties["ServiceName"]["Fn::Sub"]
+                    .as_str()
+                    .is_some_and(|name| name.ends_with(&format!("}}.{service}")))
+            })
+            .unwrap_or_else(|| panic!("no {service} endpoint"));
+        assert_eq!(endpoint["VpcEndpointType"], "Interface", "{service}");
+        assert_eq!(endpoint["PrivateDnsEnabled"], true, "{service}");
+        let mut in_subnets = isolated.resolve(&endpoint["SubnetIds"]);
+        in_subnets.sort();
+        assert_eq!(in_subnets, subnets, "{service}: in both strategy subnets");
+        for group in isolated.resolve(&endpoint["SecurityGroupIds"]) {
+            let ingress = one_or_many(&main_stack()["Resources"][&group]["Properties"]["SecurityGroupIngress"]);
+            assert!(
+                ingress
+                    .iter()
+                    .any(|rule| rule["FromPort"] == 443 && rule["CidrIp"] == json!({"Ref": "VpcCidr"})),
+                "{service}: {group} admits HTTPS from the VPC"
+            );
+        }
+    }
+    // What the strategy task role calls is all reachable from there.
+    let services: BTreeSet<String> = statements(main_stack())
+        .into_iter()
+        .filter(|(role, _)| role == "StrategyTaskRole")
+        .flat_map(|(_, statement)| actions(statement))
+        .map(|action| action.split(':').next().unwrap_or(action).to_owned())
+        .collect();
+    assert_eq!(services, BTreeSet::from(["dynamodb".to_owned(), "s3".to_owned()]));
+
+    // By default strategy tasks share the private subnets (NAT), and none of the isolation is made.
+    let default = deployed_with(&[]);
+    assert_eq!(strategy_subnets(&default), ["PrivateSubnetA", "PrivateSubnetB"]);
+    let isolation_only: Vec<&String> = made(&isolated, "AWS::EC2::VPCEndpoint")
+        .chain(made(&isolated, "AWS::EC2::Subnet"))
+        .map(|(id, _)| id)
+        .filter(|id| {
+            made(&default, "AWS::EC2::VPCEndpoint")
+                .chain(made(&default, "AWS::EC2::Subnet"))
+                .all(|(other, _)| other != *id)
+        })
+        .collect();
+    assert_eq!(
+        isolation_only.len(),
+        6,
+        "four interface endpoints and two subnets, only when isolated: {isolation_only:?}"
+    );
+    // With an existing VPC the stack makes no subnets: a rule refuses the isolation there.
+    let rule = &main_stack()["Rules"]["IsolationNeedsTheStacksNetwork"];
+    assert_eq!(
+        rule["Assertions"][0]["Assert"],
+        json!({"Fn::Equals": [{"Ref": "VpcId"}, ""]})
     );
 }

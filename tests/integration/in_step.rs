@@ -66,6 +66,10 @@ fn every_function_crate_has_its_template_entry_events_and_nothing_else() {
             manifest.contains(&format!("name = \"{name}\"")),
             "{name}: the crate and binary carry its name"
         );
+        assert!(
+            manifest.contains(&format!("[package.metadata.lambda.watch]\nenv_file = \"{name}.env\"")),
+            "{name}: locally the function reads the environment its template entry gives it from {name}.env"
+        );
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod built;
 pub mod images;
+pub mod network;
 pub mod parameters;
 pub mod preflight;
 pub mod quotas;
@@ -176,6 +177,7 @@ pub async fn deploy(invocation: Invocation<'_>, args: DeployArgs) -> Result<u8, 
     let sam = Tool::sam();
     let docker = Tool::docker();
     let account = preflight::run(&config, region, &sam, &docker).await?;
+    network::check(&account, &parameters).await?;
     let first = !preflight::stack_exists(&account.sdk, &config.stack_name).await?;
 
     mlflow_image(&project, &account, &parameters, &sam, &docker).await?;
