@@ -5,9 +5,12 @@ destination as plain variables, and the database credentials and MLflow's admin 
 DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD, ARTIFACTS_DESTINATION, MLFLOW_HOST_NAME, and
 MLFLOW_AUTH_ADMIN_USERNAME / MLFLOW_AUTH_ADMIN_PASSWORD (which MLflow's auth app reads itself). What cannot be
 passed as a variable is built here: the store URI, with the password URL-encoded (RDS generates passwords with
-characters a URI must escape), and the auth app's config file, whose user store is the same database.
+characters a URI must escape), the auth app's config file, whose user store is the same database, and the static
+secret key the auth app refuses to start without (MLFLOW_FLASK_SERVER_SECRET_KEY). The tests start MLflow through
+these same functions with a SQLite store (tests/integration/mlflow_registry.rs).
 """
 
+import hashlib
 import os
 import sys
 from urllib.parse import quote
@@ -30,9 +33,9 @@ def store_uri() -> str:
     return f"postgresql://{user}:{password}@{host}:{port}/{name}?sslmode=require"
 
 
-def write_auth_config(uri: str) -> None:
+def write_auth_config(uri: str, path: str = AUTH_CONFIG) -> None:
     # configparser interpolates "%": the encoded password's escapes are doubled.
-    with open(AUTH_CONFIG, "w", encoding="utf-8") as config:
+    with open(path, "w", encoding="utf-8") as config:
         config.write(
             "[mlflow]\n"
             "default_permission = NO_PERMISSIONS\n"
@@ -41,23 +44,41 @@ def write_auth_config(uri: str) -> None:
         )
 
 
-def main() -> None:
-    required("MLFLOW_AUTH_ADMIN_USERNAME")
-    required("MLFLOW_AUTH_ADMIN_PASSWORD")
-    uri = store_uri()
-    write_auth_config(uri)
-    os.environ["MLFLOW_AUTH_CONFIG_PATH"] = AUTH_CONFIG
-    host = required("MLFLOW_HOST_NAME")
-    # The Host headers MLflow accepts (DNS-rebinding protection): its Cloud Map name, with and without the port.
-    allowed = f"{host},{host}:{PORT},localhost,localhost:{PORT},127.0.0.1:{PORT}"
-    arguments = [
+def flask_secret_key(admin_password: str) -> str:
+    """The static key the auth app signs its CSRF tokens with (MLflow refuses to start without one): derived from the
+    admin password, so every task and worker has the same key without another secret, and it changes with it."""
+    return hashlib.sha256(f"tradai-mlflow-flask:{admin_password}".encode()).hexdigest()
+
+
+def auth_environment(store: str, admin_password: str, config_path: str = AUTH_CONFIG) -> dict:
+    """What the basic-auth app needs besides MLFLOW_AUTH_ADMIN_*: its config file (users in the store's database)
+    and its secret key."""
+    write_auth_config(store, config_path)
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": config_path,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": flask_secret_key(admin_password),
+    }
+
+
+def server_arguments(store: str, artifacts: str, host: str, bind: str = "0.0.0.0", port: str = PORT) -> list:
+    """`mlflow server` with the auth app, the store, artifacts proxied to `artifacts`, and the Host headers it accepts
+    (DNS-rebinding protection): its name `host`, with and without the port."""
+    allowed = f"{host},{host}:{port},localhost,localhost:{port},127.0.0.1:{port}"
+    return [
         "mlflow", "server",
-        "--host", "0.0.0.0", "--port", PORT, "--workers", "2",
-        "--backend-store-uri", uri,
-        "--serve-artifacts", "--artifacts-destination", required("ARTIFACTS_DESTINATION"),
+        "--host", bind, "--port", port, "--workers", "2",
+        "--backend-store-uri", store,
+        "--serve-artifacts", "--artifacts-destination", artifacts,
         "--app-name", "basic-auth",
         "--allowed-hosts", allowed,
     ]
+
+
+def main() -> None:
+    required("MLFLOW_AUTH_ADMIN_USERNAME")
+    uri = store_uri()
+    os.environ.update(auth_environment(uri, required("MLFLOW_AUTH_ADMIN_PASSWORD")))
+    arguments = server_arguments(uri, required("ARTIFACTS_DESTINATION"), required("MLFLOW_HOST_NAME"))
     os.execvp("mlflow", arguments)
 
 

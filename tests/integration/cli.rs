@@ -37,6 +37,16 @@ impl Ran {
     }
 }
 
+/// A `tradai --json smoke` report's checks: (name, passed), in order.
+pub(crate) fn checks_of(report: &Value) -> Vec<(&str, bool)> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|check| (check["name"].as_str().expect("a name"), check["passed"] == true))
+        .collect()
+}
+
 impl std::fmt::Display for Ran {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -622,12 +632,7 @@ async fn a_smoke_whose_registration_is_refused_fails_naming_that_check_and_pushe
     let smoke = tradai(&state, &["--json", "smoke", "--strategy", &sample, "--image", missing]).await;
     assert_eq!(smoke.code, i32::from(exit::ERROR), "{smoke}");
     let report = smoke.json();
-    let checks: Vec<(&str, bool)> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|check| (check["name"].as_str().expect("a name"), check["passed"] == true))
-        .collect();
+    let checks = checks_of(&report);
     assert_eq!(
         checks,
         [("health", true), ("ready", true), ("image", true), ("register", false)],
@@ -712,12 +717,7 @@ async fn up_detached_serves_the_local_stack_and_passes_the_smoke_until_down_stop
     let smoke = tradai(&state, &["--json", "smoke", "--strategy", &sample]).await;
     assert_eq!(smoke.code, 0, "{smoke}");
     let report = smoke.json();
-    let checks: Vec<(&str, bool)> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|check| (check["name"].as_str().expect("a name"), check["passed"] == true))
-        .collect();
+    let checks = checks_of(&report);
     let names = [
         "health", "ready", "image", "register", "candles", "backtest", "result", "cache", "cancel", "cleanup",
     ];

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tradai_tests::project_root;
 
-use crate::cli::{Ran, ran, tradai_command};
+use crate::cli::{Ran, checks_of, ran, tradai_command};
 
 /// A project checkout of its own (its samconfig.toml names stacks of this test), the stand-in tools on a PATH of
 /// their own, and where they record their calls.
@@ -74,10 +74,15 @@ impl Rig {
     /// `tradai ARGS` in the project, with the stand-in tools first on PATH and `environment` set (a `None` value
     /// removes the variable).
     async fn tradai(&self, args: &[&str], environment: &[(&str, Option<&str>)]) -> Ran {
+        self.tradai_in(&self.project, args, environment).await
+    }
+
+    /// `tradai ARGS` as [`Rig::tradai`] runs it, in `folder`.
+    async fn tradai_in(&self, folder: &Path, args: &[&str], environment: &[(&str, Option<&str>)]) -> Ran {
         let mut command = tradai_command(&self.state, args);
         let path = format!("{}:{}", self.tools.display(), std::env::var("PATH").unwrap_or_default());
         command
-            .current_dir(&self.project)
+            .current_dir(folder)
             .env("PATH", path)
             .env("FAKE_TOOLS_LOG", &self.log)
             .env("FAKE_SAM_BOOTSTRAP", tradai_local::debug_binary("tradai"))
@@ -516,6 +521,97 @@ async fn a_stage_is_deployed_from_its_built_template_with_its_whole_parameter_se
     assert!(
         s3.head_bucket().bucket(&dev_results).send().await.is_err(),
         "the bucket is gone"
+    );
+    std::fs::remove_dir_all(&rig.folder).ok();
+}
+
+/// `tradai --stage dev smoke` on a deployed stage builds the sample strategy's image with Docker — the engine image,
+/// then the strategy's `Dockerfile` over it — pushes it to the stage's ECR (its repository stack made first) and
+/// registers it. The stage here is the tests' local deployment (its saved API the local one, its AWS the
+/// deployment's), Docker and the SAM CLI the stand-ins, so the image runs nothing: the smoke reports the backtest
+/// failed, and still takes its data out again.
+#[tokio::test]
+async fn a_smoke_of_a_deployed_stage_builds_pushes_and_registers_the_sample_strategys_image() {
+    let rig = Rig::new();
+    let local = tradai_tests::deployment::shared();
+    let record = serde_json::json!({"stage": "dev", "stack_name": format!("tradai-smoke-{}", rig.id),
+        "region": "us-east-1", "account": tradai_local::ACCOUNT, "api_url": local.api_url, "outputs": {},
+        "deployed_at": "2026-12-08T00:00:00Z"});
+    std::fs::create_dir_all(rig.state.join("stages")).expect("stages");
+    std::fs::write(rig.state.join("stages/dev.json"), record.to_string()).expect("the stage's record");
+    // An exchange folder of its own: the smoke's markets are merged into no other test's snapshot.
+    let exchange = format!("t{}", rig.id);
+    let ran = rig
+        .tradai_in(
+            &project_root(),
+            &[
+                "--stage",
+                "dev",
+                "--json",
+                "smoke",
+                "--exchange",
+                &exchange,
+                "--timeout-minutes",
+                "5",
+            ],
+            &[("AWS_ENDPOINT_URL", Some(&local.endpoint))],
+        )
+        .await;
+    assert_eq!(ran.code, 1, "the image runs nothing, so the backtest fails: {ran}");
+    let report = ran.json();
+    let outcome = checks_of(&report);
+    assert_eq!(
+        outcome,
+        [
+            ("health", true),
+            ("ready", true),
+            ("image", true),
+            ("register", true),
+            ("candles", true),
+            ("backtest", false),
+            ("cleanup", true)
+        ],
+        "{report}"
+    );
+    let calls = rig.calls();
+    let repository = of(&calls, "sam", "deploy");
+    assert!(
+        repository.len() == 1
+            && option(&repository[0], "--stack-name") == Some("tradai-ecr-strategy-emacross")
+            && repository[0].contains(&"RepositoryName=strategy-emacross"),
+        "the repository stack, once: {calls:?}"
+    );
+    let built = of(&calls, "docker", "build");
+    assert_eq!(built.len(), 2, "the engine, then the strategy over it: {calls:?}");
+    let engine = option(&built[0], "--tag").expect("the engine's tag");
+    assert!(
+        engine.starts_with("tradai-engine:")
+            && option(&built[0], "--file").is_some_and(|file| file.ends_with("container/Dockerfile"))
+    );
+    assert_eq!(
+        option(&built[1], "--build-arg"),
+        Some(format!("ENGINE={engine}").as_str())
+    );
+    assert!(option(&built[1], "--file").is_some_and(|file| file.ends_with("container/engine/Dockerfile")));
+    let image = option(&built[1], "--tag").expect("the image").to_owned();
+    assert!(
+        image.starts_with(&format!(
+            "{}.dkr.ecr.us-east-1.amazonaws.com/strategy-emacross:",
+            tradai_local::ACCOUNT
+        )),
+        "{image}"
+    );
+    assert!(
+        built
+            .iter()
+            .all(|build| option(build, "--platform") == Some("linux/amd64"))
+    );
+    assert_eq!(of(&calls, "docker", "push"), [vec!["push", image.as_str()]]);
+    assert!(
+        report["checks"][3]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("EmaCross")),
+        "{report}"
     );
     std::fs::remove_dir_all(&rig.folder).ok();
 }

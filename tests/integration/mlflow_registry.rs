@@ -277,3 +277,109 @@ async fn a_tracked_run_keeps_its_params_metrics_artifact_and_end() {
     assert!(artifact.status().is_success(), "{}", artifact.status());
     assert_eq!(artifact.text().await.expect("text"), r#"{"total_trades": 42}"#);
 }
+
+/// Stops a process group when dropped: a server and every worker it started.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(|pid| i32::try_from(pid).ok()) {
+            let _gone = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// The deployed MLflow's own start — `mlflow/serve.py`'s auth environment and `mlflow server` arguments — with a
+/// SQLite store instead of PostgreSQL: the basic-auth app comes up (it refuses to without the Flask-WTF package and a
+/// static secret key, which on AWS would have been an MLflow task failing its every start), turns away requests
+/// without the admin's credentials, and answers the admin the task's secret names, through our client too.
+#[tokio::test]
+async fn the_deployed_mlflow_starts_with_its_auth_app_and_answers_only_its_admin() {
+    let root = tradai_tests::project_root();
+    let state = root.join(format!(".stand-ins/mlflow-auth-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&state).expect("a state folder");
+    let port = tradai_tests::free_port();
+    let script = r#"
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import serve
+state, port = sys.argv[2], sys.argv[3]
+store = f"sqlite:///{state}/mlflow.db"
+os.environ.update(serve.auth_environment(store, os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"], f"{state}/basic_auth.ini"))
+arguments = serve.server_arguments(store, f"{state}/artifacts", "mlflow.tradai-test.local", bind="127.0.0.1", port=port)
+arguments[0] = os.path.join(os.path.dirname(sys.executable), "mlflow")
+os.execv(arguments[0], arguments)
+"#;
+    let (user, password) = ("tradai", "an-admin-password-of-32-characters");
+    let log = state.join("mlflow.log");
+    let output = std::fs::File::create(&log).expect("a log");
+    let mut server = tokio::process::Command::new(root.join(".stand-ins/venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(root.join("mlflow"))
+        .arg(&state)
+        .arg(port.to_string())
+        .env("MLFLOW_AUTH_ADMIN_USERNAME", user)
+        .env("MLFLOW_AUTH_ADMIN_PASSWORD", password)
+        .env_remove("MLFLOW_FLASK_SERVER_SECRET_KEY")
+        .stdout(output.try_clone().expect("the log"))
+        .stderr(output)
+        .process_group(0)
+        .spawn()
+        .expect("serve.py starts");
+    let _group = Group(server.id());
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(answer) = http.get(format!("{url}/health")).send().await
+            && answer.status().is_success()
+        {
+            break;
+        }
+        let log = || std::fs::read_to_string(&log).unwrap_or_default();
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!("MLflow exited {status}:\n{}", log());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "MLflow did not answer:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let search = format!("{url}/api/2.0/mlflow/experiments/search?max_results=1");
+    let anonymous = http.get(&search).send().await.expect("answers");
+    assert_eq!(anonymous.status().as_u16(), 401, "no credentials, no answer");
+    let wrong = http
+        .get(&search)
+        .basic_auth(user, Some("not-it"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status().as_u16(), 401, "a wrong password, no answer");
+    let admin = http
+        .get(&search)
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(admin.status().as_u16(), 200, "the admin the task's secret names");
+
+    let mut options = MlflowOptions::new(url.clone());
+    options.credentials = Credentials::given(user, password);
+    let registry = MlflowClient::new(options).expect("client");
+    assert!(registry.strategy("NeverRegistered").await.expect("answers").is_none());
+    let mut anonymous = MlflowOptions::new(url);
+    anonymous.attempts = 1;
+    let refused = MlflowClient::new(anonymous)
+        .expect("client")
+        .strategy("NeverRegistered")
+        .await;
+    assert!(
+        refused.is_err(),
+        "without credentials our client is refused: {refused:?}"
+    );
+    drop(_group);
+    std::fs::remove_dir_all(&state).ok();
+}

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::footer::{FooterError, read_footer};
-use super::layout::{DataLocation, Dataset, dataset_key, parse_dataset_key};
+use super::layout::{DataLocation, Dataset, dataset_key, is_exchange_id, parse_dataset_key};
 use crate::backtest::{Symbol, Timeframe};
 use crate::objects::{ObjectError, ObjectStore};
 use crate::time::Timestamp;
@@ -79,11 +79,7 @@ impl FreshnessRequest {
     fn limits(exchange: Option<String>, max_age_hours: Option<f64>) -> Result<(String, f64), ValidationErrors> {
         let mut errors = Vec::new();
         let exchange = exchange.unwrap_or_else(|| DEFAULT_EXCHANGE.to_owned());
-        let valid_exchange = (1..=32).contains(&exchange.len())
-            && exchange
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !valid_exchange {
+        if !is_exchange_id(&exchange) {
             errors.push(FieldError::new(
                 "exchange",
                 "exchange must be a lower-case exchange id such as binance",
