@@ -11,6 +11,10 @@ use serde_json::Value;
 
 use crate::ACCOUNT;
 
+/// The caller the workflow engine's calls carry (moto's Step Functions engine runs with `AWS_SDK_UA_APP_ID` set
+/// to it): the state machines' roles.
+pub const STATE_MACHINES: &str = "state-machines";
+
 /// One call as IAM authorizes it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Call {

@@ -159,6 +159,8 @@ impl Deployment {
             &[
                 ("MOTO_PORT", router_port.to_string()),
                 ("TRADAI_SFN_RETRY_SCALE", options.retry_scale.to_string()),
+                // The engine's calls (Lambda invokes, RunTask, StartExecution) name the state machines' roles.
+                ("AWS_SDK_UA_APP_ID", crate::calls::STATE_MACHINES.to_owned()),
             ],
             "moto-workflow",
         )?;

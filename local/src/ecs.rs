@@ -185,7 +185,7 @@ impl LocalEcs {
         }
     }
 
-    async fn task_definition(&self, name: &str) -> Result<Value, EcsError> {
+    pub(crate) async fn task_definition(&self, name: &str) -> Result<Value, EcsError> {
         let answer = self
             .moto(
                 "AmazonEC2ContainerServiceV20141113",

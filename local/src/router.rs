@@ -106,6 +106,34 @@ impl Router {
         .await;
     }
 
+    /// What a RunTask among `calls` implies: IAM checks `iam:PassRole` of its task definition's task and execution
+    /// roles for the caller, as it does for RegisterTaskDefinition.
+    async fn roles_passed_by(&self, calls: &[crate::calls::Call], body: &[u8]) -> Vec<crate::calls::Call> {
+        let Some(run) = calls.iter().find(|call| call.action == "ecs:RunTask") else {
+            return Vec::new();
+        };
+        let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let Some(name) = input["taskDefinition"].as_str() else {
+            return Vec::new();
+        };
+        let Ok(definition) = self.ecs.task_definition(name).await else {
+            return Vec::new();
+        };
+        ["taskRoleArn", "executionRoleArn"]
+            .iter()
+            .filter_map(|key| definition[*key].as_str())
+            .map(|role| crate::calls::Call {
+                caller: run.caller.clone(),
+                action: "iam:PassRole".to_owned(),
+                resource: role.to_owned(),
+                context: std::collections::BTreeMap::from([(
+                    "iam:PassedToService".to_owned(),
+                    "ecs-tasks.amazonaws.com".to_owned(),
+                )]),
+            })
+            .collect()
+    }
+
     async fn route(self: &Arc<Self>, request: Request<Incoming>) -> Answer {
         let (parts, body) = request.into_parts();
         let body = match body.collect().await {
@@ -119,13 +147,16 @@ impl Router {
             .unwrap_or_default()
             .to_owned();
         if self.calls.enabled() {
-            self.calls.record(crate::calls::describe(&crate::calls::Request {
+            let mut calls = crate::calls::describe(&crate::calls::Request {
                 method: parts.method.as_str(),
                 path: parts.uri.path(),
                 query: parts.uri.query().unwrap_or_default(),
                 headers: &parts.headers,
                 body: &body,
-            }));
+            });
+            let passed = self.roles_passed_by(&calls, &body).await;
+            calls.extend(passed);
+            self.calls.record(calls);
         }
         match destination(parts.uri.path(), &target) {
             Some(Destination::Functions) => match invoked_function(parts.uri.path()) {

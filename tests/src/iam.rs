@@ -107,6 +107,18 @@ pub fn function_roles(template: &Value, physical: &Physical) -> BTreeMap<String,
                     roles.insert(format!("task-role.{name}"), role_statements(id, resource, physical));
                 }
             }
+            // The workflow engine's calls carry one name for both state machines: their roles together (what they
+            // act on does not overlap: the backtest's steps and tasks, the sweep's FinishSweep and child executions).
+            Some("AWS::StepFunctions::StateMachine") => {
+                let role_id = resource["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+                    .as_str()
+                    .unwrap_or_default();
+                let role = resources.get(role_id).unwrap_or(&Value::Null);
+                roles
+                    .entry(tradai_local::calls::STATE_MACHINES.to_owned())
+                    .or_insert_with(Vec::new)
+                    .extend(role_statements(role_id, role, physical));
+            }
             Some("AWS::Lambda::Function") => {
                 let role_id = resource["Properties"]["Role"]["Fn::GetAtt"][0]
                     .as_str()
