@@ -213,69 +213,83 @@ pub async fn upload(
         .zip(planned["files"].as_array().into_iter().flatten())
         .map(|(file, put)| (put.clone(), file.parquet.clone()))
         .collect();
-    let mut outcome = MarketsOutcome::Untouched;
-    if let Some(guess) = guess {
-        let current = match planned["current_markets"]["url"].as_str() {
-            Some(url) => {
-                let bytes = api.download(url).await?;
-                Some(serde_json::from_slice::<Value>(&bytes).map_err(|error| {
-                    Failure::new(
-                        exit::ERROR,
-                        format!("the exchange's markets snapshot is not JSON: {error}"),
-                    )
-                })?)
-            }
-            None => None,
-        };
-        let edited = |current: Option<&Value>| -> Result<Option<Value>, String> {
-            match &markets {
-                MarketsChange::Keep => Ok(None),
-                MarketsChange::Replace(bytes) => serde_json::from_slice(bytes).map(Some).map_err(|e| e.to_string()),
-                MarketsChange::Merge(ours) => crate::markets::merge(current, ours).map(Some),
-                MarketsChange::Remove(symbols) => current
-                    .map(|current| crate::markets::without(current, symbols))
-                    .transpose(),
-            }
-        };
-        let target = edited(current.as_ref()).map_err(|problem| Failure::bad_input(format!("markets: {problem}")))?;
-        outcome = match (target, &current) {
-            (None, _) => MarketsOutcome::Untouched,
-            (Some(target), Some(current)) if &target == current => MarketsOutcome::Unchanged,
-            (Some(target), Some(_))
-                if crate::markets::is_empty(&target) && matches!(markets, MarketsChange::Remove(_)) =>
-            {
-                api.send(
-                    "DELETE",
-                    "/data/datasets",
-                    &[("exchange", exchange.to_owned()), ("markets", "true".to_owned())],
-                    None,
-                )
-                .await?;
-                MarketsOutcome::Deleted
-            }
-            (Some(target), _) => {
-                let bytes = match &markets {
-                    MarketsChange::Replace(bytes) => bytes.clone(),
-                    _ => target.to_string().into_bytes(),
-                };
-                let put = if bytes == guess {
-                    planned["markets"].clone()
-                } else {
-                    api.post(
-                        "/data/uploads",
-                        &json!({"exchange": exchange, "markets": content(&bytes)}),
-                    )
-                    .await?["markets"]
-                        .clone()
-                };
-                let key = put["key"].as_str().unwrap_or_default().to_owned();
-                puts.push((put, bytes));
-                MarketsOutcome::Written(key)
-            }
-        };
-    }
+    let outcome = match (markets, guess) {
+        (MarketsChange::Keep, _) | (_, None) => MarketsOutcome::Untouched,
+        // A replacement is what it says: the bytes asked for are put, whatever the store has now.
+        (MarketsChange::Replace(bytes), _) => {
+            let put = planned["markets"].clone();
+            let key = put["key"].as_str().unwrap_or_default().to_owned();
+            puts.push((put, bytes));
+            MarketsOutcome::Written(key)
+        }
+        (edit, Some(guess)) => edit_markets(api, exchange, &planned, edit, guess, &mut puts).await?,
+    };
     put_all(puts).await?;
     Ok((keys, outcome))
+}
+
+/// A merge or removal (`edit`) of the snapshot the store has now (`planned`'s `current_markets`): nothing when it is
+/// unchanged, the snapshot deleted when a removal leaves it empty, else a PUT of the edit — the one `planned` signed
+/// when the edit is the bytes `guess` asked for, else one asked for now — added to `puts`.
+async fn edit_markets(
+    api: &Api,
+    exchange: &str,
+    planned: &Value,
+    edit: MarketsChange,
+    guess: Vec<u8>,
+    puts: &mut Vec<(Value, Vec<u8>)>,
+) -> Result<MarketsOutcome, Failure> {
+    let current = match planned["current_markets"]["url"].as_str() {
+        Some(url) => {
+            let bytes = api.download(url).await?;
+            Some(serde_json::from_slice::<Value>(&bytes).map_err(|error| {
+                Failure::new(
+                    exit::ERROR,
+                    format!("the exchange's markets snapshot is not JSON: {error}"),
+                )
+            })?)
+        }
+        None => None,
+    };
+    let edited = match &edit {
+        MarketsChange::Merge(ours) => crate::markets::merge(current.as_ref(), ours).map(Some),
+        MarketsChange::Remove(symbols) => current
+            .as_ref()
+            .map(|current| crate::markets::without(current, symbols))
+            .transpose(),
+        MarketsChange::Keep | MarketsChange::Replace(_) => Ok(None),
+    }
+    .map_err(|problem| Failure::bad_input(format!("markets: {problem}")))?;
+    Ok(match (edited, &current) {
+        (None, _) => MarketsOutcome::Untouched,
+        (Some(target), Some(current)) if &target == current => MarketsOutcome::Unchanged,
+        (Some(target), Some(_)) if crate::markets::is_empty(&target) && matches!(edit, MarketsChange::Remove(_)) => {
+            api.send(
+                "DELETE",
+                "/data/datasets",
+                &[("exchange", exchange.to_owned()), ("markets", "true".to_owned())],
+                None,
+            )
+            .await?;
+            MarketsOutcome::Deleted
+        }
+        (Some(target), _) => {
+            let bytes = target.to_string().into_bytes();
+            let put = if bytes == guess {
+                planned["markets"].clone()
+            } else {
+                api.post(
+                    "/data/uploads",
+                    &json!({"exchange": exchange, "markets": content(&bytes)}),
+                )
+                .await?["markets"]
+                    .clone()
+            };
+            let key = put["key"].as_str().unwrap_or_default().to_owned();
+            puts.push((put, bytes));
+            MarketsOutcome::Written(key)
+        }
+    })
 }
 
 fn content(bytes: &[u8]) -> Value {

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use tradai::market_data::candles::Candles;
 
 use crate::push::{CandleFile, MarketsChange, MarketsOutcome, upload};
+use crate::register::Manifest;
 use crate::{Context, Failure, exit};
 
 /// The smoke's pairs: bases no exchange lists, so their candles and markets are the smoke's alone.
@@ -128,7 +129,7 @@ pub async fn smoke(context: &Context, args: SmokeArgs) -> Result<u8, Failure> {
 
     // Nothing else is tried when the API is not there; the data is cleaned up once a push was tried.
     let healthy = report.run("health", health(context)).await.is_some();
-    if healthy && steps(context, &args, &name, &mut report).await && !args.keep_data {
+    if healthy && steps(context, &args, manifest, &name, &mut report).await && !args.keep_data {
         report.run("cleanup", cleanup(context, &args.exchange)).await;
     }
     let summary = report.to_json();
@@ -158,14 +159,14 @@ pub async fn smoke(context: &Context, args: SmokeArgs) -> Result<u8, Failure> {
 
 /// Every check after health, in order, each only when what it needs passed; answers whether candles were pushed
 /// (or tried), so there is data to clean up.
-async fn steps(context: &Context, args: &SmokeArgs, name: &str, report: &mut Report) -> bool {
+async fn steps(context: &Context, args: &SmokeArgs, manifest: Manifest, name: &str, report: &mut Report) -> bool {
     if report.run("ready", ready(context)).await.is_none() {
         return false;
     }
     let Some(image) = report.run("image", image(context, args, name)).await else {
         return false;
     };
-    let Some(version) = report.run("register", register(context, args, &image)).await else {
+    let Some(version) = report.run("register", register(context, args, manifest, &image)).await else {
         return false;
     };
     if report.run("candles", candles(context, &args.exchange)).await.is_none() {
@@ -240,8 +241,12 @@ async fn image(context: &Context, args: &SmokeArgs, name: &str) -> Result<(Strin
 }
 
 /// The sample strategy's release registered (no alias moved); answers its version.
-async fn register(context: &Context, args: &SmokeArgs, image: &str) -> Result<(u64, String), String> {
-    let manifest = crate::register::manifest(&args.strategy).map_err(said)?;
+async fn register(
+    context: &Context,
+    args: &SmokeArgs,
+    manifest: Manifest,
+    image: &str,
+) -> Result<(u64, String), String> {
     let release_args = crate::register::RegisterArgs {
         dir: args.strategy.clone(),
         name: None,
@@ -353,7 +358,7 @@ async fn ended(context: &Context, run_id: &str, timeout: Duration) -> Result<Val
     loop {
         let report = crate::backtests::fetch(context, run_id).await.map_err(said)?;
         let status = report["status"].as_str().unwrap_or_default();
-        if matches!(status, "COMPLETED" | "FAILED" | "CANCELLED") {
+        if crate::watch::ended(status) {
             return Ok(report);
         }
         if started.elapsed() > timeout {

@@ -50,7 +50,8 @@ fn progress(status: &str, step: Option<&str>) -> String {
     }
 }
 
-fn ended(status: &str) -> bool {
+/// Whether a run with `status` has ended: COMPLETED, FAILED or CANCELLED.
+pub(crate) fn ended(status: &str) -> bool {
     matches!(status, "COMPLETED" | "FAILED" | "CANCELLED")
 }
 

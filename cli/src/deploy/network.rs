@@ -10,10 +10,10 @@ use std::time::SystemTime;
 use aws_credential_types::provider::ProvideCredentials;
 
 use super::parameters::Parameters;
-use super::preflight::Account;
+use super::preflight::{Account, not_ready};
 use super::step;
+use crate::Failure;
 use crate::sign::{Unsigned, signature_headers};
-use crate::{Failure, exit};
 
 /// The API version of EC2's query protocol.
 const EC2_VERSION: &str = "2016-11-15";
@@ -24,10 +24,6 @@ pub struct Subnet {
     pub id: String,
     pub vpc: String,
     pub zone: String,
-}
-
-fn not_ready(message: impl Into<String>) -> Failure {
-    Failure::new(exit::NOT_READY, message)
 }
 
 /// The subnets a stage with an existing VPC names, checked; nothing when the stack makes its own VPC.
@@ -52,8 +48,7 @@ pub async fn check(account: &Account, parameters: &Parameters) -> Result<(), Fai
         )));
     }
     let subnets = describe(account, &named).await?;
-    judge(&vpc, &named, &subnets)?;
-    let zones: BTreeSet<&str> = subnets.iter().map(|subnet| subnet.zone.as_str()).collect();
+    let zones = judge(&vpc, &named, &subnets)?;
     step(format!(
         "VPC {vpc}: {} subnets in {}",
         subnets.len(),
@@ -62,8 +57,9 @@ pub async fn check(account: &Account, parameters: &Parameters) -> Result<(), Fai
     Ok(())
 }
 
-/// Whether `subnets` (as EC2 described the `named` ones) are all there, all in `vpc`, in two zones or more.
-pub fn judge(vpc: &str, named: &[String], subnets: &[Subnet]) -> Result<(), Failure> {
+/// Whether `subnets` (as EC2 described the `named` ones) are all there, all in `vpc`, in two zones or more; answers
+/// their zones.
+pub fn judge<'a>(vpc: &str, named: &[String], subnets: &'a [Subnet]) -> Result<BTreeSet<&'a str>, Failure> {
     let missing: Vec<&str> = named
         .iter()
         .filter(|id| !subnets.iter().any(|subnet| &subnet.id == *id))
@@ -94,7 +90,7 @@ pub fn judge(vpc: &str, named: &[String], subnets: &[Subnet]) -> Result<(), Fail
             zones.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
-    Ok(())
+    Ok(zones)
 }
 
 /// EC2 `DescribeSubnets` of the subnets `ids`, filtered by id (so a subnet that is not there is left out, and
@@ -183,6 +179,7 @@ fn subnets(xml: &str) -> Vec<Subnet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit;
 
     fn subnet(id: &str, vpc: &str, zone: &str) -> Subnet {
         Subnet {
@@ -214,7 +211,12 @@ mod tests {
             subnet("subnet-a", "vpc-1", "us-east-1a"),
             subnet("subnet-b", "vpc-1", "us-east-1b"),
         ];
-        assert!(judge("vpc-1", &named, &good).is_ok());
+        assert_eq!(
+            judge("vpc-1", &named, &good)
+                .map_err(|failure| failure.message)
+                .expect("passes"),
+            BTreeSet::from(["us-east-1a", "us-east-1b"])
+        );
         let one_zone = [
             subnet("subnet-a", "vpc-1", "us-east-1a"),
             subnet("subnet-b", "vpc-1", "us-east-1a"),

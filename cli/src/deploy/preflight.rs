@@ -20,7 +20,8 @@ pub struct Account {
     pub caller: String,
 }
 
-fn not_ready(message: impl Into<String>) -> Failure {
+/// A failure of the preflight: exit code [`exit::NOT_READY`] with what to fix.
+pub(super) fn not_ready(message: impl Into<String>) -> Failure {
     Failure::new(exit::NOT_READY, message)
 }
 
