@@ -202,7 +202,13 @@ impl Deployment {
             .cluster
             .and_then(|cluster| cluster.cluster_arn)
             .ok_or_else(|| Error::Template("moto made a cluster without an ARN".to_owned()))?;
-        let mlflow_secret = mlflow_credentials(&sdk, &options.suffix).await?;
+        let mlflow_secret = mlflow_credentials(&sdk, &format!("tradai/{}/mlflow", options.suffix), "tradai").await?;
+        let strategy_secret = mlflow_credentials(
+            &sdk,
+            &format!("tradai/{}/mlflow-strategy", options.suffix),
+            "tradai-strategy",
+        )
+        .await?;
         let cluster_name = cluster_arn.rsplit('/').next().unwrap_or_default().to_owned();
         let table = |name: &str| {
             (
@@ -237,6 +243,7 @@ impl Deployment {
                 ),
             ),
             ("MlflowCredentials", same(&mlflow_secret)),
+            ("MlflowStrategyCredentials", same(&strategy_secret)),
         ]
         .into_iter()
         .map(|(id, names)| (id.to_owned(), names))
@@ -354,15 +361,15 @@ impl Deployment {
     }
 }
 
-/// The MLflow credentials secret the functions read (`MlflowCredentials`, `tradai/<stage>/mlflow`); the local MLflow
+/// An MLflow credentials secret `name` for `username`: the functions' (`MlflowCredentials`, `tradai/<stage>/mlflow`)
+/// or the strategy containers' (`MlflowStrategyCredentials`, `tradai/<stage>/mlflow-strategy`); the local MLflow
 /// takes no password, so any will do. Answers its ARN; made again, it is the one already there.
-async fn mlflow_credentials(sdk: &SdkConfig, suffix: &str) -> Result<String, Error> {
+async fn mlflow_credentials(sdk: &SdkConfig, name: &str, username: &str) -> Result<String, Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(sdk);
-    let name = format!("tradai/{suffix}/mlflow");
     let created = secrets
         .create_secret()
-        .name(&name)
-        .secret_string(r#"{"username": "tradai", "password": "local"}"#)
+        .name(name)
+        .secret_string(serde_json::json!({"username": username, "password": "local"}).to_string())
         .send()
         .await;
     match created {
@@ -374,7 +381,7 @@ async fn mlflow_credentials(sdk: &SdkConfig, suffix: &str) -> Result<String, Err
             }
             secrets
                 .describe_secret()
-                .secret_id(&name)
+                .secret_id(name)
                 .send()
                 .await
                 .map_err(|error| Error::aws(format!("reading secret {name}"), error.into_service_error()))?

@@ -114,6 +114,10 @@ pub trait ModelRegistrar: ModelRegistry {
         alias: &str,
         version: u32,
     ) -> impl Future<Output = Result<(), RegistryError>> + Send;
+
+    /// Takes away whatever `username` was granted on model `name` (MLflow makes the user who creates a model its
+    /// manager), leaving it what it may do on every model; none granted is done.
+    fn withdraw_grants(&self, name: &str, username: &str) -> impl Future<Output = Result<(), RegistryError>> + Send;
 }
 
 /// Where strategy task definitions are registered.
@@ -221,6 +225,10 @@ pub fn config_key(release: &Release) -> String {
 
 /// Registers `release`: checks it, then writes the config to `configs`, the task definition (`prefix` + name) and
 /// the MLflow version, and moves the alias.
+///
+/// `strategy_user` is the MLflow user strategy containers log in as: any grant it holds on the model is withdrawn
+/// before a version is created in it, so a model it made first (to manage the versions registered into it later) is
+/// the registry's again.
 pub async fn register<R: ModelRegistrar>(
     release: &Release,
     images: &impl ImageRegistry,
@@ -228,6 +236,7 @@ pub async fn register<R: ModelRegistrar>(
     tasks: &impl TaskDefinitions,
     registry: &R,
     task_prefix: &str,
+    strategy_user: Option<&str>,
 ) -> Result<Registered, RegistrationError> {
     let Checked { image, parameters } = check(release).map_err(RegistrationError::Invalid)?;
     let Some(digest) = images.digest(&image).await.map_err(RegistrationError::Images)? else {
@@ -280,6 +289,12 @@ pub async fn register<R: ModelRegistrar>(
                 .ensure_model(&release.name, release.description.as_deref())
                 .await
                 .map_err(RegistrationError::Registry)?;
+            if let Some(user) = strategy_user {
+                registry
+                    .withdraw_grants(&release.name, user)
+                    .await
+                    .map_err(RegistrationError::Registry)?;
+            }
             let version = registry
                 .create_version(&release.name, &config_path, &wanted)
                 .await
@@ -413,6 +428,8 @@ mod tests {
         versions: Mutex<Vec<StrategyVersion>>,
         aliases: Mutex<Vec<(String, u32)>>,
         models: Mutex<Vec<String>>,
+        /// (model, user, versions the model had when it was called).
+        withdrawn: Mutex<Vec<(String, String, usize)>>,
     }
 
     impl ModelRegistry for Registry {
@@ -451,6 +468,15 @@ mod tests {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(name.to_owned());
+            Ok(())
+        }
+        async fn withdraw_grants(&self, name: &str, username: &str) -> Result<(), RegistryError> {
+            let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner()).len();
+            self.withdrawn.lock().unwrap_or_else(|e| e.into_inner()).push((
+                name.to_owned(),
+                username.to_owned(),
+                versions,
+            ));
             Ok(())
         }
         async fn create_version(
@@ -528,7 +554,16 @@ mod tests {
             release: &Release,
             images: &impl ImageRegistry,
         ) -> Result<Registered, RegistrationError> {
-            register(release, images, &self.configs, &self.tasks, &self.registry, "strategy-").await
+            register(
+                release,
+                images,
+                &self.configs,
+                &self.tasks,
+                &self.registry,
+                "strategy-",
+                Some("tradai-strategy"),
+            )
+            .await
         }
     }
 
@@ -569,6 +604,11 @@ mod tests {
             *world.registry.aliases.lock().expect("aliases"),
             [("production".to_owned(), 1)]
         );
+        assert_eq!(
+            *world.registry.withdrawn.lock().expect("withdrawn"),
+            [("EmaCross".to_owned(), "tradai-strategy".to_owned(), 0)],
+            "the strategy user's grants on the model are withdrawn before its first version"
+        );
     }
 
     #[tokio::test]
@@ -589,6 +629,13 @@ mod tests {
             .expect("changed");
         assert_eq!((changed.version, changed.created), (2, true));
         assert_ne!(changed.config_path, first.config_path);
+        let withdrawn = world.registry.withdrawn.lock().expect("withdrawn");
+        let before: Vec<usize> = withdrawn.iter().map(|(_, _, versions)| *versions).collect();
+        assert_eq!(
+            before,
+            [0, 1],
+            "before each version created, none when the release was there"
+        );
     }
 
     /// A registry whose every image resolves to one digest: a tag pushed again.

@@ -289,89 +289,136 @@ impl Drop for Group {
     }
 }
 
-/// The deployed MLflow's own start — `mlflow/serve.py`'s auth environment and `mlflow server` arguments — with a
-/// SQLite store instead of PostgreSQL: the basic-auth app comes up (it refuses to without the Flask-WTF package and a
-/// static secret key, which on AWS would have been an MLflow task failing its every start), turns away requests
-/// without the admin's credentials, and answers the admin the task's secret names, through our client too.
-#[tokio::test]
-async fn the_deployed_mlflow_starts_with_its_auth_app_and_answers_only_its_admin() {
-    let root = tradai_tests::project_root();
-    let state = root.join(format!(".stand-ins/mlflow-auth-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&state).expect("a state folder");
-    let port = tradai_tests::free_port();
-    let script = r#"
+/// The deployed MLflow started as its task starts it — `mlflow/serve.py`'s users, auth environment and `mlflow
+/// server` arguments — with a SQLite store in `state` instead of PostgreSQL.
+struct DeployedMlflow {
+    url: String,
+    _group: Group,
+}
+
+/// The admin and strategy users as the tests' secrets name them.
+const ADMIN: &str = "tradai";
+const STRATEGY: &str = "tradai-strategy";
+
+impl DeployedMlflow {
+    async fn start(state: &std::path::Path, admin_password: &str, strategy_password: &str) -> Self {
+        let root = tradai_tests::project_root();
+        let port = tradai_tests::free_port();
+        let script = r#"
 import os, sys
 sys.path.insert(0, sys.argv[1])
 import serve
 state, port = sys.argv[2], sys.argv[3]
 store = f"sqlite:///{state}/mlflow.db"
-os.environ.update(serve.auth_environment(store, os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"], f"{state}/basic_auth.ini"))
+admin = (os.environ["MLFLOW_AUTH_ADMIN_USERNAME"], os.environ["MLFLOW_AUTH_ADMIN_PASSWORD"])
+strategy = (os.environ["MLFLOW_STRATEGY_USERNAME"], os.environ["MLFLOW_STRATEGY_PASSWORD"])
+os.environ.update(serve.start_environment(store, admin, strategy, f"{state}/basic_auth.ini"))
 arguments = serve.server_arguments(store, f"{state}/artifacts", "mlflow.tradai-test.local", bind="127.0.0.1", port=port)
 arguments[0] = os.path.join(os.path.dirname(sys.executable), "mlflow")
 os.execv(arguments[0], arguments)
 "#;
-    let (user, password) = ("tradai", "an-admin-password-of-32-characters");
-    let log = state.join("mlflow.log");
-    let output = std::fs::File::create(&log).expect("a log");
-    let mut server = tokio::process::Command::new(root.join(".stand-ins/venv/bin/python"))
-        .arg("-c")
-        .arg(script)
-        .arg(root.join("mlflow"))
-        .arg(&state)
-        .arg(port.to_string())
-        .env("MLFLOW_AUTH_ADMIN_USERNAME", user)
-        .env("MLFLOW_AUTH_ADMIN_PASSWORD", password)
-        .env_remove("MLFLOW_FLASK_SERVER_SECRET_KEY")
-        .stdout(output.try_clone().expect("the log"))
-        .stderr(output)
-        .process_group(0)
-        .spawn()
-        .expect("serve.py starts");
-    let _group = Group(server.id());
-    let url = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(answer) = http.get(format!("{url}/health")).send().await
-            && answer.status().is_success()
-        {
-            break;
+        let log = state.join(format!("mlflow-{port}.log"));
+        let output = std::fs::File::create(&log).expect("a log");
+        let mut server = tokio::process::Command::new(root.join(".stand-ins/venv/bin/python"))
+            .arg("-c")
+            .arg(script)
+            .arg(root.join("mlflow"))
+            .arg(state)
+            .arg(port.to_string())
+            .env("MLFLOW_AUTH_ADMIN_USERNAME", ADMIN)
+            .env("MLFLOW_AUTH_ADMIN_PASSWORD", admin_password)
+            .env("MLFLOW_STRATEGY_USERNAME", STRATEGY)
+            .env("MLFLOW_STRATEGY_PASSWORD", strategy_password)
+            .env_remove("MLFLOW_FLASK_SERVER_SECRET_KEY")
+            .stdout(output.try_clone().expect("the log"))
+            .stderr(output)
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("serve.py starts");
+        let group = Group(server.id());
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(answer) = http.get(format!("{url}/health")).send().await
+                && answer.status().is_success()
+            {
+                return Self { url, _group: group };
+            }
+            let log = || std::fs::read_to_string(&log).unwrap_or_default();
+            if let Ok(Some(status)) = server.try_wait() {
+                panic!("MLflow exited {status}:\n{}", log());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(180),
+                "MLflow did not answer:\n{}",
+                log()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let log = || std::fs::read_to_string(&log).unwrap_or_default();
-        if let Ok(Some(status)) = server.try_wait() {
-            panic!("MLflow exited {status}:\n{}", log());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "MLflow did not answer:\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let search = format!("{url}/api/2.0/mlflow/experiments/search?max_results=1");
+
+    /// Our client, as `username` with `password`.
+    fn client(&self, username: &str, password: &str) -> MlflowClient {
+        let mut options = self.options();
+        options.credentials = Credentials::given(username, password);
+        MlflowClient::new(options).expect("client")
+    }
+
+    /// One attempt per call, with time for a server whose first answers import the registry's code while the whole
+    /// suite runs beside it (the functions' 3 s is not what this is about).
+    fn options(&self) -> MlflowOptions {
+        let mut options = MlflowOptions::new(self.url.clone());
+        options.request_timeout = Duration::from_secs(60);
+        options.connect_timeout = Duration::from_secs(5);
+        options.attempts = 1;
+        options
+    }
+}
+
+fn state_folder() -> std::path::PathBuf {
+    let state = tradai_tests::project_root().join(format!(".stand-ins/mlflow-auth-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&state).expect("a state folder");
+    state
+}
+
+/// MLflow answered `status` (our client's rejection says it first).
+fn refused_with(result: Result<impl std::fmt::Debug, RegistryError>, status: &str) -> bool {
+    matches!(&result, Err(RegistryError::Rejected(message)) if message.starts_with(status))
+}
+
+/// The deployed MLflow's own start with a SQLite store: the basic-auth app comes up (it refuses to without the
+/// Flask-WTF package and a static secret key, which on AWS would have been an MLflow task failing its every start),
+/// turns away requests without the admin's credentials, and answers the admin the task's secret names, through our
+/// client too.
+#[tokio::test]
+async fn the_deployed_mlflow_starts_with_its_auth_app_and_answers_only_its_admin() {
+    let state = state_folder();
+    let password = "an-admin-password-of-32-characters";
+    let mlflow = DeployedMlflow::start(&state, password, "a-strategy-password-of-32-chars").await;
+    let http = reqwest::Client::new();
+    let search = format!("{}/api/2.0/mlflow/experiments/search?max_results=1", mlflow.url);
     let anonymous = http.get(&search).send().await.expect("answers");
     assert_eq!(anonymous.status().as_u16(), 401, "no credentials, no answer");
     let wrong = http
         .get(&search)
-        .basic_auth(user, Some("not-it"))
+        .basic_auth(ADMIN, Some("not-it"))
         .send()
         .await
         .expect("answers");
     assert_eq!(wrong.status().as_u16(), 401, "a wrong password, no answer");
     let admin = http
         .get(&search)
-        .basic_auth(user, Some(password))
+        .basic_auth(ADMIN, Some(password))
         .send()
         .await
         .expect("answers");
     assert_eq!(admin.status().as_u16(), 200, "the admin the task's secret names");
 
-    let mut options = MlflowOptions::new(url.clone());
-    options.credentials = Credentials::given(user, password);
-    let registry = MlflowClient::new(options).expect("client");
+    let registry = mlflow.client(ADMIN, password);
     assert!(registry.strategy("NeverRegistered").await.expect("answers").is_none());
-    let mut anonymous = MlflowOptions::new(url);
-    anonymous.attempts = 1;
+    let anonymous = mlflow.options();
     let refused = MlflowClient::new(anonymous)
         .expect("client")
         .strategy("NeverRegistered")
@@ -380,6 +427,243 @@ os.execv(arguments[0], arguments)
         refused.is_err(),
         "without credentials our client is refused: {refused:?}"
     );
-    drop(_group);
+    drop(mlflow);
+    std::fs::remove_dir_all(&state).ok();
+}
+
+/// What strategy code may do with the MLflow user its containers get (`tradai/<stage>/mlflow-strategy`): everything a
+/// run does — read its version by number and by alias, start a run in a new or existing experiment, log its
+/// parameters, metrics and result file, end it — and nothing to the registry: no version, alias or tag. A model it
+/// creates first is its own until registration withdraws its grants. Both users take their secrets' new passwords at
+/// the next start (rotation), and a client whose secret was rotated reads it again on MLflow's 401.
+#[tokio::test]
+async fn the_strategy_user_logs_runs_and_reads_the_registry_but_never_writes_it() {
+    use tradai::mlflow::ExperimentTracker;
+    use tradai::mlflow::RunEnd;
+    use tradai::registration::ModelRegistrar;
+
+    let state = state_folder();
+    let (admin_password, strategy_password) = ("first-admin-password-of-32-chars", "first-strategy-password-32-chars");
+    let mlflow = DeployedMlflow::start(&state, admin_password, strategy_password).await;
+    let admin = mlflow.client(ADMIN, admin_password);
+    let strategy = mlflow.client(STRATEGY, strategy_password);
+    let tags = std::collections::BTreeMap::from([("config_path".to_owned(), "s3://configs/a.json".to_owned())]);
+    admin.ensure_model("EmaGuarded", None).await.expect("model");
+    admin
+        .withdraw_grants("EmaGuarded", STRATEGY)
+        .await
+        .expect("nothing to withdraw is done");
+    let version = admin
+        .create_version("EmaGuarded", "s3://configs/a.json", &tags)
+        .await
+        .expect("version");
+    admin
+        .set_alias("EmaGuarded", "production", version.version)
+        .await
+        .expect("alias");
+
+    // What a run does.
+    let read = strategy
+        .version("EmaGuarded", version.version)
+        .await
+        .expect("reads its version");
+    assert_eq!(
+        read.and_then(|v| v.tags.get("config_path").cloned()).as_deref(),
+        Some("s3://configs/a.json")
+    );
+    let by_alias = strategy
+        .resolve_alias("EmaGuarded", "production")
+        .await
+        .expect("reads the alias");
+    assert_eq!(by_alias.map(|v| v.version), Some(version.version));
+    for experiment in ["backtests/EmaGuarded", "custom-experiment-of-a-user"] {
+        let run = strategy
+            .start_run(experiment, "a-run", &std::collections::BTreeMap::new())
+            .await
+            .expect("starts a run, creating the experiment");
+        strategy
+            .log_batch(
+                &run,
+                &std::collections::BTreeMap::from([("stake".to_owned(), "100".to_owned())]),
+                &std::collections::BTreeMap::from([("profit".to_owned(), 1.5)]),
+            )
+            .await
+            .expect("logs");
+        strategy
+            .log_artifact(&run, "result.json", b"{}".to_vec())
+            .await
+            .expect("stores the result file");
+        strategy.end_run(&run, RunEnd::Finished).await.expect("ends");
+    }
+    let admins_experiment = admin
+        .start_run(
+            "backtests/made-by-the-admin",
+            "admin-run",
+            &std::collections::BTreeMap::new(),
+        )
+        .await
+        .expect("admin run");
+    strategy
+        .start_run(
+            "backtests/made-by-the-admin",
+            "b-run",
+            &std::collections::BTreeMap::new(),
+        )
+        .await
+        .expect("a run in an experiment another user made");
+    drop(admins_experiment);
+
+    // What it may not.
+    assert!(
+        refused_with(
+            strategy
+                .create_version("EmaGuarded", "s3://evil/config.json", &tags)
+                .await,
+            "403"
+        ),
+        "no new version"
+    );
+    assert!(
+        refused_with(
+            strategy.set_alias("EmaGuarded", "production", version.version).await,
+            "403"
+        ),
+        "no alias moved"
+    );
+    assert!(
+        refused_with(strategy.withdraw_grants("EmaGuarded", STRATEGY).await, "403"),
+        "no grants changed"
+    );
+    let http = reqwest::Client::new();
+    let tag = http
+        .post(format!("{}/api/2.0/mlflow/model-versions/set-tag", mlflow.url))
+        .basic_auth(STRATEGY, Some(strategy_password))
+        .json(&serde_json::json!({"name": "EmaGuarded", "version": "1", "key": "image_digest", "value": "sha256:evil"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(tag.status().as_u16(), 403, "no pin rewritten");
+
+    // A model the strategy user made first is its own (MLflow lets anyone create one) until registration withdraws
+    // its grants.
+    strategy
+        .ensure_model("EmaSquatted", None)
+        .await
+        .expect("MLflow lets it create a model");
+    let squatted = admin
+        .create_version("EmaSquatted", "s3://configs/a.json", &tags)
+        .await
+        .expect("version");
+    strategy
+        .set_alias("EmaSquatted", "production", squatted.version)
+        .await
+        .expect("the model's maker manages it");
+    admin.withdraw_grants("EmaSquatted", STRATEGY).await.expect("withdrawn");
+    assert!(
+        refused_with(
+            strategy.set_alias("EmaSquatted", "staging", squatted.version).await,
+            "403"
+        ),
+        "after registration it only reads"
+    );
+
+    // A function's client reading the admin secret from Secrets Manager (moto) caches it.
+    let secrets = aws_sdk_secretsmanager::Client::new(&tradai_tests::moto::sdk_config().await);
+    let secret = format!("tradai/{}/mlflow", uuid::Uuid::new_v4().simple());
+    secrets
+        .create_secret()
+        .name(&secret)
+        .secret_string(serde_json::json!({"username": ADMIN, "password": admin_password}).to_string())
+        .send()
+        .await
+        .expect("secret");
+    drop(mlflow);
+
+    // Rotation: both secrets hold new passwords, and MLflow takes them at its next start.
+    let (admin_rotated, strategy_rotated) = ("second-admin-password-of-32-char", "second-strategy-password-32-char");
+    secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(serde_json::json!({"username": ADMIN, "password": admin_rotated}).to_string())
+        .send()
+        .await
+        .expect("rotated");
+    let mlflow = DeployedMlflow::start(&state, admin_rotated, strategy_rotated).await;
+    assert!(
+        refused_with(mlflow.client(ADMIN, admin_password).strategy("EmaGuarded").await, "401"),
+        "the old admin password is refused"
+    );
+    assert!(
+        refused_with(
+            mlflow.client(STRATEGY, strategy_password).strategy("EmaGuarded").await,
+            "401"
+        ),
+        "the old strategy password is refused"
+    );
+    assert!(
+        mlflow
+            .client(ADMIN, admin_rotated)
+            .strategy("EmaGuarded")
+            .await
+            .expect("admin")
+            .is_some()
+    );
+    assert!(
+        mlflow
+            .client(STRATEGY, strategy_rotated)
+            .strategy("EmaGuarded")
+            .await
+            .expect("strategy")
+            .is_some()
+    );
+    assert!(
+        refused_with(
+            mlflow
+                .client(STRATEGY, strategy_rotated)
+                .set_alias("EmaGuarded", "production", 1)
+                .await,
+            "403"
+        ),
+        "its grants are the same after a restart"
+    );
+
+    let mut options = mlflow.options();
+    options.credentials = Credentials::Secret(secret.clone());
+    let function = MlflowClient::new(options).expect("client");
+    // Read before the rotation reached it: the secret's old value is cached, as a warm function would have it.
+    secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(serde_json::json!({"username": ADMIN, "password": admin_password}).to_string())
+        .send()
+        .await
+        .expect("the old value again");
+    assert!(
+        refused_with(function.strategy("EmaGuarded").await, "401"),
+        "refused while the secret still holds the old password"
+    );
+    secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(serde_json::json!({"username": ADMIN, "password": admin_rotated}).to_string())
+        .send()
+        .await
+        .expect("rotated");
+    assert!(
+        function
+            .strategy("EmaGuarded")
+            .await
+            .expect("read again after the 401")
+            .is_some(),
+        "a refused secret is read again"
+    );
+    secrets
+        .delete_secret()
+        .secret_id(&secret)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("deleted");
+    drop(mlflow);
     std::fs::remove_dir_all(&state).ok();
 }

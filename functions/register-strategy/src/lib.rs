@@ -22,9 +22,12 @@ pub struct Settings {
     /// `ECS_TASK_PREFIX` (default `strategy-`): the task definition family is this and the strategy's name.
     pub task_prefix: String,
     /// `STRATEGY_TASK_CPU` (default 1024), `STRATEGY_TASK_MEMORY` (MiB, default 2048), `STRATEGY_TASK_ROLE_ARN`,
-    /// `STRATEGY_EXECUTION_ROLE_ARN`, `STRATEGY_LOG_GROUP`, `MLFLOW_CREDENTIALS_SECRET` (the containers get its
-    /// credentials from ECS), `AWS_REGION`.
+    /// `STRATEGY_EXECUTION_ROLE_ARN`, `STRATEGY_LOG_GROUP`, `STRATEGY_MLFLOW_CREDENTIALS_SECRET` (the containers get
+    /// its credentials from ECS: the strategy user's, not the function's), `AWS_REGION`.
     pub shape: TaskShape,
+    /// `STRATEGY_MLFLOW_USERNAME`: the MLflow user strategy containers log in as, whose grants on a model are
+    /// withdrawn when a version is registered into it.
+    pub strategy_user: Option<String>,
 }
 
 impl Settings {
@@ -41,9 +44,10 @@ impl Settings {
                 task_role_arn: env.optional("STRATEGY_TASK_ROLE_ARN"),
                 execution_role_arn: env.optional("STRATEGY_EXECUTION_ROLE_ARN"),
                 log_group: env.optional("STRATEGY_LOG_GROUP"),
-                mlflow_credentials_secret: env.optional("MLFLOW_CREDENTIALS_SECRET"),
+                mlflow_credentials_secret: env.optional("STRATEGY_MLFLOW_CREDENTIALS_SECRET"),
                 region: env.optional("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
             },
+            strategy_user: env.optional("STRATEGY_MLFLOW_USERNAME"),
         })
     }
 }
@@ -55,6 +59,7 @@ pub struct Deps<R, I, O, T> {
     pub configs: O,
     pub tasks: T,
     pub task_prefix: String,
+    pub strategy_user: Option<String>,
 }
 
 /// 201 with the version registered; 200 with the version of the same release registered before; 400 naming
@@ -72,6 +77,7 @@ pub async fn handle<R: ModelRegistrar, I: ImageRegistry, O: ObjectStore, T: Task
             &deps.tasks,
             &deps.registry,
             &deps.task_prefix,
+            deps.strategy_user.as_deref(),
         )
         .await
         {

@@ -26,6 +26,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         configs: tradai::aws::s3_objects(&aws, &settings.config_bucket),
         tasks: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(&aws), settings.shape),
         task_prefix: settings.task_prefix,
+        strategy_user: settings.strategy_user,
     };
     lambda_http::run(lambda_http::service_fn(|request| handle(&deps, request))).await
 }

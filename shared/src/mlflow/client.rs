@@ -50,8 +50,9 @@ impl MlflowOptions {
 pub struct MlflowClient {
     /// Built on first use: loading the platform's TLS roots costs ~2.5 ms, which a cold start need not pay.
     http: std::sync::OnceLock<reqwest::Client>,
-    /// What a [`Credentials::Secret`] holds, read on the first call that needs it.
-    secret: tokio::sync::OnceCell<BasicAuth>,
+    /// What a [`Credentials::Secret`] holds, read on the first call that needs it and again after MLflow refused
+    /// it (the secret was rotated).
+    secret: tokio::sync::RwLock<Option<BasicAuth>>,
     options: MlflowOptions,
     breaker: CircuitBreaker,
 }
@@ -75,6 +76,8 @@ impl Call<'_> {
 struct Attempt {
     error: RegistryError,
     transient: bool,
+    /// MLflow answered 401: the credentials sent are not (or no longer) its.
+    refused: bool,
 }
 
 impl MlflowClient {
@@ -88,7 +91,7 @@ impl MlflowClient {
         let breaker = CircuitBreaker::new(options.breaker_threshold, options.breaker_recovery);
         Ok(Self {
             http: std::sync::OnceLock::new(),
-            secret: tokio::sync::OnceCell::new(),
+            secret: tokio::sync::RwLock::new(None),
             options,
             breaker,
         })
@@ -107,31 +110,46 @@ impl MlflowClient {
         Ok(self.http.get_or_init(|| client))
     }
 
-    /// The username and password to send, if any; a secret is read once, with the SDK configured from the
-    /// environment as every function's is.
-    async fn basic_auth(&self) -> Result<Option<(&str, &str)>, RegistryError> {
+    /// The username and password to send, if any; a secret is read on first use and kept until [`Self::forget`],
+    /// with the SDK configured from the environment as every function's is.
+    async fn basic_auth(&self) -> Result<Option<BasicAuth>, RegistryError> {
         match &self.options.credentials {
             Credentials::None => Ok(None),
-            Credentials::Given { username, password } => Ok(Some((username, password))),
+            Credentials::Given { username, password } => Ok(Some(BasicAuth {
+                username: username.clone(),
+                password: password.clone(),
+            })),
             Credentials::Secret(secret) => {
-                let auth = self
-                    .secret
+                if let Some(auth) = self.secret.read().await.as_ref() {
+                    return Ok(Some(auth.clone()));
+                }
+                let mut kept = self.secret.write().await;
+                if kept.is_none() {
                     // Boxed: the SDK's futures are deep, and every call of every client would carry them inline.
-                    .get_or_try_init(|| {
-                        Box::pin(async {
-                            // As every client of the function is built: its timeouts, and its name as the caller.
-                            let settings = crate::settings::AwsSettings {
-                                app_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
-                                ..crate::settings::AwsSettings::default()
-                            };
-                            let config = crate::aws::sdk_config(&settings).await;
-                            read_secret(&aws_sdk_secretsmanager::Client::new(&config), secret).await
-                        })
-                    })
-                    .await?;
-                Ok(Some((&auth.username, &auth.password)))
+                    let read = Box::pin(async {
+                        // As every client of the function is built: its timeouts, and its name as the caller.
+                        let settings = crate::settings::AwsSettings {
+                            app_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+                            ..crate::settings::AwsSettings::default()
+                        };
+                        let config = crate::aws::sdk_config(&settings).await;
+                        read_secret(&aws_sdk_secretsmanager::Client::new(&config), secret).await
+                    });
+                    *kept = Some(read.await?);
+                }
+                Ok(kept.clone())
             }
         }
+    }
+
+    /// Drops the credentials read from a secret, so the next call reads it again; false when they are not a
+    /// secret's (reading again would send the same).
+    async fn forget(&self) -> bool {
+        if !matches!(self.options.credentials, Credentials::Secret(_)) {
+            return false;
+        }
+        *self.secret.write().await = None;
+        true
     }
 
     /// The breaker, for inspection.
@@ -160,12 +178,20 @@ impl MlflowClient {
         let mut outcome = Err(Attempt {
             error: RegistryError::Rejected("no attempt made".into()),
             transient: false,
+            refused: false,
         });
+        let mut read_again = false;
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(150 * u64::from(attempt))).await;
             }
             outcome = self.attempt(path, call).await;
+            // Refused credentials from a secret were rotated since they were read: read it once more and send the
+            // call again (a refused call did nothing, so a create is safe to send again too).
+            if matches!(outcome, Err(Attempt { refused: true, .. })) && !read_again && self.forget().await {
+                read_again = true;
+                outcome = self.attempt(path, call).await;
+            }
             match &outcome {
                 Err(Attempt { transient: true, .. }) => continue,
                 _ => break,
@@ -181,6 +207,7 @@ impl MlflowClient {
         let url = format!("{}{path}", self.options.tracking_uri);
         let http = self.http().map_err(|error| Attempt {
             transient: false,
+            refused: false,
             error,
         })?;
         let mut request = match call {
@@ -189,14 +216,16 @@ impl MlflowClient {
             Call::Put(bytes) => http.put(&url).body(bytes.clone()),
         };
         // A secret that cannot be read is not MLflow's failure: neither tried again nor held against its breaker.
-        if let Some((user, password)) = self.basic_auth().await.map_err(|error| Attempt {
+        if let Some(auth) = self.basic_auth().await.map_err(|error| Attempt {
             transient: false,
+            refused: false,
             error,
         })? {
-            request = request.basic_auth(user, Some(password));
+            request = request.basic_auth(auth.username, Some(auth.password));
         }
         let response = request.send().await.map_err(|error| Attempt {
             transient: true,
+            refused: false,
             error: if error.is_timeout() {
                 RegistryError::Timeout(Box::new(error))
             } else {
@@ -206,17 +235,20 @@ impl MlflowClient {
         let status = response.status();
         let body = response.bytes().await.map_err(|error| Attempt {
             transient: true,
+            refused: false,
             error: RegistryError::Unreachable(Box::new(error)),
         })?;
         if status.is_success() {
             if body.is_empty() {
                 return serde_json::from_slice(b"{}").map(Some).map_err(|error| Attempt {
                     transient: false,
+                    refused: false,
                     error: RegistryError::Malformed(Box::new(error)),
                 });
             }
             return serde_json::from_slice(&body).map(Some).map_err(|error| Attempt {
                 transient: false,
+                refused: false,
                 error: RegistryError::Malformed(Box::new(error)),
             });
         }
@@ -234,6 +266,7 @@ impl MlflowClient {
         if status.is_server_error() {
             Err(Attempt {
                 transient: true,
+                refused: false,
                 error: RegistryError::Failed {
                     status: status.as_u16(),
                     message,
@@ -242,6 +275,7 @@ impl MlflowClient {
         } else {
             Err(Attempt {
                 transient: false,
+                refused: status == StatusCode::UNAUTHORIZED,
                 error: RegistryError::Rejected(format!("{}: {message}", status.as_u16())),
             })
         }
@@ -549,6 +583,16 @@ impl crate::registration::ModelRegistrar for MlflowClient {
         let body = serde_json::json!({"name": name, "alias": alias, "version": version.to_string()});
         let _answer: Option<serde_json::Value> = self
             .call("/api/2.0/mlflow/registered-models/alias", &Call::Post(&body))
+            .await?;
+        Ok(())
+    }
+
+    /// MLflow's unified grants: a missing grant answers RESOURCE_DOES_NOT_EXIST, an MLflow without the auth app 404,
+    /// both `Ok(None)` here: nothing to withdraw.
+    async fn withdraw_grants(&self, name: &str, username: &str) -> Result<(), RegistryError> {
+        let body = serde_json::json!({"username": username, "resource_type": "registered_model", "resource_id": name});
+        let _answer: Option<serde_json::Value> = self
+            .call("/api/3.0/mlflow/users/permissions/revoke", &Call::Post(&body))
             .await?;
         Ok(())
     }

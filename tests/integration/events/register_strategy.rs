@@ -15,7 +15,7 @@ use crate::answer::Answer;
 const FUNCTION: &str = "register-strategy";
 const TASK_ROLE: &str = "arn:aws:iam::123456789012:role/tradai-strategy-task-dev";
 const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/tradai-strategy-execution-dev";
-const MLFLOW_SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tradai/dev/mlflow-AbCdEf";
+const MLFLOW_SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tradai/dev/mlflow-strategy-AbCdEf";
 
 type Deps = register_strategy::Deps<MlflowClient, EcrImages, S3Objects, EcsTaskDefinitions>;
 
@@ -35,6 +35,7 @@ fn deps(stack: &Stack) -> Deps {
         configs: tradai::aws::s3_objects(&stack.sdk, &stack.config_bucket),
         tasks: EcsTaskDefinitions::new(aws_sdk_ecs::Client::new(&stack.sdk), shape),
         task_prefix: "strategy-".to_owned(),
+        strategy_user: Some("tradai-strategy".to_owned()),
     }
 }
 
