@@ -133,6 +133,15 @@ pub fn describe(request: &Request<'_>) -> Vec<Call> {
             };
             one(format!("secretsmanager:{operation}"), resource)
         }
+        // The Query protocol: the action and the instance are fields of the form.
+        "rds" => {
+            let form = form(request.body);
+            let action = form.get("Action").cloned().unwrap_or_default();
+            let resource = form
+                .get("DBInstanceIdentifier")
+                .map_or_else(|| "*".to_owned(), |id| arn("rds", &format!("db:{id}")));
+            one(format!("rds:{action}"), resource)
+        }
         other => {
             let action = if operation.is_empty() {
                 form(request.body).get("Action").cloned().unwrap_or_default()
@@ -299,7 +308,21 @@ fn ecs(
             } else {
                 arn("ecs", &format!("task-definition/{definition}"))
             };
-            vec![(action, resource, context)]
+            let mut calls = vec![(action, resource, context)];
+            // Tags given at launch: IAM also authorizes ecs:TagResource on the new task, with ecs:CreateAction.
+            if body["tags"].as_array().is_some_and(|tags| !tags.is_empty()) {
+                let cluster_name = cluster
+                    .as_deref()
+                    .and_then(|arn| arn.rsplit('/').next())
+                    .unwrap_or("default");
+                let created = BTreeMap::from([("ecs:CreateAction".to_owned(), "RunTask".to_owned())]);
+                calls.push((
+                    "ecs:TagResource".to_owned(),
+                    arn("ecs", &format!("task/{cluster_name}/new-task")),
+                    created,
+                ));
+            }
+            calls
         }
         "DescribeTasks" => body["tasks"]
             .as_array()
@@ -309,6 +332,19 @@ fn ecs(
             .map(|task| (action.clone(), task_arn(task), context.clone()))
             .collect(),
         "StopTask" => vec![(action, task_arn(body["task"].as_str().unwrap_or("*")), context)],
+        "UpdateService" => {
+            let service = body["service"].as_str().unwrap_or("*");
+            let resource = if service.starts_with("arn:") {
+                service.to_owned()
+            } else {
+                let cluster_name = cluster
+                    .as_deref()
+                    .and_then(|arn| arn.rsplit('/').next())
+                    .unwrap_or("default");
+                arn("ecs", &format!("service/{cluster_name}/{service}"))
+            };
+            vec![(action, resource, context)]
+        }
         // Registering a task definition with roles passes them to ECS's tasks: IAM checks iam:PassRole on each.
         "RegisterTaskDefinition" => {
             let passed = BTreeMap::from([("iam:PassedToService".to_owned(), "ecs-tasks.amazonaws.com".to_owned())]);

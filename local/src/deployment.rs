@@ -209,7 +209,13 @@ impl Deployment {
             "tradai-strategy",
         )
         .await?;
+        let database_secret =
+            mlflow_credentials(&sdk, &format!("tradai/{}/mlflow-database", options.suffix), "mlflow").await?;
+        // MLflow's database and service are not made here (the local MLflow is a process with a SQLite store):
+        // their names are those AWS would give them, for the rotation function's environment and role.
         let cluster_name = cluster_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let mlflow_name = format!("tradai-mlflow-{}", options.suffix);
+        let mlflow_service = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster_name}/{mlflow_name}");
         let table = |name: &str| {
             (
                 name.to_owned(),
@@ -231,7 +237,7 @@ impl Deployment {
             ),
             ("NotificationTopic", same(&topics.outcomes)),
             ("AlertTopic", same(&topics.alerts)),
-            ("StrategyCluster", (cluster_name, cluster_arn.clone())),
+            ("StrategyCluster", (cluster_name.clone(), cluster_arn.clone())),
             (
                 "StrategyLogGroup",
                 (
@@ -244,6 +250,15 @@ impl Deployment {
             ),
             ("MlflowCredentials", same(&mlflow_secret)),
             ("MlflowStrategyCredentials", same(&strategy_secret)),
+            ("MlflowDatabaseCredentials", same(&database_secret)),
+            (
+                "MlflowDatabase",
+                (
+                    mlflow_name.clone(),
+                    format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:{mlflow_name}"),
+                ),
+            ),
+            ("MlflowService", same(&mlflow_service)),
         ]
         .into_iter()
         .map(|(id, names)| (id.to_owned(), names))

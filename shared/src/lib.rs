@@ -19,6 +19,7 @@ pub mod readiness;
 pub mod registration;
 pub mod report;
 pub mod results;
+pub mod rotation;
 pub mod run_logs;
 pub mod run_manifest;
 pub mod settings;

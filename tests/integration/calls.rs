@@ -53,7 +53,7 @@ async fn the_calls_a_route_makes_are_recorded_with_the_function_that_made_them()
 }
 
 /// The main stack as CloudFormation receives it, once per test process.
-fn main_stack() -> &'static serde_json::Value {
+pub(crate) fn main_stack() -> &'static serde_json::Value {
     static STACK: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
     STACK.get_or_init(|| tradai_tests::template::transformed("template.yaml"))
 }

@@ -291,17 +291,17 @@ impl Drop for Group {
 
 /// The deployed MLflow started as its task starts it — `mlflow/serve.py`'s users, auth environment and `mlflow
 /// server` arguments — with a SQLite store in `state` instead of PostgreSQL.
-struct DeployedMlflow {
-    url: String,
+pub(crate) struct DeployedMlflow {
+    pub(crate) url: String,
     _group: Group,
 }
 
 /// The admin and strategy users as the tests' secrets name them.
-const ADMIN: &str = "tradai";
-const STRATEGY: &str = "tradai-strategy";
+pub(crate) const ADMIN: &str = "tradai";
+pub(crate) const STRATEGY: &str = "tradai-strategy";
 
 impl DeployedMlflow {
-    async fn start(state: &std::path::Path, admin_password: &str, strategy_password: &str) -> Self {
+    pub(crate) async fn start(state: &std::path::Path, admin_password: &str, strategy_password: &str) -> Self {
         let root = tradai_tests::project_root();
         let port = tradai_tests::free_port();
         let script = r#"
@@ -360,7 +360,7 @@ os.execv(arguments[0], arguments)
     }
 
     /// Our client, as `username` with `password`.
-    fn client(&self, username: &str, password: &str) -> MlflowClient {
+    pub(crate) fn client(&self, username: &str, password: &str) -> MlflowClient {
         let mut options = self.options();
         options.credentials = Credentials::given(username, password);
         MlflowClient::new(options).expect("client")
@@ -368,7 +368,7 @@ os.execv(arguments[0], arguments)
 
     /// One attempt per call, with time for a server whose first answers import the registry's code while the whole
     /// suite runs beside it (the functions' 3 s is not what this is about).
-    fn options(&self) -> MlflowOptions {
+    pub(crate) fn options(&self) -> MlflowOptions {
         let mut options = MlflowOptions::new(self.url.clone());
         options.request_timeout = Duration::from_secs(60);
         options.connect_timeout = Duration::from_secs(5);
@@ -377,14 +377,14 @@ os.execv(arguments[0], arguments)
     }
 }
 
-fn state_folder() -> std::path::PathBuf {
+pub(crate) fn state_folder() -> std::path::PathBuf {
     let state = tradai_tests::project_root().join(format!(".stand-ins/mlflow-auth-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&state).expect("a state folder");
     state
 }
 
 /// MLflow answered `status` (our client's rejection says it first).
-fn refused_with(result: Result<impl std::fmt::Debug, RegistryError>, status: &str) -> bool {
+pub(crate) fn refused_with(result: Result<impl std::fmt::Debug, RegistryError>, status: &str) -> bool {
     matches!(&result, Err(RegistryError::Rejected(message)) if message.starts_with(status))
 }
 

@@ -64,6 +64,8 @@ pub(super) enum Call<'a> {
     Post(&'a serde_json::Value),
     /// An upload to a fixed path: safe to repeat.
     Put(Vec<u8>),
+    /// An update that sets what it names: safe to repeat.
+    Patch(&'a serde_json::Value),
 }
 
 impl Call<'_> {
@@ -152,6 +154,27 @@ impl MlflowClient {
         true
     }
 
+    /// Sets the password of basic-auth user `username`: as the admin, or as that user itself, which MLflow asks to
+    /// repeat its `current` password.
+    pub async fn update_password(
+        &self,
+        username: &str,
+        password: &str,
+        current: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let mut body = serde_json::json!({"username": username, "password": password});
+        if let Some(current) = current {
+            body["current_password"] = serde_json::json!(current);
+        }
+        let answer: Option<serde_json::Value> = self
+            .call("/api/2.0/mlflow/users/update-password", &Call::Patch(&body))
+            .await?;
+        // MLflow without its auth app has no such route: there is no password to set, which is not done.
+        answer
+            .map(|_| ())
+            .ok_or_else(|| RegistryError::Rejected(format!("MLflow has no user {username} (or no auth app)")))
+    }
+
     /// The breaker, for inspection.
     pub fn breaker(&self) -> &CircuitBreaker {
         &self.breaker
@@ -214,6 +237,7 @@ impl MlflowClient {
             Call::Get(query) => http.get(&url).query(query),
             Call::Post(body) => http.post(&url).json(body),
             Call::Put(bytes) => http.put(&url).body(bytes.clone()),
+            Call::Patch(body) => http.patch(&url).json(body),
         };
         // A secret that cannot be read is not MLflow's failure: neither tried again nor held against its breaker.
         if let Some(auth) = self.basic_auth().await.map_err(|error| Attempt {

@@ -51,6 +51,9 @@ pub async fn read_secret(client: &aws_sdk_secretsmanager::Client, secret: &str) 
     let answer = client
         .get_secret_value()
         .secret_id(secret)
+        // What a call without a stage reads on AWS, said: after a rotation moved the stage, moto answers the version
+        // that was current when the secret was made or last put.
+        .version_stage(crate::rotation::CURRENT)
         .send()
         .await
         .map_err(|error| RegistryError::Credentials {

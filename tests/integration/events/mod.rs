@@ -26,6 +26,7 @@ mod prepare_config;
 mod ready;
 mod register_strategy;
 mod rerun_backtest;
+mod rotate_secret;
 mod sqs_consumer;
 mod submit_backtest;
 mod submit_sweep;
