@@ -677,6 +677,49 @@ async fn the_binary_answers_a_real_sigterm_within_the_stop_timeout() {
     std::fs::remove_dir_all(folder).ok();
 }
 
+/// Strategy code runs inside the engine: what the engine sees of the container's environment names no credentials
+/// and no AWS address (the task role's credentials URI, the keys, the endpoint, the table), only what Python and
+/// Freqtrade need, a bot's `FREQTRADE__*` keys among them.
+#[tokio::test]
+async fn the_engine_sees_no_credentials_of_the_container() {
+    let stack = Stack::fresh().await;
+    let engine = format!("env > \"$(dirname \"$0\")/engine-env.txt\"\n{RUNS_LONG}");
+    let (run_id, mut vars, folder) = waiting_job_environment(&stack, &engine, &[]).await;
+    vars.insert(
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI".to_owned(),
+        "/v2/credentials/0b1c2d3e".to_owned(),
+    );
+    vars.insert("FREQTRADE__EXCHANGE__KEY".to_owned(), "a-bots-key".to_owned());
+    let mut process = claimed_by_the_binary(&stack, run_id, vars).await;
+    let written = folder.join("engine-env.txt");
+    let started = Instant::now();
+    while !written.exists() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the engine never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let seen = std::fs::read_to_string(&written).expect("the engine's environment");
+    let names: Vec<&str> = seen
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    for secret in [
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "WORKFLOW_STATE_TABLE",
+        "RUN_ID",
+    ] {
+        assert!(!names.contains(&secret), "the engine sees {secret}: {names:?}");
+    }
+    assert!(names.contains(&"PATH"), "{names:?}");
+    assert!(seen.contains("FREQTRADE__EXCHANGE__KEY=a-bots-key"), "{names:?}");
+    process.start_kill().expect("stopped");
+    process.wait().await.expect("exits");
+    std::fs::remove_dir_all(folder).ok();
+}
+
 #[tokio::test]
 async fn a_container_killed_with_sigkill_is_failed_by_the_orphan_scan_naming_its_last_heartbeat() {
     let stack = Stack::fresh().await;

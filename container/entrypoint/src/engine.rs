@@ -40,6 +40,33 @@ pub struct Engine {
     pumps: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// What of our environment the engine gets: what a Python program needs to run (its search path, the user, the
+/// locale, the time zone, temporary files) and Freqtrade's own settings (`FREQTRADE__*`: a bot's exchange keys,
+/// which ECS injects for the engine). Never the address of the task role's credentials, the AWS endpoints, tables
+/// and buckets, or MLflow's password: strategy code is users' code and runs inside the engine, and every AWS and
+/// MLflow call of a run is the entrypoint's own.
+pub fn engine_environment(ours: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    const KEPT: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TERM",
+        "VIRTUAL_ENV",
+        "FT_APP_ENV",
+    ];
+    const KEPT_PREFIXES: &[&str] = &["LC_", "PYTHON", "FREQTRADE__"];
+    ours.into_iter()
+        .filter(|(name, _)| {
+            KEPT.contains(&name.as_str()) || KEPT_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+        })
+        .collect()
+}
+
 /// Freqtrade's usage errors (an unknown flag) come from argparse, with no `- ERROR -` line and, in places, exit 0.
 fn is_usage_error(line: &str) -> bool {
     line.starts_with("freqtrade: error:")
@@ -62,6 +89,8 @@ impl Engine {
             .ok_or_else(|| std::io::Error::other("an empty engine command"))?;
         let mut child = Command::new(program)
             .args(arguments)
+            .env_clear()
+            .envs(engine_environment(std::env::vars()))
             .current_dir(folder)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -247,6 +276,39 @@ async fn heartbeat(store: &impl WorkflowStore, run_id: RunId, every: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engine_keeps_what_python_and_freqtrade_need_and_nothing_that_reaches_aws_or_mlflow() {
+        let ours = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/ftuser"),
+            ("LC_ALL", "C.UTF-8"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+            ("FREQTRADE__EXCHANGE__KEY", "the bot's key"),
+            ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/a-guid"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+            ("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/x"),
+            ("MLFLOW_TRACKING_PASSWORD", "hunter2"),
+            ("MLFLOW_TRACKING_URI", "http://mlflow:5000"),
+            ("WORKFLOW_STATE_TABLE", "tradai-workflow-state-dev"),
+            ("S3_RESULTS_BUCKET", "results"),
+        ];
+        let kept: Vec<String> = engine_environment(ours.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "PATH",
+                "HOME",
+                "LC_ALL",
+                "PYTHONDONTWRITEBYTECODE",
+                "FREQTRADE__EXCHANGE__KEY"
+            ]
+        );
+    }
 
     #[test]
     fn recognises_freqtrade_and_python_error_lines() {

@@ -24,6 +24,12 @@ use tradai::store::DynamoDbStore;
 #[tokio::main]
 async fn main() {
     tradai::telemetry::init();
+    // The engine runs users' code as our user, with an environment that names no credentials (engine.rs); not
+    // dumpable, this process's own environment under /proc (the task role's credentials address, MLflow's password)
+    // is readable by root only, not by the engine.
+    if let Err(error) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(%error, "could not make the process non-dumpable");
+    }
     // Listening from the start: a SIGTERM before the engine runs is a stop, not the end of the process.
     let shutdown = terminated();
     let code = match Container::from_env(&Env::process()) {
